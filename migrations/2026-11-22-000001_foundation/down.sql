@@ -1,0 +1,10 @@
+DROP TABLE app_meta;
+DROP TABLE forbidden_email_domains;
+DROP TABLE jwt_keys;
+DROP TABLE events;
+DROP TABLE rate_limits;
+DROP TABLE login_throttles;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE member_tokens;
+DROP TABLE members;

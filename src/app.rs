@@ -1,0 +1,381 @@
+//! Builds the application: start-up work, shared state, the actix App, and
+//! the server. Used by `main` and by the tests, which bind port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenIssuer;
+use crate::auth::keys::SigningKeys;
+use crate::auth::password::PasswordHasher;
+use crate::body::MAX_BODY_BYTES;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{self, Db};
+use crate::error::{self, AppError};
+use crate::mail::Mailer;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub clock: Clock,
+    pub issuer: Arc<TokenIssuer>,
+    pub mailer: Mailer,
+    pub hasher: PasswordHasher,
+}
+
+/// How the process runs, as opposed to what it is configured to serve.
+#[derive(Clone)]
+pub struct Options {
+    pub clock: Clock,
+    /// HTTP worker threads; tests use one per server.
+    pub workers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            clock: Clock::system(),
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+const SHIPPED_FORBIDDEN_DOMAINS: &str = include_str!("../data/forbidden-email-domains.txt");
+
+/// Creates the database if missing and applies migrations.
+pub fn migrate(config: &Config) -> anyhow::Result<()> {
+    let url = config.database_url.expose();
+    db::ensure_database(url)?;
+    db::migrate(&mut db::connect_once(url)?)
+}
+
+/// Everything that must hold before serving: the database, its schema, the
+/// seeded lists, and the signing key.
+fn prepare(config: &Config, clock: &Clock) -> anyhow::Result<(Db, String)> {
+    migrate(config)?;
+    let pool_size = 16;
+    let db = Db::connect(config.database_url.expose(), pool_size)?;
+    let mut conn = db.pool().get().context("no database connection")?;
+    let domains = match &config.forbidden_email_domains_file {
+        Some(path) => std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "MEMBERD_FORBIDDEN_EMAIL_DOMAINS_FILE: cannot read {}",
+                path.display()
+            )
+        })?,
+        None => SHIPPED_FORBIDDEN_DOMAINS.to_string(),
+    };
+    let seeded = crate::staff::store::seed_forbidden_domains(
+        &mut conn,
+        &crate::staff::store::parse_domain_list(&domains),
+        clock.now(),
+    )?;
+    if seeded > 0 {
+        tracing::info!(seeded, "seeded the forbidden e-mail domains");
+    }
+    let pem = match &config.jwt_key_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("MEMBERD_JWT_KEY_FILE: cannot read {}", path.display()))?,
+        None => crate::auth::store::stored_signing_key(
+            &mut conn,
+            SigningKeys::generate_pem,
+            clock.now(),
+        )?,
+    };
+    Ok((db, pem))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub async fn build(config: Config, options: Options) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        let (db, pem) = {
+            let (config, clock) = (config.clone(), options.clock.clone());
+            tokio::task::spawn_blocking(move || prepare(&config, &clock)).await??
+        };
+        let keys =
+            SigningKeys::from_pem(&pem).context("MEMBERD_JWT_KEY_FILE: the key cannot be used")?;
+        let issuer = TokenIssuer {
+            keys,
+            issuer: config.issuer(),
+            access_ttl: config.access_ttl,
+        };
+        let hasher_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher =
+            tokio::task::spawn_blocking(move || PasswordHasher::new(hasher_threads)).await??;
+        let state = web::Data::new(AppState {
+            mailer: Mailer::from_config(&config)?,
+            config: config.clone(),
+            db,
+            clock: options.clock,
+            issuer: Arc::new(issuer),
+            hasher,
+        });
+
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("MEMBERD_BIND: cannot listen on {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let document = openapi_document();
+        let routes = web::Data::new(RouteIndex::new(&document));
+        let document = web::Data::new(OpenApiJson(document.to_json()?));
+        let cors = web::Data::new(CorsPolicy::new(&config));
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(routes.clone())
+                .app_data(document.clone())
+                .app_data(cors.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_BODY_BYTES)
+                        .error_handler(error::json_error_handler),
+                )
+                .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+                .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+                .wrap(from_fn(cors_headers))
+                .wrap(from_fn(request_id_header))
+                .wrap(TracingLogger::default())
+                // Before the /v1 scope, which would otherwise take this path.
+                .route(OPENAPI_PATH, web::get().to(serve_openapi))
+                .into_utoipa_app()
+                .openapi(crate::openapi::ApiDoc::openapi())
+                .configure(routes_config)
+                .into_app()
+                .service(
+                    SwaggerUi::new("/swagger-ui/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
+                )
+                .default_service(web::to(fallback))
+        })
+        .workers(options.workers)
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every documented route, in one place: the server and the document are
+/// built from this same list.
+fn routes_config(config: &mut ServiceConfig) {
+    config
+        .service(
+            utoipa_actix_web::scope("/v1")
+                .configure(crate::auth::routes::configure)
+                .configure(crate::members::routes::configure)
+                .configure(crate::tokens::routes::configure),
+        )
+        .configure(crate::auth::routes::configure_root)
+        .configure(crate::health::configure);
+}
+
+/// The OpenAPI document of this build, as served at `/v1/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    App::new()
+        .into_utoipa_app()
+        .openapi(crate::openapi::ApiDoc::openapi())
+        .configure(routes_config)
+        .split_for_parts()
+        .1
+}
+
+const OPENAPI_PATH: &str = "/v1/openapi.json";
+
+/// The document, serialised once at start-up.
+struct OpenApiJson(String);
+
+async fn serve_openapi(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.0.clone())
+}
+
+/// Path templates and their methods, to tell "no such resource" (404) from
+/// "not with this method" (405) for requests no route took.
+pub struct RouteIndex {
+    routes: Vec<(Vec<String>, Vec<&'static str>)>,
+}
+
+impl RouteIndex {
+    pub fn new(document: &utoipa::openapi::OpenApi) -> Self {
+        let routes = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, present)| present.then_some(method))
+                .collect();
+                (path.split('/').map(String::from).collect(), methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    pub fn allowed_methods(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let mut allowed: Vec<&str> = self
+            .routes
+            .iter()
+            .filter(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+            })
+            .flat_map(|(_, methods)| methods.iter().copied())
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        (!allowed.is_empty()).then(|| allowed.join(", "))
+    }
+}
+
+async fn fallback(
+    request: HttpRequest,
+    routes: web::Data<RouteIndex>,
+) -> Result<HttpResponse, AppError> {
+    Err(match routes.allowed_methods(request.path()) {
+        Some(allow) => AppError::MethodNotAllowed { allow },
+        None => AppError::not_found(
+            "not_found",
+            format!("There is no resource at {}.", request.path()),
+        ),
+    })
+}
+
+/// Origins whose browsers may call the API: the configured front ends and
+/// this service's own (Swagger UI's "try it out").
+pub struct CorsPolicy {
+    origins: Vec<String>,
+}
+
+impl CorsPolicy {
+    fn new(config: &Config) -> Self {
+        let origin = |text: &str| {
+            url::Url::parse(text)
+                .map(|u| u.origin().ascii_serialization())
+                .ok()
+        };
+        let mut origins: Vec<String> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| origin(o))
+            .collect();
+        origins.push(config.public_url.origin().ascii_serialization());
+        Self { origins }
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.origins.iter().any(|o| o == origin)
+    }
+}
+
+/// CORS without refusals: a disallowed origin simply gets no CORS headers and
+/// the browser enforces the rest, so no request is answered with a non-problem error.
+async fn cors_headers(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let policy = request.app_data::<web::Data<CorsPolicy>>().cloned();
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|origin| policy.as_ref().is_some_and(|p| p.allows(origin)))
+        .map(String::from);
+    let preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if preflight {
+        let mut answer = HttpResponse::NoContent();
+        if origin.is_some() {
+            answer
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    "GET, POST, PUT, PATCH, DELETE",
+                ))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "authorization, content-type, accept-language",
+                ))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "3600"));
+        }
+        request.into_response(answer.finish())
+    } else {
+        next.call(request).await?.map_into_boxed_body()
+    };
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        if let Ok(value) = header::HeaderValue::from_str(&origin) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            header::HeaderValue::from_static("link, retry-after, x-request-id, www-authenticate"),
+        );
+    }
+    Ok(response)
+}
+
+/// Returns the request id that every log line of the request carries, so a
+/// client's report can be matched to the logs.
+async fn request_id_header(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = request.extensions().get::<RequestId>().copied();
+    let mut response = next.call(request).await?;
+    if let Some(id) = id
+        && let Ok(value) = header::HeaderValue::from_str(&id.to_string())
+    {
+        response
+            .headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(response)
+}

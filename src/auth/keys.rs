@@ -1,0 +1,209 @@
+//! The key that signs access tokens (Ed25519, EdDSA) and its public half as a
+//! JWKS. Loaded from `MEMBERD_JWT_KEY_FILE`, or generated once and kept in the
+//! database so that every replica signs with the same key.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::error::AppError;
+
+/// Claims of an access token, as API.md lists them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// Member id, as a string per RFC 7519.
+    pub sub: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Session id.
+    pub sid: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+pub const AUDIENCE: &str = "memberd";
+
+/// One JSON Web Key (RFC 8037 OKP key for Ed25519).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Jwk {
+    /// Always `OKP`.
+    pub kty: &'static str,
+    /// Always `Ed25519`.
+    pub crv: &'static str,
+    /// The public key, base64url.
+    pub x: String,
+    /// Key id, the RFC 7638 thumbprint; matches the `kid` header of access tokens.
+    pub kid: String,
+    /// Always `EdDSA`.
+    pub alg: &'static str,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+}
+
+/// A JSON Web Key Set.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+pub struct SigningKeys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwks: Jwks,
+}
+
+impl SigningKeys {
+    pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
+        let signing = SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| anyhow::anyhow!("not an Ed25519 private key in PKCS#8 PEM: {e}"))?;
+        let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
+        // RFC 7638: members in lexicographic order, no whitespace.
+        let thumbprint = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint.as_bytes()));
+        let encoding = EncodingKey::from_ed_pem(pem.as_bytes())?;
+        let decoding = DecodingKey::from_ed_components(&x)?;
+        let jwk = Jwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            x,
+            kid: kid.clone(),
+            alg: "EdDSA",
+            use_: "sig",
+        };
+        Ok(Self {
+            kid,
+            encoding,
+            decoding,
+            jwks: Jwks { keys: vec![jwk] },
+        })
+    }
+
+    pub fn generate_pem() -> anyhow::Result<String> {
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        Ok(key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| anyhow::anyhow!("cannot encode key: {e}"))?
+            .to_string())
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn jwks(&self) -> &Jwks {
+        &self.jwks
+    }
+
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, AppError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(AppError::internal)
+    }
+
+    /// Checks signature, issuer and audience; expiry is checked against the
+    /// service's clock by the caller, so that it is the same clock everywhere.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, AppError> {
+        let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(invalid());
+        }
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
+            .map_err(|_| invalid())?;
+        if data.claims.exp <= now.timestamp() {
+            return Err(AppError::unauthenticated(
+                "token_expired",
+                "The access token has expired; refresh it.",
+            ));
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> AccessClaims {
+        AccessClaims {
+            sub: "1".into(),
+            name: "alice".into(),
+            roles: vec!["member".into()],
+            sid: "s".into(),
+            exp,
+            iat: 0,
+            iss: "http://memberd".into(),
+            aud: AUDIENCE.into(),
+        }
+    }
+
+    #[test]
+    fn signs_and_verifies_with_its_kid() {
+        let keys = SigningKeys::from_pem(&SigningKeys::generate_pem().unwrap()).unwrap();
+        let now = Utc::now();
+        let token = keys.sign(&claims(now.timestamp() + 60)).unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
+            Some(keys.kid())
+        );
+        assert_eq!(
+            keys.verify(&token, "http://memberd", now).unwrap(),
+            claims(now.timestamp() + 60)
+        );
+        assert_eq!(keys.jwks().keys[0].kid, keys.kid());
+    }
+
+    #[test]
+    fn refuses_other_keys_issuers_and_expired_tokens() {
+        let keys = SigningKeys::from_pem(&SigningKeys::generate_pem().unwrap()).unwrap();
+        let other = SigningKeys::from_pem(&SigningKeys::generate_pem().unwrap()).unwrap();
+        let now = Utc::now();
+        let token = other.sign(&claims(now.timestamp() + 60)).unwrap();
+        assert_eq!(
+            keys.verify(&token, "http://memberd", now)
+                .unwrap_err()
+                .code(),
+            "invalid_token"
+        );
+        let token = keys.sign(&claims(now.timestamp() + 60)).unwrap();
+        assert_eq!(
+            keys.verify(&token, "http://elsewhere", now)
+                .unwrap_err()
+                .code(),
+            "invalid_token"
+        );
+        let token = keys.sign(&claims(now.timestamp())).unwrap();
+        assert_eq!(
+            keys.verify(&token, "http://memberd", now)
+                .unwrap_err()
+                .code(),
+            "token_expired"
+        );
+        assert_eq!(
+            keys.verify("not.a.jwt", "http://memberd", now)
+                .unwrap_err()
+                .code(),
+            "invalid_token"
+        );
+    }
+}

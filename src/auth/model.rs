@@ -1,0 +1,139 @@
+//! Rules of sessions and login throttling, in plain Rust.
+
+use chrono::{DateTime, Duration, Utc};
+
+/// How long a refresh token lives: `remember_me` chooses the long one.
+pub fn refresh_lifetime(remember_me: bool) -> Duration {
+    if remember_me {
+        Duration::days(30)
+    } else {
+        Duration::days(1)
+    }
+}
+
+/// Failures older than this, counted from the last one, are forgotten.
+pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
+/// The longest wait a run of failures can impose.
+pub const MAX_WAIT_SECS: u64 = 15 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// One identifier from one IP.
+    LoginAndIp,
+    /// One identifier from any IP.
+    Login,
+    /// One IP across identifiers.
+    Ip,
+}
+
+impl ThrottleScope {
+    pub const ALL: [ThrottleScope; 3] = [Self::LoginAndIp, Self::Login, Self::Ip];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginAndIp => "login_ip",
+            Self::Login => "login",
+            Self::Ip => "ip",
+        }
+    }
+
+    /// The failure count from which each further attempt must wait.
+    pub fn threshold(self) -> i32 {
+        match self {
+            Self::LoginAndIp => 5,
+            Self::Login => 20,
+            Self::Ip => 50,
+        }
+    }
+
+    /// The (identifier, ip) key this scope counts under.
+    pub fn key(self, identifier: &str, ip: &str) -> (String, String) {
+        match self {
+            Self::LoginAndIp => (identifier.into(), ip.into()),
+            Self::Login => (identifier.into(), String::new()),
+            Self::Ip => (String::new(), ip.into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    pub failures: i32,
+    pub last_failure_at: DateTime<Utc>,
+}
+
+impl FailureCount {
+    fn is_current(&self, now: DateTime<Utc>) -> bool {
+        now - self.last_failure_at <= THROTTLE_WINDOW
+    }
+
+    /// Seconds to wait before another attempt is allowed, if any: 1 s at the
+    /// threshold, doubling with each further failure, capped.
+    pub fn wait_secs(&self, scope: ThrottleScope, now: DateTime<Utc>) -> Option<u64> {
+        if !self.is_current(now) || self.failures < scope.threshold() {
+            return None;
+        }
+        let exponent = (self.failures - scope.threshold()).clamp(0, 20) as u32;
+        let wait = (1u64 << exponent).min(MAX_WAIT_SECS);
+        let ready_at = self.last_failure_at + Duration::seconds(wait as i64);
+        let remaining = (ready_at - now).num_milliseconds();
+        // Round up so that a client waiting `Retry-After` seconds is let in.
+        (remaining > 0).then(|| ((remaining as u64).div_ceil(1000)).max(1))
+    }
+}
+
+/// The canonical form of a login identifier, as counted and looked up.
+pub fn fold_identifier(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(failures: i32, secs_ago: i64, now: DateTime<Utc>) -> FailureCount {
+        FailureCount {
+            failures,
+            last_failure_at: now - Duration::seconds(secs_ago),
+        }
+    }
+
+    #[test]
+    fn no_wait_below_the_threshold() {
+        let now = Utc::now();
+        assert_eq!(
+            count(4, 0, now).wait_secs(ThrottleScope::LoginAndIp, now),
+            None
+        );
+        assert_eq!(count(19, 0, now).wait_secs(ThrottleScope::Login, now), None);
+        assert_eq!(count(49, 0, now).wait_secs(ThrottleScope::Ip, now), None);
+    }
+
+    #[test]
+    fn waits_double_from_the_threshold() {
+        let now = Utc::now();
+        let scope = ThrottleScope::LoginAndIp;
+        assert_eq!(count(5, 0, now).wait_secs(scope, now), Some(1));
+        assert_eq!(count(6, 0, now).wait_secs(scope, now), Some(2));
+        assert_eq!(count(7, 0, now).wait_secs(scope, now), Some(4));
+        assert_eq!(count(7, 3, now).wait_secs(scope, now), Some(1));
+        assert_eq!(count(7, 4, now).wait_secs(scope, now), None);
+        assert_eq!(count(40, 0, now).wait_secs(scope, now), Some(MAX_WAIT_SECS));
+        assert_eq!(
+            count(i32::MAX, 0, now).wait_secs(scope, now),
+            Some(MAX_WAIT_SECS)
+        );
+    }
+
+    #[test]
+    fn never_a_permanent_lock() {
+        let now = Utc::now();
+        let stale = count(10_000, 15 * 60 + 1, now);
+        assert_eq!(stale.wait_secs(ThrottleScope::LoginAndIp, now), None);
+    }
+
+    #[test]
+    fn identifiers_fold_case_and_space() {
+        assert_eq!(fold_identifier("  Alice@Example.COM "), "alice@example.com");
+    }
+}

@@ -1,0 +1,174 @@
+//! HTTP handlers for logging in and out, refreshing, and the JWKS.
+
+use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::app::AppState;
+use crate::auth::extract::Caller;
+use crate::auth::keys::Jwks;
+use crate::auth::service::{self, Grant, LoginInput, Origin};
+use crate::body::OptionalJson;
+use crate::client_ip::ClientIp;
+use crate::error::{AppError, Problem};
+use crate::members::routes::OwnAccount;
+use crate::openapi::{AuthProblems, BodyProblems};
+
+/// Routes under `/v1`.
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(login).service(refresh).service(logout);
+}
+
+/// Routes at the root, where other services expect them.
+pub fn configure_root(config: &mut ServiceConfig) {
+    config.service(jwks);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Username or e-mail address, in any case.
+    #[schema(example = "alice")]
+    pub login: String,
+    pub password: String,
+    /// Keep the session for 30 days instead of 1.
+    #[serde(default)]
+    pub remember_me: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// End every session of the caller, not only this one.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// A session: a short-lived access token and the refresh token that renews it.
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// EdDSA-signed JWT; verify it with `/.well-known/jwks.json`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque; single use: each refresh returns a new one.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires (1 day, or 30 with `remember_me`).
+    pub refresh_expires_in: u64,
+    pub member: OwnAccount,
+}
+
+impl From<Grant> for SessionResponse {
+    fn from(grant: Grant) -> Self {
+        SessionResponse {
+            access_token: grant.access_token,
+            token_type: "Bearer".into(),
+            expires_in: grant.expires_in,
+            refresh_token: grant.refresh_token,
+            refresh_expires_in: grant.refresh_expires_in,
+            member: OwnAccount::from(&grant.member),
+        }
+    }
+}
+
+pub fn origin(request: &HttpRequest, ip: std::net::IpAddr) -> Origin {
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    Origin { ip, user_agent }
+}
+
+/// Log in with a username or e-mail address.
+///
+/// Failed attempts are counted per login and IP, per login, and per IP;
+/// past a threshold each further attempt must wait (1 s, doubling, at most
+/// 15 minutes).
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in.", body = SessionResponse),
+        BodyProblems,
+        (status = 401, description = "`invalid_credentials`: unknown login or wrong password (the same answer for both).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Correct password, but `account_inactive` (e-mail not validated) or `member_banned` (with `sanction`).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: wait `Retry-After` seconds.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/login")]
+async fn login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    ClientIp(ip): ClientIp,
+    body: web::Json<LoginRequest>,
+) -> Result<web::Json<SessionResponse>, AppError> {
+    let body = body.into_inner();
+    let input = LoginInput {
+        login: body.login,
+        password: body.password,
+        remember_me: body.remember_me,
+    };
+    let grant = service::login(&state, input, origin(&request, ip)).await?;
+    Ok(web::Json(grant.into()))
+}
+
+/// Exchange a refresh token for a new session pair.
+///
+/// The presented token stops working. Presenting it again ends the whole
+/// session (someone else may hold a copy).
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "Renewed.", body = SessionResponse),
+        BodyProblems,
+        (status = 401, description = "`invalid_refresh_token` (unknown, expired or ended) or `refresh_token_reused` (the session is now ended).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_inactive` or `member_banned`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<web::Json<SessionResponse>, AppError> {
+    let grant = service::refresh(&state, &body.refresh_token).await?;
+    Ok(web::Json(grant.into()))
+}
+
+/// End the current session, or with `{"all": true}` every session of the caller.
+///
+/// The body may be left out.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = Option<LogoutRequest>, description = "Optional."),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Logged out."), BodyProblems, AuthProblems)
+)]
+#[post("/auth/logout")]
+async fn logout(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: OptionalJson<LogoutRequest>,
+) -> Result<HttpResponse, AppError> {
+    service::logout(&state, caller.member_id, caller.session_id, body.0.all).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Public keys that verify access tokens (RFC 7517), for verifying them offline.
+#[utoipa::path(tag = "auth", responses((status = 200, description = "The key set.", body = Jwks)))]
+#[get("/.well-known/jwks.json")]
+async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(state.issuer.keys.jwks())
+}

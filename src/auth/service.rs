@@ -1,0 +1,263 @@
+//! Login, refresh and logout: the use cases that open, renew and end sessions.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::TokenIssuer;
+use crate::auth::admission::{Admitted, admit};
+use crate::auth::keys::{AUDIENCE, AccessClaims};
+use crate::auth::model::{fold_identifier, refresh_lifetime};
+use crate::auth::store;
+use crate::error::{AppError, FieldError};
+use crate::members::model::{Member, PASSWORD_MAX_CHARS};
+use crate::members::store as members;
+use crate::tokens::model::{OpaqueToken, hash_presented};
+
+/// A session as handed to its holder.
+pub struct Grant {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub refresh_expires_in: u64,
+    pub member: Member,
+}
+
+/// Where a session was opened from.
+#[derive(Clone)]
+pub struct Origin {
+    pub ip: IpAddr,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    fn user_agent(&self) -> Option<&str> {
+        // A user agent is informative, not evidence; keep it bounded.
+        self.user_agent
+            .as_deref()
+            .map(|ua| match ua.char_indices().nth(300) {
+                Some((end, _)) => &ua[..end],
+                None => ua,
+            })
+    }
+}
+
+fn sign_access(
+    issuer: &TokenIssuer,
+    member: &Member,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(String, u64), AppError> {
+    let ttl = issuer.access_ttl.as_secs();
+    let claims = AccessClaims {
+        sub: member.id.to_string(),
+        name: member.username.clone(),
+        roles: member.roles(),
+        sid: session_id.to_string(),
+        exp: now.timestamp() + ttl as i64,
+        iat: now.timestamp(),
+        iss: issuer.issuer.clone(),
+        aud: AUDIENCE.into(),
+    };
+    Ok((issuer.keys.sign(&claims)?, ttl))
+}
+
+/// Opens a session for an admitted member: the only way a session begins.
+pub fn open_session(
+    conn: &mut PgConnection,
+    issuer: &TokenIssuer,
+    admitted: Admitted,
+    remember_me: bool,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<Grant, AppError> {
+    let session_id = Uuid::new_v4();
+    let lifetime = refresh_lifetime(remember_me);
+    let ip = origin.ip.to_string();
+    store::insert_session(
+        conn,
+        &store::NewSession {
+            id: session_id,
+            member_id: admitted.member().id,
+            remember_me,
+            created_at: now,
+            refreshed_at: now,
+            expires_at: now + lifetime,
+            ip: Some(&ip),
+            user_agent: origin.user_agent(),
+        },
+    )?;
+    let refresh = OpaqueToken::generate();
+    store::insert_refresh_token(conn, &refresh.hash(), session_id, now)?;
+    members::record_login(conn, admitted.member().id, &ip, now)?;
+    let member = admitted.member().clone();
+    let (access_token, expires_in) = sign_access(issuer, &member, session_id, now)?;
+    Ok(Grant {
+        access_token,
+        expires_in,
+        refresh_token: refresh.text().to_string(),
+        refresh_expires_in: lifetime.num_seconds() as u64,
+        member,
+    })
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::unauthenticated("invalid_credentials", "The login or the password is wrong.")
+}
+
+pub struct LoginInput {
+    pub login: String,
+    pub password: String,
+    pub remember_me: bool,
+}
+
+pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Result<Grant, AppError> {
+    let identifier = fold_identifier(&input.login);
+    let mut errors = Vec::new();
+    if identifier.is_empty() {
+        errors.push(FieldError::new(
+            "login",
+            "required",
+            "A username or e-mail address is required.",
+        ));
+    } else if identifier.chars().count() > 320 {
+        errors.push(FieldError::new(
+            "login",
+            "too_long",
+            "A login has at most 320 characters.",
+        ));
+    }
+    if input.password.is_empty() {
+        errors.push(FieldError::new(
+            "password",
+            "required",
+            "A password is required.",
+        ));
+    } else if input.password.chars().count() > PASSWORD_MAX_CHARS {
+        errors.push(FieldError::new(
+            "password",
+            "too_long",
+            "A password has at most 256 characters.",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+
+    let now = state.clock.now();
+    let ip = origin.ip.to_string();
+    // Counted before the password is checked, so parallel guesses are all counted.
+    let member = {
+        let identifier = identifier.clone();
+        state
+            .db
+            .transaction(move |conn| {
+                if let Err(retry_after_secs) = store::count_attempt(conn, &identifier, &ip, now)? {
+                    return Err(AppError::TooManyRequests {
+                        code: "too_many_attempts",
+                        detail: format!(
+                            "Too many failed logins; try again in {retry_after_secs} seconds."
+                        ),
+                        retry_after_secs,
+                    });
+                }
+                members::find_by_login(conn, &identifier)
+            })
+            .await?
+    };
+
+    let matches = state
+        .hasher
+        .verify(
+            input.password,
+            member.as_ref().map(|m| m.password_hash.clone()),
+        )
+        .await?;
+    let Some(member) = member.filter(|_| matches) else {
+        return Err(invalid_credentials());
+    };
+
+    let issuer = Arc::clone(&state.issuer);
+    let ip = origin.ip.to_string();
+    state
+        .db
+        .transaction(move |conn| {
+            store::forget_failures(conn, &identifier, &ip)?;
+            let member =
+                members::find_for_update(conn, member.id)?.ok_or_else(invalid_credentials)?;
+            let admitted = admit(conn, member, now)?;
+            open_session(conn, &issuer, admitted, input.remember_me, &origin, now)
+        })
+        .await
+}
+
+pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, AppError> {
+    let invalid = || {
+        AppError::unauthenticated(
+            "invalid_refresh_token",
+            "The refresh token is unknown or has ended.",
+        )
+    };
+    let hash = hash_presented(refresh_token).ok_or_else(invalid)?;
+    let now = state.clock.now();
+    let issuer = Arc::clone(&state.issuer);
+    // The inner Result carries refusals that must still commit (reuse revokes the session).
+    state
+        .db
+        .transaction(move |conn| {
+            let Some((rotated_at, session)) = store::find_refresh_for_update(conn, &hash)? else {
+                return Ok(Err(invalid()));
+            };
+            if rotated_at.is_some() {
+                store::revoke_session(conn, session.id, "refresh_token_reused", now)?;
+                return Ok(Err(AppError::unauthenticated(
+                    "refresh_token_reused",
+                    "This refresh token was already used; the session has been ended. Log in again.",
+                )));
+            }
+            if !session.is_live(now) {
+                return Ok(Err(invalid()));
+            }
+            let member = members::find_for_update(conn, session.member_id)?.ok_or_else(invalid)?;
+            let admitted = admit(conn, member, now)?;
+            store::mark_rotated(conn, &hash, now)?;
+            let lifetime = refresh_lifetime(session.remember_me);
+            store::extend_session(conn, session.id, now, now + lifetime)?;
+            let next = OpaqueToken::generate();
+            store::insert_refresh_token(conn, &next.hash(), session.id, now)?;
+            let member = admitted.member().clone();
+            let (access_token, expires_in) = sign_access(&issuer, &member, session.id, now)?;
+            Ok(Ok(Grant {
+                access_token,
+                expires_in,
+                refresh_token: next.text().to_string(),
+                refresh_expires_in: lifetime.num_seconds() as u64,
+                member,
+            }))
+        })
+        .await?
+}
+
+pub async fn logout(
+    state: &AppState,
+    member_id: i64,
+    session_id: Uuid,
+    everywhere: bool,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if everywhere {
+                store::revoke_member_sessions(conn, member_id, "logout", now)?;
+            } else {
+                store::revoke_session(conn, session_id, "logout", now)?;
+            }
+            Ok(())
+        })
+        .await
+}

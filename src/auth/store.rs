@@ -1,0 +1,284 @@
+//! Queries on sessions, refresh tokens and login throttles.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text, Timestamptz};
+use uuid::Uuid;
+
+use crate::auth::model::{FailureCount, THROTTLE_WINDOW, ThrottleScope};
+use crate::error::AppError;
+use crate::schema::{login_throttles, refresh_tokens, sessions};
+
+#[derive(Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub member_id: i64,
+    pub remember_me: bool,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionState {
+    pub id: Uuid,
+    pub member_id: i64,
+    pub remember_me: bool,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl SessionState {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+pub fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<(), AppError> {
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn session_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<SessionState>, AppError> {
+    Ok(sessions::table
+        .find(id)
+        .select(SessionState::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn extend_session(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::update(sessions::table.find(id))
+        .set((
+            sessions::refreshed_at.eq(now),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn revoke_session(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Ends every live session of a member; returns how many were ended.
+pub fn revoke_member_sessions(
+    conn: &mut PgConnection,
+    member_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::member_id.eq(member_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)?)
+}
+
+pub fn insert_refresh_token(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::token_hash.eq(token_hash),
+            refresh_tokens::session_id.eq(session_id),
+            refresh_tokens::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The refresh token with this hash and its session, both locked, so that
+/// two concurrent refreshes with one token cannot both rotate it.
+pub fn find_refresh_for_update(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+) -> Result<Option<(Option<DateTime<Utc>>, SessionState)>, AppError> {
+    Ok(refresh_tokens::table
+        .inner_join(sessions::table)
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select((refresh_tokens::rotated_at, SessionState::as_select()))
+        .for_update()
+        .first(conn)
+        .optional()?)
+}
+
+pub fn mark_rotated(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::update(refresh_tokens::table.find(token_hash))
+        .set(refresh_tokens::rotated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct ThrottleRow {
+    #[diesel(sql_type = Text)]
+    scope: String,
+    #[diesel(sql_type = Integer)]
+    failures: i32,
+    #[diesel(sql_type = Timestamptz)]
+    last_failure_at: DateTime<Utc>,
+}
+
+/// Counts one attempt against every scope, unless one of them says to wait:
+/// then nothing is counted and the longest wait is returned. Runs inside the
+/// caller's transaction with the counters locked, so concurrent attempts
+/// cannot slip past the count.
+pub fn count_attempt(
+    conn: &mut PgConnection,
+    identifier: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(), u64>, AppError> {
+    let keys: Vec<(ThrottleScope, (String, String))> = ThrottleScope::ALL
+        .iter()
+        .map(|scope| (*scope, scope.key(identifier, ip)))
+        .collect();
+    // Lock in a fixed order (the scopes' order) to avoid deadlocks between attempts.
+    let mut current = Vec::new();
+    for (scope, (ident, address)) in &keys {
+        let row: Option<ThrottleRow> = diesel::sql_query(
+            "SELECT scope, failures, last_failure_at FROM login_throttles \
+             WHERE scope = $1 AND identifier = $2 AND ip = $3 FOR UPDATE",
+        )
+        .bind::<Text, _>(scope.as_str())
+        .bind::<Text, _>(ident)
+        .bind::<Text, _>(address)
+        .get_result(conn)
+        .optional()?;
+        current.push(
+            row.filter(|r| r.scope == scope.as_str())
+                .map(|r| FailureCount {
+                    failures: r.failures,
+                    last_failure_at: r.last_failure_at,
+                }),
+        );
+    }
+    let wait = keys
+        .iter()
+        .zip(&current)
+        .filter_map(|((scope, _), count)| count.and_then(|c| c.wait_secs(*scope, now)))
+        .max();
+    if let Some(wait) = wait {
+        return Ok(Err(wait));
+    }
+    // The increment happens in SQL so that concurrent first failures, which
+    // both saw no row, still count twice.
+    for (scope, (ident, address)) in &keys {
+        diesel::sql_query(
+            "INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
+             VALUES ($1, $2, $3, 1, $4) \
+             ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
+               failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
+                               ELSE login_throttles.failures + 1 END, \
+               last_failure_at = $4",
+        )
+        .bind::<Text, _>(scope.as_str())
+        .bind::<Text, _>(ident)
+        .bind::<Text, _>(address)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
+        .execute(conn)?;
+    }
+    Ok(Ok(()))
+}
+
+/// A successful login forgets its identifier's failures (from every IP), and
+/// takes back the attempt it counted against its IP: only failures count there.
+pub fn forget_failures(
+    conn: &mut PgConnection,
+    identifier: &str,
+    ip: &str,
+) -> Result<(), AppError> {
+    diesel::delete(
+        login_throttles::table
+            .filter(login_throttles::identifier.eq(identifier))
+            .filter(login_throttles::scope.eq_any([
+                ThrottleScope::Login.as_str(),
+                ThrottleScope::LoginAndIp.as_str(),
+            ])),
+    )
+    .execute(conn)?;
+    diesel::update(
+        login_throttles::table
+            .filter(login_throttles::scope.eq(ThrottleScope::Ip.as_str()))
+            .filter(login_throttles::identifier.eq(""))
+            .filter(login_throttles::ip.eq(ip))
+            .filter(login_throttles::failures.gt(0)),
+    )
+    .set(login_throttles::failures.eq(login_throttles::failures - 1))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Advisory lock key for creating the signing key, so replicas starting
+/// together agree on one.
+const SIGNING_KEY_LOCK: i64 = 0x6a77_745f_6b65_79; // "jwt_key"
+
+/// The signing key kept in the database, created on first use.
+pub fn stored_signing_key(
+    conn: &mut PgConnection,
+    generate: impl FnOnce() -> anyhow::Result<String>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    use crate::schema::jwt_keys;
+    conn.transaction(|conn| {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SIGNING_KEY_LOCK})"))
+            .execute(conn)?;
+        let existing: Option<String> = jwt_keys::table
+            .order(jwt_keys::created_at.desc())
+            .select(jwt_keys::private_key_pem)
+            .first(conn)
+            .optional()?;
+        if let Some(pem) = existing {
+            return Ok(pem);
+        }
+        let pem = generate()?;
+        diesel::insert_into(jwt_keys::table)
+            .values((
+                jwt_keys::kid.eq(uuid::Uuid::new_v4().to_string()),
+                jwt_keys::private_key_pem.eq(&pem),
+                jwt_keys::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(pem)
+    })
+}

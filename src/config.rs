@@ -1,0 +1,314 @@
+//! Typed settings read once from the environment at start-up. A bad value
+//! stops the service with a message that names the variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use url::Url;
+
+use crate::duration::Duration;
+
+/// A value that must never reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Secret<String>,
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub frontend_url: Url,
+    pub smtp_url: Option<Secret<String>>,
+    pub mail_dir: PathBuf,
+    pub mail_from: lettre::message::Mailbox,
+    pub jwt_key_file: Option<PathBuf>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub bot_group: String,
+    pub forbidden_email_domains_file: Option<PathBuf>,
+    pub geoip_db: Option<PathBuf>,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub token_ttl: Duration,
+    pub access_ttl: Duration,
+    pub ip_retention_days: u32,
+    pub status_max_age: Duration,
+    pub webhook_allow_private: bool,
+    pub metrics_token: Option<Secret<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the process environment (after `.env`, which main loads).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the settings from any source of variables; unset and empty
+    /// values both mean "use the default".
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let parsed = |name: &'static str, default: &str| -> (String, &'static str) {
+            (var(name).unwrap_or_else(|| default.to_string()), name)
+        };
+        let fail = |variable: &'static str, message: String| ConfigError { variable, message };
+
+        let (database_url, name) =
+            parsed("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/memberd");
+        let db = Url::parse(&database_url).map_err(|e| fail(name, format!("not a URL: {e}")))?;
+        if !matches!(db.scheme(), "postgres" | "postgresql")
+            || db.path().trim_matches('/').is_empty()
+        {
+            return Err(fail(
+                name,
+                "expected postgres://user@host:port/database".into(),
+            ));
+        }
+
+        let (bind, name) = parsed("MEMBERD_BIND", "127.0.0.1:8080");
+        let bind = bind.parse().map_err(|_| {
+            fail(
+                name,
+                format!("`{bind}` is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+
+        let url = |name: &'static str, default: &str| -> Result<Url, ConfigError> {
+            let (text, name) = parsed(name, default);
+            let url =
+                Url::parse(&text).map_err(|e| fail(name, format!("`{text}` is not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(fail(name, "expected an http:// or https:// URL".into()));
+            }
+            Ok(url)
+        };
+        let public_url = url("MEMBERD_PUBLIC_URL", "http://127.0.0.1:8080")?;
+        let frontend_url = url("MEMBERD_FRONTEND_URL", "http://localhost:3000")?;
+
+        let smtp_url = match var("MEMBERD_SMTP_URL") {
+            None => None,
+            Some(text) => {
+                let name = "MEMBERD_SMTP_URL";
+                let url = Url::parse(&text).map_err(|e| fail(name, format!("not a URL: {e}")))?;
+                if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+                    return Err(fail(
+                        name,
+                        "expected smtp://host:port or smtps://user:pass@host:port".into(),
+                    ));
+                }
+                Some(Secret::new(text))
+            }
+        };
+
+        let (mail_dir, _) = parsed("MEMBERD_MAIL_DIR", "./mail");
+        let (mail_from, name) = parsed("MEMBERD_MAIL_FROM", "memberd <noreply@localhost>");
+        let mail_from = mail_from
+            .parse()
+            .map_err(|e| fail(name, format!("not a mailbox: {e}")))?;
+
+        let trusted_proxies = match var("MEMBERD_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| {
+                            fail(
+                                "MEMBERD_TRUSTED_PROXIES",
+                                format!("`{s}` is not a CIDR like 10.0.0.0/8"),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
+        let (bot_group, _) = parsed("MEMBERD_BOT_GROUP", "bots");
+        let cors_origins: Vec<String> = var("MEMBERD_CORS_ORIGINS")
+            .map(|text| {
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for origin in &cors_origins {
+            Url::parse(origin).map_err(|_| {
+                fail(
+                    "MEMBERD_CORS_ORIGINS",
+                    format!("`{origin}` is not an origin URL"),
+                )
+            })?;
+        }
+
+        let (log_format, name) = parsed("MEMBERD_LOG_FORMAT", "text");
+        let log_format = match log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(fail(
+                    name,
+                    format!("`{other}` is neither `text` nor `json`"),
+                ));
+            }
+        };
+
+        let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
+            let (text, name) = parsed(name, default);
+            Duration::parse(&text).map_err(|e| fail(name, e.to_string()))
+        };
+        let token_ttl = duration("MEMBERD_TOKEN_TTL", "1h")?;
+        let access_ttl = duration("MEMBERD_ACCESS_TTL", "15m")?;
+        let status_max_age = duration("MEMBERD_STATUS_MAX_AGE", "5s")?;
+
+        let (days, name) = parsed("MEMBERD_IP_RETENTION_DAYS", "365");
+        let ip_retention_days = days
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=36_500).contains(d))
+            .ok_or_else(|| {
+                fail(
+                    name,
+                    format!("`{days}` is not a number of days between 1 and 36500"),
+                )
+            })?;
+
+        let (allow, name) = parsed("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "false");
+        let webhook_allow_private = match allow.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            other => return Err(fail(name, format!("`{other}` is not true or false"))),
+        };
+
+        Ok(Config {
+            database_url: Secret::new(database_url),
+            bind,
+            public_url,
+            frontend_url,
+            smtp_url,
+            mail_dir: PathBuf::from(mail_dir),
+            mail_from,
+            jwt_key_file: var("MEMBERD_JWT_KEY_FILE").map(PathBuf::from),
+            trusted_proxies,
+            bot_group,
+            forbidden_email_domains_file: var("MEMBERD_FORBIDDEN_EMAIL_DOMAINS_FILE")
+                .map(PathBuf::from),
+            geoip_db: var("MEMBERD_GEOIP_DB").map(PathBuf::from),
+            cors_origins,
+            log_format,
+            token_ttl,
+            access_ttl,
+            ip_retention_days,
+            status_max_age,
+            webhook_allow_private,
+            metrics_token: var("MEMBERD_METRICS_TOKEN").map(Secret::new),
+        })
+    }
+
+    /// A page of the front end, such as `activate/<token>`: e-mailed links
+    /// point there, never at this API, so that opening one uses nothing up.
+    pub fn frontend_link(&self, path: &str) -> String {
+        format!(
+            "{}/{}",
+            self.frontend_url.as_str().trim_end_matches('/'),
+            path
+        )
+    }
+
+    /// The `iss` of access tokens: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_on_a_developer_machine() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.access_ttl.as_secs(), 900);
+        assert_eq!(c.token_ttl.as_secs(), 3_600);
+        assert_eq!(c.issuer(), "http://127.0.0.1:8080");
+        assert!(c.smtp_url.is_none());
+        assert!(c.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("MEMBERD_BIND", "nowhere"),
+            ("MEMBERD_ACCESS_TTL", "0s"),
+            ("MEMBERD_TOKEN_TTL", "soon"),
+            ("MEMBERD_TRUSTED_PROXIES", "10.0.0.0/8,banana"),
+            ("MEMBERD_LOG_FORMAT", "xml"),
+            ("DATABASE_URL", "mysql://x/y"),
+            ("MEMBERD_SMTP_URL", "http://mail"),
+            ("MEMBERD_PUBLIC_URL", "ftp://x"),
+            ("MEMBERD_IP_RETENTION_DAYS", "-3"),
+            ("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "maybe"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var);
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = config(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn trusted_proxies_accept_cidrs_and_addresses() {
+        let c = config(&[("MEMBERD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1 ,::1")]).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+    }
+}

@@ -1,0 +1,151 @@
+//! The connection pool, database creation, migrations, and the helpers that
+//! keep every diesel call off the async event loop.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use url::Url;
+
+use crate::error::AppError;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Taken around migrations so that replicas starting together apply them once.
+const MIGRATION_LOCK_KEY: i64 = 0x6d65_6d62_6572_64; // "memberd"
+
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// The pool plus the way it is used: one blocking-pool task per unit of work.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    /// Builds the pool once per process. Checkout waits at most a few seconds;
+    /// past that a request fails with 503 rather than queueing forever.
+    pub fn connect(database_url: &str, max_size: u32) -> anyhow::Result<Self> {
+        let manager = ConnectionManager::<PgConnection>::new(database_url);
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(3))
+            .build(manager)
+            .with_context(|| {
+                format!(
+                    "cannot open a connection pool to {}",
+                    describe(database_url)
+                )
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `work` as one transaction: everything it writes, events included,
+    /// commits together or not at all.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| conn.transaction(work)).await
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// `host:port/database` of a URL, without credentials, for messages.
+pub fn describe(database_url: &str) -> String {
+    match Url::parse(database_url) {
+        Ok(url) => format!(
+            "{}:{}{}",
+            url.host_str().unwrap_or("localhost"),
+            url.port().unwrap_or(5432),
+            url.path()
+        ),
+        Err(_) => "an unparsable DATABASE_URL".into(),
+    }
+}
+
+fn unreachable_hint(database_url: &str) -> String {
+    format!(
+        "could not reach PostgreSQL at {} (from DATABASE_URL); start PostgreSQL there, \
+         or point DATABASE_URL elsewhere, e.g. DATABASE_URL=postgres://user:password@host:5432/memberd",
+        describe(database_url)
+    )
+}
+
+/// Creates the database named in `database_url` when it does not exist yet,
+/// connecting to the server's `postgres` database to do so.
+pub fn ensure_database(database_url: &str) -> anyhow::Result<()> {
+    match PgConnection::establish(database_url) {
+        Ok(_) => return Ok(()),
+        Err(ConnectionError::BadConnection(message)) if message.contains("does not exist") => {}
+        Err(error) => {
+            return Err(anyhow::anyhow!("{error}").context(unreachable_hint(database_url)));
+        }
+    }
+    let mut url = Url::parse(database_url).context("DATABASE_URL is not a URL")?;
+    let name = url.path().trim_start_matches('/').to_string();
+    url.set_path("/postgres");
+    let mut admin = PgConnection::establish(url.as_str())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| unreachable_hint(database_url))?;
+    let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match diesel::sql_query(statement).execute(&mut admin) {
+        Ok(_) => {
+            tracing::info!(database = %name, "created the database");
+            Ok(())
+        }
+        // Another replica created it in the meantime.
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("already exists") =>
+        {
+            Ok(())
+        }
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("cannot create database {name}")))
+        }
+    }
+}
+
+/// Applies pending migrations while holding an advisory lock.
+pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<()> {
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(conn)?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|applied| applied.len());
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn)?;
+    let applied = result.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    if applied > 0 {
+        tracing::info!(applied, "applied migrations");
+    }
+    Ok(())
+}
+
+/// Opens one connection for start-up work, with the friendly message when
+/// PostgreSQL is not there.
+pub fn connect_once(database_url: &str) -> anyhow::Result<PgConnection> {
+    PgConnection::establish(database_url)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| unreachable_hint(database_url))
+}

@@ -1,0 +1,364 @@
+//! The one error type at the edge of the service and its rendering as an
+//! RFC 9457 `application/problem+json` body with a stable `code`.
+
+use actix_web::body::BoxBody;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error as actix_error};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The request field, as named in the request body.
+    pub field: String,
+    /// Stable snake_case code, such as `too_long` or `contains_comma`.
+    pub code: String,
+    /// A sentence for a person.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a member may not have a session, or may not act.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SanctionNotice {
+    /// The public reason the moderator gave.
+    pub reason: String,
+    /// When the sanction ends; null when permanent.
+    pub ends_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// RFC 9457 problem details, as every error of this API is answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` plus `code` is enough to switch on.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable snake_case error code that clients switch on.
+    pub code: String,
+    /// Field errors, for invalid input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// The sanction behind a `member_banned` or `member_read_only` refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sanction: Option<SanctionNotice>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that parsed but breaks a rule: 422 with every field error at once.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// Input that could not be read at all: 400.
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// No usable credentials: 401 with `WWW-Authenticate`.
+    #[error("{detail}")]
+    Unauthenticated { code: &'static str, detail: String },
+    /// Known caller, not allowed: 403.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    #[error("banned")]
+    Banned(SanctionNotice),
+    #[error("{detail}")]
+    NotFound { code: &'static str, detail: String },
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("{detail}")]
+    TooManyRequests {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: u64,
+    },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn unauthenticated(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::Internal(anyhow::anyhow!("{message}"))
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::BadRequest { code, .. }
+            | Self::Unauthenticated { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::NotFound { code, .. }
+            | Self::Gone { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::TooManyRequests { code, .. } => code,
+            Self::Banned(_) => "member_banned",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Validation(errors) => match errors.as_slice() {
+                [one] => one.message.clone(),
+                _ => format!("{} fields are invalid.", errors.len()),
+            },
+            Self::Banned(notice) => match notice.ends_at {
+                Some(end) => format!(
+                    "This account is banned until {}: {}",
+                    end.to_rfc3339(),
+                    notice.reason
+                ),
+                None => format!("This account is banned: {}", notice.reason),
+            },
+            Self::MethodNotAllowed { allow } => format!("This resource accepts only {allow}."),
+            Self::PayloadTooLarge => "The request body is too large.".into(),
+            Self::UnsupportedMediaType => "Send the body as application/json.".into(),
+            Self::Unavailable(_) => {
+                "The service is temporarily unavailable; try again shortly.".into()
+            }
+            // Clients never see the cause of an internal error; the log does.
+            Self::Internal(_) => "An unexpected error occurred.".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        Problem {
+            type_: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code: self.code().into(),
+            errors: match self {
+                Self::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+            sanction: match self {
+                Self::Banned(notice) => Some(notice.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } | Self::Banned(_) => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        match self {
+            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(%cause, "service unavailable"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        match self {
+            Self::Unauthenticated { code, .. } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"memberd\", error=\"invalid_token\", error_description=\"{code}\""),
+                ));
+            }
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        match serde_json::to_string(&self.problem()) {
+            Ok(body) => response.body(body),
+            Err(_) => response.finish(),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::NotFound => Self::not_found("not_found", "No such resource."),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Self::Conflict {
+                code: "conflict",
+                detail: format!(
+                    "This conflicts with an existing record ({}).",
+                    info.constraint_name().unwrap_or("unique")
+                ),
+            },
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                Self::Unavailable("serialization failure".into())
+            }
+            other => Self::Internal(anyhow::Error::new(other).context("database error")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(format!("no database connection available: {error}"))
+    }
+}
+
+/// The messages serde gives for a body that is JSON but of the wrong shape,
+/// turned into field errors where serde names the field.
+fn json_data_error(error: &serde_json::Error) -> AppError {
+    let message = error.to_string();
+    let text = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    let field = text
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+        .map(|field| (field.to_string(), "unknown_field"))
+        .or_else(|| {
+            text.strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+                .map(|field| (field.to_string(), "required"))
+        });
+    match field {
+        Some((field, code)) => AppError::Validation(vec![FieldError::new(&field, code, text)]),
+        None => AppError::Validation(vec![FieldError::new("body", "invalid_type", text)]),
+    }
+}
+
+impl From<actix_error::JsonPayloadError> for AppError {
+    fn from(error: actix_error::JsonPayloadError) -> Self {
+        use actix_error::JsonPayloadError as E;
+        match error {
+            E::OverflowKnownLength { .. } | E::Overflow { .. } => Self::PayloadTooLarge,
+            E::ContentType => Self::UnsupportedMediaType,
+            E::Deserialize(e) if e.is_data() => json_data_error(&e),
+            E::Deserialize(e) => Self::BadRequest {
+                code: "malformed_json",
+                detail: format!("The body is not valid JSON: {e}"),
+            },
+            E::Payload(actix_web::error::PayloadError::Overflow) => Self::PayloadTooLarge,
+            E::Payload(e) => Self::BadRequest {
+                code: "bad_request",
+                detail: format!("The body could not be read: {e}"),
+            },
+            other => Self::BadRequest {
+                code: "bad_request",
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+pub fn json_error_handler(
+    error: actix_error::JsonPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
+    AppError::from(error).into()
+}
+
+pub fn query_error_handler(
+    error: actix_error::QueryPayloadError,
+    _: &HttpRequest,
+) -> actix_web::Error {
+    AppError::BadRequest {
+        code: "invalid_query",
+        detail: error.to_string(),
+    }
+    .into()
+}
+
+pub fn path_error_handler(error: actix_error::PathError, _: &HttpRequest) -> actix_web::Error {
+    AppError::not_found("not_found", format!("No such resource: {error}")).into()
+}
+
+/// Parses an optional JSON body: empty means the type's default. Used by the
+/// few endpoints whose body may be left out entirely.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::from(actix_error::JsonPayloadError::Deserialize(e)))
+}

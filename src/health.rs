@@ -1,0 +1,52 @@
+//! Liveness and readiness for orchestrators and load balancers.
+
+use actix_web::{HttpResponse, get, web};
+use diesel::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::app::AppState;
+use crate::error::{AppError, Problem};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(live).service(ready);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// The process is up and answering.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Alive.", body = Health)))]
+#[get("/health/live")]
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// The service can serve requests: its database answers.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready.", body = Health),
+        (status = 503, description = "`service_unavailable`: the database does not answer.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/health/ready")]
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    state
+        .db
+        .run(|conn| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .map_err(|e| AppError::Unavailable(format!("database check failed: {e}")))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    }))
+}

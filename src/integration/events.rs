@@ -1,0 +1,42 @@
+//! The events outbox: every change that other services may care about writes
+//! its event here, in the transaction of the change, so none is lost and none
+//! describes a change that rolled back.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::error::AppError;
+use crate::schema::events;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    MemberRegistered,
+    MemberActivated,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MemberRegistered => "member.registered",
+            Self::MemberActivated => "member.activated",
+        }
+    }
+}
+
+pub fn record(
+    conn: &mut PgConnection,
+    event_type: EventType,
+    member_id: i64,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::insert_into(events::table)
+        .values((
+            events::event_type.eq(event_type.as_str()),
+            events::occurred_at.eq(now),
+            events::member_id.eq(Some(member_id)),
+            events::data.eq(data),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

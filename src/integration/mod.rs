@@ -1,0 +1,3 @@
+//! What memberd offers other services. For now: the events outbox.
+
+pub mod events;

@@ -1,0 +1,26 @@
+//! memberd: membership and moderation for online communities.
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod client_ip;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod duration;
+pub mod error;
+pub mod health;
+pub mod integration;
+pub mod mail;
+pub mod members;
+pub mod openapi;
+pub mod rate_limit;
+pub mod schema;
+pub mod staff;
+pub mod telemetry;
+pub mod tokens;

@@ -1,0 +1,113 @@
+//! The `memberd` binary: parses the command line and hands over to the library.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use memberd::app::{self, Application, Options};
+use memberd::config::Config;
+use memberd::members::service::{SuperuserInput, create_superuser};
+
+#[derive(Parser)]
+#[command(
+    name = "memberd",
+    version,
+    about = "Membership and moderation service for online communities"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if missing, apply pending migrations, serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create an active superuser; the password comes from MEMBERD_PASSWORD or standard input.
+    CreateSuperuser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("memberd: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", app::openapi_document().to_pretty_json()?);
+        return Ok(());
+    }
+    // A missing .env is normal; a broken one is worth knowing about.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        anyhow::bail!(".env: {error}");
+    }
+    let config = Config::from_env()?;
+    memberd::telemetry::init(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let application = Application::build(config, Options::default()).await?;
+            tracing::info!(
+                port = application.port(),
+                "memberd is serving; Swagger UI at /swagger-ui/"
+            );
+            application.run_until_stopped().await?;
+        }
+        Command::Migrate => tokio::task::spawn_blocking(move || app::migrate(&config)).await??,
+        Command::CreateSuperuser { username, email } => {
+            let password = match std::env::var("MEMBERD_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut input = String::new();
+                    std::io::stdin().read_to_string(&mut input)?;
+                    input.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let mut config = config;
+            // Only the state is needed, not a listening socket.
+            config.bind = "127.0.0.1:0".parse()?;
+            let application = Application::build(config, Options::default()).await?;
+            let state = application.state();
+            let member = create_superuser(
+                &state,
+                SuperuserInput {
+                    username,
+                    email,
+                    password,
+                },
+            )
+            .await
+            .map_err(|error| match error {
+                memberd::error::AppError::Validation(errors) => anyhow::anyhow!(
+                    "{}",
+                    errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                other => anyhow::anyhow!("{other}"),
+            })?;
+            println!("created superuser {} (id {})", member.username, member.id);
+        }
+        Command::Openapi => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Members: registration, accounts, profiles.
+
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;

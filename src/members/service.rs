@@ -1,0 +1,215 @@
+//! Registration: rules, uniqueness, the new member, its token, its event and
+//! its e-mail, in that order.
+
+use crate::app::AppState;
+use crate::error::{AppError, FieldError};
+use crate::integration::events::{self, EventType};
+use crate::mail::{OutgoingMail, templates};
+use crate::members::model::{Locale, Member, check_registration};
+use crate::members::store::{self, NameClash, NewMember};
+use crate::rate_limit;
+use crate::tokens::model::{OpaqueToken, TokenKind};
+use crate::tokens::store as tokens;
+
+pub struct RegistrationInput {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub password_confirmation: String,
+    pub locale: Locale,
+    pub ip: String,
+}
+
+fn clash_error(clash: NameClash) -> FieldError {
+    match clash {
+        NameClash::Taken => FieldError::new("username", "taken", "This username is taken."),
+        NameClash::Confusable => FieldError::new(
+            "username",
+            "confusable",
+            "This username looks too much like another member's.",
+        ),
+    }
+}
+
+/// Registers a member. Whether the e-mail address was free or taken, the
+/// caller sees the same success: a taken address gets a notice instead.
+pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let check = check_registration(
+        &input.username,
+        &input.email,
+        &input.password,
+        &input.password_confirmation,
+    );
+    let (username, email) = (check.username.clone(), check.email.clone());
+    let ip = input.ip.clone();
+    let mut errors = check.errors;
+    errors.extend(
+        state
+            .db
+            .transaction(move |conn| {
+                rate_limit::enforce(conn, rate_limit::REGISTRATION_PER_IP, &ip, now)?;
+                let mut errors = Vec::new();
+                if let Some(username) = &username
+                    && let Some(clash) = store::name_clash(conn, username, None)?
+                {
+                    errors.push(clash_error(clash));
+                }
+                if let Some(email) = &email
+                    && store::email_domain_forbidden(conn, email)?
+                {
+                    errors.push(FieldError::new(
+                        "email",
+                        "forbidden_domain",
+                        "Addresses of this domain are not accepted.",
+                    ));
+                }
+                Ok(errors)
+            })
+            .await?,
+    );
+    let (Some(username), Some(email), true) = (check.username, check.email, errors.is_empty())
+    else {
+        return Err(AppError::Validation(errors));
+    };
+
+    // Hashed whether or not the address is taken, so both take the same time.
+    let password_hash = state.hasher.hash(input.password).await?;
+    let token = OpaqueToken::generate();
+    let config = state.config.clone();
+    let locale = input.locale;
+    let mail: Result<OutgoingMail, AppError> = state
+        .db
+        .transaction(move |conn| {
+            if let Some(owner) = store::find_by_email(conn, &email)? {
+                return Ok(templates::already_registered(
+                    owner.locale,
+                    &owner.email,
+                    &owner.username,
+                    &config.frontend_link("password-reset"),
+                ));
+            }
+            if let Some(clash) = store::name_clash(conn, &username, None)? {
+                return Err(AppError::Validation(vec![clash_error(clash)]));
+            }
+            let member = store::insert(
+                conn,
+                &NewMember {
+                    username: username.as_str(),
+                    username_skeleton: &username.confusable_key(),
+                    email: email.as_str(),
+                    email_key: &email.key(),
+                    password_hash: &password_hash,
+                    is_active: false,
+                    is_staff: false,
+                    is_superuser: false,
+                    locale: locale.as_str(),
+                    date_joined: now,
+                },
+            )
+            .map_err(|error| match error {
+                // Lost a race with a simultaneous registration of the same name.
+                AppError::Conflict { detail, .. } if detail.contains("username") => {
+                    AppError::Validation(vec![clash_error(NameClash::Taken)])
+                }
+                other => other,
+            })?;
+            tokens::issue(
+                conn,
+                member.id,
+                TokenKind::Registration,
+                &token.hash(),
+                None,
+                now,
+                now + config.token_ttl.to_chrono(),
+            )?;
+            events::record(
+                conn,
+                EventType::MemberRegistered,
+                member.id,
+                serde_json::json!({ "member": { "id": member.id, "username": member.username } }),
+                now,
+            )?;
+            Ok(templates::registration(
+                locale,
+                &member.email,
+                &member.username,
+                &config.frontend_link(&format!("activate/{}", token.text())),
+                &config.token_ttl.to_string(),
+            ))
+        })
+        .await;
+    match mail {
+        Ok(mail) => state.mailer.send_later(mail),
+        // Lost a race with a simultaneous registration of the same address:
+        // answer as for any taken address; that registration's mail is on its way.
+        Err(AppError::Conflict { detail, .. }) if detail.contains("email") => {}
+        Err(error) => return Err(error),
+    }
+    Ok(())
+}
+
+pub struct SuperuserInput {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Creates an active superuser, under the registration rules (the operator
+/// types the password once, so it is its own confirmation).
+pub async fn create_superuser(state: &AppState, input: SuperuserInput) -> Result<Member, AppError> {
+    let check = check_registration(
+        &input.username,
+        &input.email,
+        &input.password,
+        &input.password,
+    );
+    let (Some(username), Some(email), true) =
+        (check.username, check.email, check.errors.is_empty())
+    else {
+        return Err(AppError::Validation(check.errors));
+    };
+    let password_hash = state.hasher.hash(input.password).await?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if let Some(clash) = store::name_clash(conn, &username, None)? {
+                return Err(AppError::Validation(vec![clash_error(clash)]));
+            }
+            if store::find_by_email(conn, &email)?.is_some() {
+                return Err(AppError::validation(
+                    "email",
+                    "taken",
+                    "A member already has this e-mail address.",
+                ));
+            }
+            let member = store::insert(
+                conn,
+                &NewMember {
+                    username: username.as_str(),
+                    username_skeleton: &username.confusable_key(),
+                    email: email.as_str(),
+                    email_key: &email.key(),
+                    password_hash: &password_hash,
+                    is_active: true,
+                    is_staff: true,
+                    is_superuser: true,
+                    locale: Locale::En.as_str(),
+                    date_joined: now,
+                },
+            )?;
+            let data =
+                serde_json::json!({ "member": { "id": member.id, "username": member.username } });
+            events::record(
+                conn,
+                EventType::MemberRegistered,
+                member.id,
+                data.clone(),
+                now,
+            )?;
+            events::record(conn, EventType::MemberActivated, member.id, data, now)?;
+            Ok(member)
+        })
+        .await
+}

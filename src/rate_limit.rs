@@ -1,0 +1,82 @@
+//! Fixed-window request limits kept in PostgreSQL, so that every replica
+//! counts against the same budget and a restart forgets nothing.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text, Timestamptz};
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub bucket: &'static str,
+    pub max_hits: i32,
+    pub window: Duration,
+}
+
+pub const REGISTRATION_PER_IP: Limit = Limit {
+    bucket: "registration_ip",
+    max_hits: 10,
+    window: Duration::hours(1),
+};
+pub const REGISTRATION_RESEND_PER_IP: Limit = Limit {
+    bucket: "registration_resend_ip",
+    max_hits: 10,
+    window: Duration::hours(1),
+};
+/// Silent: past it no further validation e-mail goes to that address, but the
+/// answer stays 202, so the limit reveals nothing about the address.
+pub const REGISTRATION_RESEND_PER_ADDRESS: Limit = Limit {
+    bucket: "registration_resend_address",
+    max_hits: 3,
+    window: Duration::hours(1),
+};
+
+#[derive(QueryableByName)]
+struct Window {
+    #[diesel(sql_type = Timestamptz)]
+    window_start: DateTime<Utc>,
+    #[diesel(sql_type = Integer)]
+    hits: i32,
+}
+
+/// Counts one hit; Err with the seconds until the window reopens when the
+/// limit is exceeded.
+pub fn hit(
+    conn: &mut PgConnection,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(), u64>, AppError> {
+    let window: Window = diesel::sql_query(
+        "INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (bucket, key) DO UPDATE SET \
+           hits = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.hits + 1 END, \
+           window_start = CASE WHEN rate_limits.window_start <= $4 THEN $3 ELSE rate_limits.window_start END \
+         RETURNING window_start, hits",
+    )
+    .bind::<Text, _>(limit.bucket)
+    .bind::<Text, _>(key)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(now - limit.window)
+    .get_result(conn)?;
+    if window.hits <= limit.max_hits {
+        return Ok(Ok(()));
+    }
+    let reopens = window.window_start + limit.window;
+    Ok(Err(((reopens - now).num_seconds().max(1)) as u64))
+}
+
+/// Like [`hit`], as the 429 problem clients get.
+pub fn enforce(
+    conn: &mut PgConnection,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    hit(conn, limit, key, now)?.map_err(|retry_after_secs| AppError::TooManyRequests {
+        code: "rate_limited",
+        detail: format!("Too many requests; try again in {retry_after_secs} seconds."),
+        retry_after_secs,
+    })
+}

@@ -1,0 +1,125 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    app_meta (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Int8,
+        event_type -> Text,
+        occurred_at -> Timestamptz,
+        member_id -> Nullable<Int8>,
+        data -> Jsonb,
+    }
+}
+
+diesel::table! {
+    forbidden_email_domains (domain) {
+        domain -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    jwt_keys (kid) {
+        kid -> Text,
+        private_key_pem -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_throttles (scope, identifier, ip) {
+        scope -> Text,
+        identifier -> Text,
+        ip -> Text,
+        failures -> Int4,
+        last_failure_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_tokens (id) {
+        id -> Int8,
+        member_id -> Int8,
+        kind -> Text,
+        token_hash -> Bytea,
+        payload -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    members (id) {
+        id -> Int8,
+        username -> Text,
+        username_skeleton -> Text,
+        email -> Text,
+        email_key -> Text,
+        password_hash -> Text,
+        is_active -> Bool,
+        is_staff -> Bool,
+        is_superuser -> Bool,
+        locale -> Text,
+        date_joined -> Timestamptz,
+        last_login_at -> Nullable<Timestamptz>,
+        last_visit_at -> Nullable<Timestamptz>,
+        last_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    rate_limits (bucket, key) {
+        bucket -> Text,
+        key -> Text,
+        window_start -> Timestamptz,
+        hits -> Int4,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Bytea,
+        session_id -> Uuid,
+        created_at -> Timestamptz,
+        rotated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        member_id -> Int8,
+        remember_me -> Bool,
+        created_at -> Timestamptz,
+        refreshed_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(member_tokens -> members (member_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(sessions -> members (member_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_meta,
+    events,
+    forbidden_email_domains,
+    jwt_keys,
+    login_throttles,
+    member_tokens,
+    members,
+    rate_limits,
+    refresh_tokens,
+    sessions,
+);
