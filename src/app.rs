@@ -62,38 +62,34 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
     db::migrate(&mut db::connect_once(url)?)
 }
 
-/// Everything that must hold before serving: the database, its schema, the
-/// seeded lists, and the signing key.
-fn prepare(config: &Config, clock: &Clock) -> anyhow::Result<(Db, String)> {
+/// Creates the database if missing, applies migrations, and seeds the lists
+/// that start from shipped files (once per database).
+pub fn prepare_database(config: &Config, clock: &Clock) -> anyhow::Result<()> {
     migrate(config)?;
-    let pool_size = 16;
-    let db = Db::connect(config.database_url.expose(), pool_size)?;
-    let mut conn = db.pool().get().context("no database connection")?;
+    let mut conn = db::connect_once(config.database_url.expose())?;
     let domains = match &config.forbidden_email_domains_file {
-        Some(path) => std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "MEMBERD_FORBIDDEN_EMAIL_DOMAINS_FILE: cannot read {}",
-                path.display()
-            )
-        })?,
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("MEMBERD_FORBIDDEN_EMAIL_DOMAINS_FILE: cannot read {}", path.display()))?,
         None => SHIPPED_FORBIDDEN_DOMAINS.to_string(),
     };
-    let seeded = crate::staff::store::seed_forbidden_domains(
-        &mut conn,
-        &crate::staff::store::parse_domain_list(&domains),
-        clock.now(),
-    )?;
+    let domains = crate::staff::store::parse_domain_list(&domains);
+    let seeded = crate::staff::store::seed_forbidden_domains(&mut conn, &domains, clock.now())?;
     if seeded > 0 {
         tracing::info!(seeded, "seeded the forbidden e-mail domains");
     }
+    Ok(())
+}
+
+/// Everything that must hold before serving: the database, its schema, the
+/// seeded lists, and the signing key.
+fn prepare(config: &Config, clock: &Clock) -> anyhow::Result<(Db, String)> {
+    prepare_database(config, clock)?;
+    let db = Db::connect(config.database_url.expose(), 16)?;
+    let mut conn = db.pool().get().context("no database connection")?;
     let pem = match &config.jwt_key_file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("MEMBERD_JWT_KEY_FILE: cannot read {}", path.display()))?,
-        None => crate::auth::store::stored_signing_key(
-            &mut conn,
-            SigningKeys::generate_pem,
-            clock.now(),
-        )?,
+        None => crate::auth::store::stored_signing_key(&mut conn, SigningKeys::generate_pem, clock.now())?,
     };
     Ok((db, pem))
 }
@@ -111,16 +107,14 @@ impl Application {
             let (config, clock) = (config.clone(), options.clock.clone());
             tokio::task::spawn_blocking(move || prepare(&config, &clock)).await??
         };
-        let keys =
-            SigningKeys::from_pem(&pem).context("MEMBERD_JWT_KEY_FILE: the key cannot be used")?;
+        let keys = SigningKeys::from_pem(&pem).context("MEMBERD_JWT_KEY_FILE: the key cannot be used")?;
         let issuer = TokenIssuer {
             keys,
             issuer: config.issuer(),
             access_ttl: config.access_ttl,
         };
         let hasher_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hasher =
-            tokio::task::spawn_blocking(move || PasswordHasher::new(hasher_threads)).await??;
+        let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(hasher_threads)).await??;
         let state = web::Data::new(AppState {
             mailer: Mailer::from_config(&config)?,
             config: config.clone(),
@@ -160,20 +154,13 @@ impl Application {
                 .openapi(crate::openapi::ApiDoc::openapi())
                 .configure(routes_config)
                 .into_app()
-                .service(
-                    SwaggerUi::new("/swagger-ui/{_:.*}")
-                        .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
-                )
+                .service(SwaggerUi::new("/swagger-ui/{_:.*}").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])))
                 .default_service(web::to(fallback))
         })
         .workers(options.workers)
         .listen(listener)?
         .run();
-        Ok(Self {
-            port,
-            server,
-            state,
-        })
+        Ok(Self { port, server, state })
     }
 
     pub fn port(&self) -> u16 {
@@ -273,16 +260,10 @@ impl RouteIndex {
     }
 }
 
-async fn fallback(
-    request: HttpRequest,
-    routes: web::Data<RouteIndex>,
-) -> Result<HttpResponse, AppError> {
+async fn fallback(request: HttpRequest, routes: web::Data<RouteIndex>) -> Result<HttpResponse, AppError> {
     Err(match routes.allowed_methods(request.path()) {
         Some(allow) => AppError::MethodNotAllowed { allow },
-        None => AppError::not_found(
-            "not_found",
-            format!("There is no resource at {}.", request.path()),
-        ),
+        None => AppError::not_found("not_found", format!("There is no resource at {}.", request.path())),
     })
 }
 
@@ -294,16 +275,8 @@ pub struct CorsPolicy {
 
 impl CorsPolicy {
     fn new(config: &Config) -> Self {
-        let origin = |text: &str| {
-            url::Url::parse(text)
-                .map(|u| u.origin().ascii_serialization())
-                .ok()
-        };
-        let mut origins: Vec<String> = config
-            .cors_origins
-            .iter()
-            .filter_map(|o| origin(o))
-            .collect();
+        let origin = |text: &str| url::Url::parse(text).map(|u| u.origin().ascii_serialization()).ok();
+        let mut origins: Vec<String> = config.cors_origins.iter().filter_map(|o| origin(o)).collect();
         origins.push(config.public_url.origin().ascii_serialization());
         Self { origins }
     }
@@ -326,18 +299,13 @@ async fn cors_headers(
         .and_then(|v| v.to_str().ok())
         .filter(|origin| policy.as_ref().is_some_and(|p| p.allows(origin)))
         .map(String::from);
-    let preflight = request.method() == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight =
+        request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut response = if preflight {
         let mut answer = HttpResponse::NoContent();
         if origin.is_some() {
             answer
-                .insert_header((
-                    header::ACCESS_CONTROL_ALLOW_METHODS,
-                    "GET, POST, PUT, PATCH, DELETE",
-                ))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT, PATCH, DELETE"))
                 .insert_header((
                     header::ACCESS_CONTROL_ALLOW_HEADERS,
                     "authorization, content-type, accept-language",

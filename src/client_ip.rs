@@ -52,10 +52,7 @@ pub fn client_ip(request: &HttpRequest) -> Result<IpAddr, AppError> {
         .peer_addr()
         .map(|a| a.ip())
         .ok_or_else(|| AppError::internal("no peer address"))?;
-    let forwarded = request
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
+    let forwarded = request.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
     Ok(resolve(peer, forwarded, &state.config.trusted_proxies))
 }
 
@@ -70,10 +67,7 @@ mod tests {
     #[test]
     fn untrusted_peers_are_the_client_whatever_they_claim() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(
-            resolve(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
-            ip("203.0.113.9")
-        );
+        assert_eq!(resolve(ip("203.0.113.9"), Some("1.2.3.4"), &trusted), ip("203.0.113.9"));
         assert_eq!(resolve(ip("203.0.113.9"), None, &[]), ip("203.0.113.9"));
     }
 
@@ -81,17 +75,10 @@ mod tests {
     fn trusted_proxies_yield_the_right_most_untrusted_hop() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
         assert_eq!(
-            resolve(
-                ip("10.0.0.1"),
-                Some("1.2.3.4, 198.51.100.7, 10.0.0.2"),
-                &trusted
-            ),
+            resolve(ip("10.0.0.1"), Some("1.2.3.4, 198.51.100.7, 10.0.0.2"), &trusted),
             ip("198.51.100.7")
         );
-        assert_eq!(
-            resolve(ip("::1"), Some("2001:db8::1"), &trusted),
-            ip("2001:db8::1")
-        );
+        assert_eq!(resolve(ip("::1"), Some("2001:db8::1"), &trusted), ip("2001:db8::1"));
     }
 
     #[test]

@@ -22,7 +22,6 @@ impl Clock {
 
     /// Moves this clock (and every clone of it) forward. For tests.
     pub fn advance(&self, by: chrono::Duration) {
-        self.offset_seconds
-            .fetch_add(by.num_seconds(), Ordering::Relaxed);
+        self.offset_seconds.fetch_add(by.num_seconds(), Ordering::Relaxed);
     }
 }

@@ -75,40 +75,26 @@ impl Config {
     /// Builds the settings from any source of variables; unset and empty
     /// values both mean "use the default".
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let parsed = |name: &'static str, default: &str| -> (String, &'static str) {
             (var(name).unwrap_or_else(|| default.to_string()), name)
         };
         let fail = |variable: &'static str, message: String| ConfigError { variable, message };
 
-        let (database_url, name) =
-            parsed("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/memberd");
+        let (database_url, name) = parsed("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/memberd");
         let db = Url::parse(&database_url).map_err(|e| fail(name, format!("not a URL: {e}")))?;
-        if !matches!(db.scheme(), "postgres" | "postgresql")
-            || db.path().trim_matches('/').is_empty()
-        {
-            return Err(fail(
-                name,
-                "expected postgres://user@host:port/database".into(),
-            ));
+        if !matches!(db.scheme(), "postgres" | "postgresql") || db.path().trim_matches('/').is_empty() {
+            return Err(fail(name, "expected postgres://user@host:port/database".into()));
         }
 
         let (bind, name) = parsed("MEMBERD_BIND", "127.0.0.1:8080");
-        let bind = bind.parse().map_err(|_| {
-            fail(
-                name,
-                format!("`{bind}` is not an address like 127.0.0.1:8080"),
-            )
-        })?;
+        let bind = bind
+            .parse()
+            .map_err(|_| fail(name, format!("`{bind}` is not an address like 127.0.0.1:8080")))?;
 
         let url = |name: &'static str, default: &str| -> Result<Url, ConfigError> {
             let (text, name) = parsed(name, default);
-            let url =
-                Url::parse(&text).map_err(|e| fail(name, format!("`{text}` is not a URL: {e}")))?;
+            let url = Url::parse(&text).map_err(|e| fail(name, format!("`{text}` is not a URL: {e}")))?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(fail(name, "expected an http:// or https:// URL".into()));
             }
@@ -168,12 +154,7 @@ impl Config {
             })
             .unwrap_or_default();
         for origin in &cors_origins {
-            Url::parse(origin).map_err(|_| {
-                fail(
-                    "MEMBERD_CORS_ORIGINS",
-                    format!("`{origin}` is not an origin URL"),
-                )
-            })?;
+            Url::parse(origin).map_err(|_| fail("MEMBERD_CORS_ORIGINS", format!("`{origin}` is not an origin URL")))?;
         }
 
         let (log_format, name) = parsed("MEMBERD_LOG_FORMAT", "text");
@@ -181,10 +162,7 @@ impl Config {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => {
-                return Err(fail(
-                    name,
-                    format!("`{other}` is neither `text` nor `json`"),
-                ));
+                return Err(fail(name, format!("`{other}` is neither `text` nor `json`")));
             }
         };
 
@@ -201,12 +179,7 @@ impl Config {
             .parse::<u32>()
             .ok()
             .filter(|d| (1..=36_500).contains(d))
-            .ok_or_else(|| {
-                fail(
-                    name,
-                    format!("`{days}` is not a number of days between 1 and 36500"),
-                )
-            })?;
+            .ok_or_else(|| fail(name, format!("`{days}` is not a number of days between 1 and 36500")))?;
 
         let (allow, name) = parsed("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "false");
         let webhook_allow_private = match allow.to_ascii_lowercase().as_str() {
@@ -226,8 +199,7 @@ impl Config {
             jwt_key_file: var("MEMBERD_JWT_KEY_FILE").map(PathBuf::from),
             trusted_proxies,
             bot_group,
-            forbidden_email_domains_file: var("MEMBERD_FORBIDDEN_EMAIL_DOMAINS_FILE")
-                .map(PathBuf::from),
+            forbidden_email_domains_file: var("MEMBERD_FORBIDDEN_EMAIL_DOMAINS_FILE").map(PathBuf::from),
             geoip_db: var("MEMBERD_GEOIP_DB").map(PathBuf::from),
             cors_origins,
             log_format,
@@ -243,11 +215,7 @@ impl Config {
     /// A page of the front end, such as `activate/<token>`: e-mailed links
     /// point there, never at this API, so that opening one uses nothing up.
     pub fn frontend_link(&self, path: &str) -> String {
-        format!(
-            "{}/{}",
-            self.frontend_url.as_str().trim_end_matches('/'),
-            path
-        )
+        format!("{}/{}", self.frontend_url.as_str().trim_end_matches('/'), path)
     }
 
     /// The `iss` of access tokens: the public URL without a trailing slash.
@@ -262,10 +230,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 

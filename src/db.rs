@@ -14,7 +14,7 @@ use crate::error::AppError;
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Taken around migrations so that replicas starting together apply them once.
-const MIGRATION_LOCK_KEY: i64 = 0x6d65_6d62_6572_64; // "memberd"
+const MIGRATION_LOCK_KEY: i64 = 0x006d_656d_6265_7264; // "memberd"
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 
@@ -34,12 +34,7 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(3))
             .build(manager)
-            .with_context(|| {
-                format!(
-                    "cannot open a connection pool to {}",
-                    describe(database_url)
-                )
-            })?;
+            .with_context(|| format!("cannot open a connection pool to {}", describe(database_url)))?;
         Ok(Self { pool })
     }
 
@@ -117,23 +112,15 @@ pub fn ensure_database(database_url: &str) -> anyhow::Result<()> {
             Ok(())
         }
         // Another replica created it in the meantime.
-        Err(diesel::result::Error::DatabaseError(_, info))
-            if info.message().contains("already exists") =>
-        {
-            Ok(())
-        }
-        Err(error) => {
-            Err(anyhow::Error::new(error).context(format!("cannot create database {name}")))
-        }
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("already exists") => Ok(()),
+        Err(error) => Err(anyhow::Error::new(error).context(format!("cannot create database {name}"))),
     }
 }
 
 /// Applies pending migrations while holding an advisory lock.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<()> {
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(conn)?;
-    let result = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map(|applied| applied.len());
+    let result = conn.run_pending_migrations(MIGRATIONS).map(|applied| applied.len());
     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(conn)?;
     let applied = result.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     if applied > 0 {

@@ -15,9 +15,7 @@ pub enum DurationError {
     Empty,
     #[error("a duration must be longer than zero")]
     Zero,
-    #[error(
-        "`{0}` is not a duration: use units w, d, h, m, s in that order (like 1d12h) or ISO 8601 (like P1DT12H)"
-    )]
+    #[error("`{0}` is not a duration: use units w, d, h, m, s in that order (like 1d12h) or ISO 8601 (like P1DT12H)")]
     Malformed(String),
     #[error("the duration is too long")]
     TooLong,
@@ -47,13 +45,7 @@ impl Duration {
         } else {
             parse_units(
                 text,
-                &[
-                    ('w', 604_800),
-                    ('d', 86_400),
-                    ('h', 3_600),
-                    ('m', 60),
-                    ('s', 1),
-                ],
+                &[('w', 604_800), ('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)],
             )
             .ok_or_else(malformed)?
         };
@@ -77,13 +69,7 @@ impl Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
-        for (unit, size) in [
-            ('w', 604_800),
-            ('d', 86_400),
-            ('h', 3_600),
-            ('m', 60),
-            ('s', 1),
-        ] {
+        for (unit, size) in [('w', 604_800), ('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)] {
             if rest >= size {
                 write!(f, "{}{unit}", rest / size)?;
                 rest %= size;
@@ -110,7 +96,7 @@ fn parse_units(text: &str, units: &[(char, u64)]) -> Option<u64> {
         }
         let position = units[next_unit..]
             .iter()
-            .position(|(u, _)| *u == c.to_ascii_lowercase())?;
+            .position(|(u, _)| u.eq_ignore_ascii_case(&c))?;
         if digits.is_empty() {
             return None;
         }
@@ -162,10 +148,7 @@ mod tests {
         assert_eq!(secs("2w"), 1_209_600);
         assert_eq!(secs("1d12h"), 129_600);
         assert_eq!(secs("90m"), 5_400);
-        assert_eq!(
-            secs("1w2d3h4m5s"),
-            604_800 + 2 * 86_400 + 3 * 3_600 + 4 * 60 + 5
-        );
+        assert_eq!(secs("1w2d3h4m5s"), 604_800 + 2 * 86_400 + 3 * 3_600 + 4 * 60 + 5);
     }
 
     #[test]
@@ -180,8 +163,7 @@ mod tests {
     #[test]
     fn refuses_zero_empty_negative_and_malformed() {
         for bad in [
-            "", " ", "0s", "0", "PT0S", "-1d", "1h1d", "1d1d", "h", "1x", "1.5h", "P", "PT", "P1Y",
-            "1 d", "s1",
+            "", " ", "0s", "0", "PT0S", "-1d", "1h1d", "1d1d", "h", "1x", "1.5h", "P", "PT", "P1Y", "1 d", "s1",
         ] {
             assert!(Duration::parse(bad).is_err(), "{bad:?} should be refused");
         }
@@ -201,10 +183,7 @@ mod tests {
     #[test]
     fn displays_in_its_own_grammar() {
         for text in ["45s", "1d12h", "1w2d3h4m5s", "15m"] {
-            assert_eq!(
-                Duration::parse(text).map(|d| d.to_string()),
-                Ok(text.to_string())
-            );
+            assert_eq!(Duration::parse(text).map(|d| d.to_string()), Ok(text.to_string()));
         }
     }
 }

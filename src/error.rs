@@ -152,19 +152,13 @@ impl AppError {
                 _ => format!("{} fields are invalid.", errors.len()),
             },
             Self::Banned(notice) => match notice.ends_at {
-                Some(end) => format!(
-                    "This account is banned until {}: {}",
-                    end.to_rfc3339(),
-                    notice.reason
-                ),
+                Some(end) => format!("This account is banned until {}: {}", end.to_rfc3339(), notice.reason),
                 None => format!("This account is banned: {}", notice.reason),
             },
             Self::MethodNotAllowed { allow } => format!("This resource accepts only {allow}."),
             Self::PayloadTooLarge => "The request body is too large.".into(),
             Self::UnsupportedMediaType => "Send the body as application/json.".into(),
-            Self::Unavailable(_) => {
-                "The service is temporarily unavailable; try again shortly.".into()
-            }
+            Self::Unavailable(_) => "The service is temporarily unavailable; try again shortly.".into(),
             // Clients never see the cause of an internal error; the log does.
             Self::Internal(_) => "An unexpected error occurred.".into(),
             other => other.to_string(),
@@ -225,9 +219,7 @@ impl ResponseError for AppError {
                     format!("Bearer realm=\"memberd\", error=\"invalid_token\", error_description=\"{code}\""),
                 ));
             }
-            Self::TooManyRequests {
-                retry_after_secs, ..
-            } => {
+            Self::TooManyRequests { retry_after_secs, .. } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::MethodNotAllowed { allow } => {
@@ -275,11 +267,7 @@ impl From<diesel::r2d2::PoolError> for AppError {
 /// turned into field errors where serde names the field.
 fn json_data_error(error: &serde_json::Error) -> AppError {
     let message = error.to_string();
-    let text = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
+    let text = message.split(" at line ").next().unwrap_or(&message).to_string();
     let field = text
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next())
@@ -319,17 +307,11 @@ impl From<actix_error::JsonPayloadError> for AppError {
     }
 }
 
-pub fn json_error_handler(
-    error: actix_error::JsonPayloadError,
-    _: &HttpRequest,
-) -> actix_web::Error {
+pub fn json_error_handler(error: actix_error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     AppError::from(error).into()
 }
 
-pub fn query_error_handler(
-    error: actix_error::QueryPayloadError,
-    _: &HttpRequest,
-) -> actix_web::Error {
+pub fn query_error_handler(error: actix_error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     AppError::BadRequest {
         code: "invalid_query",
         detail: error.to_string(),
@@ -359,6 +341,5 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
     if !is_json {
         return Err(AppError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::from(actix_error::JsonPayloadError::Deserialize(e)))
+    serde_json::from_slice(body).map_err(|e| AppError::from(actix_error::JsonPayloadError::Deserialize(e)))
 }

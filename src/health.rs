@@ -23,9 +23,7 @@ pub struct Health {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Alive.", body = Health)))]
 #[get("/health/live")]
 async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(Health {
-        status: "ok".into(),
-    })
+    HttpResponse::Ok().json(Health { status: "ok".into() })
 }
 
 /// The service can serve requests: its database answers.
@@ -46,7 +44,5 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
                 .map_err(|e| AppError::Unavailable(format!("database check failed: {e}")))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Health {
-        status: "ok".into(),
-    }))
+    Ok(HttpResponse::Ok().json(Health { status: "ok".into() }))
 }

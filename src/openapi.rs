@@ -43,7 +43,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from `POST /v1/auth/login`, `/v1/auth/refresh` or an activation."))
+                    .description(Some(
+                        "An access token from `POST /v1/auth/login`, `/v1/auth/refresh` or an activation.",
+                    ))
                     .build(),
             ),
         );
@@ -76,15 +78,9 @@ pub struct BodyProblems;
 impl IntoResponses for BodyProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses(&[
-            (
-                "400",
-                "`malformed_json`: the body is not JSON (or not UTF-8).",
-            ),
+            ("400", "`malformed_json`: the body is not JSON (or not UTF-8)."),
             ("413", "`payload_too_large`: the body is over 64 KiB."),
-            (
-                "415",
-                "`unsupported_media_type`: the body is not `application/json`.",
-            ),
+            ("415", "`unsupported_media_type`: the body is not `application/json`."),
             (
                 "422",
                 "`validation_failed`: `errors[]` lists each field with its code \

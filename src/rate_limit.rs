@@ -42,12 +42,7 @@ struct Window {
 
 /// Counts one hit; Err with the seconds until the window reopens when the
 /// limit is exceeded.
-pub fn hit(
-    conn: &mut PgConnection,
-    limit: Limit,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<Result<(), u64>, AppError> {
+pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<Result<(), u64>, AppError> {
     let window: Window = diesel::sql_query(
         "INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1) \
          ON CONFLICT (bucket, key) DO UPDATE SET \
@@ -68,12 +63,7 @@ pub fn hit(
 }
 
 /// Like [`hit`], as the 429 problem clients get.
-pub fn enforce(
-    conn: &mut PgConnection,
-    limit: Limit,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub fn enforce(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     hit(conn, limit, key, now)?.map_err(|retry_after_secs| AppError::TooManyRequests {
         code: "rate_limited",
         detail: format!("Too many requests; try again in {retry_after_secs} seconds."),

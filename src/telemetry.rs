@@ -13,10 +13,6 @@ pub fn init(format: LogFormat) {
     // try_init: a second initialisation (tests) is not an error worth stopping for.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
 }

@@ -22,11 +22,7 @@ impl Admitted {
 }
 
 /// Decides whether `member` may open or renew a session at `now`.
-pub fn admit(
-    _conn: &mut PgConnection,
-    member: Member,
-    _now: DateTime<Utc>,
-) -> Result<Admitted, AppError> {
+pub fn admit(_conn: &mut PgConnection, member: Member, _now: DateTime<Utc>) -> Result<Admitted, AppError> {
     if !member.is_active {
         return Err(AppError::forbidden(
             "account_inactive",

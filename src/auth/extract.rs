@@ -25,10 +25,7 @@ pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
             "Send an access token as `Authorization: Bearer <token>`.",
         )
     };
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(missing)?;
+    let value = request.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
     let text = value.to_str().map_err(|_| missing())?;
     let (scheme, token) = text.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -47,20 +44,13 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let now = state.clock.now();
-            let claims = state
-                .issuer
-                .keys
-                .verify(&token?, &state.issuer.issuer, now)?;
-            let invalid =
-                || AppError::unauthenticated("invalid_token", "The access token is invalid.");
+            let claims = state.issuer.keys.verify(&token?, &state.issuer.issuer, now)?;
+            let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
             let session_id = Uuid::parse_str(&claims.sid).map_err(|_| invalid())?;
             let member_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
             // One primary-key read per request: an ended session's tokens are
             // refused at once rather than when they expire.
-            let session = state
-                .db
-                .run(move |conn| store::session_state(conn, session_id))
-                .await?;
+            let session = state.db.run(move |conn| store::session_state(conn, session_id)).await?;
             match session {
                 Some(session) if session.member_id != member_id => Err(invalid()),
                 Some(session) if session.is_live(now) => Ok(Caller {

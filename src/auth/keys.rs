@@ -112,12 +112,7 @@ impl SigningKeys {
 
     /// Checks signature, issuer and audience; expiry is checked against the
     /// service's clock by the caller, so that it is the same clock everywhere.
-    pub fn verify(
-        &self,
-        token: &str,
-        issuer: &str,
-        now: DateTime<Utc>,
-    ) -> Result<AccessClaims, AppError> {
+    pub fn verify(&self, token: &str, issuer: &str, now: DateTime<Utc>) -> Result<AccessClaims, AppError> {
         let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
@@ -128,8 +123,7 @@ impl SigningKeys {
         if header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(invalid());
         }
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
-            .map_err(|_| invalid())?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation).map_err(|_| invalid())?;
         if data.claims.exp <= now.timestamp() {
             return Err(AppError::unauthenticated(
                 "token_expired",
@@ -180,29 +174,21 @@ mod tests {
         let now = Utc::now();
         let token = other.sign(&claims(now.timestamp() + 60)).unwrap();
         assert_eq!(
-            keys.verify(&token, "http://memberd", now)
-                .unwrap_err()
-                .code(),
+            keys.verify(&token, "http://memberd", now).unwrap_err().code(),
             "invalid_token"
         );
         let token = keys.sign(&claims(now.timestamp() + 60)).unwrap();
         assert_eq!(
-            keys.verify(&token, "http://elsewhere", now)
-                .unwrap_err()
-                .code(),
+            keys.verify(&token, "http://elsewhere", now).unwrap_err().code(),
             "invalid_token"
         );
         let token = keys.sign(&claims(now.timestamp())).unwrap();
         assert_eq!(
-            keys.verify(&token, "http://memberd", now)
-                .unwrap_err()
-                .code(),
+            keys.verify(&token, "http://memberd", now).unwrap_err().code(),
             "token_expired"
         );
         assert_eq!(
-            keys.verify("not.a.jwt", "http://memberd", now)
-                .unwrap_err()
-                .code(),
+            keys.verify("not.a.jwt", "http://memberd", now).unwrap_err().code(),
             "invalid_token"
         );
     }

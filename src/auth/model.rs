@@ -101,10 +101,7 @@ mod tests {
     #[test]
     fn no_wait_below_the_threshold() {
         let now = Utc::now();
-        assert_eq!(
-            count(4, 0, now).wait_secs(ThrottleScope::LoginAndIp, now),
-            None
-        );
+        assert_eq!(count(4, 0, now).wait_secs(ThrottleScope::LoginAndIp, now), None);
         assert_eq!(count(19, 0, now).wait_secs(ThrottleScope::Login, now), None);
         assert_eq!(count(49, 0, now).wait_secs(ThrottleScope::Ip, now), None);
     }
@@ -119,10 +116,7 @@ mod tests {
         assert_eq!(count(7, 3, now).wait_secs(scope, now), Some(1));
         assert_eq!(count(7, 4, now).wait_secs(scope, now), None);
         assert_eq!(count(40, 0, now).wait_secs(scope, now), Some(MAX_WAIT_SECS));
-        assert_eq!(
-            count(i32::MAX, 0, now).wait_secs(scope, now),
-            Some(MAX_WAIT_SECS)
-        );
+        assert_eq!(count(i32::MAX, 0, now).wait_secs(scope, now), Some(MAX_WAIT_SECS));
     }
 
     #[test]

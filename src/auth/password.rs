@@ -49,20 +49,13 @@ impl PasswordHasher {
             Some(hash) => (hash, true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let matches = self
-            .blocking(move || verify_now(&password, &hash))
-            .await??;
+        let matches = self.blocking(move || verify_now(&password, &hash)).await??;
         Ok(known && matches)
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, AppError> {
+    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(AppError::internal)
+        tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
     }
 }
 
@@ -75,12 +68,9 @@ fn hash_now(password: &str) -> Result<String, AppError> {
 }
 
 fn verify_now(password: &str, stored: &str) -> Result<bool, AppError> {
-    let parsed = PasswordHash::new(stored)
-        .map_err(|e| AppError::internal(format!("stored hash unreadable: {e}")))?;
+    let parsed = PasswordHash::new(stored).map_err(|e| AppError::internal(format!("stored hash unreadable: {e}")))?;
     // The parameters come from the stored hash itself; the verifier compares in constant time.
-    Ok(argon2()?
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok())
+    Ok(argon2()?.verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 #[cfg(test)]
@@ -91,22 +81,9 @@ mod tests {
     async fn hashes_verify_and_use_argon2id_with_owasp_parameters() {
         let hasher = PasswordHasher::new(2).unwrap();
         let hash = hasher.hash("correct horse".into()).await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
-        assert!(
-            hasher
-                .verify("correct horse".into(), Some(hash.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !hasher
-                .verify("wrong horse".into(), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(!hasher.verify("wrong horse".into(), Some(hash)).await.unwrap());
         assert!(!hasher.verify("anything".into(), None).await.unwrap());
     }
 }

@@ -37,12 +37,10 @@ pub struct Origin {
 impl Origin {
     fn user_agent(&self) -> Option<&str> {
         // A user agent is informative, not evidence; keep it bounded.
-        self.user_agent
-            .as_deref()
-            .map(|ua| match ua.char_indices().nth(300) {
-                Some((end, _)) => &ua[..end],
-                None => ua,
-            })
+        self.user_agent.as_deref().map(|ua| match ua.char_indices().nth(300) {
+            Some((end, _)) => &ua[..end],
+            None => ua,
+        })
     }
 }
 
@@ -132,11 +130,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
         ));
     }
     if input.password.is_empty() {
-        errors.push(FieldError::new(
-            "password",
-            "required",
-            "A password is required.",
-        ));
+        errors.push(FieldError::new("password", "required", "A password is required."));
     } else if input.password.chars().count() > PASSWORD_MAX_CHARS {
         errors.push(FieldError::new(
             "password",
@@ -159,9 +153,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
                 if let Err(retry_after_secs) = store::count_attempt(conn, &identifier, &ip, now)? {
                     return Err(AppError::TooManyRequests {
                         code: "too_many_attempts",
-                        detail: format!(
-                            "Too many failed logins; try again in {retry_after_secs} seconds."
-                        ),
+                        detail: format!("Too many failed logins; try again in {retry_after_secs} seconds."),
                         retry_after_secs,
                     });
                 }
@@ -172,10 +164,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
 
     let matches = state
         .hasher
-        .verify(
-            input.password,
-            member.as_ref().map(|m| m.password_hash.clone()),
-        )
+        .verify(input.password, member.as_ref().map(|m| m.password_hash.clone()))
         .await?;
     let Some(member) = member.filter(|_| matches) else {
         return Err(invalid_credentials());
@@ -187,8 +176,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
         .db
         .transaction(move |conn| {
             store::forget_failures(conn, &identifier, &ip)?;
-            let member =
-                members::find_for_update(conn, member.id)?.ok_or_else(invalid_credentials)?;
+            let member = members::find_for_update(conn, member.id)?.ok_or_else(invalid_credentials)?;
             let admitted = admit(conn, member, now)?;
             open_session(conn, &issuer, admitted, input.remember_me, &origin, now)
         })
@@ -196,12 +184,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
 }
 
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, AppError> {
-    let invalid = || {
-        AppError::unauthenticated(
-            "invalid_refresh_token",
-            "The refresh token is unknown or has ended.",
-        )
-    };
+    let invalid = || AppError::unauthenticated("invalid_refresh_token", "The refresh token is unknown or has ended.");
     let hash = hash_presented(refresh_token).ok_or_else(invalid)?;
     let now = state.clock.now();
     let issuer = Arc::clone(&state.issuer);
@@ -242,12 +225,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
         .await?
 }
 
-pub async fn logout(
-    state: &AppState,
-    member_id: i64,
-    session_id: Uuid,
-    everywhere: bool,
-) -> Result<(), AppError> {
+pub async fn logout(state: &AppState, member_id: i64, session_id: Uuid, everywhere: bool) -> Result<(), AppError> {
     let now = state.clock.now();
     state
         .db

@@ -39,9 +39,7 @@ impl SessionState {
 }
 
 pub fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<(), AppError> {
-    diesel::insert_into(sessions::table)
-        .values(session)
-        .execute(conn)?;
+    diesel::insert_into(sessions::table).values(session).execute(conn)?;
     Ok(())
 }
 
@@ -60,30 +58,15 @@ pub fn extend_session(
     expires_at: DateTime<Utc>,
 ) -> Result<(), AppError> {
     diesel::update(sessions::table.find(id))
-        .set((
-            sessions::refreshed_at.eq(now),
-            sessions::expires_at.eq(expires_at),
-        ))
+        .set((sessions::refreshed_at.eq(now), sessions::expires_at.eq(expires_at)))
         .execute(conn)?;
     Ok(())
 }
 
-pub fn revoke_session(
-    conn: &mut PgConnection,
-    id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    diesel::update(
-        sessions::table
-            .find(id)
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set((
-        sessions::revoked_at.eq(now),
-        sessions::revoked_reason.eq(reason),
-    ))
-    .execute(conn)?;
+pub fn revoke_session(conn: &mut PgConnection, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    diesel::update(sessions::table.find(id).filter(sessions::revoked_at.is_null()))
+        .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq(reason)))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -99,10 +82,7 @@ pub fn revoke_member_sessions(
             .filter(sessions::member_id.eq(member_id))
             .filter(sessions::revoked_at.is_null()),
     )
-    .set((
-        sessions::revoked_at.eq(now),
-        sessions::revoked_reason.eq(reason),
-    ))
+    .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq(reason)))
     .execute(conn)?)
 }
 
@@ -122,12 +102,15 @@ pub fn insert_refresh_token(
     Ok(())
 }
 
+/// When a refresh token was rotated (None: it is the current one), and its session.
+pub type PresentedRefresh = (Option<DateTime<Utc>>, SessionState);
+
 /// The refresh token with this hash and its session, both locked, so that
 /// two concurrent refreshes with one token cannot both rotate it.
 pub fn find_refresh_for_update(
     conn: &mut PgConnection,
     token_hash: &[u8],
-) -> Result<Option<(Option<DateTime<Utc>>, SessionState)>, AppError> {
+) -> Result<Option<PresentedRefresh>, AppError> {
     Ok(refresh_tokens::table
         .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash))
@@ -137,11 +120,7 @@ pub fn find_refresh_for_update(
         .optional()?)
 }
 
-pub fn mark_rotated(
-    conn: &mut PgConnection,
-    token_hash: &[u8],
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub fn mark_rotated(conn: &mut PgConnection, token_hash: &[u8], now: DateTime<Utc>) -> Result<(), AppError> {
     diesel::update(refresh_tokens::table.find(token_hash))
         .set(refresh_tokens::rotated_at.eq(now))
         .execute(conn)?;
@@ -184,13 +163,10 @@ pub fn count_attempt(
         .bind::<Text, _>(address)
         .get_result(conn)
         .optional()?;
-        current.push(
-            row.filter(|r| r.scope == scope.as_str())
-                .map(|r| FailureCount {
-                    failures: r.failures,
-                    last_failure_at: r.last_failure_at,
-                }),
-        );
+        current.push(row.filter(|r| r.scope == scope.as_str()).map(|r| FailureCount {
+            failures: r.failures,
+            last_failure_at: r.last_failure_at,
+        }));
     }
     let wait = keys
         .iter()
@@ -223,18 +199,11 @@ pub fn count_attempt(
 
 /// A successful login forgets its identifier's failures (from every IP), and
 /// takes back the attempt it counted against its IP: only failures count there.
-pub fn forget_failures(
-    conn: &mut PgConnection,
-    identifier: &str,
-    ip: &str,
-) -> Result<(), AppError> {
+pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str) -> Result<(), AppError> {
     diesel::delete(
         login_throttles::table
             .filter(login_throttles::identifier.eq(identifier))
-            .filter(login_throttles::scope.eq_any([
-                ThrottleScope::Login.as_str(),
-                ThrottleScope::LoginAndIp.as_str(),
-            ])),
+            .filter(login_throttles::scope.eq_any([ThrottleScope::Login.as_str(), ThrottleScope::LoginAndIp.as_str()])),
     )
     .execute(conn)?;
     diesel::update(
@@ -251,7 +220,7 @@ pub fn forget_failures(
 
 /// Advisory lock key for creating the signing key, so replicas starting
 /// together agree on one.
-const SIGNING_KEY_LOCK: i64 = 0x6a77_745f_6b65_79; // "jwt_key"
+const SIGNING_KEY_LOCK: i64 = 0x006a_7774_5f6b_6579; // "jwt_key"
 
 /// The signing key kept in the database, created on first use.
 pub fn stored_signing_key(
@@ -261,8 +230,7 @@ pub fn stored_signing_key(
 ) -> anyhow::Result<String> {
     use crate::schema::jwt_keys;
     conn.transaction(|conn| {
-        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SIGNING_KEY_LOCK})"))
-            .execute(conn)?;
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SIGNING_KEY_LOCK})")).execute(conn)?;
         let existing: Option<String> = jwt_keys::table
             .order(jwt_keys::created_at.desc())
             .select(jwt_keys::private_key_pem)

@@ -75,16 +75,10 @@ impl Username {
             ));
         }
         if name.contains(',') {
-            errors.push(field(
-                "contains_comma",
-                "A username may not contain a comma.",
-            ));
+            errors.push(field("contains_comma", "A username may not contain a comma."));
         }
         if name.contains('/') {
-            errors.push(field(
-                "contains_slash",
-                "A username may not contain a slash.",
-            ));
+            errors.push(field("contains_slash", "A username may not contain a slash."));
         }
         // '@' keeps "login by username or e-mail" unambiguous.
         if name.contains('@') {
@@ -107,29 +101,26 @@ impl Username {
         {
             errors.push(field("contains_emoji", "A username may not contain emoji."));
         }
-        if errors.is_empty() {
-            Ok(Self(name))
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(Self(name)) } else { Err(errors) }
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// What this name looks like, per the UTS #39 skeleton of its lower-case
-    /// form: two names with the same key can be mistaken for each other.
+    /// What this name looks like, per UTS #39 skeletons, case-insensitively:
+    /// two names with the same key can be mistaken for each other.
     pub fn confusable_key(&self) -> String {
         confusable_key(&self.0)
     }
 }
 
 pub fn confusable_key(name: &str) -> String {
-    let lower = name.to_lowercase();
-    unicode_security::skeleton(&lower)
-        .collect::<String>()
-        .to_lowercase()
+    // Lower-case before the skeleton so that case never matters, and after it
+    // so that prototypes in capitals (0 -> O) meet their lower-case peers.
+    // Then fold i into l: a capital I looks like l, and I is i in lower case.
+    let skeleton: String = unicode_security::skeleton(&name.to_lowercase()).collect();
+    skeleton.to_lowercase().replace('i', "l")
 }
 
 /// A syntactically valid e-mail address, trimmed.
@@ -144,10 +135,7 @@ impl Email {
             return Err(field("required", "An e-mail address is required."));
         }
         if text.chars().count() > EMAIL_MAX_CHARS {
-            return Err(field(
-                "too_long",
-                "An e-mail address has at most 254 characters.",
-            ));
+            return Err(field("too_long", "An e-mail address has at most 254 characters."));
         }
         let valid = email_address::EmailAddress::parse_with_options(
             text,
@@ -188,12 +176,7 @@ pub fn domain_and_parents(domain: &str) -> Vec<String> {
 }
 
 /// Every rule a new password must satisfy, reported together.
-pub fn check_password(
-    password: &str,
-    confirmation: &str,
-    username: &str,
-    email: &str,
-) -> Vec<FieldError> {
+pub fn check_password(password: &str, confirmation: &str, username: &str, email: &str) -> Vec<FieldError> {
     let field = |code: &str, message: &str| FieldError::new("password", code, message);
     let mut errors = Vec::new();
     let count = password.chars().count();
@@ -204,22 +187,13 @@ pub fn check_password(
     }
     let lower = password.to_lowercase();
     if !username.is_empty() && lower == username.to_lowercase() {
-        errors.push(field(
-            "same_as_username",
-            "The password may not be the username.",
-        ));
+        errors.push(field("same_as_username", "The password may not be the username."));
     }
     if !email.is_empty() && lower == email.trim().to_lowercase() {
-        errors.push(field(
-            "same_as_email",
-            "The password may not be the e-mail address.",
-        ));
+        errors.push(field("same_as_email", "The password may not be the e-mail address."));
     }
     if COMMON_PASSWORDS.contains(lower.as_str()) {
-        errors.push(field(
-            "too_common",
-            "This password is too common; choose another.",
-        ));
+        errors.push(field("too_common", "This password is too common; choose another."));
     }
     if password != confirmation {
         errors.push(FieldError::new(
@@ -231,17 +205,7 @@ pub fn check_password(
     errors
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Locale {
     #[default]
@@ -272,11 +236,7 @@ impl Locale {
                 let mut pieces = part.trim().split(';');
                 let tag = pieces.next()?.trim().to_ascii_lowercase();
                 let weight = pieces
-                    .find_map(|p| {
-                        p.trim()
-                            .strip_prefix("q=")
-                            .and_then(|q| q.parse::<f32>().ok())
-                    })
+                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
                     .unwrap_or(1.0);
                 let locale = match tag.split('-').next()? {
                     "fr" => Self::Fr,
@@ -298,12 +258,7 @@ pub struct RegistrationCheck {
     pub errors: Vec<FieldError>,
 }
 
-pub fn check_registration(
-    username: &str,
-    email: &str,
-    password: &str,
-    confirmation: &str,
-) -> RegistrationCheck {
+pub fn check_registration(username: &str, email: &str, password: &str, confirmation: &str) -> RegistrationCheck {
     let mut errors = Vec::new();
     let username = Username::parse(username).map_err(|e| errors.extend(e)).ok();
     let email = Email::parse(email).map_err(|e| errors.push(e)).ok();
@@ -325,25 +280,12 @@ mod tests {
     use super::*;
 
     fn codes(result: Result<Username, Vec<FieldError>>) -> Vec<String> {
-        result
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| e.code)
-            .collect()
+        result.err().unwrap_or_default().into_iter().map(|e| e.code).collect()
     }
 
     #[test]
     fn accepts_ordinary_names_in_any_script() {
-        for name in [
-            "alice",
-            "Bob_42",
-            "Zoé",
-            "Jean-Luc Picard",
-            "Дмитрий",
-            "山田",
-            "a",
-        ] {
+        for name in ["alice", "Bob_42", "Zoé", "Jean-Luc Picard", "Дмитрий", "山田", "a"] {
             assert!(Username::parse(name).is_ok(), "{name} should be accepted");
         }
     }
@@ -358,23 +300,11 @@ mod tests {
         assert_eq!(codes(Username::parse("a,b")), ["contains_comma"]);
         assert_eq!(codes(Username::parse("a/b")), ["contains_slash"]);
         assert_eq!(codes(Username::parse("a@b")), ["contains_at_sign"]);
-        assert_eq!(
-            codes(Username::parse("a\u{7}b")),
-            ["contains_control_character"]
-        );
-        assert_eq!(
-            codes(Username::parse("a\u{200b}b")),
-            ["contains_control_character"]
-        );
-        assert_eq!(
-            codes(Username::parse("a\u{202e}b")),
-            ["contains_control_character"]
-        );
+        assert_eq!(codes(Username::parse("a\u{7}b")), ["contains_control_character"]);
+        assert_eq!(codes(Username::parse("a\u{200b}b")), ["contains_control_character"]);
+        assert_eq!(codes(Username::parse("a\u{202e}b")), ["contains_control_character"]);
         assert_eq!(codes(Username::parse("party🎉")), ["contains_emoji"]);
-        assert_eq!(
-            codes(Username::parse("a,b/c")),
-            ["contains_comma", "contains_slash"]
-        );
+        assert_eq!(codes(Username::parse("a,b/c")), ["contains_comma", "contains_slash"]);
     }
 
     #[test]
@@ -389,6 +319,7 @@ mod tests {
         assert_eq!(confusable_key("paypal"), confusable_key("pаypаl")); // Cyrillic а
         assert_eq!(confusable_key("rnodern"), confusable_key("modern"));
         assert_eq!(confusable_key("l1"), confusable_key("Il"));
+        assert_eq!(confusable_key("g00gle"), confusable_key("Google"));
         assert_ne!(confusable_key("alice"), confusable_key("alicia"));
     }
 
@@ -414,10 +345,7 @@ mod tests {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
-        assert_eq!(
-            Email::parse(&long).map_err(|e| e.code),
-            Err("too_long".to_string())
-        );
+        assert_eq!(Email::parse(&long).map_err(|e| e.code), Err("too_long".to_string()));
         let email = Email::parse("Bob@Mail.Example.ORG").unwrap();
         assert_eq!(email.key(), "bob@mail.example.org");
         assert_eq!(email.domain(), "mail.example.org");
@@ -443,23 +371,13 @@ mod tests {
         assert_eq!(codes("short", "short"), ["too_short"]);
         assert_eq!(codes(&"x".repeat(257), &"x".repeat(257)), ["too_long"]);
         assert_eq!(codes("password123", "password123"), ["too_common"]);
-        assert_eq!(
-            codes("ALICE@example.com", "ALICE@example.com"),
-            ["same_as_email"]
-        );
-        assert_eq!(
-            codes("correct horse battery", "correct horse batter"),
-            ["mismatch"]
-        );
-        let same_as_name: Vec<String> = check_password(
-            "Aliceinwonder",
-            "Aliceinwonder",
-            "aliceinwonder",
-            "a@example.com",
-        )
-        .into_iter()
-        .map(|e| e.code)
-        .collect();
+        assert_eq!(codes("ALICE@example.com", "ALICE@example.com"), ["same_as_email"]);
+        assert_eq!(codes("correct horse battery", "correct horse batter"), ["mismatch"]);
+        let same_as_name: Vec<String> =
+            check_password("Aliceinwonder", "Aliceinwonder", "aliceinwonder", "a@example.com")
+                .into_iter()
+                .map(|e| e.code)
+                .collect();
         assert_eq!(same_as_name, ["same_as_username"]);
     }
 
@@ -467,10 +385,7 @@ mod tests {
     fn registration_reports_every_field_together() {
         let check = check_registration("a,b", "nope", "short", "other");
         let fields: Vec<&str> = check.errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["username", "email", "password", "password_confirmation"]
-        );
+        assert_eq!(fields, ["username", "email", "password", "password_confirmation"]);
         assert!(check.username.is_none() && check.email.is_none());
     }
 
@@ -481,10 +396,7 @@ mod tests {
             Locale::from_accept_language(Some("fr-CA,fr;q=0.9,en;q=0.8")),
             Locale::Fr
         );
-        assert_eq!(
-            Locale::from_accept_language(Some("de, en;q=0.5, fr;q=0.7")),
-            Locale::Fr
-        );
+        assert_eq!(Locale::from_accept_language(Some("de, en;q=0.5, fr;q=0.7")), Locale::Fr);
         assert_eq!(Locale::from_accept_language(Some("de")), Locale::En);
         assert_eq!(Locale::from_accept_language(Some("fr;q=0")), Locale::En);
     }

@@ -132,8 +132,6 @@ async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnA
         .db
         .run(move |conn| store::find(conn, caller.member_id))
         .await?
-        .ok_or_else(|| {
-            AppError::unauthenticated("session_revoked", "This account no longer exists.")
-        })?;
+        .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
     Ok(web::Json(OwnAccount::from(&member)))
 }

@@ -68,8 +68,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
             })
             .await?,
     );
-    let (Some(username), Some(email), true) = (check.username, check.email, errors.is_empty())
-    else {
+    let (Some(username), Some(email), true) = (check.username, check.email, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
 
@@ -158,15 +157,8 @@ pub struct SuperuserInput {
 /// Creates an active superuser, under the registration rules (the operator
 /// types the password once, so it is its own confirmation).
 pub async fn create_superuser(state: &AppState, input: SuperuserInput) -> Result<Member, AppError> {
-    let check = check_registration(
-        &input.username,
-        &input.email,
-        &input.password,
-        &input.password,
-    );
-    let (Some(username), Some(email), true) =
-        (check.username, check.email, check.errors.is_empty())
-    else {
+    let check = check_registration(&input.username, &input.email, &input.password, &input.password);
+    let (Some(username), Some(email), true) = (check.username, check.email, check.errors.is_empty()) else {
         return Err(AppError::Validation(check.errors));
     };
     let password_hash = state.hasher.hash(input.password).await?;
@@ -199,15 +191,8 @@ pub async fn create_superuser(state: &AppState, input: SuperuserInput) -> Result
                     date_joined: now,
                 },
             )?;
-            let data =
-                serde_json::json!({ "member": { "id": member.id, "username": member.username } });
-            events::record(
-                conn,
-                EventType::MemberRegistered,
-                member.id,
-                data.clone(),
-                now,
-            )?;
+            let data = serde_json::json!({ "member": { "id": member.id, "username": member.username } });
+            events::record(conn, EventType::MemberRegistered, member.id, data.clone(), now)?;
             events::record(conn, EventType::MemberActivated, member.id, data, now)?;
             Ok(member)
         })

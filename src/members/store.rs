@@ -99,10 +99,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 pub fn find_by_login(conn: &mut PgConnection, folded: &str) -> Result<Option<Member>, AppError> {
     let query = members::table.select(MemberRow::as_select());
     let row = if folded.contains('@') {
-        query
-            .filter(members::email_key.eq(folded))
-            .first(conn)
-            .optional()?
+        query.filter(members::email_key.eq(folded)).first(conn).optional()?
     } else {
         query
             .filter(lower(members::username).eq(folded))
@@ -156,12 +153,7 @@ pub fn activate(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-pub fn record_login(
-    conn: &mut PgConnection,
-    id: i64,
-    ip: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub fn record_login(conn: &mut PgConnection, id: i64, ip: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     diesel::update(members::table.find(id))
         .set((
             members::last_login_at.eq(now),

@@ -9,17 +9,10 @@ const SEEDED_MARKER: &str = "forbidden_email_domains_seeded";
 
 /// Fills the forbidden-domain list from the shipped file on first start only:
 /// after that the list belongs to staff, and a domain they removed stays removed.
-pub fn seed_forbidden_domains(
-    conn: &mut PgConnection,
-    domains: &[String],
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
+pub fn seed_forbidden_domains(conn: &mut PgConnection, domains: &[String], now: DateTime<Utc>) -> QueryResult<usize> {
     conn.transaction(|conn| {
         let first = diesel::insert_into(app_meta::table)
-            .values((
-                app_meta::key.eq(SEEDED_MARKER),
-                app_meta::value.eq(now.to_rfc3339()),
-            ))
+            .values((app_meta::key.eq(SEEDED_MARKER), app_meta::value.eq(now.to_rfc3339())))
             .on_conflict_do_nothing()
             .execute(conn)?;
         if first == 0 {

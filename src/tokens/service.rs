@@ -20,11 +20,7 @@ fn token_not_found() -> AppError {
 
 /// Sends a new validation e-mail to an inactive member with this address. The
 /// answer is the same whether the address is unknown, active or inactive.
-pub async fn resend_registration(
-    state: &AppState,
-    email: &str,
-    ip: String,
-) -> Result<(), AppError> {
+pub async fn resend_registration(state: &AppState, email: &str, ip: String) -> Result<(), AppError> {
     let email = Email::parse(email).map_err(|e| AppError::Validation(vec![e]))?;
     let now = state.clock.now();
     let config = state.config.clone();
@@ -33,18 +29,10 @@ pub async fn resend_registration(
         .db
         .transaction(move |conn| {
             rate_limit::enforce(conn, rate_limit::REGISTRATION_RESEND_PER_IP, &ip, now)?;
-            let Some(member) = members::find_by_email(conn, &email)?.filter(|m| !m.is_active)
-            else {
+            let Some(member) = members::find_by_email(conn, &email)?.filter(|m| !m.is_active) else {
                 return Ok(None);
             };
-            if rate_limit::hit(
-                conn,
-                rate_limit::REGISTRATION_RESEND_PER_ADDRESS,
-                &email.key(),
-                now,
-            )?
-            .is_err()
-            {
+            if rate_limit::hit(conn, rate_limit::REGISTRATION_RESEND_PER_ADDRESS, &email.key(), now)?.is_err() {
                 return Ok(None);
             }
             store::issue(
@@ -81,10 +69,14 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
         .transaction(move |conn| {
             let stored = store::find_for_update(conn, &hash, TokenKind::Registration)?.ok_or_else(token_not_found)?;
             check_usable(stored.expires_at, stored.used_at, now).map_err(|problem| match problem {
-                TokenProblem::Used => AppError::Gone { code: "token_used", detail: "This link was already used.".into() },
-                TokenProblem::Expired => {
-                    AppError::Gone { code: "token_expired", detail: "This link has expired; ask for a new one.".into() }
-                }
+                TokenProblem::Used => AppError::Gone {
+                    code: "token_used",
+                    detail: "This link was already used.".into(),
+                },
+                TokenProblem::Expired => AppError::Gone {
+                    code: "token_expired",
+                    detail: "This link has expired; ask for a new one.".into(),
+                },
             })?;
             store::mark_used(conn, stored.id, now)?;
             let mut member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;

@@ -1,0 +1,327 @@
+//! The test harness: a database per test cloned from a migrated template, a
+//! real SMTP listener, and memberd on a free port, talked to over HTTP.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use diesel::prelude::*;
+use memberd::app::{Application, Options};
+use memberd::clock::Clock;
+use memberd::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::smtp::{self, Inbox};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Builds (once per migration set, across test processes) a database with the
+/// schema and seeded lists, to be copied for each test.
+fn template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut fingerprint = 0u64;
+        for file in memberd_migration_files() {
+            for byte in std::fs::read(&file).unwrap() {
+                fingerprint = fingerprint.wrapping_mul(1_099_511_628_211).wrapping_add(byte as u64);
+            }
+        }
+        for byte in include_bytes!("../../data/forbidden-email-domains.txt") {
+            fingerprint = fingerprint.wrapping_mul(1_099_511_628_211).wrapping_add(*byte as u64);
+        }
+        let name = format!("memberd_tmpl_{fingerprint:016x}");
+        let mut admin = PgConnection::establish(&format!("{}/postgres", server_url()))
+            .expect("PostgreSQL at 127.0.0.1:5432 (set TEST_DATABASE_SERVER to point elsewhere)");
+        diesel::sql_query("SELECT pg_advisory_lock(80420001)")
+            .execute(&mut admin)
+            .unwrap();
+        let exists: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "EXISTS (SELECT 1 FROM pg_database WHERE datname = '{name}')"
+        )))
+        .get_result(&mut admin)
+        .unwrap();
+        if !exists {
+            // Built under another name and renamed when complete, so an
+            // interrupted build is never mistaken for a template.
+            let building = format!("{name}_building");
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
+                .execute(&mut admin)
+                .unwrap();
+            let config = config_for(&format!("{}/{building}", server_url()), &HashMap::new(), 1);
+            memberd::app::prepare_database(&config, &Clock::system()).expect("template database");
+            retry(|| {
+                diesel::sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).execute(&mut admin)
+            });
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock(80420001)")
+            .execute(&mut admin)
+            .unwrap();
+        name
+    })
+}
+
+/// PostgreSQL refuses to copy or rename a database while a just-closed
+/// connection to it is still winding down; that lasts milliseconds.
+fn retry<T, E: std::fmt::Debug>(mut work: impl FnMut() -> Result<T, E>) -> T {
+    for _ in 0..50 {
+        if let Ok(value) = work() {
+            return value;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    work().unwrap()
+}
+
+fn memberd_migration_files() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .flat_map(|dir| std::fs::read_dir(dir.unwrap().path()).unwrap())
+        .map(|file| file.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn config_for(database_url: &str, overrides: &HashMap<&str, String>, smtp_port: u16) -> Config {
+    let mut vars: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", database_url.to_string()),
+        ("MEMBERD_BIND", "127.0.0.1:0".into()),
+        ("MEMBERD_PUBLIC_URL", "http://memberd.test".into()),
+        ("MEMBERD_FRONTEND_URL", "http://front.test/app".into()),
+        ("MEMBERD_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
+    ]);
+    vars.extend(overrides.iter().map(|(k, v)| (*k, v.clone())));
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub inbox: Inbox,
+    pub clock: Clock,
+    pub database_url: String,
+    database: String,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.code(), code, "body: {}", self.body);
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(self.body["status"].as_u64(), Some(status as u64));
+    }
+
+    pub fn field_codes(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["field"].as_str().unwrap().to_string(),
+                            e["code"].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A logged-in member.
+pub struct Session {
+    pub id: i64,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(overrides: &[(&'static str, &str)]) -> TestApp {
+        let template = template();
+        let database = format!("memberd_test_{}", uuid::Uuid::new_v4().simple());
+        let server = server_url();
+        {
+            let (template, database, server) = (template.to_string(), database.clone(), server.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut admin = PgConnection::establish(&format!("{server}/postgres")).unwrap();
+                retry(|| {
+                    diesel::sql_query(format!("CREATE DATABASE \"{database}\" TEMPLATE \"{template}\""))
+                        .execute(&mut admin)
+                });
+            })
+            .await
+            .unwrap();
+        }
+        let database_url = format!("{server}/{database}");
+        let (smtp_port, inbox) = smtp::start().await;
+        let overrides: HashMap<&str, String> = overrides.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let config = config_for(&database_url, &overrides, smtp_port);
+        let clock = Clock::system();
+        let app = Application::build(
+            config,
+            Options {
+                clock: clock.clone(),
+                workers: 1,
+            },
+        )
+        .await
+        .expect("app starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            address,
+            client,
+            inbox,
+            clock,
+            database_url,
+            database,
+        }
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn read(response: reqwest::Response) -> Response {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Response { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub fn db(&self) -> PgConnection {
+        PgConnection::establish(&self.database_url).unwrap()
+    }
+
+    /// Runs a query that returns one bigint, for checking what was written.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(format!("SELECT ({sql})::bigint AS n"))
+            .get_result::<Count>(&mut self.db())
+            .unwrap()
+            .n
+    }
+
+    pub async fn register(&self, username: &str, email: &str) -> Response {
+        self.post(
+            "/v1/members",
+            None,
+            json!({"username": username, "email": email, "password": PASSWORD, "password_confirmation": PASSWORD}),
+        )
+        .await
+    }
+
+    /// The token of the `nth` (1-based) activation link e-mailed to `email`.
+    pub async fn activation_token(&self, email: &str, nth: usize) -> String {
+        let mails = self.inbox.wait_for(email, nth).await;
+        link_token(&mails[nth - 1].text, "activate/")
+    }
+
+    /// Registers, activates and logs in a member.
+    pub async fn member(&self, username: &str) -> Session {
+        let email = format!("{}@example.com", username.to_lowercase());
+        assert_eq!(self.register(username, &email).await.status, StatusCode::ACCEPTED);
+        let token = self.activation_token(&email, 1).await;
+        let activated = self
+            .post(&format!("/v1/tokens/registration/{token}"), None, json!({}))
+            .await;
+        assert_eq!(activated.status, StatusCode::OK, "{}", activated.body);
+        self.login(username, PASSWORD).await
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Session {
+        let response = self
+            .post("/v1/auth/login", None, json!({"login": login, "password": password}))
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        session_of(&response.body)
+    }
+}
+
+pub fn session_of(body: &Value) -> Session {
+    Session {
+        id: body["member"]["id"].as_i64().unwrap(),
+        access: body["access_token"].as_str().unwrap().into(),
+        refresh: body["refresh_token"].as_str().unwrap().into(),
+    }
+}
+
+/// The token following `marker` in a link of a mail's text.
+pub fn link_token(text: &str, marker: &str) -> String {
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} link in: {text}"))
+        + marker.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
+        let server = server_url();
+        // A thread of its own: this may run inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut admin) = PgConnection::establish(&format!("{server}/postgres")) {
+                let _ = diesel::sql_query(statement).execute(&mut admin);
+            }
+        })
+        .join();
+    }
+}

@@ -1,0 +1,152 @@
+//! The OpenAPI document is the truth: committed, served, and complete.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+fn generated() -> Value {
+    serde_json::to_value(memberd::app::openapi_document()).unwrap()
+}
+
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let committed: Value = serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    assert!(
+        committed == generated(),
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+/// Every `#[get("...")]`-style route attribute in the sources, with the
+/// scope it is mounted under, as (METHOD, path).
+fn routes_in_source() -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().map(str::trim) {
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
+                    let route = rest.split('"').next().unwrap();
+                    // Routes under /health and /.well-known are mounted at the root; the rest under /v1.
+                    let full = if route.starts_with("/health") || route.starts_with("/.well-known") {
+                        route.to_string()
+                    } else {
+                        format!("/v1{route}")
+                    };
+                    routes.insert((method.to_uppercase(), full));
+                }
+            }
+        }
+    }
+    routes
+}
+
+fn routes_in_document(document: &Value) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_in_the_code_is_documented() {
+    let source = routes_in_source();
+    assert!(source.len() >= 9, "found only {source:?}");
+    let documented = routes_in_document(&generated());
+    let missing: Vec<_> = source.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from the OpenAPI document: {missing:?}"
+    );
+}
+
+#[test]
+fn every_operation_documents_its_problems() {
+    let document = generated();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"].get("application/problem+json").is_some(),
+                        "{method} {path} {status} is not a problem"
+                    );
+                }
+            }
+            let needs_body = operation.get("requestBody").is_some();
+            if needs_body {
+                assert!(responses.contains_key("422"), "{method} {path} has a body but no 422");
+            }
+            if operation.get("security").is_some() {
+                assert!(
+                    responses.contains_key("401"),
+                    "{method} {path} needs a token but documents no 401"
+                );
+            }
+        }
+    }
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_generated_one_and_every_route_is_mounted() {
+    let app = TestApp::spawn().await;
+    let served = app.get("/v1/openapi.json", None).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body, generated());
+    assert_eq!(served.body["openapi"], "3.1.0");
+
+    for (method, path) in routes_in_document(&served.body) {
+        let concrete = path.replace("{token}", "x").replace("{member}", "1");
+        let response = app
+            .request(Method::from_bytes(method.as_bytes()).unwrap(), &concrete, None, None)
+            .await;
+        let fallback = matches!(response.code(), "not_found" | "method_not_allowed");
+        assert!(
+            !fallback,
+            "{method} {path} is documented but not mounted: {}",
+            response.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .client
+        .get(format!("{}/swagger-ui/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    let initializer = app
+        .client
+        .get(format!("{}/swagger-ui/swagger-initializer.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(initializer.text().await.unwrap().contains("/v1/openapi.json"));
+    let bundle = app
+        .client
+        .get(format!("{}/swagger-ui/swagger-ui-bundle.js", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), StatusCode::OK);
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
+}

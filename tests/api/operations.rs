@@ -1,0 +1,99 @@
+//! Health, configuration and the command line.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp};
+
+#[tokio::test]
+async fn health_endpoints_answer() {
+    let app = TestApp::spawn().await;
+    let live = app.get("/health/live", None).await;
+    assert_eq!((live.status, live.body), (StatusCode::OK, json!({"status": "ok"})));
+    let ready = app.get("/health/ready", None).await;
+    assert_eq!((ready.status, ready.body), (StatusCode::OK, json!({"status": "ok"})));
+}
+
+fn memberd(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_memberd"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.current_dir(std::env::temp_dir()).output().unwrap()
+}
+
+#[test]
+fn a_bad_variable_stops_start_up_naming_it() {
+    let output = memberd(&["serve"], &[("MEMBERD_ACCESS_TTL", "0s")]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("MEMBERD_ACCESS_TTL"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_says_where_it_looked_and_how_to_change_it() {
+    let output = memberd(
+        &["migrate"],
+        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/memberd")],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("127.0.0.1:1/memberd") && stderr.contains("DATABASE_URL"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn openapi_subcommand_prints_the_document() {
+    let output = memberd(&["openapi"], &[]);
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, serde_json::to_value(memberd::app::openapi_document()).unwrap());
+}
+
+#[tokio::test]
+async fn create_superuser_makes_an_active_superuser() {
+    let app = TestApp::spawn().await;
+    let url = app.database_url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        memberd(
+            &["create-superuser", "--username", "root", "--email", "root@example.com"],
+            &[
+                ("DATABASE_URL", &url),
+                ("MEMBERD_PASSWORD", PASSWORD),
+                ("MEMBERD_PUBLIC_URL", "http://memberd.test"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let session = app.login("root", PASSWORD).await;
+    let me = app.get("/v1/members/me", Some(&session.access)).await;
+    assert_eq!(me.body["roles"], json!(["member", "staff", "superuser"]));
+
+    let url = app.database_url.clone();
+    let weak = tokio::task::spawn_blocking(move || {
+        memberd(
+            &[
+                "create-superuser",
+                "--username",
+                "root2",
+                "--email",
+                "root2@example.com",
+            ],
+            &[("DATABASE_URL", &url), ("MEMBERD_PASSWORD", "password")],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+}

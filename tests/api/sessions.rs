@@ -1,0 +1,349 @@
+//! Login, refresh, logout, access tokens and the JWKS.
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, session_of};
+
+#[tokio::test]
+async fn login_works_by_username_or_email_in_any_case() {
+    let app = TestApp::spawn().await;
+    let heidi = app.member("Heidi").await;
+    for login in ["heidi", "HEIDI", "heidi@example.com", " Heidi@Example.COM "] {
+        let session = app.login(login, PASSWORD).await;
+        assert_eq!(session.id, heidi.id, "{login}");
+    }
+    let response = app
+        .post("/v1/auth/login", None, json!({"login": "heidi", "password": PASSWORD}))
+        .await;
+    assert_eq!(response.body["token_type"], "Bearer");
+    assert_eq!(response.body["expires_in"], 900);
+    assert_eq!(response.body["refresh_expires_in"], 86_400);
+    let remembered = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": "heidi", "password": PASSWORD, "remember_me": true}),
+        )
+        .await;
+    assert_eq!(remembered.body["refresh_expires_in"], 30 * 86_400);
+}
+
+#[tokio::test]
+async fn unknown_member_and_wrong_password_look_the_same() {
+    let app = TestApp::spawn().await;
+    app.member("ivan").await;
+    let wrong = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": "ivan", "password": "not the password"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": "nobody", "password": "not the password"}),
+        )
+        .await;
+    wrong.assert_problem(401, "invalid_credentials");
+    unknown.assert_problem(401, "invalid_credentials");
+    assert_eq!(wrong.body, unknown.body);
+}
+
+#[tokio::test]
+async fn an_inactive_account_is_told_so_only_after_a_correct_password() {
+    let app = TestApp::spawn().await;
+    app.register("judy", "judy@example.com").await;
+    let wrong = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": "judy", "password": "not the password"}),
+        )
+        .await;
+    wrong.assert_problem(401, "invalid_credentials");
+    let right = app
+        .post("/v1/auth/login", None, json!({"login": "judy", "password": PASSWORD}))
+        .await;
+    right.assert_problem(403, "account_inactive");
+    assert_eq!(app.count("SELECT count(*) FROM sessions"), 0);
+}
+
+#[tokio::test]
+async fn repeated_failures_bring_a_growing_delay_for_anyone_and_success_resets() {
+    let app = TestApp::spawn().await;
+    app.member("kim").await;
+    // Four failures pass; the fifth arms a 1 s wait for this login and IP.
+    for _ in 0..5 {
+        let r = app
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"login": "kim", "password": "wrong password"}),
+            )
+            .await;
+        r.assert_problem(401, "invalid_credentials");
+    }
+    let throttled = app
+        .post("/v1/auth/login", None, json!({"login": "kim", "password": PASSWORD}))
+        .await;
+    throttled.assert_problem(429, "too_many_attempts");
+    assert_eq!(throttled.headers["retry-after"], "1");
+
+    // Refused attempts are not counted: after the wait, one more failure arms 2 s.
+    app.clock.advance(chrono::Duration::seconds(1));
+    app.post(
+        "/v1/auth/login",
+        None,
+        json!({"login": "kim", "password": "wrong password"}),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+    let throttled = app
+        .post("/v1/auth/login", None, json!({"login": "kim", "password": PASSWORD}))
+        .await;
+    assert_eq!(throttled.headers["retry-after"], "2");
+
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.login("kim", PASSWORD).await;
+    // The success forgot the failures: a wrong password is a plain 401 again.
+    for _ in 0..4 {
+        let r = app
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"login": "kim", "password": "wrong password"}),
+            )
+            .await;
+        r.assert_problem(401, "invalid_credentials");
+    }
+
+    // Unknown logins are throttled the same way, revealing nothing.
+    for _ in 0..5 {
+        app.post(
+            "/v1/auth/login",
+            None,
+            json!({"login": "ghost", "password": "wrong password"}),
+        )
+        .await;
+    }
+    app.post("/v1/auth/login", None, json!({"login": "ghost", "password": "x"}))
+        .await
+        .assert_problem(429, "too_many_attempts");
+
+    // Quiet for the window: the slate is clean.
+    app.clock.advance(chrono::Duration::minutes(16));
+    app.post("/v1/auth/login", None, json!({"login": "ghost", "password": "x"}))
+        .await
+        .assert_problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn failures_are_counted_per_client_ip_from_trusted_proxies_only() {
+    let app = TestApp::spawn_with(&[("MEMBERD_TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let attempt = |ip: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(format!("{}/v1/auth/login", app.address))
+                .header("x-forwarded-for", format!("198.51.100.1, {ip}"))
+                .json(&json!({"login": "liam", "password": "wrong password"}))
+                .send()
+                .await
+                .unwrap();
+            TestApp::read(response).await
+        }
+    };
+    for _ in 0..5 {
+        attempt("203.0.113.1").await.assert_problem(401, "invalid_credentials");
+    }
+    attempt("203.0.113.1").await.assert_problem(429, "too_many_attempts");
+    // Another client behind the same proxy is not held back.
+    attempt("203.0.113.2").await.assert_problem(401, "invalid_credentials");
+    assert_eq!(
+        app.count("SELECT count(*) FROM login_throttles WHERE scope = 'ip' AND ip = '203.0.113.1'"),
+        1
+    );
+
+    // Without trust, the header is ignored and the socket peer counts.
+    let untrusting = TestApp::spawn().await;
+    let mallory = untrusting.member("mallory").await;
+    let response = untrusting
+        .client
+        .post(format!("{}/v1/auth/login", untrusting.address))
+        .header("x-forwarded-for", "203.0.113.77")
+        .json(&json!({"login": "mallory", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        untrusting.count(&format!(
+            "SELECT count(*) FROM members WHERE id = {} AND last_ip = '127.0.0.1'",
+            mallory.id
+        )),
+        1
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_reused_token_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let mia = app.member("mia").await;
+    let renewed = app
+        .post("/v1/auth/refresh", None, json!({"refresh_token": mia.refresh}))
+        .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+    let renewed = session_of(&renewed.body);
+    assert_ne!(renewed.refresh, mia.refresh);
+    assert_eq!(
+        app.get("/v1/members/me", Some(&renewed.access)).await.status,
+        StatusCode::OK
+    );
+
+    // The old token again: someone else may hold it, so the session ends.
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": mia.refresh}))
+        .await
+        .assert_problem(401, "refresh_token_reused");
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": renewed.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    app.get("/v1/members/me", Some(&renewed.access))
+        .await
+        .assert_problem(401, "session_revoked");
+    app.get("/v1/members/me", Some(&mia.access))
+        .await
+        .assert_problem(401, "session_revoked");
+
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": "made-up"}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    // Refresh tokens are stored hashed.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM refresh_tokens WHERE encode(token_hash, 'escape') LIKE '%{}%'",
+            renewed.refresh
+        )),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_expires_with_its_session() {
+    let app = TestApp::spawn().await;
+    let nina = app.member("nina").await;
+    app.clock.advance(chrono::Duration::hours(25));
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": nina.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+}
+
+#[tokio::test]
+async fn logout_ends_one_session_or_all() {
+    let app = TestApp::spawn().await;
+    let first = app.member("oscar").await;
+    let second = app.login("oscar", PASSWORD).await;
+    let third = app.login("oscar", PASSWORD).await;
+
+    app.request(reqwest::Method::POST, "/v1/auth/logout", None, None)
+        .await
+        .assert_problem(401, "missing_credentials");
+
+    let out = app
+        .request(reqwest::Method::POST, "/v1/auth/logout", Some(&first.access), None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    app.get("/v1/members/me", Some(&first.access))
+        .await
+        .assert_problem(401, "session_revoked");
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": first.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    assert_eq!(
+        app.get("/v1/members/me", Some(&second.access)).await.status,
+        StatusCode::OK
+    );
+
+    let bad = app
+        .post("/v1/auth/logout", Some(&second.access), json!({"all": "yes"}))
+        .await;
+    bad.assert_problem(422, "validation_failed");
+    assert_eq!(
+        app.get("/v1/members/me", Some(&second.access)).await.status,
+        StatusCode::OK
+    );
+
+    let all = app
+        .post("/v1/auth/logout", Some(&second.access), json!({"all": true}))
+        .await;
+    assert_eq!(all.status, StatusCode::NO_CONTENT);
+    app.get("/v1/members/me", Some(&second.access))
+        .await
+        .assert_problem(401, "session_revoked");
+    app.get("/v1/members/me", Some(&third.access))
+        .await
+        .assert_problem(401, "session_revoked");
+}
+
+#[tokio::test]
+async fn access_tokens_verify_offline_with_the_jwks_and_expire() {
+    let app = TestApp::spawn().await;
+    let peggy = app.member("peggy").await;
+    let jwks = app.get("/.well-known/jwks.json", None).await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    let key = &jwks.body["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["alg"], "EdDSA");
+
+    let header = jsonwebtoken::decode_header(&peggy.access).unwrap();
+    assert_eq!(header.alg, Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), key["kid"].as_str());
+    let decoding = DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&["memberd"]);
+    validation.set_issuer(&["http://memberd.test"]);
+    let claims = jsonwebtoken::decode::<Value>(&peggy.access, &decoding, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], peggy.id.to_string());
+    assert_eq!(claims["name"], "peggy");
+    assert_eq!(claims["roles"], json!(["member"]));
+    assert!(claims["sid"].is_string());
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+
+    // A tampered token is refused.
+    let mut parts: Vec<String> = peggy.access.split('.').map(String::from).collect();
+    parts[1] = parts[1].chars().rev().collect();
+    app.get("/v1/members/me", Some(&parts.join(".")))
+        .await
+        .assert_problem(401, "invalid_token");
+
+    app.clock.advance(chrono::Duration::minutes(16));
+    app.get("/v1/members/me", Some(&peggy.access))
+        .await
+        .assert_problem(401, "token_expired");
+}
+
+#[tokio::test]
+async fn the_signing_key_is_kept_across_restarts() {
+    let app = TestApp::spawn().await;
+    let before = app.get("/.well-known/jwks.json", None).await.body;
+    let config = memberd::config::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(app.database_url.clone()),
+        "MEMBERD_BIND" => Some("127.0.0.1:0".into()),
+        "MEMBERD_PUBLIC_URL" => Some("http://memberd.test".into()),
+        _ => None,
+    })
+    .unwrap();
+    let again = memberd::app::Application::build(config, memberd::app::Options::default())
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}/.well-known/jwks.json", again.port());
+    tokio::spawn(again.run_until_stopped());
+    let after: Value = app.client.get(address).send().await.unwrap().json().await.unwrap();
+    assert_eq!(before, after);
+}
