@@ -1,0 +1,85 @@
+//! Outgoing e-mail: SMTP when `MEMBERD_SMTP_URL` is set, otherwise `.eml`
+//! files under `MEMBERD_MAIL_DIR`, so that a developer's first run needs no
+//! mail server.
+
+pub mod templates;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::Config;
+
+/// A message ready to be sent: one recipient, a plain-text and an HTML part.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Arc<Transport>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let transport = match &config.smtp_url {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                    .context("MEMBERD_SMTP_URL: not a usable SMTP URL")?
+                    .timeout(Some(std::time::Duration::from_secs(10)))
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(&config.mail_dir)
+                    .with_context(|| format!("MEMBERD_MAIL_DIR: cannot create {}", config.mail_dir.display()))?;
+                Transport::Files(AsyncFileTransport::new(&config.mail_dir))
+            }
+        };
+        Ok(Self {
+            transport: Arc::new(transport),
+            from: config.mail_from.clone(),
+        })
+    }
+
+    /// Sends in the background: the response to the request that caused the
+    /// mail must not wait for (or reveal) whether a mail was sent.
+    pub fn send_later(&self, mail: OutgoingMail) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = mailer.send(&mail).await {
+                tracing::error!(error = ?error, subject = %mail.subject, "could not send e-mail");
+            }
+        });
+    }
+
+    pub async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<()> {
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(mail.to.parse().context("recipient address")?)
+            .subject(&mail.subject)
+            .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
+            .context("building the message")?;
+        match self.transport.as_ref() {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await.context("SMTP delivery")?;
+            }
+            Transport::Files(files) => {
+                let id = files.send(message).await.context("writing the .eml file")?;
+                tracing::info!(file = %format!("{id}.eml"), subject = %mail.subject, "e-mail written to the mail directory");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! The e-mails memberd sends, in English and French, as text and HTML.
+
+use crate::mail::OutgoingMail;
+use crate::members::model::Locale;
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Wraps paragraphs and one call-to-action link into both parts of a mail.
+fn compose(
+    to: &str,
+    subject: String,
+    greeting: String,
+    paragraphs: &[String],
+    link: Option<(&str, &str)>,
+    footer: &str,
+) -> OutgoingMail {
+    let mut text = format!("{greeting}\n\n");
+    let mut html = format!(
+        "<!DOCTYPE html><html><body style=\"font-family: sans-serif; line-height: 1.5\"><p>{}</p>",
+        escape(&greeting)
+    );
+    for paragraph in paragraphs {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+        html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+    }
+    if let Some((label, url)) = link {
+        text.push_str(&format!("{url}\n\n"));
+        html.push_str(&format!("<p><a href=\"{}\">{}</a></p>", escape(url), escape(label)));
+    }
+    text.push_str(&format!("-- \n{footer}\n"));
+    html.push_str(&format!(
+        "<p style=\"color: #666\">{}</p></body></html>",
+        escape(footer)
+    ));
+    OutgoingMail {
+        to: to.into(),
+        subject,
+        text,
+        html,
+    }
+}
+
+pub fn registration(locale: Locale, to: &str, username: &str, link: &str, ttl: &str) -> OutgoingMail {
+    match locale {
+        Locale::En => compose(
+            to,
+            "Confirm your e-mail address".into(),
+            format!("Hello {username},"),
+            &[format!(
+                "Welcome! To activate your account, open the link below within {ttl}. \
+                 If you did not register, ignore this e-mail: nothing will happen."
+            )],
+            Some(("Activate my account", link)),
+            "This e-mail was sent because someone registered with this address.",
+        ),
+        Locale::Fr => compose(
+            to,
+            "Confirmez votre adresse e-mail".into(),
+            format!("Bonjour {username},"),
+            &[format!(
+                "Bienvenue ! Pour activer votre compte, ouvrez le lien ci-dessous dans les {ttl} à venir. \
+                 Si vous ne vous êtes pas inscrit, ignorez ce message : rien ne se passera."
+            )],
+            Some(("Activer mon compte", link)),
+            "Ce message a été envoyé car quelqu'un s'est inscrit avec cette adresse.",
+        ),
+    }
+}
+
+/// Sent instead of a validation e-mail when someone registers with an address
+/// that already has an account, so the address cannot be probed.
+pub fn already_registered(locale: Locale, to: &str, username: &str, reset_link: &str) -> OutgoingMail {
+    match locale {
+        Locale::En => compose(
+            to,
+            "Someone tried to register with your e-mail address".into(),
+            format!("Hello {username},"),
+            &[
+                "Someone just tried to create an account with this e-mail address, which already \
+                 belongs to your account. If it was you, you do not need a new account: log in as usual."
+                    .into(),
+                "If you forgot your password, you can choose a new one here:".into(),
+            ],
+            Some(("Reset my password", reset_link)),
+            "If it was not you, you can ignore this e-mail; your account is unchanged.",
+        ),
+        Locale::Fr => compose(
+            to,
+            "Quelqu'un a tenté de s'inscrire avec votre adresse e-mail".into(),
+            format!("Bonjour {username},"),
+            &[
+                "Quelqu'un vient d'essayer de créer un compte avec cette adresse e-mail, qui appartient \
+                 déjà à votre compte. Si c'était vous, inutile de créer un compte : connectez-vous comme d'habitude."
+                    .into(),
+                "Si vous avez oublié votre mot de passe, vous pouvez en choisir un nouveau ici :".into(),
+            ],
+            Some(("Réinitialiser mon mot de passe", reset_link)),
+            "Si ce n'était pas vous, ignorez ce message ; votre compte n'a pas changé.",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_carry_the_link_and_escape_html() {
+        for locale in [Locale::En, Locale::Fr] {
+            let mail = registration(locale, "a@example.com", "<b>eve</b>", "http://front/activate/T0K", "1h");
+            assert!(mail.text.contains("http://front/activate/T0K"));
+            assert!(mail.html.contains("href=\"http://front/activate/T0K\""));
+            assert!(mail.html.contains("&lt;b&gt;eve&lt;/b&gt;"));
+            assert!(!mail.html.contains("<b>eve"));
+        }
+        assert_ne!(
+            registration(Locale::En, "a@x.org", "u", "l", "1h").subject,
+            registration(Locale::Fr, "a@x.org", "u", "l", "1h").subject
+        );
+    }
+}
