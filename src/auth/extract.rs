@@ -15,7 +15,6 @@ use crate::error::AppError;
 pub struct Caller {
     pub member_id: i64,
     pub session_id: Uuid,
-    pub roles: Vec<String>,
 }
 
 pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
@@ -53,11 +52,7 @@ impl FromRequest for Caller {
             let session = state.db.run(move |conn| store::session_state(conn, session_id)).await?;
             match session {
                 Some(session) if session.member_id != member_id => Err(invalid()),
-                Some(session) if session.is_live(now) => Ok(Caller {
-                    member_id,
-                    session_id,
-                    roles: claims.roles,
-                }),
+                Some(session) if session.is_live(now) => Ok(Caller { member_id, session_id }),
                 _ => Err(AppError::unauthenticated(
                     "session_revoked",
                     "This session has ended; log in again.",

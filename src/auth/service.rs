@@ -103,6 +103,33 @@ pub fn open_session(
     })
 }
 
+/// Renews a session for an admitted member: the presented refresh token is
+/// rotated out and a new pair issued. With [`open_session`], the only way a
+/// session is granted.
+fn renew_session(
+    conn: &mut PgConnection,
+    issuer: &TokenIssuer,
+    admitted: Admitted,
+    session: &store::SessionState,
+    presented_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Grant, AppError> {
+    store::mark_rotated(conn, presented_hash, now)?;
+    let lifetime = refresh_lifetime(session.remember_me);
+    store::extend_session(conn, session.id, now, now + lifetime)?;
+    let next = OpaqueToken::generate();
+    store::insert_refresh_token(conn, &next.hash(), session.id, now)?;
+    let member = admitted.member().clone();
+    let (access_token, expires_in) = sign_access(issuer, &member, session.id, now)?;
+    Ok(Grant {
+        access_token,
+        expires_in,
+        refresh_token: next.text().to_string(),
+        refresh_expires_in: lifetime.num_seconds() as u64,
+        member,
+    })
+}
+
 fn invalid_credentials() -> AppError {
     AppError::unauthenticated("invalid_credentials", "The login or the password is wrong.")
 }
@@ -207,20 +234,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
             }
             let member = members::find_for_update(conn, session.member_id)?.ok_or_else(invalid)?;
             let admitted = admit(conn, member, now)?;
-            store::mark_rotated(conn, &hash, now)?;
-            let lifetime = refresh_lifetime(session.remember_me);
-            store::extend_session(conn, session.id, now, now + lifetime)?;
-            let next = OpaqueToken::generate();
-            store::insert_refresh_token(conn, &next.hash(), session.id, now)?;
-            let member = admitted.member().clone();
-            let (access_token, expires_in) = sign_access(&issuer, &member, session.id, now)?;
-            Ok(Ok(Grant {
-                access_token,
-                expires_in,
-                refresh_token: next.text().to_string(),
-                refresh_expires_in: lifetime.num_seconds() as u64,
-                member,
-            }))
+            renew_session(conn, &issuer, admitted, &session, &hash, now).map(Ok)
         })
         .await?
 }
