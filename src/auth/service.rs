@@ -64,7 +64,8 @@ fn sign_access(
     Ok((issuer.keys.sign(&claims)?, ttl))
 }
 
-/// Opens a session for an admitted member: the only way a session begins.
+/// Opens a session for an admitted member: with [`renew_session`], the only
+/// way a session is granted.
 pub fn open_session(
     conn: &mut PgConnection,
     issuer: &TokenIssuer,
@@ -89,9 +90,21 @@ pub fn open_session(
             user_agent: origin.user_agent(),
         },
     )?;
+    members::record_login(conn, admitted.member().id, &ip, now)?;
+    issue_pair(conn, issuer, admitted, session_id, lifetime, now)
+}
+
+/// A new refresh token for the session and an access token to go with it.
+fn issue_pair(
+    conn: &mut PgConnection,
+    issuer: &TokenIssuer,
+    admitted: Admitted,
+    session_id: Uuid,
+    lifetime: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Grant, AppError> {
     let refresh = OpaqueToken::generate();
     store::insert_refresh_token(conn, &refresh.hash(), session_id, now)?;
-    members::record_login(conn, admitted.member().id, &ip, now)?;
     let member = admitted.member().clone();
     let (access_token, expires_in) = sign_access(issuer, &member, session_id, now)?;
     Ok(Grant {
@@ -104,8 +117,7 @@ pub fn open_session(
 }
 
 /// Renews a session for an admitted member: the presented refresh token is
-/// rotated out and a new pair issued. With [`open_session`], the only way a
-/// session is granted.
+/// rotated out and a new pair issued.
 fn renew_session(
     conn: &mut PgConnection,
     issuer: &TokenIssuer,
@@ -117,17 +129,7 @@ fn renew_session(
     store::mark_rotated(conn, presented_hash, now)?;
     let lifetime = refresh_lifetime(session.remember_me);
     store::extend_session(conn, session.id, now, now + lifetime)?;
-    let next = OpaqueToken::generate();
-    store::insert_refresh_token(conn, &next.hash(), session.id, now)?;
-    let member = admitted.member().clone();
-    let (access_token, expires_in) = sign_access(issuer, &member, session.id, now)?;
-    Ok(Grant {
-        access_token,
-        expires_in,
-        refresh_token: next.text().to_string(),
-        refresh_expires_in: lifetime.num_seconds() as u64,
-        member,
-    })
+    issue_pair(conn, issuer, admitted, session.id, lifetime, now)
 }
 
 fn invalid_credentials() -> AppError {

@@ -23,6 +23,11 @@ impl EventType {
     }
 }
 
+/// How events name a member: id and username at the time of the event.
+pub fn member_data(id: i64, username: &str) -> serde_json::Value {
+    serde_json::json!({ "member": { "id": id, "username": username } })
+}
+
 pub fn record(
     conn: &mut PgConnection,
     event_type: EventType,

@@ -8,8 +8,7 @@ use crate::mail::{OutgoingMail, templates};
 use crate::members::model::{Locale, Member, check_registration};
 use crate::members::store::{self, NameClash, NewMember};
 use crate::rate_limit;
-use crate::tokens::model::{OpaqueToken, TokenKind};
-use crate::tokens::store as tokens;
+use crate::tokens::service::issue_registration_token;
 
 pub struct RegistrationInput {
     pub username: String,
@@ -74,7 +73,6 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
 
     // Hashed whether or not the address is taken, so both take the same time.
     let password_hash = state.hasher.hash(input.password).await?;
-    let token = OpaqueToken::generate();
     let config = state.config.clone();
     let locale = input.locale;
     let mail: Result<OutgoingMail, AppError> = state
@@ -91,51 +89,29 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
             if let Some(clash) = store::name_clash(conn, &username, None)? {
                 return Err(AppError::Validation(vec![clash_error(clash)]));
             }
-            let member = store::insert(
-                conn,
-                &NewMember {
-                    username: username.as_str(),
-                    username_skeleton: &username.confusable_key(),
-                    email: email.as_str(),
-                    email_key: &email.key(),
-                    password_hash: &password_hash,
-                    is_active: false,
-                    is_staff: false,
-                    is_superuser: false,
-                    locale: locale.as_str(),
-                    date_joined: now,
-                },
-            )
-            .map_err(|error| match error {
+            let new = NewMember {
+                username: &username,
+                email: &email,
+                password_hash: &password_hash,
+                locale,
+                superuser: false,
+                now,
+            };
+            let member = store::insert(conn, &new).map_err(|error| match error {
                 // Lost a race with a simultaneous registration of the same name.
                 AppError::Conflict { detail, .. } if detail.contains("username") => {
                     AppError::Validation(vec![clash_error(NameClash::Taken)])
                 }
                 other => other,
             })?;
-            tokens::issue(
-                conn,
-                member.id,
-                TokenKind::Registration,
-                &token.hash(),
-                None,
-                now,
-                now + config.token_ttl.to_chrono(),
-            )?;
             events::record(
                 conn,
                 EventType::MemberRegistered,
                 member.id,
-                serde_json::json!({ "member": { "id": member.id, "username": member.username } }),
+                events::member_data(member.id, &member.username),
                 now,
             )?;
-            Ok(templates::registration(
-                locale,
-                &member.email,
-                &member.username,
-                &config.frontend_link(&format!("activate/{}", token.text())),
-                &config.token_ttl.to_string(),
-            ))
+            issue_registration_token(conn, &config, &member, now)
         })
         .await;
     match mail {
@@ -176,22 +152,16 @@ pub async fn create_superuser(state: &AppState, input: SuperuserInput) -> Result
                     "A member already has this e-mail address.",
                 ));
             }
-            let member = store::insert(
-                conn,
-                &NewMember {
-                    username: username.as_str(),
-                    username_skeleton: &username.confusable_key(),
-                    email: email.as_str(),
-                    email_key: &email.key(),
-                    password_hash: &password_hash,
-                    is_active: true,
-                    is_staff: true,
-                    is_superuser: true,
-                    locale: Locale::En.as_str(),
-                    date_joined: now,
-                },
-            )?;
-            let data = serde_json::json!({ "member": { "id": member.id, "username": member.username } });
+            let new = NewMember {
+                username: &username,
+                email: &email,
+                password_hash: &password_hash,
+                locale: Locale::En,
+                superuser: true,
+                now,
+            };
+            let member = store::insert(conn, &new)?;
+            let data = events::member_data(member.id, &member.username);
             events::record(conn, EventType::MemberRegistered, member.id, data.clone(), now)?;
             events::record(conn, EventType::MemberActivated, member.id, data, now)?;
             Ok(member)

@@ -43,22 +43,46 @@ impl From<MemberRow> for Member {
 
 #[derive(Insertable)]
 #[diesel(table_name = members)]
-pub struct NewMember<'a> {
-    pub username: &'a str,
-    pub username_skeleton: &'a str,
-    pub email: &'a str,
-    pub email_key: &'a str,
-    pub password_hash: &'a str,
-    pub is_active: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    pub locale: &'a str,
-    pub date_joined: DateTime<Utc>,
+struct MemberInsert<'a> {
+    username: &'a str,
+    username_skeleton: String,
+    email: &'a str,
+    email_key: String,
+    password_hash: &'a str,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    locale: &'a str,
+    date_joined: DateTime<Utc>,
 }
 
-pub fn insert(conn: &mut PgConnection, member: &NewMember) -> Result<Member, AppError> {
+/// A member to create, from values that already passed the rules.
+pub struct NewMember<'a> {
+    pub username: &'a Username,
+    pub email: &'a Email,
+    pub password_hash: &'a str,
+    pub locale: Locale,
+    /// An operator-made superuser is active, staff and superuser at once;
+    /// everyone else starts as an inactive plain member.
+    pub superuser: bool,
+    pub now: DateTime<Utc>,
+}
+
+pub fn insert(conn: &mut PgConnection, new: &NewMember) -> Result<Member, AppError> {
+    let row = MemberInsert {
+        username: new.username.as_str(),
+        username_skeleton: new.username.confusable_key(),
+        email: new.email.as_str(),
+        email_key: new.email.key(),
+        password_hash: new.password_hash,
+        is_active: new.superuser,
+        is_staff: new.superuser,
+        is_superuser: new.superuser,
+        locale: new.locale.as_str(),
+        date_joined: new.now,
+    };
     Ok(diesel::insert_into(members::table)
-        .values(member)
+        .values(&row)
         .returning(MemberRow::as_returning())
         .get_result(conn)?
         .into())

@@ -2,13 +2,17 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+
 use crate::app::AppState;
 use crate::auth::admission::admit;
 use crate::auth::service::{Grant, Origin, open_session};
+use crate::config::Config;
 use crate::error::AppError;
 use crate::integration::events::{self, EventType};
-use crate::mail::templates;
-use crate::members::model::Email;
+use crate::mail::{OutgoingMail, templates};
+use crate::members::model::{Email, Member};
 use crate::members::store as members;
 use crate::rate_limit;
 use crate::tokens::model::{OpaqueToken, TokenKind, TokenProblem, check_usable, hash_presented};
@@ -24,7 +28,6 @@ pub async fn resend_registration(state: &AppState, email: &str, ip: String) -> R
     let email = Email::parse(email).map_err(|e| AppError::Validation(vec![e]))?;
     let now = state.clock.now();
     let config = state.config.clone();
-    let token = OpaqueToken::generate();
     let mail = state
         .db
         .transaction(move |conn| {
@@ -35,28 +38,41 @@ pub async fn resend_registration(state: &AppState, email: &str, ip: String) -> R
             if rate_limit::hit(conn, rate_limit::REGISTRATION_RESEND_PER_ADDRESS, &email.key(), now)?.is_err() {
                 return Ok(None);
             }
-            store::issue(
-                conn,
-                member.id,
-                TokenKind::Registration,
-                &token.hash(),
-                None,
-                now,
-                now + config.token_ttl.to_chrono(),
-            )?;
-            Ok(Some(templates::registration(
-                member.locale,
-                &member.email,
-                &member.username,
-                &config.frontend_link(&format!("activate/{}", token.text())),
-                &config.token_ttl.to_string(),
-            )))
+            issue_registration_token(conn, &config, &member, now).map(Some)
         })
         .await?;
     if let Some(mail) = mail {
         state.mailer.send_later(mail);
     }
     Ok(())
+}
+
+/// Issues a new registration token for the member (older ones stop working)
+/// and returns the validation e-mail that carries it.
+pub fn issue_registration_token(
+    conn: &mut PgConnection,
+    config: &Config,
+    member: &Member,
+    now: DateTime<Utc>,
+) -> Result<OutgoingMail, AppError> {
+    let token = OpaqueToken::generate();
+    let expires_at = now + config.token_ttl.to_chrono();
+    store::issue(
+        conn,
+        member.id,
+        TokenKind::Registration,
+        &token.hash(),
+        None,
+        now,
+        expires_at,
+    )?;
+    Ok(templates::registration(
+        member.locale,
+        &member.email,
+        &member.username,
+        &config.frontend_link(&format!("activate/{}", token.text())),
+        &config.token_ttl.to_string(),
+    ))
 }
 
 /// Activates the account the token was sent for and opens its first session.
@@ -83,13 +99,8 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
             if !member.is_active {
                 members::activate(conn, member.id)?;
                 member.is_active = true;
-                events::record(
-                    conn,
-                    EventType::MemberActivated,
-                    member.id,
-                    serde_json::json!({ "member": { "id": member.id, "username": member.username } }),
-                    now,
-                )?;
+                let data = events::member_data(member.id, &member.username);
+                events::record(conn, EventType::MemberActivated, member.id, data, now)?;
             }
             let admitted = admit(conn, member, now)?;
             open_session(conn, &issuer, admitted, false, &origin, now)
