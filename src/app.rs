@@ -34,6 +34,7 @@ pub struct AppState {
     pub issuer: Arc<TokenIssuer>,
     pub mailer: Mailer,
     pub hasher: PasswordHasher,
+    pub geoip: Option<Arc<crate::geoip::CityLookup>>,
 }
 
 /// How the process runs, as opposed to what it is configured to serve.
@@ -115,7 +116,12 @@ impl Application {
         };
         let hasher_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(hasher_threads)).await??;
+        let geoip = match &config.geoip_db {
+            Some(path) => Some(Arc::new(crate::geoip::CityLookup::open(path)?)),
+            None => None,
+        };
         let state = web::Data::new(AppState {
+            geoip,
             mailer: Mailer::from_config(&config)?,
             config: config.clone(),
             db,
@@ -160,6 +166,7 @@ impl Application {
         .workers(options.workers)
         .listen(listener)?
         .run();
+        tokio::spawn(prune_ip_records_periodically(state.clone()));
         Ok(Self { port, server, state })
     }
 
@@ -173,6 +180,20 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Keeps IP records no longer than the retention period. Hourly is plenty
+/// for a period counted in days.
+async fn prune_ip_records_periodically(state: web::Data<AppState>) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3_600));
+    loop {
+        every_hour.tick().await;
+        match crate::members::account::prune_ip_records(&state, state.clock.now()).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "deleted IP records past retention"),
+            Err(error) => tracing::warn!(error = %error, "could not prune IP records"),
+        }
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Config {
     pub bind: SocketAddr,
     pub public_url: Url,
     pub frontend_url: Url,
+    /// Where a member's page is on the front end: `{frontend}`, `{id}` and
+    /// `{username}` are replaced.
+    pub profile_url_template: String,
     pub smtp_url: Option<Secret<String>>,
     pub mail_dir: PathBuf,
     pub mail_from: lettre::message::Mailbox,
@@ -102,6 +105,11 @@ impl Config {
         };
         let public_url = url("MEMBERD_PUBLIC_URL", "http://127.0.0.1:8080")?;
         let frontend_url = url("MEMBERD_FRONTEND_URL", "http://localhost:3000")?;
+
+        let (profile_url_template, name) = parsed("MEMBERD_PROFILE_URL_TEMPLATE", "{frontend}/members/{username}");
+        if !profile_url_template.contains("{username}") && !profile_url_template.contains("{id}") {
+            return Err(fail(name, "the template must contain {username} or {id}".into()));
+        }
 
         let smtp_url = match var("MEMBERD_SMTP_URL") {
             None => None,
@@ -193,6 +201,7 @@ impl Config {
             bind,
             public_url,
             frontend_url,
+            profile_url_template,
             smtp_url,
             mail_dir: PathBuf::from(mail_dir),
             mail_from,
@@ -216,6 +225,15 @@ impl Config {
     /// point there, never at this API, so that opening one uses nothing up.
     pub fn frontend_link(&self, path: &str) -> String {
         format!("{}/{}", self.frontend_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// The front-end page of a member.
+    pub fn profile_url(&self, id: i64, username: &str) -> String {
+        let encoded: String = url::form_urlencoded::byte_serialize(username.as_bytes()).collect();
+        self.profile_url_template
+            .replace("{frontend}", self.frontend_url.as_str().trim_end_matches('/'))
+            .replace("{id}", &id.to_string())
+            .replace("{username}", &encoded.replace('+', "%20"))
     }
 
     /// The `iss` of access tokens: the public URL without a trailing slash.
@@ -263,6 +281,23 @@ mod tests {
             assert_eq!(err.variable, var);
             assert!(err.to_string().starts_with(var));
         }
+    }
+
+    #[test]
+    fn profile_urls_follow_the_template() {
+        let c = config(&[("MEMBERD_FRONTEND_URL", "https://forum.example/")]).unwrap();
+        assert_eq!(
+            c.profile_url(7, "Zoé Lin"),
+            "https://forum.example/members/Zo%C3%A9%20Lin"
+        );
+        let c = config(&[("MEMBERD_PROFILE_URL_TEMPLATE", "https://x.example/u/{id}")]).unwrap();
+        assert_eq!(c.profile_url(7, "zoe"), "https://x.example/u/7");
+        assert_eq!(
+            config(&[("MEMBERD_PROFILE_URL_TEMPLATE", "/members")])
+                .unwrap_err()
+                .variable,
+            "MEMBERD_PROFILE_URL_TEMPLATE"
+        );
     }
 
     #[test]

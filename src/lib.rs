@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod duration;
 pub mod error;
+pub mod geoip;
 pub mod health;
 pub mod integration;
 pub mod mail;

@@ -32,6 +32,25 @@ pub const REGISTRATION_RESEND_PER_ADDRESS: Limit = Limit {
     window: Duration::hours(1),
 };
 
+pub const PASSWORD_RESET_PER_IP: Limit = Limit {
+    bucket: "password_reset_ip",
+    max_hits: 10,
+    window: Duration::hours(1),
+};
+/// Silent, like the resend cap: past it no more reset e-mails go to that account.
+pub const PASSWORD_RESET_PER_ACCOUNT: Limit = Limit {
+    bucket: "password_reset_account",
+    max_hits: 3,
+    window: Duration::hours(1),
+};
+/// Wrong passwords typed to confirm an account change, per member, so a
+/// stolen access token cannot be used to guess the password.
+pub const PASSWORD_CONFIRMATION_PER_MEMBER: Limit = Limit {
+    bucket: "password_confirmation",
+    max_hits: 10,
+    window: Duration::minutes(15),
+};
+
 #[derive(QueryableByName)]
 struct Window {
     #[diesel(sql_type = Timestamptz)]
@@ -69,4 +88,11 @@ pub fn enforce(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<U
         detail: format!("Too many requests; try again in {retry_after_secs} seconds."),
         retry_after_secs,
     })
+}
+
+/// Forgets every counter kept under one of these keys (an unregistered
+/// member's address and IPs).
+pub fn forget_keys(conn: &mut PgConnection, keys: &[String]) -> Result<usize, AppError> {
+    use crate::schema::rate_limits;
+    Ok(diesel::delete(rate_limits::table.filter(rate_limits::key.eq_any(keys))).execute(conn)?)
 }

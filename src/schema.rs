@@ -25,6 +25,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    groups (id) {
+        id -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     jwt_keys (kid) {
         kid -> Text,
         private_key_pem -> Text,
@@ -56,6 +64,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_groups (member_id, group_id) {
+        member_id -> Int8,
+        group_id -> Int8,
+    }
+}
+
+diesel::table! {
+    member_ips (member_id, ip) {
+        member_id -> Int8,
+        ip -> Text,
+        first_seen_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     members (id) {
         id -> Int8,
         username -> Text,
@@ -71,6 +95,15 @@ diesel::table! {
         last_login_at -> Nullable<Timestamptz>,
         last_visit_at -> Nullable<Timestamptz>,
         last_ip -> Nullable<Text>,
+        biography -> Text,
+        website -> Text,
+        avatar_url -> Text,
+        signature -> Text,
+        show_email -> Bool,
+        show_signature -> Bool,
+        hover_menus -> Bool,
+        email_on_private_message -> Bool,
+        is_system -> Bool,
     }
 }
 
@@ -107,19 +140,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    username_history (id) {
+        id -> Int8,
+        member_id -> Int8,
+        old_username -> Text,
+        new_username -> Text,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(member_groups -> groups (group_id));
+diesel::joinable!(member_groups -> members (member_id));
+diesel::joinable!(member_ips -> members (member_id));
 diesel::joinable!(member_tokens -> members (member_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> members (member_id));
+diesel::joinable!(username_history -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
     events,
     forbidden_email_domains,
+    groups,
     jwt_keys,
     login_throttles,
+    member_groups,
+    member_ips,
     member_tokens,
     members,
     rate_limits,
     refresh_tokens,
     sessions,
+    username_history,
 );

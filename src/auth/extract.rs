@@ -8,14 +8,21 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::store;
 use crate::error::AppError;
+use crate::members::store as members;
 
 /// An authenticated member, from a valid access token of a session that has
-/// not ended.
+/// not ended. Roles are read from the database, not the token, so a change
+/// of roles applies at once.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub member_id: i64,
     pub session_id: Uuid,
+    pub is_staff: bool,
+    pub is_superuser: bool,
 }
+
+/// How often a member's "last visit" is written, at most.
+const VISIT_RESOLUTION_MINUTES: i64 = 5;
 
 pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
     let missing = || {
@@ -33,31 +40,76 @@ pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
     Ok(token.trim().to_string())
 }
 
+async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, AppError>) -> Result<Caller, AppError> {
+    let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+    let now = state.clock.now();
+    let claims = state.issuer.keys.verify(&token?, &state.issuer.issuer, now)?;
+    let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
+    let session_id = Uuid::parse_str(&claims.sid).map_err(|_| invalid())?;
+    let member_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
+    // One primary-key read per request: an ended session's tokens are
+    // refused at once rather than when they expire.
+    let found = state
+        .db
+        .run(move |conn| {
+            let found = store::caller_state(conn, session_id)?;
+            if found
+                .as_ref()
+                .is_some_and(|s| s.revoked_at.is_none() && now < s.expires_at)
+            {
+                members::record_visit(
+                    conn,
+                    member_id,
+                    now,
+                    chrono::Duration::minutes(VISIT_RESOLUTION_MINUTES),
+                )?;
+            }
+            Ok(found)
+        })
+        .await?;
+    match found {
+        Some(found) if found.member_id != member_id => Err(invalid()),
+        Some(found) if found.revoked_at.is_none() && now < found.expires_at => Ok(Caller {
+            member_id,
+            session_id,
+            is_staff: found.is_staff || found.is_superuser,
+            is_superuser: found.is_superuser,
+        }),
+        _ => Err(AppError::unauthenticated(
+            "session_revoked",
+            "This session has ended; log in again.",
+        )),
+    }
+}
+
 impl FromRequest for Caller {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(request);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let now = state.clock.now();
-            let claims = state.issuer.keys.verify(&token?, &state.issuer.issuer, now)?;
-            let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
-            let session_id = Uuid::parse_str(&claims.sid).map_err(|_| invalid())?;
-            let member_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
-            // One primary-key read per request: an ended session's tokens are
-            // refused at once rather than when they expire.
-            let session = state.db.run(move |conn| store::session_state(conn, session_id)).await?;
-            match session {
-                Some(session) if session.member_id != member_id => Err(invalid()),
-                Some(session) if session.is_live(now) => Ok(Caller { member_id, session_id }),
-                _ => Err(AppError::unauthenticated(
-                    "session_revoked",
-                    "This session has ended; log in again.",
-                )),
-            }
-        })
+        Box::pin(authenticate(
+            request.app_data::<web::Data<AppState>>().cloned(),
+            bearer_token(request),
+        ))
+    }
+}
+
+/// The caller of an endpoint open to anyone: a member when credentials are
+/// sent (and then they must be valid), anonymous otherwise.
+pub struct MaybeCaller(pub Option<Caller>);
+
+impl FromRequest for MaybeCaller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            return Box::pin(async { Ok(MaybeCaller(None)) });
+        }
+        let future = authenticate(
+            request.app_data::<web::Data<AppState>>().cloned(),
+            bearer_token(request),
+        );
+        Box::pin(async move { future.await.map(|caller| MaybeCaller(Some(caller))) })
     }
 }

@@ -67,15 +67,15 @@ pub struct SessionResponse {
     pub member: OwnAccount,
 }
 
-impl From<Grant> for SessionResponse {
-    fn from(grant: Grant) -> Self {
+impl SessionResponse {
+    pub fn new(grant: Grant, config: &crate::config::Config) -> Self {
         SessionResponse {
             access_token: grant.access_token,
             token_type: "Bearer".into(),
             expires_in: grant.expires_in,
             refresh_token: grant.refresh_token,
             refresh_expires_in: grant.refresh_expires_in,
-            member: OwnAccount::from(&grant.member),
+            member: OwnAccount::new(&grant.member, config),
         }
     }
 }
@@ -119,7 +119,7 @@ async fn login(
         remember_me: body.remember_me,
     };
     let grant = service::login(&state, input, origin(&request, ip)).await?;
-    Ok(web::Json(grant.into()))
+    Ok(web::Json(SessionResponse::new(grant, &state.config)))
 }
 
 /// Exchange a refresh token for a new session pair.
@@ -142,7 +142,7 @@ async fn refresh(
     body: web::Json<RefreshRequest>,
 ) -> Result<web::Json<SessionResponse>, AppError> {
     let grant = service::refresh(&state, &body.refresh_token).await?;
-    Ok(web::Json(grant.into()))
+    Ok(web::Json(SessionResponse::new(grant, &state.config)))
 }
 
 /// End the current session, or with `{"all": true}` every session of the caller.

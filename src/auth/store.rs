@@ -43,10 +43,28 @@ pub fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<(
     Ok(())
 }
 
-pub fn session_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<SessionState>, AppError> {
+/// A session and the standing of its member, as every authenticated request needs them.
+#[derive(Debug, Queryable)]
+pub struct CallerState {
+    pub member_id: i64,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub is_staff: bool,
+    pub is_superuser: bool,
+}
+
+pub fn caller_state(conn: &mut PgConnection, session_id: Uuid) -> Result<Option<CallerState>, AppError> {
+    use crate::schema::members;
     Ok(sessions::table
-        .find(id)
-        .select(SessionState::as_select())
+        .inner_join(members::table)
+        .filter(sessions::id.eq(session_id))
+        .select((
+            sessions::member_id,
+            sessions::expires_at,
+            sessions::revoked_at,
+            members::is_staff,
+            members::is_superuser,
+        ))
         .first(conn)
         .optional()?)
 }
@@ -249,4 +267,56 @@ pub fn stored_signing_key(
             .execute(conn)?;
         Ok(pem)
     })
+}
+
+/// Ends every live session of a member but one (the one making a change).
+pub fn revoke_member_sessions_except(
+    conn: &mut PgConnection,
+    member_id: i64,
+    keep: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::member_id.eq(member_id))
+            .filter(sessions::id.ne(keep))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq(reason)))
+    .execute(conn)?)
+}
+
+/// A session as its member may see it in an export.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub fn sessions_of(conn: &mut PgConnection, member_id: i64) -> Result<Vec<SessionRecord>, AppError> {
+    Ok(sessions::table
+        .filter(sessions::member_id.eq(member_id))
+        .order(sessions::created_at.desc())
+        .select(SessionRecord::as_select())
+        .load(conn)?)
+}
+
+/// Forgets failed-login counters that name an unregistered member: their
+/// login identifiers and the addresses they used.
+pub fn forget_member(conn: &mut PgConnection, identifiers: &[String], ips: &[String]) -> Result<usize, AppError> {
+    Ok(diesel::delete(
+        login_throttles::table.filter(
+            login_throttles::identifier
+                .eq_any(identifiers)
+                .or(login_throttles::ip.eq_any(ips)),
+        ),
+    )
+    .execute(conn)?)
 }

@@ -12,6 +12,10 @@ use crate::schema::events;
 pub enum EventType {
     MemberRegistered,
     MemberActivated,
+    MemberUpdated,
+    MemberUsernameChanged,
+    MemberEmailChanged,
+    MemberUnregistered,
 }
 
 impl EventType {
@@ -19,6 +23,10 @@ impl EventType {
         match self {
             Self::MemberRegistered => "member.registered",
             Self::MemberActivated => "member.activated",
+            Self::MemberUpdated => "member.updated",
+            Self::MemberUsernameChanged => "member.username_changed",
+            Self::MemberEmailChanged => "member.email_changed",
+            Self::MemberUnregistered => "member.unregistered",
         }
     }
 }
@@ -44,4 +52,13 @@ pub fn record(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Replaces what earlier events said about an unregistered member with its
+/// id alone: other services learn of the unregistration from its own event,
+/// and no row keeps the member's name.
+pub fn redact_member(conn: &mut PgConnection, member_id: i64) -> Result<usize, AppError> {
+    Ok(diesel::update(events::table.filter(events::member_id.eq(member_id)))
+        .set(events::data.eq(serde_json::json!({ "member": { "id": member_id }, "redacted": true })))
+        .execute(conn)?)
 }

@@ -114,6 +114,90 @@ pub fn already_registered(locale: Locale, to: &str, username: &str, reset_link: 
     }
 }
 
+pub fn password_reset(locale: Locale, to: &str, username: &str, link: &str, ttl: &str) -> OutgoingMail {
+    match locale {
+        Locale::En => compose(
+            to,
+            "Choose a new password".into(),
+            format!("Hello {username},"),
+            &[format!(
+                "Someone asked to reset the password of your account. To choose a new one, open the link below \
+                 within {ttl}. If it was not you, ignore this e-mail: your password is unchanged."
+            )],
+            Some(("Choose a new password", link)),
+            "Choosing a new password logs you out everywhere.",
+        ),
+        Locale::Fr => compose(
+            to,
+            "Choisissez un nouveau mot de passe".into(),
+            format!("Bonjour {username},"),
+            &[format!(
+                "Quelqu'un a demandé à réinitialiser le mot de passe de votre compte. Pour en choisir un nouveau, \
+                 ouvrez le lien ci-dessous dans les {ttl} à venir. Si ce n'était pas vous, ignorez ce message : \
+                 votre mot de passe n'a pas changé."
+            )],
+            Some(("Choisir un nouveau mot de passe", link)),
+            "Choisir un nouveau mot de passe vous déconnecte partout.",
+        ),
+    }
+}
+
+/// Sent to the new address: using the link makes it the account's address.
+pub fn email_change_confirmation(locale: Locale, to: &str, username: &str, link: &str, ttl: &str) -> OutgoingMail {
+    match locale {
+        Locale::En => compose(
+            to,
+            "Confirm your new e-mail address".into(),
+            format!("Hello {username},"),
+            &[format!(
+                "To make this the e-mail address of your account, open the link below within {ttl}."
+            )],
+            Some(("Confirm this address", link)),
+            "If you did not ask for this, ignore this e-mail: nothing changes.",
+        ),
+        Locale::Fr => compose(
+            to,
+            "Confirmez votre nouvelle adresse e-mail".into(),
+            format!("Bonjour {username},"),
+            &[format!(
+                "Pour faire de cette adresse celle de votre compte, ouvrez le lien ci-dessous dans les {ttl} à venir."
+            )],
+            Some(("Confirmer cette adresse", link)),
+            "Si vous n'avez rien demandé, ignorez ce message : rien ne change.",
+        ),
+    }
+}
+
+/// Sent to the current address when a change to another one is asked for.
+pub fn email_change_notice(locale: Locale, to: &str, username: &str) -> OutgoingMail {
+    match locale {
+        Locale::En => compose(
+            to,
+            "A change of e-mail address was requested".into(),
+            format!("Hello {username},"),
+            &[
+                "Someone logged in to your account asked to change its e-mail address. The change happens only \
+               when the link sent to the new address is used; until then this address stays in use."
+                    .into(),
+            ],
+            None,
+            "If it was not you, change your password now.",
+        ),
+        Locale::Fr => compose(
+            to,
+            "Un changement d'adresse e-mail a été demandé".into(),
+            format!("Bonjour {username},"),
+            &[
+                "Quelqu'un connecté à votre compte a demandé à changer son adresse e-mail. Le changement n'a lieu \
+               que si le lien envoyé à la nouvelle adresse est utilisé ; d'ici là, cette adresse reste en usage."
+                    .into(),
+            ],
+            None,
+            "Si ce n'était pas vous, changez votre mot de passe dès maintenant.",
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

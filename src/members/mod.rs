@@ -1,6 +1,8 @@
-//! Members: registration, accounts, profiles.
+//! Members: registration, profiles and the directory, account settings.
 
+pub mod account;
 pub mod model;
+pub mod profiles;
 pub mod routes;
 pub mod service;
 pub mod store;

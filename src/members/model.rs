@@ -35,9 +35,49 @@ pub struct Member {
     pub date_joined: chrono::DateTime<chrono::Utc>,
     pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_visit_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_ip: Option<String>,
+    pub profile: Profile,
+    pub preferences: Preferences,
+}
+
+/// What a member writes about themselves. Empty means unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub biography: String,
+    pub website: String,
+    /// A custom avatar; empty means Gravatar.
+    pub avatar_url: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preferences {
+    pub show_email: bool,
+    pub show_signature: bool,
+    pub hover_menus: bool,
+    pub email_on_private_message: bool,
+}
+
+/// Gravatar's URL for an address: SHA-256 of the trimmed, lower-cased e-mail.
+pub fn gravatar_url(email: &str, size: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    format!(
+        "https://www.gravatar.com/avatar/{}?d=identicon&s={size}",
+        hex::encode(digest)
+    )
 }
 
 impl Member {
+    /// The avatar to show: the member's own, or their Gravatar.
+    pub fn avatar_url(&self) -> String {
+        if self.profile.avatar_url.is_empty() {
+            gravatar_url(&self.email, 80)
+        } else {
+            self.profile.avatar_url.clone()
+        }
+    }
+
     /// The roles carried in access tokens: every member is `member`; staff and
     /// superusers add theirs.
     pub fn roles(&self) -> Vec<String> {
@@ -251,6 +291,153 @@ impl Locale {
     }
 }
 
+pub const BIOGRAPHY_MAX_CHARS: usize = 2_000;
+pub const URL_MAX_CHARS: usize = 2_000;
+pub const SIGNATURE_MAX_CHARS: usize = 500;
+
+/// A partial profile update: absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub biography: Option<String>,
+    pub website: Option<String>,
+    pub avatar_url: Option<String>,
+    pub signature: Option<String>,
+    pub locale: Option<Locale>,
+    pub show_email: Option<bool>,
+    pub show_signature: Option<bool>,
+    pub hover_menus: Option<bool>,
+    pub email_on_private_message: Option<bool>,
+}
+
+impl ProfileChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Checks every field, reporting all problems together; URLs are trimmed.
+    pub fn checked(mut self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut limit = |field: &str, value: &Option<String>, max: usize| {
+            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+                errors.push(FieldError::new(field, "too_long", format!("At most {max} characters.")));
+            }
+        };
+        limit("biography", &self.biography, BIOGRAPHY_MAX_CHARS);
+        limit("signature", &self.signature, SIGNATURE_MAX_CHARS);
+        limit("website", &self.website, URL_MAX_CHARS);
+        limit("avatar_url", &self.avatar_url, URL_MAX_CHARS);
+        for (field, value) in [("website", &mut self.website), ("avatar_url", &mut self.avatar_url)] {
+            if let Some(url) = value {
+                *url = url.trim().to_string();
+                if !url.is_empty() && url.chars().count() <= URL_MAX_CHARS && !is_web_url(url) {
+                    errors.push(FieldError::new(
+                        field,
+                        "invalid_url",
+                        "Give an http:// or https:// address, or an empty string.",
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() { Ok(self) } else { Err(errors) }
+    }
+}
+
+fn is_web_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
+/// How a path names a member: by numeric id or by username.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberKey {
+    Id(i64),
+    Username(String),
+}
+
+impl MemberKey {
+    pub fn parse(text: &str) -> Self {
+        match text.parse::<i64>() {
+            Ok(id) if !text.starts_with('+') => Self::Id(id),
+            _ => Self::Username(text.nfc().collect()),
+        }
+    }
+}
+
+pub const MAX_PER_PAGE: i64 = 100;
+
+/// A validated page request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let page = page.unwrap_or(1);
+        let per_page = per_page.unwrap_or(20);
+        if !(1..=1_000_000).contains(&page) {
+            errors.push(FieldError::new("page", "out_of_range", "page counts from 1."));
+        }
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            errors.push(FieldError::new(
+                "per_page",
+                "out_of_range",
+                "per_page is between 1 and 100.",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Self { page, per_page })
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+
+    pub fn has_next(&self, total: i64) -> bool {
+        self.page * self.per_page < total
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DirectorySort {
+    #[default]
+    Username,
+    UsernameDesc,
+    DateJoined,
+    DateJoinedDesc,
+}
+
+impl DirectorySort {
+    pub fn parse(text: Option<&str>) -> Result<Self, FieldError> {
+        match text.unwrap_or("username") {
+            "username" => Ok(Self::Username),
+            "-username" => Ok(Self::UsernameDesc),
+            "date_joined" => Ok(Self::DateJoined),
+            "-date_joined" => Ok(Self::DateJoinedDesc),
+            _ => Err(FieldError::new(
+                "sort",
+                "invalid",
+                "sort is username, -username, date_joined or -date_joined.",
+            )),
+        }
+    }
+}
+
+/// A directory search: a case-insensitive username prefix, NFC-normalised.
+pub fn directory_prefix(q: Option<&str>) -> Result<Option<String>, FieldError> {
+    match q.map(str::trim).filter(|q| !q.is_empty()) {
+        None => Ok(None),
+        Some(q) if q.chars().count() > USERNAME_MAX_CHARS => {
+            Err(FieldError::new("q", "too_long", "A search has at most 30 characters."))
+        }
+        Some(q) => Ok(Some(q.nfc().collect::<String>().to_lowercase())),
+    }
+}
+
 /// A registration whose fields each passed the rules that need no database.
 pub struct RegistrationCheck {
     pub username: Option<Username>,
@@ -387,6 +574,74 @@ mod tests {
         let fields: Vec<&str> = check.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["username", "email", "password", "password_confirmation"]);
         assert!(check.username.is_none() && check.email.is_none());
+    }
+
+    #[test]
+    fn gravatar_uses_sha256_of_the_normalised_address() {
+        // SHA-256 of "alice@example.com".
+        let expected = "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976";
+        assert_eq!(
+            gravatar_url(" Alice@Example.COM ", 80),
+            format!("https://www.gravatar.com/avatar/{expected}?d=identicon&s=80")
+        );
+    }
+
+    #[test]
+    fn profile_changes_are_checked_together() {
+        let changes = ProfileChanges {
+            biography: Some("b".repeat(2_001)),
+            signature: Some("s".repeat(501)),
+            website: Some("javascript:alert(1)".into()),
+            avatar_url: Some(" https://img.example.com/a.png ".into()),
+            ..Default::default()
+        };
+        let codes: Vec<(String, String)> = changes
+            .checked()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("biography".to_string(), "too_long".to_string()),
+                ("signature".to_string(), "too_long".to_string()),
+                ("website".to_string(), "invalid_url".to_string()),
+            ]
+        );
+        let ok = ProfileChanges {
+            avatar_url: Some(" https://img.example.com/a.png ".into()),
+            website: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ok.checked().unwrap().avatar_url.as_deref(),
+            Some("https://img.example.com/a.png")
+        );
+        assert!(ProfileChanges::default().is_empty());
+    }
+
+    #[test]
+    fn member_keys_and_pages() {
+        assert_eq!(MemberKey::parse("42"), MemberKey::Id(42));
+        assert_eq!(MemberKey::parse("alice"), MemberKey::Username("alice".into()));
+        assert_eq!(MemberKey::parse("+42"), MemberKey::Username("+42".into()));
+        assert_eq!(
+            MemberKey::parse("99999999999999999999"),
+            MemberKey::Username("99999999999999999999".into())
+        );
+        assert_eq!(Page::parse(None, None), Ok(Page { page: 1, per_page: 20 }));
+        assert!(Page::parse(Some(0), Some(101)).unwrap_err().len() == 2);
+        let page = Page::parse(Some(3), Some(10)).unwrap();
+        assert_eq!(page.offset(), 20);
+        assert!(page.has_next(31) && !page.has_next(30));
+        assert_eq!(
+            DirectorySort::parse(Some("-date_joined")),
+            Ok(DirectorySort::DateJoinedDesc)
+        );
+        assert!(DirectorySort::parse(Some("karma")).is_err());
+        assert_eq!(directory_prefix(Some("  ")), Ok(None));
+        assert_eq!(directory_prefix(Some("AL")), Ok(Some("al".into())));
     }
 
     #[test]

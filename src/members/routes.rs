@@ -1,22 +1,36 @@
 //! HTTP handlers for members.
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::extract::Caller;
+use crate::auth::extract::{Caller, MaybeCaller};
 use crate::client_ip::ClientIp;
-use crate::error::AppError;
-use crate::members::model::{Locale, Member};
+use crate::config::Config;
+use crate::error::{AppError, FieldError, Problem};
+use crate::members::account::{self, AccountChange, PasswordChange};
+use crate::members::model::{DirectorySort, Locale, Member, MemberKey, Page, ProfileChanges, directory_prefix};
+use crate::members::profiles::{self, ProfileView, Viewer};
 use crate::members::service::{self, RegistrationInput};
-use crate::members::store;
+use crate::members::store::DirectoryQuery;
 use crate::openapi::{AuthProblems, BodyProblems};
 
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(register).service(me);
+    // The `me` routes first: `{member}` would take "me" as a username.
+    config
+        .service(register)
+        .service(directory)
+        .service(me)
+        .service(update_me)
+        .service(unregister)
+        .service(change_password)
+        .service(change_account)
+        .service(unregistration_summary)
+        .service(export)
+        .service(profile);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -40,6 +54,14 @@ pub struct Accepted {
     pub status: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct PreferencesBody {
+    pub show_email: bool,
+    pub show_signature: bool,
+    pub hover_menus: bool,
+    pub email_on_private_message: bool,
+}
+
 /// The caller's own account.
 #[derive(Serialize, ToSchema)]
 pub struct OwnAccount {
@@ -53,10 +75,20 @@ pub struct OwnAccount {
     pub date_joined: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
     pub last_visit_at: Option<DateTime<Utc>>,
+    pub biography: String,
+    pub website: String,
+    /// The avatar shown: the custom one, or the Gravatar of the e-mail address.
+    pub avatar_url: String,
+    /// The custom avatar; empty when the Gravatar is used.
+    pub custom_avatar_url: String,
+    pub signature: String,
+    pub preferences: PreferencesBody,
+    /// The member's page on the front end.
+    pub profile_url: String,
 }
 
-impl From<&Member> for OwnAccount {
-    fn from(member: &Member) -> Self {
+impl OwnAccount {
+    pub fn new(member: &Member, config: &Config) -> Self {
         OwnAccount {
             id: member.id,
             username: member.username.clone(),
@@ -67,7 +99,73 @@ impl From<&Member> for OwnAccount {
             date_joined: member.date_joined,
             last_login_at: member.last_login_at,
             last_visit_at: member.last_visit_at,
+            biography: member.profile.biography.clone(),
+            website: member.profile.website.clone(),
+            avatar_url: member.avatar_url(),
+            custom_avatar_url: member.profile.avatar_url.clone(),
+            signature: member.profile.signature.clone(),
+            preferences: PreferencesBody {
+                show_email: member.preferences.show_email,
+                show_signature: member.preferences.show_signature,
+                hover_menus: member.preferences.hover_menus,
+                email_on_private_message: member.preferences.email_on_private_message,
+            },
+            profile_url: config.profile_url(member.id, &member.username),
         }
+    }
+}
+
+/// A member as others see them.
+#[derive(Serialize, ToSchema)]
+pub struct MemberProfile {
+    pub id: i64,
+    pub username: String,
+    pub date_joined: DateTime<Utc>,
+    pub last_visit_at: Option<DateTime<Utc>>,
+    /// The custom avatar, or the Gravatar of the member's address.
+    pub avatar_url: String,
+    pub biography: String,
+    pub website: String,
+    /// Absent when the member hides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    pub profile_url: String,
+    pub is_bot: bool,
+    /// Only to authenticated callers, and only when the member shows it (staff always see it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Staff only, from the last IP, when a GeoIP database is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+}
+
+impl MemberProfile {
+    fn new(view: ProfileView, config: &Config) -> Self {
+        let member = &view.member;
+        MemberProfile {
+            id: member.id,
+            username: member.username.clone(),
+            date_joined: member.date_joined,
+            last_visit_at: member.last_visit_at,
+            avatar_url: member.avatar_url(),
+            biography: member.profile.biography.clone(),
+            website: member.profile.website.clone(),
+            signature: view.show_signature.then(|| member.profile.signature.clone()),
+            profile_url: config.profile_url(member.id, &member.username),
+            is_bot: view.is_bot,
+            email: view.show_email.then(|| member.email.clone()),
+            city: view.city,
+        }
+    }
+}
+
+fn viewer(caller: &MaybeCaller) -> Viewer {
+    match &caller.0 {
+        Some(caller) => Viewer {
+            member_id: Some(caller.member_id),
+            is_staff: caller.is_staff,
+        },
+        None => Viewer::default(),
     }
 }
 
@@ -87,8 +185,8 @@ impl From<&Member> for OwnAccount {
             `too_long`, `surrounding_space`, `contains_comma`, `contains_slash`, `contains_at_sign`, \
             `contains_control_character`, `contains_emoji`, `taken`, `confusable`. E-mail: `required`, `too_long`, \
             `invalid`, `forbidden_domain`. Password: `too_short`, `too_long`, `same_as_username`, `same_as_email`, \
-            `too_common`; `password_confirmation`: `mismatch`.", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many registrations from this IP; see `Retry-After`.", body = crate::error::Problem, content_type = "application/problem+json"),
+            `too_common`; `password_confirmation`: `mismatch`.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many registrations from this IP; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/members")]
@@ -120,6 +218,116 @@ async fn register(
     }))
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DirectoryParams {
+    /// Case-insensitive prefix of the username.
+    pub q: Option<String>,
+    /// `username` (default), `-username`, `date_joined` or `-date_joined`.
+    pub sort: Option<String>,
+    /// From 1.
+    pub page: Option<i64>,
+    /// 1 to 100; 20 by default.
+    pub per_page: Option<i64>,
+}
+
+/// One page of a list.
+#[derive(Serialize, ToSchema)]
+pub struct MemberPage {
+    pub items: Vec<MemberProfile>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+/// The `Link` header of a page: the same query with another page number.
+fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
+    let link = |number: i64, rel: &str| {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(url::form_urlencoded::parse(request.query_string().as_bytes()).filter(|(k, _)| k != "page"))
+            .append_pair("page", &number.to_string())
+            .finish();
+        format!("<{}?{query}>; rel=\"{rel}\"", request.path())
+    };
+    let mut links = Vec::new();
+    if page.has_next(total) {
+        links.push(link(page.page + 1, "next"));
+    }
+    if page.page > 1 {
+        links.push(link(page.page - 1, "prev"));
+    }
+    (!links.is_empty()).then(|| links.join(", "))
+}
+
+/// The member directory.
+///
+/// Lists active members, without bots or banned members, by username unless
+/// sorted otherwise. A page past the end is empty.
+#[utoipa::path(
+    tag = "members",
+    params(DirectoryParams),
+    responses(
+        (status = 200, description = "A page of members, with `Link` (next/prev).", body = MemberPage),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `page` or `per_page` out of range, unknown `sort`, `q` over 30 characters.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/members")]
+async fn directory(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    caller: MaybeCaller,
+    params: web::Query<DirectoryParams>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let page = Page::parse(params.page, params.per_page)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    let sort = DirectorySort::parse(params.sort.as_deref())
+        .map_err(|e| errors.push(e))
+        .ok();
+    let prefix = directory_prefix(params.q.as_deref()).map_err(|e| errors.push(e)).ok();
+    let (Some(page), Some(sort), Some(prefix)) = (page, sort, prefix) else {
+        return Err(AppError::Validation(errors));
+    };
+    let (views, total) = profiles::directory(&state, DirectoryQuery { prefix, sort, page }, viewer(&caller)).await?;
+    let body = MemberPage {
+        items: views
+            .into_iter()
+            .map(|v| MemberProfile::new(v, &state.config))
+            .collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    };
+    let mut response = HttpResponse::Ok();
+    if let Some(links) = page_links(&request, page, total) {
+        response.insert_header((header::LINK, links));
+    }
+    Ok(response.json(body))
+}
+
+/// A member's public profile, by id or username.
+#[utoipa::path(
+    tag = "members",
+    params(("member" = String, Path, description = "Numeric id or username.")),
+    responses(
+        (status = 200, description = "The profile; `email` and `city` only as described.", body = MemberProfile),
+        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/members/{member}")]
+async fn profile(
+    state: web::Data<AppState>,
+    caller: MaybeCaller,
+    member: web::Path<String>,
+) -> Result<web::Json<MemberProfile>, AppError> {
+    let view = profiles::profile(&state, MemberKey::parse(&member), viewer(&caller)).await?;
+    Ok(web::Json(MemberProfile::new(view, &state.config)))
+}
+
 /// The caller's own account.
 #[utoipa::path(
     tag = "members",
@@ -130,8 +338,322 @@ async fn register(
 async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnAccount>, AppError> {
     let member = state
         .db
-        .run(move |conn| store::find(conn, caller.member_id))
+        .run(move |conn| crate::members::store::find(conn, caller.member_id))
         .await?
         .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
-    Ok(web::Json(OwnAccount::from(&member)))
+    Ok(web::Json(OwnAccount::new(&member, &state.config)))
+}
+
+/// Profile fields to change; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// At most 2,000 characters.
+    pub biography: Option<String>,
+    /// An http(s) URL of at most 2,000 characters, or empty.
+    pub website: Option<String>,
+    /// An http(s) URL of at most 2,000 characters; empty means the Gravatar.
+    pub avatar_url: Option<String>,
+    /// At most 500 characters.
+    pub signature: Option<String>,
+    pub locale: Option<Locale>,
+    pub show_email: Option<bool>,
+    pub show_signature: Option<bool>,
+    pub hover_menus: Option<bool>,
+    pub email_on_private_message: Option<bool>,
+}
+
+/// Change the caller's profile and preferences.
+#[utoipa::path(
+    tag = "members",
+    security(("bearer" = [])),
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, description = "The updated account.", body = OwnAccount),
+        BodyProblems,
+        (status = 422, description = "`validation_failed`: `too_long`, `invalid_url`, `unknown_field`, `invalid_type`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[patch("/members/me")]
+async fn update_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<ProfilePatch>,
+) -> Result<web::Json<OwnAccount>, AppError> {
+    let body = body.into_inner();
+    let changes = ProfileChanges {
+        biography: body.biography,
+        website: body.website,
+        avatar_url: body.avatar_url,
+        signature: body.signature,
+        locale: body.locale,
+        show_email: body.show_email,
+        show_signature: body.show_signature,
+        hover_menus: body.hover_menus,
+        email_on_private_message: body.email_on_private_message,
+    };
+    let member = account::update_profile(&state, caller.member_id, changes).await?;
+    Ok(web::Json(OwnAccount::new(&member, &state.config)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    pub current_password: String,
+    pub password: String,
+    pub password_confirmation: String,
+}
+
+/// Change the caller's password; every other session of the caller ends.
+#[utoipa::path(
+    tag = "members",
+    security(("bearer" = [])),
+    request_body = PasswordChangeRequest,
+    responses(
+        (status = 204, description = "Changed; this session stays, the others end."),
+        BodyProblems,
+        (status = 422, description = "`validation_failed`: `current_password` `incorrect`, or the password rules of registration.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many wrong current passwords.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[put("/members/me/password")]
+async fn change_password(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<PasswordChangeRequest>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let change = PasswordChange {
+        current_password: body.current_password,
+        password: body.password,
+        password_confirmation: body.password_confirmation,
+    };
+    account::change_password(&state, caller.member_id, caller.session_id, change).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChangeRequest {
+    pub current_password: String,
+    /// A new username, under the registration rules.
+    pub username: Option<String>,
+    /// A new address; it replaces the current one once the link sent to it is used.
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountChangeResponse {
+    pub member: OwnAccount,
+    /// Whether a confirmation link was sent to the new address (also answered for a taken one).
+    pub email_confirmation_sent: bool,
+}
+
+/// Change the caller's username and/or e-mail address.
+///
+/// A rename applies at once. A new address applies only when the link sent
+/// to it is used, and a notice goes to the current one; a taken address is
+/// answered exactly like a free one.
+#[utoipa::path(
+    tag = "members",
+    security(("bearer" = [])),
+    request_body = AccountChangeRequest,
+    responses(
+        (status = 200, description = "Renamed; no e-mail change was asked.", body = AccountChangeResponse),
+        (status = 202, description = "An e-mail change waits for confirmation.", body = AccountChangeResponse),
+        BodyProblems,
+        (status = 422, description = "`validation_failed`: `current_password` `incorrect`, or the username and e-mail rules of registration (`taken`, `confusable`, `forbidden_domain`, ...).", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many wrong current passwords.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[patch("/members/me/account")]
+async fn change_account(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<AccountChangeRequest>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    let change = AccountChange {
+        current_password: body.current_password,
+        username: body.username,
+        email: body.email,
+    };
+    let changed = account::change_account(&state, caller.member_id, change).await?;
+    let body = AccountChangeResponse {
+        member: OwnAccount::new(&changed.member, &state.config),
+        email_confirmation_sent: changed.email_pending,
+    };
+    Ok(if changed.email_pending {
+        HttpResponse::Accepted().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordCount {
+    #[schema(example = "sessions")]
+    pub what: String,
+    pub count: i64,
+}
+
+/// What unregistering does with each kind of record.
+#[derive(Serialize, ToSchema)]
+pub struct UnregistrationSummary {
+    /// Erased: the account and profile, sessions, tokens, IP records, username history.
+    pub deleted: Vec<RecordCount>,
+    /// Kept with the personal data removed: events name the member by id only.
+    pub anonymised: Vec<RecordCount>,
+    /// Kept as they are under the anonymous placeholder member: what the member
+    /// wrote as staff (sanctions, karma notes, audit entries), once those exist.
+    pub kept: Vec<RecordCount>,
+}
+
+/// What unregistering would delete, keep and anonymise.
+#[utoipa::path(
+    tag = "members",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The summary.", body = UnregistrationSummary), AuthProblems)
+)]
+#[get("/members/me/unregistration")]
+async fn unregistration_summary(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<UnregistrationSummary>, AppError> {
+    let records = account::unregistration_summary(&state, caller.member_id).await?;
+    let count = |what: &str, count: i64| RecordCount {
+        what: what.into(),
+        count,
+    };
+    Ok(web::Json(UnregistrationSummary {
+        deleted: vec![
+            count("account", 1),
+            count("sessions", records.sessions),
+            count("tokens", records.tokens),
+            count("ip_records", records.ip_records),
+            count("username_history", records.username_changes),
+        ],
+        anonymised: vec![count("events", records.events)],
+        kept: vec![],
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnregisterRequest {
+    pub password: String,
+}
+
+/// Unregister: erase the caller's account and personal data.
+///
+/// The username and e-mail address become free again; other services hear
+/// of it through the `member.unregistered` event.
+#[utoipa::path(
+    tag = "members",
+    security(("bearer" = [])),
+    request_body = UnregisterRequest,
+    responses(
+        (status = 204, description = "Unregistered."),
+        BodyProblems,
+        (status = 422, description = "`validation_failed`: `password` `incorrect`.", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many wrong passwords.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[delete("/members/me")]
+async fn unregister(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<UnregisterRequest>,
+) -> Result<HttpResponse, AppError> {
+    account::unregister(&state, caller.member_id, body.into_inner().password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionExport {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IpExport {
+    pub ip: String,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RenameExport {
+    pub old_username: String,
+    pub new_username: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// Everything memberd holds about the caller.
+#[derive(Serialize, ToSchema)]
+pub struct DataExport {
+    pub account: OwnAccount,
+    pub sessions: Vec<SessionExport>,
+    pub ips: Vec<IpExport>,
+    pub username_history: Vec<RenameExport>,
+}
+
+/// Export the caller's data as JSON.
+#[utoipa::path(
+    tag = "members",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller's data.", body = DataExport), AuthProblems)
+)]
+#[get("/members/me/export")]
+async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+    let data = account::export(&state, caller.member_id).await?;
+    let body = DataExport {
+        account: OwnAccount::new(&data.member, &state.config),
+        sessions: data
+            .sessions
+            .into_iter()
+            .map(|s| SessionExport {
+                id: s.id.to_string(),
+                created_at: s.created_at,
+                refreshed_at: s.refreshed_at,
+                expires_at: s.expires_at,
+                ip: s.ip,
+                user_agent: s.user_agent,
+                revoked_at: s.revoked_at,
+            })
+            .collect(),
+        ips: data
+            .ips
+            .into_iter()
+            .map(|r| IpExport {
+                ip: r.ip,
+                first_seen_at: r.first_seen_at,
+                last_seen_at: r.last_seen_at,
+            })
+            .collect(),
+        username_history: data
+            .renames
+            .into_iter()
+            .map(|r| RenameExport {
+                old_username: r.old_username,
+                new_username: r.new_username,
+                changed_at: r.changed_at,
+            })
+            .collect(),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"memberd-export.json\"",
+        ))
+        .json(body))
 }

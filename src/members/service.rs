@@ -19,7 +19,7 @@ pub struct RegistrationInput {
     pub ip: String,
 }
 
-fn clash_error(clash: NameClash) -> FieldError {
+pub fn clash_error(clash: NameClash) -> FieldError {
     match clash {
         NameClash::Taken => FieldError::new("username", "taken", "This username is taken."),
         NameClash::Confusable => FieldError::new(

@@ -4,8 +4,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::error::AppError;
-use crate::members::model::{Email, Locale, Member, Username, domain_and_parents};
-use crate::schema::{forbidden_email_domains, members};
+use crate::members::model::{
+    DirectorySort, Email, Locale, Member, MemberKey, Page, Preferences, Profile, ProfileChanges, Username,
+    domain_and_parents,
+};
+use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, sessions, username_history};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = members)]
@@ -21,6 +24,15 @@ struct MemberRow {
     date_joined: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
     last_visit_at: Option<DateTime<Utc>>,
+    last_ip: Option<String>,
+    biography: String,
+    website: String,
+    avatar_url: String,
+    signature: String,
+    show_email: bool,
+    show_signature: bool,
+    hover_menus: bool,
+    email_on_private_message: bool,
 }
 
 impl From<MemberRow> for Member {
@@ -37,6 +49,19 @@ impl From<MemberRow> for Member {
             date_joined: row.date_joined,
             last_login_at: row.last_login_at,
             last_visit_at: row.last_visit_at,
+            last_ip: row.last_ip,
+            profile: Profile {
+                biography: row.biography,
+                website: row.website,
+                avatar_url: row.avatar_url,
+                signature: row.signature,
+            },
+            preferences: Preferences {
+                show_email: row.show_email,
+                show_signature: row.show_signature,
+                hover_menus: row.hover_menus,
+                email_on_private_message: row.email_on_private_message,
+            },
         }
     }
 }
@@ -119,9 +144,27 @@ pub fn find_by_email(conn: &mut PgConnection, email: &Email) -> Result<Option<Me
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
+/// The member a path names, by id or username (in any case). Built-in
+/// members are nobody's business.
+pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Member>, AppError> {
+    let query = members::table
+        .filter(members::is_system.eq(false))
+        .select(MemberRow::as_select());
+    let row = match key {
+        MemberKey::Id(id) => query.filter(members::id.eq(*id)).first(conn).optional()?,
+        MemberKey::Username(name) => query
+            .filter(lower(members::username).eq(name.to_lowercase()))
+            .first(conn)
+            .optional()?,
+    };
+    Ok(row.map(Into::into))
+}
+
 /// The member a login identifier names: a case-folded username or e-mail.
 pub fn find_by_login(conn: &mut PgConnection, folded: &str) -> Result<Option<Member>, AppError> {
-    let query = members::table.select(MemberRow::as_select());
+    let query = members::table
+        .filter(members::is_system.eq(false))
+        .select(MemberRow::as_select());
     let row = if folded.contains('@') {
         query.filter(members::email_key.eq(folded)).first(conn).optional()?
     } else {
@@ -177,6 +220,8 @@ pub fn activate(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Records a login: its time and address on the member, and the address in
+/// the member's IP history.
 pub fn record_login(conn: &mut PgConnection, id: i64, ip: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     diesel::update(members::table.find(id))
         .set((
@@ -185,5 +230,234 @@ pub fn record_login(conn: &mut PgConnection, id: i64, ip: &str, now: DateTime<Ut
             members::last_ip.eq(ip),
         ))
         .execute(conn)?;
+    diesel::insert_into(member_ips::table)
+        .values((
+            member_ips::member_id.eq(id),
+            member_ips::ip.eq(ip),
+            member_ips::first_seen_at.eq(now),
+            member_ips::last_seen_at.eq(now),
+        ))
+        .on_conflict((member_ips::member_id, member_ips::ip))
+        .do_update()
+        .set(member_ips::last_seen_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a visit, at most once per `every` so that reading is not a write.
+pub fn record_visit(
+    conn: &mut PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    every: chrono::Duration,
+) -> Result<(), AppError> {
+    diesel::update(
+        members::table.find(id).filter(
+            members::last_visit_at
+                .is_null()
+                .or(members::last_visit_at.lt(now - every)),
+        ),
+    )
+    .set(members::last_visit_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes IP records last seen before `cutoff`; returns how many.
+pub fn prune_ips(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
+    Ok(diesel::delete(member_ips::table.filter(member_ips::last_seen_at.lt(cutoff))).execute(conn)?)
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = member_ips)]
+pub struct IpRecord {
+    pub ip: String,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+pub fn ips_of(conn: &mut PgConnection, id: i64) -> Result<Vec<IpRecord>, AppError> {
+    Ok(member_ips::table
+        .filter(member_ips::member_id.eq(id))
+        .order(member_ips::last_seen_at.desc())
+        .select(IpRecord::as_select())
+        .load(conn)?)
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = members)]
+struct ProfileChangeset<'a> {
+    biography: Option<&'a str>,
+    website: Option<&'a str>,
+    avatar_url: Option<&'a str>,
+    signature: Option<&'a str>,
+    locale: Option<&'a str>,
+    show_email: Option<bool>,
+    show_signature: Option<bool>,
+    hover_menus: Option<bool>,
+    email_on_private_message: Option<bool>,
+}
+
+pub fn update_profile(conn: &mut PgConnection, id: i64, changes: &ProfileChanges) -> Result<(), AppError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    diesel::update(members::table.find(id))
+        .set(&ProfileChangeset {
+            biography: changes.biography.as_deref(),
+            website: changes.website.as_deref(),
+            avatar_url: changes.avatar_url.as_deref(),
+            signature: changes.signature.as_deref(),
+            locale: changes.locale.map(Locale::as_str),
+            show_email: changes.show_email,
+            show_signature: changes.show_signature,
+            hover_menus: changes.hover_menus,
+            email_on_private_message: changes.email_on_private_message,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_password(conn: &mut PgConnection, id: i64, password_hash: &str) -> Result<(), AppError> {
+    diesel::update(members::table.find(id))
+        .set(members::password_hash.eq(password_hash))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_email(conn: &mut PgConnection, id: i64, email: &Email) -> Result<(), AppError> {
+    diesel::update(members::table.find(id))
+        .set((members::email.eq(email.as_str()), members::email_key.eq(email.key())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Renames a member and keeps the old name in the history.
+pub fn rename(conn: &mut PgConnection, member: &Member, to: &Username, now: DateTime<Utc>) -> Result<(), AppError> {
+    diesel::update(members::table.find(member.id))
+        .set((
+            members::username.eq(to.as_str()),
+            members::username_skeleton.eq(to.confusable_key()),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(username_history::table)
+        .values((
+            username_history::member_id.eq(member.id),
+            username_history::old_username.eq(&member.username),
+            username_history::new_username.eq(to.as_str()),
+            username_history::changed_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = username_history)]
+pub struct Rename {
+    pub old_username: String,
+    pub new_username: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub fn renames_of(conn: &mut PgConnection, id: i64) -> Result<Vec<Rename>, AppError> {
+    Ok(username_history::table
+        .filter(username_history::member_id.eq(id))
+        .order(username_history::changed_at.desc())
+        .select(Rename::as_select())
+        .load(conn)?)
+}
+
+/// Which of these members are in the bot group.
+pub fn bots_among(conn: &mut PgConnection, ids: &[i64], bot_group: &str) -> Result<Vec<i64>, AppError> {
+    Ok(member_groups::table
+        .inner_join(groups::table)
+        .filter(groups::name.eq(bot_group))
+        .filter(member_groups::member_id.eq_any(ids))
+        .select(member_groups::member_id)
+        .load(conn)?)
+}
+
+pub struct DirectoryQuery {
+    pub prefix: Option<String>,
+    pub sort: DirectorySort,
+    pub page: Page,
+}
+
+/// Listed members: active, not bots, not built-in. (The sanctions issue adds
+/// "not under a running ban" here.)
+fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>) -> members::BoxedQuery<'a, diesel::pg::Pg> {
+    let bots = member_groups::table
+        .inner_join(groups::table)
+        .filter(groups::name.eq(bot_group))
+        .select(member_groups::member_id);
+    let mut query = members::table
+        .filter(members::is_active.eq(true))
+        .filter(members::is_system.eq(false))
+        .filter(diesel::dsl::not(members::id.eq_any(bots)))
+        .into_boxed();
+    if let Some(prefix) = prefix {
+        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        query = query.filter(lower(members::username).like(format!("{escaped}%")).escape('\\'));
+    }
+    query
+}
+
+pub fn directory(
+    conn: &mut PgConnection,
+    query: &DirectoryQuery,
+    bot_group: &str,
+) -> Result<(Vec<Member>, i64), AppError> {
+    let prefix = query.prefix.as_deref();
+    let total: i64 = listed(bot_group, prefix).count().get_result(conn)?;
+    let rows = listed(bot_group, prefix).select(MemberRow::as_select());
+    let rows = match query.sort {
+        DirectorySort::Username => rows.order((lower(members::username).asc(), members::id.asc())),
+        DirectorySort::UsernameDesc => rows.order((lower(members::username).desc(), members::id.desc())),
+        DirectorySort::DateJoined => rows.order((members::date_joined.asc(), members::id.asc())),
+        DirectorySort::DateJoinedDesc => rows.order((members::date_joined.desc(), members::id.desc())),
+    };
+    let found: Vec<MemberRow> = rows.offset(query.page.offset()).limit(query.page.per_page).load(conn)?;
+    Ok((found.into_iter().map(Into::into).collect(), total))
+}
+
+/// How much of each kind of record unregistering would delete.
+pub struct PersonalRecords {
+    pub sessions: i64,
+    pub ip_records: i64,
+    pub username_changes: i64,
+    pub tokens: i64,
+    pub events: i64,
+}
+
+pub fn personal_records(conn: &mut PgConnection, id: i64) -> Result<PersonalRecords, AppError> {
+    use crate::schema::member_tokens;
+    Ok(PersonalRecords {
+        sessions: sessions::table
+            .filter(sessions::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        ip_records: member_ips::table
+            .filter(member_ips::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        username_changes: username_history::table
+            .filter(username_history::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        tokens: member_tokens::table
+            .filter(member_tokens::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        events: crate::schema::events::table
+            .filter(crate::schema::events::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+    })
+}
+
+/// Deletes the member's row; tokens, sessions, IP records, group memberships
+/// and username history go with it (ON DELETE CASCADE).
+pub fn delete(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
+    diesel::delete(members::table.find(id)).execute(conn)?;
     Ok(())
 }

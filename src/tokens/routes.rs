@@ -1,6 +1,6 @@
 //! HTTP handlers for e-mailed tokens.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -14,7 +14,13 @@ use crate::openapi::BodyProblems;
 use crate::tokens::service;
 
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(resend_registration).service(activate);
+    config
+        .service(resend_registration)
+        .service(activate)
+        .service(request_password_reset)
+        .service(check_password_reset)
+        .service(reset_password)
+        .service(confirm_email_change);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -71,5 +77,102 @@ async fn activate(
     token: web::Path<String>,
 ) -> Result<web::Json<SessionResponse>, AppError> {
     let grant = service::activate(&state, &token, origin(&request, ip)).await?;
-    Ok(web::Json(grant.into()))
+    Ok(web::Json(SessionResponse::new(grant, &state.config)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    /// Username or e-mail address.
+    #[schema(example = "alice")]
+    pub login: String,
+}
+
+/// E-mail a password-reset link.
+///
+/// Always 202, whether or not a member has this login, so that accounts
+/// cannot be probed. The link opens the front end; only the POST below uses it.
+#[utoipa::path(
+    tag = "tokens",
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted),
+        BodyProblems,
+        (status = 429, description = "`rate_limited`: too many requests from this IP; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tokens/password-reset")]
+async fn request_password_reset(
+    state: web::Data<AppState>,
+    ClientIp(ip): ClientIp,
+    body: web::Json<PasswordResetRequest>,
+) -> Result<HttpResponse, AppError> {
+    service::request_password_reset(&state, &body.login, ip.to_string()).await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        status: "accepted".into(),
+    }))
+}
+
+/// Check that a reset link is still usable, without using it.
+#[utoipa::path(
+    tag = "tokens",
+    params(("token" = String, Path, description = "The token from the e-mailed link.")),
+    responses(
+        (status = 204, description = "Usable."),
+        (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/tokens/password-reset/{token}")]
+async fn check_password_reset(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    service::check_password_reset(&state, token.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPasswordRequest {
+    pub password: String,
+    pub password_confirmation: String,
+}
+
+/// Set a new password with a reset link; every session of the member ends.
+#[utoipa::path(
+    tag = "tokens",
+    params(("token" = String, Path, description = "The token from the e-mailed link.")),
+    request_body = NewPasswordRequest,
+    responses(
+        (status = 204, description = "The password is set; log in with it."),
+        BodyProblems,
+        (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the password rules of registration.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tokens/password-reset/{token}")]
+async fn reset_password(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    body: web::Json<NewPasswordRequest>,
+) -> Result<HttpResponse, AppError> {
+    let body = body.into_inner();
+    service::reset_password(&state, token.into_inner(), body.password, body.password_confirmation).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Confirm a new e-mail address with the link sent to it; it replaces the old one.
+#[utoipa::path(
+    tag = "tokens",
+    params(("token" = String, Path, description = "The token from the e-mailed link.")),
+    responses(
+        (status = 204, description = "The address is the account's now."),
+        (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`: another account took the address in the meantime.", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/tokens/email-change/{token}")]
+async fn confirm_email_change(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    service::confirm_email_change(&state, token.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -7,12 +7,14 @@ use diesel::PgConnection;
 
 use crate::app::AppState;
 use crate::auth::admission::admit;
+use crate::auth::model::fold_identifier;
 use crate::auth::service::{Grant, Origin, open_session};
+use crate::auth::store as sessions;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::integration::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
-use crate::members::model::{Email, Member};
+use crate::members::model::{Email, Member, check_password};
 use crate::members::store as members;
 use crate::rate_limit;
 use crate::tokens::model::{OpaqueToken, TokenKind, TokenProblem, check_usable, hash_presented};
@@ -20,6 +22,172 @@ use crate::tokens::store;
 
 fn token_not_found() -> AppError {
     AppError::not_found("token_not_found", "This link is not valid.")
+}
+
+fn token_refusal(problem: TokenProblem) -> AppError {
+    match problem {
+        TokenProblem::Used => AppError::Gone {
+            code: "token_used",
+            detail: "This link was already used.".into(),
+        },
+        TokenProblem::Expired => AppError::Gone {
+            code: "token_expired",
+            detail: "This link has expired; ask for a new one.".into(),
+        },
+    }
+}
+
+/// Finds a usable token of this kind, locked until the transaction ends.
+fn usable_token(
+    conn: &mut PgConnection,
+    text: &str,
+    kind: TokenKind,
+    now: DateTime<Utc>,
+) -> Result<store::StoredToken, AppError> {
+    let hash = hash_presented(text).ok_or_else(token_not_found)?;
+    let stored = store::find_for_update(conn, &hash, kind)?.ok_or_else(token_not_found)?;
+    check_usable(stored.expires_at, stored.used_at, now).map_err(token_refusal)?;
+    Ok(stored)
+}
+
+/// E-mails a password-reset link to the member with this username or
+/// address. The answer is the same whether or not there is one.
+pub async fn request_password_reset(state: &AppState, login: &str, ip: String) -> Result<(), AppError> {
+    let identifier = fold_identifier(login);
+    if identifier.is_empty() || identifier.chars().count() > 320 {
+        return Err(AppError::validation(
+            "login",
+            "invalid",
+            "Give a username or an e-mail address.",
+        ));
+    }
+    let now = state.clock.now();
+    let config = state.config.clone();
+    let mail = state
+        .db
+        .transaction(move |conn| {
+            rate_limit::enforce(conn, rate_limit::PASSWORD_RESET_PER_IP, &ip, now)?;
+            let Some(member) = members::find_by_login(conn, &identifier)? else {
+                return Ok(None);
+            };
+            if rate_limit::hit(
+                conn,
+                rate_limit::PASSWORD_RESET_PER_ACCOUNT,
+                &member.id.to_string(),
+                now,
+            )?
+            .is_err()
+            {
+                return Ok(None);
+            }
+            let token = OpaqueToken::generate();
+            let expires_at = now + config.token_ttl.to_chrono();
+            store::issue(
+                conn,
+                member.id,
+                TokenKind::PasswordReset,
+                &token.hash(),
+                None,
+                now,
+                expires_at,
+            )?;
+            Ok(Some(templates::password_reset(
+                member.locale,
+                &member.email,
+                &member.username,
+                &config.frontend_link(&format!("password-reset/{}", token.text())),
+                &config.token_ttl.to_string(),
+            )))
+        })
+        .await?;
+    if let Some(mail) = mail {
+        state.mailer.send_later(mail);
+    }
+    Ok(())
+}
+
+/// Whether a reset link can still be used; never uses it up, so that mail
+/// scanners and repeated clicks do no harm.
+pub async fn check_password_reset(state: &AppState, token: String) -> Result<(), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| usable_token(conn, &token, TokenKind::PasswordReset, now).map(|_| ()))
+        .await
+}
+
+/// Sets a new password with a reset token, ends every session of the member
+/// and uses the token up.
+pub async fn reset_password(
+    state: &AppState,
+    token: String,
+    password: String,
+    confirmation: String,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let member = {
+        let token = token.clone();
+        state
+            .db
+            .transaction(move |conn| {
+                let stored = usable_token(conn, &token, TokenKind::PasswordReset, now)?;
+                members::find(conn, stored.member_id)?.ok_or_else(token_not_found)
+            })
+            .await?
+    };
+    let errors = check_password(&password, &confirmation, &member.username, &member.email);
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let hash = state.hasher.hash(password).await?;
+    state
+        .db
+        .transaction(move |conn| {
+            // Checked again under the lock: the token may have been used meanwhile.
+            let stored = usable_token(conn, &token, TokenKind::PasswordReset, now)?;
+            store::mark_used(conn, stored.id, now)?;
+            members::set_password(conn, stored.member_id, &hash)?;
+            sessions::revoke_member_sessions(conn, stored.member_id, "password_reset", now)?;
+            let member = members::find(conn, stored.member_id)?.ok_or_else(token_not_found)?;
+            sessions::forget_failures(conn, &fold_identifier(&member.username), "")?;
+            sessions::forget_failures(conn, &member.email.to_lowercase(), "")?;
+            Ok(())
+        })
+        .await
+}
+
+/// Makes the address the e-mail-change token was sent to the member's own.
+pub async fn confirm_email_change(state: &AppState, token: String) -> Result<(), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let stored = usable_token(conn, &token, TokenKind::EmailChange, now)?;
+            store::mark_used(conn, stored.id, now)?;
+            let address = stored
+                .payload
+                .as_deref()
+                .map(Email::parse)
+                .and_then(Result::ok)
+                .ok_or_else(token_not_found)?;
+            if members::find_by_email(conn, &address)?.is_some_and(|other| other.id != stored.member_id) {
+                return Err(AppError::Conflict {
+                    code: "email_taken",
+                    detail: "Another account took this address in the meantime.".into(),
+                });
+            }
+            let member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
+            members::set_email(conn, member.id, &address)?;
+            events::record(
+                conn,
+                EventType::MemberEmailChanged,
+                member.id,
+                events::member_data(member.id, &member.username),
+                now,
+            )?;
+            Ok(())
+        })
+        .await
 }
 
 /// Sends a new validation e-mail to an inactive member with this address. The
@@ -77,23 +245,13 @@ pub fn issue_registration_token(
 
 /// Activates the account the token was sent for and opens its first session.
 pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<Grant, AppError> {
-    let hash = hash_presented(token).ok_or_else(token_not_found)?;
     let now = state.clock.now();
     let issuer = Arc::clone(&state.issuer);
+    let token = token.to_string();
     state
         .db
         .transaction(move |conn| {
-            let stored = store::find_for_update(conn, &hash, TokenKind::Registration)?.ok_or_else(token_not_found)?;
-            check_usable(stored.expires_at, stored.used_at, now).map_err(|problem| match problem {
-                TokenProblem::Used => AppError::Gone {
-                    code: "token_used",
-                    detail: "This link was already used.".into(),
-                },
-                TokenProblem::Expired => AppError::Gone {
-                    code: "token_expired",
-                    detail: "This link has expired; ask for a new one.".into(),
-                },
-            })?;
+            let stored = usable_token(conn, &token, TokenKind::Registration, now)?;
             store::mark_used(conn, stored.id, now)?;
             let mut member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
             if !member.is_active {

@@ -1,0 +1,306 @@
+//! What a member does with their own account: profile, password, username
+//! and e-mail, unregistration and export.
+
+use chrono::{DateTime, Utc};
+
+use crate::app::AppState;
+use crate::auth::{model::fold_identifier, store as sessions};
+use crate::error::{AppError, FieldError};
+use crate::integration::events::{self, EventType};
+use crate::mail::{OutgoingMail, templates};
+use crate::members::model::{Email, Member, ProfileChanges, Username, check_password};
+use crate::members::service::clash_error;
+use crate::members::store::{self, IpRecord, PersonalRecords, Rename};
+use crate::rate_limit;
+use crate::tokens::model::{OpaqueToken, TokenKind};
+use crate::tokens::store as tokens;
+
+/// Checks a password the caller typed to confirm a change; wrong answers are
+/// rate-limited per member.
+async fn confirm_password(
+    state: &AppState,
+    member_id: i64,
+    field: &'static str,
+    password: String,
+) -> Result<Member, AppError> {
+    let now = state.clock.now();
+    let member = state
+        .db
+        .transaction(move |conn| {
+            rate_limit::enforce(
+                conn,
+                rate_limit::PASSWORD_CONFIRMATION_PER_MEMBER,
+                &member_id.to_string(),
+                now,
+            )?;
+            store::find(conn, member_id)?.ok_or_else(gone)
+        })
+        .await?;
+    if state
+        .hasher
+        .verify(password, Some(member.password_hash.clone()))
+        .await?
+    {
+        Ok(member)
+    } else {
+        Err(AppError::validation(field, "incorrect", "The password is not correct."))
+    }
+}
+
+fn gone() -> AppError {
+    AppError::unauthenticated("session_revoked", "This account no longer exists.")
+}
+
+pub async fn update_profile(state: &AppState, member_id: i64, changes: ProfileChanges) -> Result<Member, AppError> {
+    let changes = changes.checked().map_err(AppError::Validation)?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
+            if !changes.is_empty() {
+                store::update_profile(conn, member_id, &changes)?;
+                events::record(
+                    conn,
+                    EventType::MemberUpdated,
+                    member_id,
+                    events::member_data(member_id, &member.username),
+                    now,
+                )?;
+            }
+            store::find(conn, member_id)?.ok_or_else(gone)
+        })
+        .await
+}
+
+pub struct PasswordChange {
+    pub current_password: String,
+    pub password: String,
+    pub password_confirmation: String,
+}
+
+/// Sets a new password and ends every other session of the member; the one
+/// that made the change stays.
+pub async fn change_password(
+    state: &AppState,
+    member_id: i64,
+    session_id: uuid::Uuid,
+    change: PasswordChange,
+) -> Result<(), AppError> {
+    let member = confirm_password(state, member_id, "current_password", change.current_password).await?;
+    let errors = check_password(
+        &change.password,
+        &change.password_confirmation,
+        &member.username,
+        &member.email,
+    );
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let hash = state.hasher.hash(change.password).await?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            store::set_password(conn, member_id, &hash)?;
+            sessions::revoke_member_sessions_except(conn, member_id, session_id, "password_changed", now)?;
+            Ok(())
+        })
+        .await
+}
+
+pub struct AccountChange {
+    pub current_password: String,
+    pub username: Option<String>,
+    pub email: Option<String>,
+}
+
+pub struct AccountChanged {
+    pub member: Member,
+    /// Whether a confirmation was (or, for a taken address, seemed to be) sent.
+    pub email_pending: bool,
+}
+
+/// Renames at once; a new e-mail address replaces the old one only when the
+/// link sent to it is used. A taken address looks the same as a free one.
+pub async fn change_account(
+    state: &AppState,
+    member_id: i64,
+    change: AccountChange,
+) -> Result<AccountChanged, AppError> {
+    if change.username.is_none() && change.email.is_none() {
+        return Err(AppError::validation(
+            "username",
+            "required",
+            "Give a new username, a new e-mail address, or both.",
+        ));
+    }
+    let mut errors = Vec::new();
+    let username = change
+        .username
+        .as_deref()
+        .map(Username::parse)
+        .transpose()
+        .map_err(|e| errors.extend(e))
+        .ok()
+        .flatten();
+    let email = change
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    confirm_password(state, member_id, "current_password", change.current_password).await?;
+
+    let now = state.clock.now();
+    let config = state.config.clone();
+    let (member, mails, email_pending) = state
+        .db
+        .transaction(move |conn| {
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
+            let mut errors: Vec<FieldError> = Vec::new();
+            let rename = username.filter(|u| u.as_str() != member.username);
+            if let Some(new_name) = &rename
+                && let Some(clash) = store::name_clash(conn, new_name, Some(member.id))?
+            {
+                errors.push(clash_error(clash));
+            }
+            let new_email = email.filter(|e| e.key() != member.email.to_lowercase());
+            if let Some(address) = &new_email
+                && store::email_domain_forbidden(conn, address)?
+            {
+                errors.push(FieldError::new(
+                    "email",
+                    "forbidden_domain",
+                    "Addresses of this domain are not accepted.",
+                ));
+            }
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors));
+            }
+            if let Some(new_name) = &rename {
+                store::rename(conn, &member, new_name, now)?;
+                let data = serde_json::json!({
+                    "member": { "id": member.id, "username": new_name.as_str() },
+                    "old_username": member.username,
+                });
+                events::record(conn, EventType::MemberUsernameChanged, member.id, data, now)?;
+            }
+            let member = store::find(conn, member_id)?.ok_or_else(gone)?;
+            let mut mails: Vec<OutgoingMail> = Vec::new();
+            let email_pending = new_email.is_some();
+            if let Some(address) = new_email
+                && store::find_by_email(conn, &address)?.is_none()
+            {
+                let token = OpaqueToken::generate();
+                let expires_at = now + config.token_ttl.to_chrono();
+                tokens::issue(
+                    conn,
+                    member.id,
+                    TokenKind::EmailChange,
+                    &token.hash(),
+                    Some(address.as_str()),
+                    now,
+                    expires_at,
+                )?;
+                mails.push(templates::email_change_confirmation(
+                    member.locale,
+                    address.as_str(),
+                    &member.username,
+                    &config.frontend_link(&format!("email-change/{}", token.text())),
+                    &config.token_ttl.to_string(),
+                ));
+                mails.push(templates::email_change_notice(
+                    member.locale,
+                    &member.email,
+                    &member.username,
+                ));
+            }
+            Ok((member, mails, email_pending))
+        })
+        .await
+        .map_err(|error| match error {
+            AppError::Conflict { detail, .. } if detail.contains("username") => {
+                AppError::Validation(vec![clash_error(store::NameClash::Taken)])
+            }
+            other => other,
+        })?;
+    for mail in mails {
+        state.mailer.send_later(mail);
+    }
+    Ok(AccountChanged { member, email_pending })
+}
+
+pub async fn unregistration_summary(state: &AppState, member_id: i64) -> Result<PersonalRecords, AppError> {
+    state.db.run(move |conn| store::personal_records(conn, member_id)).await
+}
+
+/// Unregisters: in one transaction, the member's row and everything hanging
+/// from it go, counters keyed by their name, address or IPs are forgotten,
+/// earlier events are reduced to the id, and `member.unregistered` is written.
+pub async fn unregister(state: &AppState, member_id: i64, password: String) -> Result<(), AppError> {
+    confirm_password(state, member_id, "password", password).await?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
+            let ips: Vec<String> = store::ips_of(conn, member_id)?
+                .into_iter()
+                .map(|r| r.ip)
+                .chain(member.last_ip.clone())
+                .collect();
+            let email_key = member.email.to_lowercase();
+            sessions::forget_member(conn, &[fold_identifier(&member.username), email_key.clone()], &ips)?;
+            rate_limit::forget_keys(
+                conn,
+                &ips.iter()
+                    .cloned()
+                    .chain([email_key, member_id.to_string()])
+                    .collect::<Vec<_>>(),
+            )?;
+            events::redact_member(conn, member_id)?;
+            store::delete(conn, member_id)?;
+            events::record(
+                conn,
+                EventType::MemberUnregistered,
+                member_id,
+                serde_json::json!({ "member": { "id": member_id } }),
+                now,
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+pub struct Export {
+    pub member: Member,
+    pub sessions: Vec<sessions::SessionRecord>,
+    pub ips: Vec<IpRecord>,
+    pub renames: Vec<Rename>,
+}
+
+pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError> {
+    state
+        .db
+        .run(move |conn| {
+            Ok(Export {
+                member: store::find(conn, member_id)?.ok_or_else(gone)?,
+                sessions: sessions::sessions_of(conn, member_id)?,
+                ips: store::ips_of(conn, member_id)?,
+                renames: store::renames_of(conn, member_id)?,
+            })
+        })
+        .await
+}
+
+/// Deletes IP records older than the retention period; run periodically.
+pub async fn prune_ip_records(state: &AppState, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let cutoff = now - chrono::Duration::days(i64::from(state.config.ip_retention_days));
+    state.db.run(move |conn| store::prune_ips(conn, cutoff)).await
+}

@@ -1,0 +1,74 @@
+//! What others see of members: public profiles and the directory.
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::members::model::{Member, MemberKey};
+use crate::members::store::{self, DirectoryQuery};
+
+/// Who is looking, which decides what a profile shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Viewer {
+    pub member_id: Option<i64>,
+    pub is_staff: bool,
+}
+
+/// A member as one viewer may see them.
+pub struct ProfileView {
+    pub member: Member,
+    pub is_bot: bool,
+    /// Only for staff, and only with a GeoIP database.
+    pub city: Option<String>,
+    pub show_email: bool,
+    pub show_signature: bool,
+}
+
+fn view(state: &AppState, member: Member, is_bot: bool, viewer: Viewer) -> ProfileView {
+    let own = viewer.member_id == Some(member.id);
+    let city = match (&state.geoip, &member.last_ip) {
+        (Some(geoip), Some(ip)) if viewer.is_staff => geoip.city(ip),
+        _ => None,
+    };
+    ProfileView {
+        // Anonymous callers never see an address; members see it when its
+        // owner shows it; staff and the owner always do.
+        show_email: viewer.member_id.is_some() && (member.preferences.show_email || viewer.is_staff || own),
+        show_signature: member.preferences.show_signature,
+        city,
+        is_bot,
+        member,
+    }
+}
+
+pub async fn profile(state: &AppState, key: MemberKey, viewer: Viewer) -> Result<ProfileView, AppError> {
+    let bot_group = state.config.bot_group.clone();
+    let (member, is_bot) = state
+        .db
+        .run(move |conn| {
+            let member = store::find_by_key(conn, &key)?.ok_or_else(member_not_found)?;
+            let is_bot = !store::bots_among(conn, &[member.id], &bot_group)?.is_empty();
+            Ok((member, is_bot))
+        })
+        .await?;
+    Ok(view(state, member, is_bot, viewer))
+}
+
+pub fn member_not_found() -> AppError {
+    AppError::not_found("member_not_found", "No such member.")
+}
+
+pub async fn directory(
+    state: &AppState,
+    query: DirectoryQuery,
+    viewer: Viewer,
+) -> Result<(Vec<ProfileView>, i64), AppError> {
+    let bot_group = state.config.bot_group.clone();
+    let (members, total) = state
+        .db
+        .run(move |conn| store::directory(conn, &query, &bot_group))
+        .await?;
+    // The directory lists no bots, by definition.
+    Ok((
+        members.into_iter().map(|m| view(state, m, false, viewer)).collect(),
+        total,
+    ))
+}
