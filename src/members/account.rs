@@ -256,7 +256,15 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
                 .chain(member.last_ip.clone())
                 .collect();
             let email_key = member.email.to_lowercase();
-            sessions::forget_member(conn, &[fold_identifier(&member.username), email_key.clone()], &ips)?;
+            // Failed logins are counted under whatever was typed: the current
+            // name and address, and the names the member had before.
+            let mut identifiers = vec![fold_identifier(&member.username), email_key.clone()];
+            identifiers.extend(
+                store::renames_of(conn, member_id)?
+                    .iter()
+                    .map(|r| fold_identifier(&r.old_username)),
+            );
+            sessions::forget_member(conn, &identifiers, &ips)?;
             rate_limit::forget_keys(
                 conn,
                 &ips.iter()

@@ -104,6 +104,7 @@ pub struct TestApp {
     pub inbox: Inbox,
     pub clock: Clock,
     pub database_url: String,
+    pub state: actix_web::web::Data<memberd::app::AppState>,
     database: String,
 }
 
@@ -193,6 +194,7 @@ impl TestApp {
         .await
         .expect("app starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -204,6 +206,7 @@ impl TestApp {
             inbox,
             clock,
             database_url,
+            state,
             database,
         }
     }
@@ -237,6 +240,49 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
         self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Runs SQL for set-up that the API does not offer yet (staff, groups).
+    pub fn execute(&self, sql: &str) {
+        diesel::sql_query(sql).execute(&mut self.db()).unwrap();
+    }
+
+    pub fn make_staff(&self, member_id: i64) {
+        self.execute(&format!("UPDATE members SET is_staff = TRUE WHERE id = {member_id}"));
+    }
+
+    pub fn make_bot(&self, member_id: i64) {
+        self.execute("INSERT INTO groups (name, created_at) VALUES ('bots', now()) ON CONFLICT DO NOTHING");
+        self.execute(&format!(
+            "INSERT INTO member_groups (member_id, group_id) SELECT {member_id}, id FROM groups WHERE name = 'bots'"
+        ));
+    }
+
+    /// Sends a request as if from `ip` through a trusted proxy (the test
+    /// server must trust 127.0.0.1).
+    pub async fn request_from(
+        &self,
+        ip: &str,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .header("x-forwarded-for", ip);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PATCH, path, token, Some(body)).await
     }
 
     pub fn db(&self) -> PgConnection {

@@ -3,9 +3,11 @@
 mod helpers;
 mod smtp;
 
+mod account;
 mod errors;
 mod openapi;
 mod operations;
+mod profiles;
 mod registration;
 mod sessions;
 mod tokens;
