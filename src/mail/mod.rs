@@ -7,7 +7,8 @@ pub mod templates;
 use std::sync::Arc;
 
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Config;
@@ -19,6 +20,23 @@ pub struct OutgoingMail {
     pub subject: String,
     pub text: String,
     pub html: String,
+}
+
+/// 8-bit keeps every line, links included, whole and readable in the raw
+/// message, where quoted-printable would split long links. RFC 2045 allows
+/// 8-bit lines up to 998 octets; our templates stay far below, but anything
+/// longer falls back to lettre's own choice.
+fn eight_bit(content_type: ContentType, text: &str) -> SinglePart {
+    let fits = !text.contains(['\0', '\r']) && text.lines().all(|line| line.len() <= 998);
+    let body = if fits {
+        Body::dangerous_pre_encoded(
+            text.replace('\n', "\r\n").into_bytes(),
+            ContentTransferEncoding::EightBit,
+        )
+    } else {
+        Body::new(text.to_string())
+    };
+    SinglePart::builder().header(content_type).body(body)
 }
 
 enum Transport {
@@ -69,7 +87,11 @@ impl Mailer {
             .from(self.from.clone())
             .to(mail.to.parse().context("recipient address")?)
             .subject(&mail.subject)
-            .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(eight_bit(ContentType::TEXT_PLAIN, &mail.text))
+                    .singlepart(eight_bit(ContentType::TEXT_HTML, &mail.html)),
+            )
             .context("building the message")?;
         match self.transport.as_ref() {
             Transport::Smtp(smtp) => {

@@ -18,6 +18,24 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// Breaks a paragraph into lines of at most 72 columns, at spaces, as plain
+/// text e-mail is read. Words longer than a line (links) stand alone.
+fn wrap(paragraph: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in paragraph.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > 72 {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines.join("\n")
+}
+
 /// Wraps paragraphs and one call-to-action link into both parts of a mail.
 fn compose(
     to: &str,
@@ -29,21 +47,21 @@ fn compose(
 ) -> OutgoingMail {
     let mut text = format!("{greeting}\n\n");
     let mut html = format!(
-        "<!DOCTYPE html><html><body style=\"font-family: sans-serif; line-height: 1.5\"><p>{}</p>",
+        "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; line-height: 1.5\">\n<p>{}</p>",
         escape(&greeting)
     );
     for paragraph in paragraphs {
-        text.push_str(paragraph);
+        text.push_str(&wrap(paragraph));
         text.push_str("\n\n");
-        html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+        html.push_str(&format!("\n<p>{}</p>", escape(paragraph)));
     }
     if let Some((label, url)) = link {
         text.push_str(&format!("{url}\n\n"));
-        html.push_str(&format!("<p><a href=\"{}\">{}</a></p>", escape(url), escape(label)));
+        html.push_str(&format!("\n<p><a href=\"{}\">{}</a></p>", escape(url), escape(label)));
     }
-    text.push_str(&format!("-- \n{footer}\n"));
+    text.push_str(&format!("-- \n{}\n", wrap(footer)));
     html.push_str(&format!(
-        "<p style=\"color: #666\">{}</p></body></html>",
+        "\n<p style=\"color: #666\">{}</p>\n</body></html>\n",
         escape(footer)
     ));
     OutgoingMail {
@@ -201,6 +219,21 @@ pub fn email_change_notice(locale: Locale, to: &str, username: &str) -> Outgoing
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_wrapped_but_links_stay_whole() {
+        let link = format!("http://localhost:3000/activate/{}", "t".repeat(43));
+        let mail = password_reset(Locale::Fr, "a@example.com", "zoé", &link, "1h");
+        assert!(mail.text.lines().any(|line| line == link));
+        assert!(
+            mail.text
+                .lines()
+                .filter(|line| *line != link)
+                .all(|line| line.chars().count() <= 72),
+            "{}",
+            mail.text
+        );
+    }
 
     #[test]
     fn both_languages_carry_the_link_and_escape_html() {
