@@ -18,6 +18,7 @@ pub mod mail;
 pub mod members;
 pub mod openapi;
 pub mod rate_limit;
+pub mod sanctions;
 pub mod schema;
 pub mod staff;
 pub mod telemetry;

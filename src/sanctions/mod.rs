@@ -1,0 +1,3 @@
+//! Sanctions: the queue model, the store, status and enforcement.
+
+pub mod model;
