@@ -167,6 +167,7 @@ impl Application {
         .listen(listener)?
         .run();
         tokio::spawn(prune_ip_records_periodically(state.clone()));
+        tokio::spawn(record_expiries_periodically(state.clone()));
         Ok(Self { port, server, state })
     }
 
@@ -197,6 +198,18 @@ async fn prune_ip_records_periodically(state: web::Data<AppState>) {
     }
 }
 
+/// Records `sanction.expired` for sanctions that ended with nobody asking
+/// about them. Status is right without it: this only feeds the event log.
+async fn record_expiries_periodically(state: web::Data<AppState>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        every.tick().await;
+        if let Err(error) = crate::sanctions::service::sweep_expiries(&state).await {
+            tracing::warn!(error = %error, "could not record sanction expiries");
+        }
+    }
+}
+
 /// Every documented route, in one place: the server and the document are
 /// built from this same list.
 fn routes_config(config: &mut ServiceConfig) {
@@ -205,7 +218,8 @@ fn routes_config(config: &mut ServiceConfig) {
             utoipa_actix_web::scope("/v1")
                 .configure(crate::auth::routes::configure)
                 .configure(crate::members::routes::configure)
-                .configure(crate::tokens::routes::configure),
+                .configure(crate::tokens::routes::configure)
+                .configure(crate::sanctions::routes::configure),
         )
         .configure(crate::auth::routes::configure_root)
         .configure(crate::health::configure);

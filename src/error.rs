@@ -72,6 +72,8 @@ pub enum AppError {
     Forbidden { code: &'static str, detail: String },
     #[error("banned")]
     Banned(SanctionNotice),
+    #[error("read-only")]
+    ReadOnly(SanctionNotice),
     #[error("{detail}")]
     NotFound { code: &'static str, detail: String },
     #[error("method not allowed")]
@@ -137,6 +139,7 @@ impl AppError {
             | Self::Conflict { code, .. }
             | Self::TooManyRequests { code, .. } => code,
             Self::Banned(_) => "member_banned",
+            Self::ReadOnly(_) => "member_read_only",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -154,6 +157,14 @@ impl AppError {
             Self::Banned(notice) => match notice.ends_at {
                 Some(end) => format!("This account is banned until {}: {}", end.to_rfc3339(), notice.reason),
                 None => format!("This account is banned: {}", notice.reason),
+            },
+            Self::ReadOnly(notice) => match notice.ends_at {
+                Some(end) => format!(
+                    "This account is read-only until {}: {}",
+                    end.to_rfc3339(),
+                    notice.reason
+                ),
+                None => format!("This account is read-only: {}", notice.reason),
             },
             Self::MethodNotAllowed { allow } => format!("This resource accepts only {allow}."),
             Self::PayloadTooLarge => "The request body is too large.".into(),
@@ -178,7 +189,7 @@ impl AppError {
                 _ => None,
             },
             sanction: match self {
-                Self::Banned(notice) => Some(notice.clone()),
+                Self::Banned(notice) | Self::ReadOnly(notice) => Some(notice.clone()),
                 _ => None,
             },
         }
@@ -191,7 +202,7 @@ impl ResponseError for AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } | Self::Banned(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } | Self::Banned(_) | Self::ReadOnly(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Gone { .. } => StatusCode::GONE,

@@ -24,6 +24,7 @@ use crate::error::{FieldError, Problem, SanctionNotice};
         (name = "auth", description = "Logging in and out, sessions, signing keys"),
         (name = "members", description = "Registration and accounts"),
         (name = "tokens", description = "E-mailed single-use tokens"),
+        (name = "sanctions", description = "Read-only and bans: queues, forgiveness, reversion, status"),
         (name = "operations", description = "Health and the API description")
     )
 )]

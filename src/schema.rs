@@ -8,6 +8,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        actor_id -> Int8,
+        action -> Text,
+        target_member_id -> Nullable<Int8>,
+        target -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     events (id) {
         id -> Int8,
         event_type -> Text,
@@ -36,6 +50,17 @@ diesel::table! {
     jwt_keys (kid) {
         kid -> Text,
         private_key_pem -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    karma_notes (id) {
+        id -> Int8,
+        member_id -> Int8,
+        author_id -> Nullable<Int8>,
+        note -> Text,
+        karma -> Int4,
         created_at -> Timestamptz,
     }
 }
@@ -126,6 +151,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    sanctions (id) {
+        id -> Int8,
+        member_id -> Int8,
+        kind -> Text,
+        resource -> Nullable<Text>,
+        reason -> Text,
+        private_note -> Text,
+        duration_seconds -> Nullable<Int8>,
+        moderator_id -> Int8,
+        created_at -> Timestamptz,
+        ended_kind -> Nullable<Text>,
+        ended_at -> Nullable<Timestamptz>,
+        ended_by -> Nullable<Int8>,
+        end_reason -> Nullable<Text>,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        expiry_recorded -> Bool,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Uuid,
         member_id -> Int8,
@@ -160,10 +206,12 @@ diesel::joinable!(username_history -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
+    audit_log,
     events,
     forbidden_email_domains,
     groups,
     jwt_keys,
+    karma_notes,
     login_throttles,
     member_groups,
     member_ips,
@@ -171,6 +219,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     members,
     rate_limits,
     refresh_tokens,
+    sanctions,
     sessions,
     username_history,
 );

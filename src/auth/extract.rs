@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::auth::store;
 use crate::error::AppError;
 use crate::members::store as members;
+use crate::sanctions::service::{ensure_can_write, refuse_if_banned};
 
 /// An authenticated member, from a valid access token of a session that has
 /// not ended. Roles are read from the database, not the token, so a change
@@ -75,10 +76,38 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
             is_staff: found.is_staff || found.is_superuser,
             is_superuser: found.is_superuser,
         }),
-        _ => Err(AppError::unauthenticated(
+        // An ended session: say so, or, when a ban ended it, say that.
+        Some(_) => {
+            state.db.run(move |conn| refuse_if_banned(conn, member_id, now)).await?;
+            Err(AppError::unauthenticated(
+                "session_revoked",
+                "This session has ended; log in again.",
+            ))
+        }
+        None => Err(AppError::unauthenticated(
             "session_revoked",
             "This session has ended; log in again.",
         )),
+    }
+}
+
+/// A caller allowed to change what others see or do: not read-only, not
+/// banned. Every write endpoint takes this instead of [`Caller`].
+pub struct Writer(pub Caller);
+
+impl FromRequest for Writer {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let future = authenticate(state.clone(), bearer_token(request));
+        Box::pin(async move {
+            let caller = future.await?;
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            ensure_can_write(&state, caller.member_id).await?;
+            Ok(Writer(caller))
+        })
     }
 }
 

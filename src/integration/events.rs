@@ -16,6 +16,13 @@ pub enum EventType {
     MemberUsernameChanged,
     MemberEmailChanged,
     MemberUnregistered,
+    MemberRolesChanged,
+    MemberSessionsRevoked,
+    SanctionApplied,
+    SanctionForgiven,
+    SanctionReverted,
+    SanctionExpired,
+    KarmaNoted,
 }
 
 impl EventType {
@@ -27,6 +34,13 @@ impl EventType {
             Self::MemberUsernameChanged => "member.username_changed",
             Self::MemberEmailChanged => "member.email_changed",
             Self::MemberUnregistered => "member.unregistered",
+            Self::MemberRolesChanged => "member.roles_changed",
+            Self::MemberSessionsRevoked => "member.sessions_revoked",
+            Self::SanctionApplied => "sanction.applied",
+            Self::SanctionForgiven => "sanction.forgiven",
+            Self::SanctionReverted => "sanction.reverted",
+            Self::SanctionExpired => "sanction.expired",
+            Self::KarmaNoted => "karma.noted",
         }
     }
 }

@@ -216,6 +216,67 @@ pub fn email_change_notice(locale: Locale, to: &str, username: &str) -> Outgoing
     }
 }
 
+/// Tells a member of a sanction: the public reason and the end, never the
+/// moderator's private note.
+#[allow(clippy::too_many_arguments)]
+pub fn sanction_applied(
+    locale: Locale,
+    to: &str,
+    username: &str,
+    restriction: crate::sanctions::model::Restriction,
+    reason: &str,
+    resource: Option<&str>,
+    ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    frontend: &str,
+) -> OutgoingMail {
+    use crate::sanctions::model::Restriction;
+    let end = ends_at.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string());
+    match locale {
+        Locale::En => {
+            let what = match restriction {
+                Restriction::Ban => "banned",
+                Restriction::ReadOnly => "made read-only",
+            };
+            let scope = resource.map(|r| format!(" in {r}")).unwrap_or_default();
+            let until = end.map_or("This sanction has no end date.".to_string(), |e| {
+                format!("It lasts until {e}.")
+            });
+            compose(
+                to,
+                format!("Your account was {what}"),
+                format!("Hello {username},"),
+                &[
+                    format!("A moderator has {what} your account{scope}. Reason: {reason}"),
+                    until,
+                ],
+                None,
+                frontend.trim_end_matches('/'),
+            )
+        }
+        Locale::Fr => {
+            let what = match restriction {
+                Restriction::Ban => "banni",
+                Restriction::ReadOnly => "mis en lecture seule",
+            };
+            let scope = resource.map(|r| format!(" dans {r}")).unwrap_or_default();
+            let until = end.map_or("Cette sanction n'a pas de date de fin.".to_string(), |e| {
+                format!("Elle dure jusqu'au {e}.")
+            });
+            compose(
+                to,
+                format!("Votre compte a été {what}"),
+                format!("Bonjour {username},"),
+                &[
+                    format!("Un modérateur a {what} votre compte{scope}. Motif : {reason}"),
+                    until,
+                ],
+                None,
+                frontend.trim_end_matches('/'),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,9 +62,10 @@ pub async fn directory(
     viewer: Viewer,
 ) -> Result<(Vec<ProfileView>, i64), AppError> {
     let bot_group = state.config.bot_group.clone();
+    let now = state.clock.now();
     let (members, total) = state
         .db
-        .run(move |conn| store::directory(conn, &query, &bot_group))
+        .run(move |conn| store::directory(conn, &query, &bot_group, now))
         .await?;
     // The directory lists no bots, by definition.
     Ok((

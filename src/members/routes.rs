@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::extract::{Caller, MaybeCaller};
+use crate::auth::extract::{Caller, MaybeCaller, Writer};
 use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::error::{AppError, FieldError, Problem};
@@ -371,6 +371,7 @@ pub struct ProfilePatch {
     responses(
         (status = 200, description = "The updated account.", body = OwnAccount),
         BodyProblems,
+        (status = 403, description = "`member_read_only` or `member_banned`, with `sanction`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `too_long`, `invalid_url`, `unknown_field`, `invalid_type`.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
     )
@@ -378,7 +379,7 @@ pub struct ProfilePatch {
 #[patch("/members/me")]
 async fn update_me(
     state: web::Data<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     body: web::Json<ProfilePatch>,
 ) -> Result<web::Json<OwnAccount>, AppError> {
     let body = body.into_inner();
@@ -464,6 +465,7 @@ pub struct AccountChangeResponse {
         (status = 200, description = "Renamed; no e-mail change was asked.", body = AccountChangeResponse),
         (status = 202, description = "An e-mail change waits for confirmation.", body = AccountChangeResponse),
         BodyProblems,
+        (status = 403, description = "`member_read_only` or `member_banned`: a rename changes what others see.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `current_password` `incorrect`, or the username and e-mail rules of registration (`taken`, `confusable`, `forbidden_domain`, ...).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong current passwords.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,

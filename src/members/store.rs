@@ -383,9 +383,13 @@ pub struct DirectoryQuery {
     pub page: Page,
 }
 
-/// Listed members: active, not bots, not built-in. (The sanctions issue adds
-/// "not under a running ban" here.)
-fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>) -> members::BoxedQuery<'a, diesel::pg::Pg> {
+/// Listed members: active, not bots, not built-in, not under a running global ban.
+fn listed<'a>(
+    bot_group: &'a str,
+    prefix: Option<&'a str>,
+    now: DateTime<Utc>,
+) -> members::BoxedQuery<'a, diesel::pg::Pg> {
+    use crate::schema::sanctions;
     let bots = member_groups::table
         .inner_join(groups::table)
         .filter(groups::name.eq(bot_group))
@@ -394,6 +398,14 @@ fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>) -> members::BoxedQuer
         .filter(members::is_active.eq(true))
         .filter(members::is_system.eq(false))
         .filter(diesel::dsl::not(members::id.eq_any(bots)))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            sanctions::table
+                .filter(sanctions::member_id.eq(members::id))
+                .filter(sanctions::kind.eq("ban"))
+                .filter(sanctions::resource.is_null())
+                .filter(sanctions::starts_at.le(now))
+                .filter(sanctions::ends_at.is_null().or(sanctions::ends_at.gt(now))),
+        )))
         .into_boxed();
     if let Some(prefix) = prefix {
         let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -406,10 +418,11 @@ pub fn directory(
     conn: &mut PgConnection,
     query: &DirectoryQuery,
     bot_group: &str,
+    now: DateTime<Utc>,
 ) -> Result<(Vec<Member>, i64), AppError> {
     let prefix = query.prefix.as_deref();
-    let total: i64 = listed(bot_group, prefix).count().get_result(conn)?;
-    let rows = listed(bot_group, prefix).select(MemberRow::as_select());
+    let total: i64 = listed(bot_group, prefix, now).count().get_result(conn)?;
+    let rows = listed(bot_group, prefix, now).select(MemberRow::as_select());
     let rows = match query.sort {
         DirectorySort::Username => rows.order((lower(members::username).asc(), members::id.asc())),
         DirectorySort::UsernameDesc => rows.order((lower(members::username).desc(), members::id.desc())),

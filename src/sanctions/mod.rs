@@ -1,3 +1,6 @@
 //! Sanctions: the queue model, the store, status and enforcement.
 
 pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;

@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::duration::Duration;
+use crate::error::FieldError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Restriction {
@@ -337,6 +338,105 @@ impl Status {
     }
 }
 
+pub const REASON_MAX_CHARS: usize = 1_000;
+pub const PRIVATE_NOTE_MAX_CHARS: usize = 2_000;
+pub const RESOURCE_MAX_CHARS: usize = 200;
+
+/// A sanction as a moderator asked for it, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SanctionRequest {
+    pub action: Action,
+    pub reason: String,
+    pub private_note: String,
+    pub duration: Option<Duration>,
+    pub resource: Option<String>,
+}
+
+/// A resource as services name it: opaque, 1–200 characters, no control characters.
+pub fn parse_resource(field: &str, text: &str) -> Result<String, FieldError> {
+    let count = text.chars().count();
+    if count == 0 || count > RESOURCE_MAX_CHARS {
+        Err(FieldError::new(
+            field,
+            "invalid_length",
+            "A resource has 1 to 200 characters.",
+        ))
+    } else if text.chars().any(char::is_control) {
+        Err(FieldError::new(
+            field,
+            "contains_control_character",
+            "A resource may not contain control characters.",
+        ))
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+/// A required reason-like text of 1 to `max` characters.
+pub fn parse_reason(field: &str, text: &str, max: usize) -> Result<String, FieldError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        Err(FieldError::new(field, "required", "Give a reason."))
+    } else if trimmed.chars().count() > max {
+        Err(FieldError::new(field, "too_long", format!("At most {max} characters.")))
+    } else {
+        Ok(trimmed.to_string())
+    }
+}
+
+impl SanctionRequest {
+    pub fn parse(
+        kind: &str,
+        reason: &str,
+        private_note: Option<&str>,
+        duration: Option<&str>,
+        resource: Option<&str>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let action = Action::parse(kind);
+        if action.is_none() {
+            errors.push(FieldError::new(
+                "kind",
+                "invalid",
+                "kind is read_only, ban, lift_read_only or lift_ban.",
+            ));
+        }
+        let reason = parse_reason("reason", reason, REASON_MAX_CHARS)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let private_note = private_note.unwrap_or_default().trim().to_string();
+        if private_note.chars().count() > PRIVATE_NOTE_MAX_CHARS {
+            errors.push(FieldError::new("private_note", "too_long", "At most 2000 characters."));
+        }
+        let duration = match (action, duration) {
+            (Some(Action::Lift(_)), Some(_)) => {
+                errors.push(FieldError::new("duration", "not_allowed", "A lift has no duration."));
+                None
+            }
+            (_, Some(text)) => Duration::parse(text)
+                .map_err(|e| errors.push(FieldError::new("duration", "invalid", e.to_string())))
+                .ok(),
+            (_, None) => None,
+        };
+        let resource = resource
+            .map(|r| parse_resource("resource", r))
+            .transpose()
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        match (action, reason) {
+            (Some(action), Some(reason)) if errors.is_empty() => Ok(Self {
+                action,
+                reason,
+                private_note,
+                duration,
+                resource,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// Ranks of the rule "a moderator needs a higher rank than the target".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rank {
@@ -540,6 +640,44 @@ mod tests {
     }
 
     #[test]
+    fn sanction_requests_are_checked_together() {
+        let ok = SanctionRequest::parse("ban", " spam ", None, Some("1d12h"), Some("forum:1")).unwrap();
+        assert_eq!(ok.reason, "spam");
+        assert_eq!(ok.duration.map(Duration::as_secs), Some(129_600));
+        let codes = |r: Result<SanctionRequest, Vec<FieldError>>| -> Vec<(String, String)> {
+            r.unwrap_err().into_iter().map(|e| (e.field, e.code)).collect()
+        };
+        assert_eq!(
+            codes(SanctionRequest::parse("mute", "", None, Some("0s"), Some(""))),
+            [
+                ("kind".to_string(), "invalid".to_string()),
+                ("reason".to_string(), "required".to_string()),
+                ("duration".to_string(), "invalid".to_string()),
+                ("resource".to_string(), "invalid_length".to_string()),
+            ]
+        );
+        for bad in ["-1d", "", "1x", "P0D"] {
+            assert_eq!(
+                codes(SanctionRequest::parse("ban", "r", None, Some(bad), None)),
+                [("duration".to_string(), "invalid".to_string())],
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            codes(SanctionRequest::parse("lift_ban", "r", None, Some("1d"), None)),
+            [("duration".to_string(), "not_allowed".to_string())]
+        );
+        assert_eq!(
+            codes(SanctionRequest::parse("ban", &"r".repeat(1_001), None, None, None)),
+            [("reason".to_string(), "too_long".to_string())]
+        );
+        assert_eq!(
+            codes(SanctionRequest::parse("ban", "r", None, None, Some(&"x".repeat(201)))),
+            [("resource".to_string(), "invalid_length".to_string())]
+        );
+    }
+
+    #[test]
     fn who_may_moderate_whom() {
         assert_eq!(may_moderate(1, Rank::Staff, 2, Rank::Member, false), Ok(()));
         assert_eq!(may_moderate(1, Rank::Superuser, 2, Rank::Staff, false), Ok(()));
@@ -643,11 +781,10 @@ mod tests {
             let pairs: Vec<(&Entry, &Slot)> = history.entries().iter().zip(&slots).collect();
             for (i, (a, sa)) in pairs.iter().enumerate() {
                 for (b, sb) in pairs.iter().skip(i + 1) {
-                    if matches!(a.action, Action::Impose(_)) && a.action == b.action && a.resource == b.resource {
-                        if let (Some(start_a), Some(start_b)) = (sa.starts_at, sb.starts_at) {
-                            let disjoint = sa.ends_at <= Until::At(start_b) || sb.ends_at <= Until::At(start_a);
-                            prop_assert!(disjoint, "{a:?} {sa:?} overlaps {b:?} {sb:?}");
-                        }
+                    let same_queue = matches!(a.action, Action::Impose(_)) && a.action == b.action && a.resource == b.resource;
+                    if same_queue && let (Some(start_a), Some(start_b)) = (sa.starts_at, sb.starts_at) {
+                        let disjoint = sa.ends_at <= Until::At(start_b) || sb.ends_at <= Until::At(start_a);
+                        prop_assert!(disjoint, "{a:?} {sa:?} overlaps {b:?} {sb:?}");
                     }
                 }
             }

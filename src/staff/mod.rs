@@ -1,3 +1,4 @@
-//! Staff-managed lists. For now: seeding the forbidden e-mail domains.
+//! Staff tools: the audit log, roles and groups, IP lookups, forbidden domains.
 
+pub mod audit;
 pub mod store;

@@ -1,0 +1,462 @@
+//! HTTP handlers for sanctions and member status.
+
+use actix_web::{HttpResponse, get, http::header, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::app::AppState;
+use crate::auth::extract::Caller;
+use crate::client_ip::ClientIp;
+use crate::error::{AppError, FieldError, Problem};
+use crate::members::model::{MemberKey, Page};
+use crate::openapi::{AuthProblems, BodyProblems};
+use crate::sanctions::model::{EndingKind, SanctionRequest, parse_reason, parse_resource};
+use crate::sanctions::service::{self, Actor, ListQuery, SanctionView, staff_only, until_to_option};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(apply)
+        .service(member_sanctions)
+        .service(list)
+        .service(get_one)
+        .service(forgive)
+        .service(revert)
+        .service(status);
+}
+
+/// A member or moderator named in a sanction.
+#[derive(Serialize, ToSchema)]
+pub struct MemberRef {
+    pub id: i64,
+    pub username: String,
+}
+
+/// A sanction, or a lift.
+#[derive(Serialize, ToSchema)]
+pub struct Sanction {
+    pub id: i64,
+    pub member: MemberRef,
+    /// `read_only`, `ban`, `lift_read_only` or `lift_ban`.
+    pub kind: String,
+    /// The resource it applies to; null: everywhere.
+    pub resource: Option<String>,
+    /// Shown to the member and to services.
+    pub reason: String,
+    /// Staff only.
+    pub private_note: String,
+    pub moderator: MemberRef,
+    pub created_at: DateTime<Utc>,
+    /// When it starts (or started); null while waiting behind a permanent one, or if it never ran.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// When it ends (or ended); null when permanent.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// `queued`, `active`, `expired`, `forgiven`, `reverted` or `lifted`.
+    pub state: String,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_by: Option<MemberRef>,
+    pub end_reason: Option<String>,
+}
+
+impl From<SanctionView> for Sanction {
+    fn from(view: SanctionView) -> Self {
+        let row = view.row;
+        let never_ran = row.starts_at.is_none() && row.ended_kind.is_some();
+        Sanction {
+            id: row.id,
+            member: MemberRef {
+                id: row.member_id,
+                username: view.member_name,
+            },
+            kind: row.kind,
+            resource: row.resource,
+            reason: row.reason,
+            private_note: row.private_note,
+            moderator: MemberRef {
+                id: row.moderator_id,
+                username: view.moderator_name,
+            },
+            created_at: row.created_at,
+            starts_at: row.starts_at,
+            ends_at: if never_ran { row.ended_at } else { row.ends_at },
+            state: view.state.as_str().into(),
+            ended_at: row.ended_at,
+            ended_by: row
+                .ended_by
+                .zip(view.ended_by_name)
+                .map(|(id, username)| MemberRef { id, username }),
+            end_reason: row.end_reason,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SanctionRequestBody {
+    /// `read_only`, `ban`, `lift_read_only` or `lift_ban`.
+    #[schema(example = "ban")]
+    pub kind: String,
+    /// Shown to the member and to services; 1–1,000 characters.
+    pub reason: String,
+    /// Shown to staff only; at most 2,000 characters.
+    pub private_note: Option<String>,
+    /// `30m`, `1d12h`, `1w2d3h4m5s` or ISO 8601 (`P1D`); absent: permanent. Not for lifts.
+    #[schema(example = "1d")]
+    pub duration: Option<String>,
+    /// Scope, such as `forum:42`; absent: everywhere. 1–200 characters.
+    pub resource: Option<String>,
+}
+
+const RANK_PROBLEMS: &str = "`staff_only`, `member_read_only`/`member_banned` (the moderator's own standing), \
+    `cannot_moderate_self`, `cannot_moderate_bot`, `cannot_moderate_superuser`, `insufficient_rank`.";
+
+/// Sanction a member, or lift their sanctions of a kind.
+///
+/// Sanctions of one kind and resource queue: a temporary one starts when the
+/// one before it ends; a permanent one blocks the queue. A ban ends the
+/// member's sessions at once. The member is e-mailed the public reason and end.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "Numeric id or username.")),
+    request_body = SanctionRequestBody,
+    responses(
+        (status = 201, description = "Applied.", body = Sanction),
+        BodyProblems,
+        (status = 403, description = RANK_PROBLEMS, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `kind` `invalid`; `reason` `required`/`too_long`; `duration` `invalid` (zero, negative, malformed) or `not_allowed` (lifts); `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[post("/members/{member}/sanctions")]
+async fn apply(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    member: web::Path<String>,
+    body: web::Json<SanctionRequestBody>,
+) -> Result<HttpResponse, AppError> {
+    staff_only(caller.is_staff)?;
+    let body = body.into_inner();
+    let request = SanctionRequest::parse(
+        &body.kind,
+        &body.reason,
+        body.private_note.as_deref(),
+        body.duration.as_deref(),
+        body.resource.as_deref(),
+    )
+    .map_err(AppError::Validation)?;
+    let actor = Actor {
+        member_id: caller.member_id,
+        ip: ip.to_string(),
+    };
+    let view = service::apply(&state, actor, MemberKey::parse(&member), request).await?;
+    Ok(HttpResponse::Created().json(Sanction::from(view)))
+}
+
+/// A member's sanction history: running first, then queued, then the rest, newest first.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "Numeric id or username.")),
+    responses(
+        (status = 200, description = "The history, lifts included.", body = Vec<Sanction>),
+        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/members/{member}/sanctions")]
+async fn member_sanctions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    member: web::Path<String>,
+) -> Result<web::Json<Vec<Sanction>>, AppError> {
+    staff_only(caller.is_staff)?;
+    let views = service::member_history(&state, MemberKey::parse(&member)).await?;
+    Ok(web::Json(views.into_iter().map(Sanction::from).collect()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SanctionListParams {
+    /// Only sanctions running now.
+    pub active: Option<bool>,
+    /// `read_only`, `ban`, `lift_read_only` or `lift_ban`.
+    pub kind: Option<String>,
+    pub resource: Option<String>,
+    /// The moderator, by id or username.
+    pub moderator: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SanctionPage {
+    pub items: Vec<Sanction>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+/// All sanctions, newest first, with filters.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    params(SanctionListParams),
+    responses(
+        (status = 200, description = "A page of sanctions.", body = SanctionPage),
+        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: paging, `kind` or `resource`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/sanctions")]
+async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<SanctionListParams>,
+) -> Result<HttpResponse, AppError> {
+    staff_only(caller.is_staff)?;
+    let params = params.into_inner();
+    let mut errors: Vec<FieldError> = Vec::new();
+    let page = Page::parse(params.page, params.per_page)
+        .map_err(|e| errors.extend(e))
+        .ok();
+    if let Some(kind) = &params.kind
+        && crate::sanctions::model::Action::parse(kind).is_none()
+    {
+        errors.push(FieldError::new(
+            "kind",
+            "invalid",
+            "kind is read_only, ban, lift_read_only or lift_ban.",
+        ));
+    }
+    let resource = params
+        .resource
+        .as_deref()
+        .map(|r| parse_resource("resource", r))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let Some(page) = page.filter(|_| errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    let query = ListQuery {
+        active: params.active.unwrap_or(false),
+        kind: params.kind,
+        resource,
+        moderator: params.moderator.as_deref().map(MemberKey::parse),
+        offset: page.offset(),
+        limit: page.per_page,
+    };
+    let (views, total) = service::list(&state, query).await?;
+    Ok(HttpResponse::Ok().json(SanctionPage {
+        items: views.into_iter().map(Sanction::from).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    }))
+}
+
+/// One sanction.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Sanction id.")),
+    responses(
+        (status = 200, description = "The sanction.", body = Sanction),
+        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`sanction_not_found`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/sanctions/{id}")]
+async fn get_one(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<Sanction>, AppError> {
+    staff_only(caller.is_staff)?;
+    let id = parse_id(&id)?;
+    Ok(web::Json(service::get(&state, id).await?.into()))
+}
+
+fn parse_id(text: &str) -> Result<i64, AppError> {
+    text.parse()
+        .map_err(|_| AppError::not_found("sanction_not_found", "No such sanction."))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndRequest {
+    /// Why; 1–1,000 characters.
+    pub reason: String,
+}
+
+async fn end_early(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ip: std::net::IpAddr,
+    id: &str,
+    kind: EndingKind,
+    body: EndRequest,
+) -> Result<web::Json<Sanction>, AppError> {
+    staff_only(caller.is_staff)?;
+    let id = parse_id(id)?;
+    let reason = parse_reason("reason", &body.reason, crate::sanctions::model::REASON_MAX_CHARS)
+        .map_err(|e| AppError::Validation(vec![e]))?;
+    let actor = Actor {
+        member_id: caller.member_id,
+        ip: ip.to_string(),
+    };
+    Ok(web::Json(
+        service::end_early(&state, actor, id, kind, reason).await?.into(),
+    ))
+}
+
+/// Forgive a sanction: it ends now and still counts as served; the next in its queue starts now.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Sanction id.")),
+    request_body = EndRequest,
+    responses(
+        (status = 200, description = "Forgiven.", body = Sanction),
+        BodyProblems,
+        (status = 403, description = RANK_PROBLEMS, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`sanction_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sanction_not_endable` (not running or queued) or `sanction_is_a_lift`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[post("/sanctions/{id}/forgiveness")]
+async fn forgive(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    id: web::Path<String>,
+    body: web::Json<EndRequest>,
+) -> Result<web::Json<Sanction>, AppError> {
+    end_early(state, caller, ip, &id, EndingKind::Forgiven, body.into_inner()).await
+}
+
+/// Revert a sanction: as if it had never been given; later ones in its queue move earlier.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Sanction id.")),
+    request_body = EndRequest,
+    responses(
+        (status = 200, description = "Reverted.", body = Sanction),
+        BodyProblems,
+        (status = 403, description = RANK_PROBLEMS, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`sanction_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`sanction_not_endable` (already reverted) or `sanction_is_a_lift`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[post("/sanctions/{id}/reversion")]
+async fn revert(
+    state: web::Data<AppState>,
+    caller: Caller,
+    ClientIp(ip): ClientIp,
+    id: web::Path<String>,
+    body: web::Json<EndRequest>,
+) -> Result<web::Json<Sanction>, AppError> {
+    end_early(state, caller, ip, &id, EndingKind::Reverted, body.into_inner()).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusParams {
+    /// The resource asked about, such as `forum:42`: global sanctions and this resource's count.
+    pub resource: Option<String>,
+}
+
+/// A running sanction, as the member and services see it.
+#[derive(Serialize, ToSchema)]
+pub struct PublicSanction {
+    pub id: i64,
+    pub kind: String,
+    pub resource: Option<String>,
+    pub reason: String,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+/// What a member may do.
+#[derive(Serialize, ToSchema)]
+pub struct MemberStatus {
+    pub can_read: bool,
+    pub can_write: bool,
+    /// End of the whole ban queue; null when permanent or when no ban applies.
+    pub banned_until: Option<DateTime<Utc>>,
+    /// End of the whole read-only queue; null when permanent or when none applies.
+    pub read_only_until: Option<DateTime<Utc>>,
+    pub active_sanctions: Vec<PublicSanction>,
+}
+
+/// Whether a member may read and write, globally or where `resource` is asked about.
+///
+/// Expired sanctions stop applying at their end instant, whether or not any
+/// background job has run.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "Numeric id or username."), StatusParams),
+    responses(
+        (status = 200, description = "The status.", body = MemberStatus),
+        (status = 403, description = "`forbidden`: only the member and staff may ask.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/members/{member}/status")]
+async fn status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    member: web::Path<String>,
+    params: web::Query<StatusParams>,
+) -> Result<HttpResponse, AppError> {
+    let resource = params
+        .resource
+        .as_deref()
+        .map(|r| parse_resource("resource", r))
+        .transpose()
+        .map_err(|e| AppError::Validation(vec![e]))?;
+    let target = service::status_target(&state, MemberKey::parse(&member)).await?;
+    if target.id != caller.member_id && !caller.is_staff {
+        return Err(AppError::forbidden(
+            "forbidden",
+            "Only the member and staff may see this status.",
+        ));
+    }
+    let view = service::status(&state, target.id, resource).await?;
+    let body = MemberStatus {
+        can_read: view.status.can_read(),
+        can_write: view.status.can_write(),
+        banned_until: view.status.banned_until.and_then(until_to_option),
+        read_only_until: view.status.read_only_until.and_then(until_to_option),
+        active_sanctions: view
+            .active
+            .into_iter()
+            .map(|row| PublicSanction {
+                id: row.id,
+                kind: row.kind,
+                resource: row.resource,
+                reason: row.reason,
+                starts_at: row.starts_at,
+                ends_at: row.ends_at,
+            })
+            .collect(),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .json(body))
+}

@@ -1,0 +1,526 @@
+//! Sanction use cases: applying, forgiving, reverting, reading the history
+//! and the status, and the guard every write endpoint goes through.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+
+use crate::app::AppState;
+use crate::auth::store as sessions;
+use crate::error::{AppError, SanctionNotice};
+use crate::integration::events::{self, EventType};
+use crate::mail::{OutgoingMail, templates};
+use crate::members::model::{Member, MemberKey};
+use crate::members::profiles::member_not_found;
+use crate::members::store as members;
+use crate::sanctions::model::{
+    Action, EndingKind, History, Rank, Refusal, Restriction, SanctionRequest, Slot, State, Status, Until, may_moderate,
+};
+use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow};
+use crate::staff::audit::{self, AuditEntry};
+
+/// A sanction with everything a reader needs: its derived state and the
+/// names of the people involved.
+pub struct SanctionView {
+    pub row: SanctionRow,
+    pub state: State,
+    pub member_name: String,
+    pub moderator_name: String,
+    pub ended_by_name: Option<String>,
+}
+
+/// A member's history and standing at one instant.
+pub struct Standing {
+    pub rows: Vec<SanctionRow>,
+    pub history: History,
+    pub slots: Vec<Slot>,
+}
+
+impl Standing {
+    pub fn load(conn: &mut PgConnection, member_id: i64) -> Result<Self, AppError> {
+        let rows = store::of_member(conn, member_id)?;
+        let history = store::history_of(&rows)?;
+        let slots = history.schedule();
+        Ok(Self { rows, history, slots })
+    }
+
+    pub fn status(&self, resource: Option<&str>, at: DateTime<Utc>) -> Status {
+        self.history.status_at(resource, at)
+    }
+
+    fn row(&self, id: i64) -> Option<&SanctionRow> {
+        self.rows.iter().find(|r| r.id == id)
+    }
+
+    fn slot(&self, id: i64) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.id == id)
+    }
+
+    pub fn state(&self, id: i64, at: DateTime<Utc>) -> Option<State> {
+        let entry = self.history.entries().iter().find(|e| e.id == id)?;
+        Some(self.history.state_of(entry, self.slot(id)?, at))
+    }
+
+    /// What to tell a member refused for `restriction`: the public reason of
+    /// the newest running sanction of that kind, and when the queue ends.
+    pub fn notice(&self, status: &Status, restriction: Restriction) -> Option<SanctionNotice> {
+        let until = match restriction {
+            Restriction::Ban => status.banned_until?,
+            Restriction::ReadOnly => status.read_only_until?,
+        };
+        let reason = status
+            .active
+            .iter()
+            .filter_map(|id| self.row(*id))
+            .filter(|row| row.kind == restriction.as_str())
+            .max_by_key(|row| (row.created_at, row.id))
+            .map(|row| row.reason.clone())?;
+        Some(SanctionNotice {
+            reason,
+            ends_at: until_to_option(until),
+        })
+    }
+}
+
+pub fn until_to_option(until: Until) -> Option<DateTime<Utc>> {
+    match until {
+        Until::At(at) => Some(at),
+        Until::Never => None,
+    }
+}
+
+/// Refuses a banned member: the check that session admission and the caller
+/// extractor share.
+pub fn refuse_if_banned(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    let standing = Standing::load(conn, member_id)?;
+    let status = standing.status(None, now);
+    match standing.notice(&status, Restriction::Ban) {
+        Some(notice) => Err(AppError::Banned(notice)),
+        None => Ok(()),
+    }
+}
+
+/// The write guard: banned and read-only members may not change what others
+/// see or do.
+pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let standing = Standing::load(conn, member_id)?;
+            let status = standing.status(None, now);
+            if let Some(notice) = standing.notice(&status, Restriction::Ban) {
+                return Err(AppError::Banned(notice));
+            }
+            if let Some(notice) = standing.notice(&status, Restriction::ReadOnly) {
+                return Err(AppError::ReadOnly(notice));
+            }
+            Ok(())
+        })
+        .await
+}
+
+pub fn rank_of(member: &Member) -> Rank {
+    if member.is_superuser {
+        Rank::Superuser
+    } else if member.is_staff {
+        Rank::Staff
+    } else {
+        Rank::Member
+    }
+}
+
+/// The rank rule of sanctions and karma, as the 403 a moderator gets.
+pub fn check_may_moderate(
+    conn: &mut PgConnection,
+    moderator: &Member,
+    target: &Member,
+    bot_group: &str,
+) -> Result<(), AppError> {
+    let is_bot = !members::bots_among(conn, &[target.id], bot_group)?.is_empty();
+    may_moderate(moderator.id, rank_of(moderator), target.id, rank_of(target), is_bot).map_err(
+        |refusal| match refusal {
+            Refusal::Yourself => AppError::forbidden("cannot_moderate_self", "Nobody moderates themselves."),
+            Refusal::Bot => AppError::forbidden("cannot_moderate_bot", "Bots are not moderated."),
+            Refusal::Superuser => AppError::forbidden("cannot_moderate_superuser", "Superusers are not moderated."),
+            Refusal::Outranked => {
+                AppError::forbidden("insufficient_rank", "Moderating this member needs a higher rank.")
+            }
+        },
+    )
+}
+
+pub fn staff_only(is_staff: bool) -> Result<(), AppError> {
+    if is_staff {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("staff_only", "Only staff may do this."))
+    }
+}
+
+/// Stores the queue's derived schedule and records expiries that came due.
+fn settle(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<Standing, AppError> {
+    let standing = Standing::load(conn, member_id)?;
+    store::store_schedule(conn, &standing.rows, &standing.slots)?;
+    let standing = Standing::load(conn, member_id)?;
+    record_expiries(conn, &standing, now)?;
+    Ok(standing)
+}
+
+/// Writes `sanction.expired` once for each sanction whose end has passed,
+/// dated at that end.
+fn record_expiries(conn: &mut PgConnection, standing: &Standing, now: DateTime<Utc>) -> Result<(), AppError> {
+    let due: Vec<i64> = standing
+        .rows
+        .iter()
+        .filter(|r| !r.expiry_recorded && r.ended_kind.is_none() && matches!(r.kind.as_str(), "ban" | "read_only"))
+        .filter(|r| r.starts_at.is_some() && r.ends_at.is_some_and(|end| end <= now))
+        .map(|r| r.id)
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    for id in store::claim_expiries(conn, &due)? {
+        if let Some(row) = standing.row(id) {
+            let ended = row.ends_at.unwrap_or(now);
+            events::record(
+                conn,
+                EventType::SanctionExpired,
+                row.member_id,
+                event_data(row, None),
+                ended,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the expiries of sanctions whose end came with nobody looking.
+pub async fn sweep_expiries(state: &AppState) -> Result<usize, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let due = store::due_expiries(conn, now, 500)?;
+            let mut member_ids: Vec<i64> = due.iter().map(|r| r.member_id).collect();
+            member_ids.sort_unstable();
+            member_ids.dedup();
+            for member_id in &member_ids {
+                let standing = Standing::load(conn, *member_id)?;
+                record_expiries(conn, &standing, now)?;
+            }
+            Ok(due.len())
+        })
+        .await
+}
+
+fn event_data(row: &SanctionRow, member_name: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "sanction": {
+            "id": row.id,
+            "kind": row.kind,
+            "resource": row.resource,
+            "reason": row.reason,
+            "starts_at": row.starts_at,
+            "ends_at": row.ends_at,
+        },
+        "member": { "id": row.member_id, "username": member_name },
+    })
+}
+
+fn views(conn: &mut PgConnection, rows: Vec<SanctionRow>, now: DateTime<Utc>) -> Result<Vec<SanctionView>, AppError> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| [Some(r.member_id), Some(r.moderator_id), r.ended_by])
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = store::usernames(conn, &ids)?;
+    let mut standings: HashMap<i64, Standing> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let standing = match standings.entry(row.member_id) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(Standing::load(conn, row.member_id)?),
+        };
+        let state = standing.state(row.id, now).unwrap_or(State::Expired);
+        let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
+        out.push(SanctionView {
+            state,
+            member_name: name(row.member_id),
+            moderator_name: name(row.moderator_id),
+            ended_by_name: row.ended_by.map(name),
+            row,
+        });
+    }
+    Ok(out)
+}
+
+/// Where a staff action comes from, for the audit log.
+pub struct Actor {
+    pub member_id: i64,
+    pub ip: String,
+}
+
+pub async fn apply(
+    state: &AppState,
+    actor: Actor,
+    target: MemberKey,
+    request: SanctionRequest,
+) -> Result<SanctionView, AppError> {
+    ensure_can_write(state, actor.member_id).await?;
+    let now = state.clock.now();
+    let bot_group = state.config.bot_group.clone();
+    let config = state.config.clone();
+    let (view, mail) = state
+        .db
+        .transaction(move |conn| {
+            let found = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            // Locking the member serialises moderators acting on them at once,
+            // so the queue is always built on the latest history.
+            let target = members::find_for_update(conn, found.id)?.ok_or_else(member_not_found)?;
+            let moderator = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            check_may_moderate(conn, &moderator, &target, &bot_group)?;
+
+            if let Action::Lift(restriction) = request.action {
+                let standing = Standing::load(conn, target.id)?;
+                let lifted = standing
+                    .history
+                    .lifted_by(restriction, request.resource.as_deref(), now);
+                store::end(conn, &lifted, EndingKind::Lifted, moderator.id, &request.reason, now)?;
+            }
+            let id = store::insert(
+                conn,
+                &NewSanction {
+                    member_id: target.id,
+                    action: request.action,
+                    resource: request.resource.as_deref(),
+                    reason: &request.reason,
+                    private_note: &request.private_note,
+                    duration: request.duration,
+                    moderator_id: moderator.id,
+                    now,
+                },
+            )?;
+            let standing = settle(conn, target.id, now)?;
+            if standing.status(None, now).banned_until.is_some() {
+                // A ban takes effect at once: refresh tokens stop working and
+                // access tokens are refused from this instant.
+                sessions::revoke_member_sessions(conn, target.id, "banned", now)?;
+            }
+            let row = store::find(conn, id)?.ok_or_else(|| AppError::internal("sanction vanished"))?;
+            events::record(
+                conn,
+                EventType::SanctionApplied,
+                target.id,
+                event_data(&row, Some(&target.username)),
+                now,
+            )?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor_id: moderator.id,
+                    action: "sanction.applied",
+                    target_member_id: Some(target.id),
+                    target: None,
+                    reason: Some(&request.reason),
+                    ip: &actor.ip,
+                    details: serde_json::json!({ "sanction_id": id, "kind": row.kind, "resource": row.resource }),
+                },
+                now,
+            )?;
+            let mail: Option<OutgoingMail> = match request.action {
+                Action::Impose(restriction) => Some(templates::sanction_applied(
+                    target.locale,
+                    &target.email,
+                    &target.username,
+                    restriction,
+                    &row.reason,
+                    row.resource.as_deref(),
+                    row.ends_at,
+                    config.frontend_url.as_ref(),
+                )),
+                Action::Lift(_) => None,
+            };
+            let view = views(conn, vec![row], now)?
+                .pop()
+                .ok_or_else(|| AppError::internal("no view"))?;
+            Ok((view, mail))
+        })
+        .await?;
+    if let Some(mail) = mail {
+        state.mailer.send_later(mail);
+    }
+    Ok(view)
+}
+
+fn sanction_not_found() -> AppError {
+    AppError::not_found("sanction_not_found", "No such sanction.")
+}
+
+/// Forgives (ends now) or reverts (erases) one sanction.
+pub async fn end_early(
+    state: &AppState,
+    actor: Actor,
+    id: i64,
+    kind: EndingKind,
+    reason: String,
+) -> Result<SanctionView, AppError> {
+    ensure_can_write(state, actor.member_id).await?;
+    let now = state.clock.now();
+    let bot_group = state.config.bot_group.clone();
+    state
+        .db
+        .transaction(move |conn| {
+            let row = store::find(conn, id)?.ok_or_else(sanction_not_found)?;
+            let target = members::find_for_update(conn, row.member_id)?.ok_or_else(sanction_not_found)?;
+            let moderator = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            check_may_moderate(conn, &moderator, &target, &bot_group)?;
+            let standing = Standing::load(conn, target.id)?;
+            let current = standing.state(id, now).ok_or_else(sanction_not_found)?;
+            if row.kind.starts_with("lift_") {
+                return Err(AppError::Conflict {
+                    code: "sanction_is_a_lift",
+                    detail: "A lift cannot be forgiven or reverted.".into(),
+                });
+            }
+            let allowed = match kind {
+                EndingKind::Forgiven => matches!(current, State::Active | State::Queued),
+                _ => current != State::Reverted,
+            };
+            if !allowed {
+                return Err(AppError::Conflict {
+                    code: "sanction_not_endable",
+                    detail: format!("This sanction is {} already.", current.as_str()),
+                });
+            }
+            store::end(conn, &[id], kind, moderator.id, &reason, now)?;
+            settle(conn, target.id, now)?;
+            let row = store::find(conn, id)?.ok_or_else(sanction_not_found)?;
+            let (event, action) = match kind {
+                EndingKind::Forgiven => (EventType::SanctionForgiven, "sanction.forgiven"),
+                _ => (EventType::SanctionReverted, "sanction.reverted"),
+            };
+            events::record(conn, event, target.id, event_data(&row, Some(&target.username)), now)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor_id: moderator.id,
+                    action,
+                    target_member_id: Some(target.id),
+                    target: None,
+                    reason: Some(&reason),
+                    ip: &actor.ip,
+                    details: serde_json::json!({ "sanction_id": id }),
+                },
+                now,
+            )?;
+            views(conn, vec![row], now)?
+                .pop()
+                .ok_or_else(|| AppError::internal("no view"))
+        })
+        .await
+}
+
+/// A member's whole history: running first, then queued, then the rest, newest first.
+pub async fn member_history(state: &AppState, target: MemberKey) -> Result<Vec<SanctionView>, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let member = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let rows = store::of_member(conn, member.id)?;
+            let mut views = views(conn, rows, now)?;
+            let rank = |state: State| match state {
+                State::Active => 0,
+                State::Queued => 1,
+                _ => 2,
+            };
+            views.sort_by(|a, b| {
+                rank(a.state)
+                    .cmp(&rank(b.state))
+                    .then(b.row.created_at.cmp(&a.row.created_at))
+                    .then(b.row.id.cmp(&a.row.id))
+            });
+            Ok(views)
+        })
+        .await
+}
+
+pub async fn get(state: &AppState, id: i64) -> Result<SanctionView, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let row = store::find(conn, id)?.ok_or_else(sanction_not_found)?;
+            views(conn, vec![row], now)?.pop().ok_or_else(sanction_not_found)
+        })
+        .await
+}
+
+pub struct ListQuery {
+    pub active: bool,
+    pub kind: Option<String>,
+    pub resource: Option<String>,
+    pub moderator: Option<MemberKey>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+pub async fn list(state: &AppState, query: ListQuery) -> Result<(Vec<SanctionView>, i64), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let moderator_id = match &query.moderator {
+                Some(key) => match members::find_by_key(conn, key)? {
+                    Some(member) => Some(member.id),
+                    None => return Ok((Vec::new(), 0)),
+                },
+                None => None,
+            };
+            let filter = SanctionFilter {
+                active_at: query.active.then_some(now),
+                kind: query.kind.clone(),
+                resource: query.resource.clone(),
+                moderator_id,
+            };
+            let (rows, total) = store::list(conn, &filter, query.offset, query.limit)?;
+            Ok((views(conn, rows, now)?, total))
+        })
+        .await
+}
+
+/// What a member may do where `resource` is asked about.
+pub struct StatusView {
+    pub status: Status,
+    pub active: Vec<SanctionRow>,
+}
+
+pub async fn status(state: &AppState, member_id: i64, resource: Option<String>) -> Result<StatusView, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let standing = Standing::load(conn, member_id)?;
+            record_expiries(conn, &standing, now)?;
+            let status = standing.status(resource.as_deref(), now);
+            let active = status
+                .active
+                .iter()
+                .filter_map(|id| standing.row(*id).cloned())
+                .collect();
+            Ok(StatusView { status, active })
+        })
+        .await
+}
+
+/// The member a status request names, and whether the caller may see it.
+pub async fn status_target(state: &AppState, key: MemberKey) -> Result<Member, AppError> {
+    state
+        .db
+        .run(move |conn| members::find_by_key(conn, &key)?.ok_or_else(member_not_found))
+        .await
+}

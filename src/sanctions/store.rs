@@ -1,0 +1,235 @@
+//! Queries on sanctions.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::duration::Duration;
+use crate::error::AppError;
+use crate::sanctions::model::{Action, Ending, EndingKind, Entry, History, Slot, Until};
+use crate::schema::{members, sanctions};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sanctions)]
+pub struct SanctionRow {
+    pub id: i64,
+    pub member_id: i64,
+    pub kind: String,
+    pub resource: Option<String>,
+    pub reason: String,
+    pub private_note: String,
+    pub duration_seconds: Option<i64>,
+    pub moderator_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub ended_kind: Option<String>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_by: Option<i64>,
+    pub end_reason: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub expiry_recorded: bool,
+}
+
+impl SanctionRow {
+    pub fn entry(&self) -> Result<Entry, AppError> {
+        let action = Action::parse(&self.kind)
+            .ok_or_else(|| AppError::internal(format!("unknown sanction kind {}", self.kind)))?;
+        let ending = match (self.ended_kind.as_deref(), self.ended_at) {
+            (Some(kind), Some(at)) => Some(Ending {
+                kind: match kind {
+                    "forgiven" => EndingKind::Forgiven,
+                    "reverted" => EndingKind::Reverted,
+                    _ => EndingKind::Lifted,
+                },
+                at,
+            }),
+            _ => None,
+        };
+        let duration = self
+            .duration_seconds
+            .map(|s| Duration::from_secs(s.unsigned_abs()))
+            .transpose()
+            .map_err(AppError::internal)?;
+        Ok(Entry {
+            id: self.id,
+            action,
+            resource: self.resource.clone(),
+            created_at: self.created_at,
+            duration,
+            ending,
+        })
+    }
+}
+
+pub fn history_of(rows: &[SanctionRow]) -> Result<History, AppError> {
+    Ok(History::new(
+        rows.iter().map(SanctionRow::entry).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Every sanction about a member, oldest first.
+pub fn of_member(conn: &mut PgConnection, member_id: i64) -> Result<Vec<SanctionRow>, AppError> {
+    Ok(sanctions::table
+        .filter(sanctions::member_id.eq(member_id))
+        .order((sanctions::created_at.asc(), sanctions::id.asc()))
+        .select(SanctionRow::as_select())
+        .load(conn)?)
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<SanctionRow>, AppError> {
+    Ok(sanctions::table
+        .find(id)
+        .select(SanctionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub struct NewSanction<'a> {
+    pub member_id: i64,
+    pub action: Action,
+    pub resource: Option<&'a str>,
+    pub reason: &'a str,
+    pub private_note: &'a str,
+    pub duration: Option<Duration>,
+    pub moderator_id: i64,
+    pub now: DateTime<Utc>,
+}
+
+pub fn insert(conn: &mut PgConnection, new: &NewSanction) -> Result<i64, AppError> {
+    Ok(diesel::insert_into(sanctions::table)
+        .values((
+            sanctions::member_id.eq(new.member_id),
+            sanctions::kind.eq(new.action.as_str()),
+            sanctions::resource.eq(new.resource),
+            sanctions::reason.eq(new.reason),
+            sanctions::private_note.eq(new.private_note),
+            sanctions::duration_seconds.eq(new.duration.map(|d| d.as_secs() as i64)),
+            sanctions::moderator_id.eq(new.moderator_id),
+            sanctions::created_at.eq(new.now),
+        ))
+        .returning(sanctions::id)
+        .get_result(conn)?)
+}
+
+pub fn end(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    kind: EndingKind,
+    by: i64,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let kind = match kind {
+        EndingKind::Forgiven => "forgiven",
+        EndingKind::Reverted => "reverted",
+        EndingKind::Lifted => "lifted",
+    };
+    diesel::update(sanctions::table.filter(sanctions::id.eq_any(ids)))
+        .set((
+            sanctions::ended_kind.eq(kind),
+            sanctions::ended_at.eq(at),
+            sanctions::ended_by.eq(by),
+            sanctions::end_reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores the derived start and end of each sanction whose slot changed.
+pub fn store_schedule(conn: &mut PgConnection, rows: &[SanctionRow], slots: &[Slot]) -> Result<(), AppError> {
+    for slot in slots {
+        let ends_at = match slot.ends_at {
+            Until::At(at) => Some(at),
+            Until::Never => None,
+        };
+        let unchanged = rows
+            .iter()
+            .any(|r| r.id == slot.id && r.starts_at == slot.starts_at && r.ends_at == ends_at);
+        if !unchanged {
+            diesel::update(sanctions::table.find(slot.id))
+                .set((sanctions::starts_at.eq(slot.starts_at), sanctions::ends_at.eq(ends_at)))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks expiries as recorded; returns the ids this call marked, so that
+/// concurrent observers record each expiry once.
+pub fn claim_expiries(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<i64>, AppError> {
+    Ok(diesel::update(
+        sanctions::table
+            .filter(sanctions::id.eq_any(ids))
+            .filter(sanctions::expiry_recorded.eq(false)),
+    )
+    .set(sanctions::expiry_recorded.eq(true))
+    .returning(sanctions::id)
+    .get_results(conn)?)
+}
+
+/// Sanctions whose end has come and whose expiry is not recorded yet.
+pub fn due_expiries(conn: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> Result<Vec<SanctionRow>, AppError> {
+    Ok(sanctions::table
+        .filter(sanctions::expiry_recorded.eq(false))
+        .filter(sanctions::ends_at.le(now))
+        .filter(sanctions::ended_kind.is_null())
+        .filter(sanctions::kind.eq_any(["read_only", "ban"]))
+        .filter(sanctions::starts_at.is_not_null())
+        .order(sanctions::ends_at.asc())
+        .limit(limit)
+        .select(SanctionRow::as_select())
+        .load(conn)?)
+}
+
+/// Usernames of these members (moderators, targets), by id.
+pub fn usernames(conn: &mut PgConnection, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, AppError> {
+    Ok(members::table
+        .filter(members::id.eq_any(ids))
+        .select((members::id, members::username))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+#[derive(Debug, Default)]
+pub struct SanctionFilter {
+    pub active_at: Option<DateTime<Utc>>,
+    pub kind: Option<String>,
+    pub resource: Option<String>,
+    pub moderator_id: Option<i64>,
+}
+
+fn filtered(filter: &SanctionFilter) -> sanctions::BoxedQuery<'_, diesel::pg::Pg> {
+    let mut query = sanctions::table.into_boxed();
+    if let Some(now) = filter.active_at {
+        query = query
+            .filter(sanctions::starts_at.le(now))
+            .filter(sanctions::ends_at.is_null().or(sanctions::ends_at.gt(now)))
+            .filter(sanctions::kind.eq_any(["read_only", "ban"]));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(sanctions::kind.eq(kind));
+    }
+    if let Some(resource) = &filter.resource {
+        query = query.filter(sanctions::resource.eq(resource));
+    }
+    if let Some(moderator) = filter.moderator_id {
+        query = query.filter(sanctions::moderator_id.eq(moderator));
+    }
+    query
+}
+
+pub fn list(
+    conn: &mut PgConnection,
+    filter: &SanctionFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<SanctionRow>, i64), AppError> {
+    let total = filtered(filter).count().get_result(conn)?;
+    let rows = filtered(filter)
+        .order((sanctions::created_at.desc(), sanctions::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(SanctionRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,103 @@
+//! The staff-action log: who did what, to whom, why, when and from where.
+//! Written in the transaction of the action it records.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::error::AppError;
+use crate::schema::audit_log;
+
+/// One staff action about to be recorded.
+pub struct AuditEntry<'a> {
+    pub actor_id: i64,
+    pub action: &'a str,
+    pub target_member_id: Option<i64>,
+    /// What the action was about when it is not a member: an IP, a group, a domain.
+    pub target: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub ip: &'a str,
+    pub details: serde_json::Value,
+}
+
+pub fn record(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) -> Result<(), AppError> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::actor_id.eq(entry.actor_id),
+            audit_log::action.eq(entry.action),
+            audit_log::target_member_id.eq(entry.target_member_id),
+            audit_log::target.eq(entry.target),
+            audit_log::reason.eq(entry.reason),
+            audit_log::ip.eq(entry.ip),
+            audit_log::details.eq(entry.details),
+            audit_log::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub actor_id: i64,
+    pub action: String,
+    pub target_member_id: Option<i64>,
+    pub target: Option<String>,
+    pub reason: Option<String>,
+    pub ip: Option<String>,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<i64>,
+    pub target_member_id: Option<i64>,
+    pub action: Option<String>,
+}
+
+fn filtered(filter: &AuditFilter) -> audit_log::BoxedQuery<'_, diesel::pg::Pg> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(actor) = filter.actor_id {
+        query = query.filter(audit_log::actor_id.eq(actor));
+    }
+    if let Some(target) = filter.target_member_id {
+        query = query.filter(audit_log::target_member_id.eq(target));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_log::action.eq(action));
+    }
+    query
+}
+
+pub fn list(
+    conn: &mut PgConnection,
+    filter: &AuditFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<AuditRow>, i64), AppError> {
+    let total = filtered(filter).count().get_result(conn)?;
+    let rows = filtered(filter)
+        .order(audit_log::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// On unregistration: what the member did as staff stays, attributed to the
+/// placeholder and without their address; what was done about them keeps
+/// its shape but loses what named them.
+pub fn anonymise_member(conn: &mut PgConnection, member_id: i64, placeholder_id: i64) -> Result<(), AppError> {
+    diesel::update(audit_log::table.filter(audit_log::actor_id.eq(member_id)))
+        .set((audit_log::actor_id.eq(placeholder_id), audit_log::ip.eq(None::<String>)))
+        .execute(conn)?;
+    diesel::update(audit_log::table.filter(audit_log::target_member_id.eq(member_id)))
+        .set((
+            audit_log::target.eq(None::<String>),
+            audit_log::details.eq(serde_json::json!({})),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
