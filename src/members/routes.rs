@@ -478,6 +478,10 @@ async fn change_account(
     body: web::Json<AccountChangeRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
+    // A rename changes what others see; a new address does not.
+    if body.username.is_some() {
+        crate::sanctions::service::ensure_can_write(&state, caller.member_id).await?;
+    }
     let change = AccountChange {
         current_password: body.current_password,
         username: body.username,

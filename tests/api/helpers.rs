@@ -253,6 +253,12 @@ impl TestApp {
         self.execute(&format!("UPDATE members SET is_staff = TRUE WHERE id = {member_id}"));
     }
 
+    pub fn make_superuser(&self, member_id: i64) {
+        self.execute(&format!(
+            "UPDATE members SET is_staff = TRUE, is_superuser = TRUE WHERE id = {member_id}"
+        ));
+    }
+
     pub fn make_bot(&self, member_id: i64) {
         self.execute("INSERT INTO groups (name, created_at) VALUES ('bots', now()) ON CONFLICT DO NOTHING");
         self.execute(&format!(

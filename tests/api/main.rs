@@ -9,5 +9,6 @@ mod openapi;
 mod operations;
 mod profiles;
 mod registration;
+mod sanctions;
 mod sessions;
 mod tokens;

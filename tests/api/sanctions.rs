@@ -1,0 +1,584 @@
+//! Sanctions end to end: queues, enforcement, scopes, and who may do what.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, Session, TestApp};
+
+/// A moderator (staff) and a member to moderate.
+async fn cast(app: &TestApp) -> (Session, Session) {
+    let moderator = app.member("mod").await;
+    app.make_staff(moderator.id);
+    let member = app.member("troll").await;
+    (moderator, member)
+}
+
+async fn sanction(app: &TestApp, moderator: &Session, member: &str, body: Value) -> crate::helpers::Response {
+    app.post(
+        &format!("/v1/members/{member}/sanctions"),
+        Some(&moderator.access),
+        body,
+    )
+    .await
+}
+
+fn time(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time: {value}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_ban_takes_effect_at_once_everywhere() {
+    let app = TestApp::spawn().await;
+    let (moderator, troll) = cast(&app).await;
+    assert_eq!(
+        app.get("/v1/members/me", Some(&troll.access)).await.status,
+        StatusCode::OK
+    );
+
+    let banned = sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "ban", "reason": "Spam", "private_note": "third strike", "duration": "1d"}),
+    )
+    .await;
+    assert_eq!(banned.status, StatusCode::CREATED, "{}", banned.body);
+    assert_eq!(banned.body["state"], "active");
+    assert_eq!(banned.body["private_note"], "third strike");
+
+    let refused = app.get("/v1/members/me", Some(&troll.access)).await;
+    refused.assert_problem(403, "member_banned");
+    assert_eq!(refused.body["sanction"]["reason"], "Spam");
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": troll.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    let login = app
+        .post("/v1/auth/login", None, json!({"login": "troll", "password": PASSWORD}))
+        .await;
+    login.assert_problem(403, "member_banned");
+    assert_eq!(login.body["sanction"]["reason"], "Spam");
+    assert_eq!(time(&login.body["sanction"]["ends_at"]), time(&banned.body["ends_at"]));
+    // A wrong password still says only that.
+    app.post(
+        "/v1/auth/login",
+        None,
+        json!({"login": "troll", "password": "wrong password"}),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+
+    let mails = app.inbox.wait_for("troll@example.com", 2).await;
+    assert!(mails[1].text.contains("Spam"), "{}", mails[1].text);
+    assert!(!mails[1].text.contains("third strike") && !mails[1].html.contains("third strike"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'sanction.applied'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'sanction.applied'"),
+        1
+    );
+
+    // The directory no longer lists the member.
+    let names: Vec<String> = app.get("/v1/members", None).await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["mod"]);
+}
+
+#[tokio::test]
+async fn a_short_ban_expires_without_any_job() {
+    let app = TestApp::spawn().await;
+    let (moderator, _) = cast(&app).await;
+    sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "ban", "reason": "Cool down", "duration": "2s"}),
+    )
+    .await;
+    app.post("/v1/auth/login", None, json!({"login": "troll", "password": PASSWORD}))
+        .await
+        .assert_problem(403, "member_banned");
+    app.clock.advance(chrono::Duration::seconds(2));
+    let back = app.login("troll", PASSWORD).await;
+    let status = app.get("/v1/members/troll/status", Some(&back.access)).await;
+    assert_eq!(status.body["can_read"], true);
+    assert_eq!(status.body["active_sanctions"], json!([]));
+    // Observed: the expiry is now in the event log, dated at its end.
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'sanction.expired'"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sanctions_of_a_kind_accumulate_and_forgive_and_revert_move_the_queue() {
+    let app = TestApp::spawn().await;
+    let (moderator, troll) = cast(&app).await;
+    let first = sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "read_only", "reason": "One", "duration": "1h"}),
+    )
+    .await
+    .body;
+    let second = sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "read_only", "reason": "Two", "duration": "1h"}),
+    )
+    .await
+    .body;
+    assert_eq!(second["state"], "queued");
+    assert_eq!(time(&second["starts_at"]), time(&first["ends_at"]));
+    let status = app.get("/v1/members/troll/status", Some(&troll.access)).await.body;
+    assert_eq!(
+        (status["can_read"].clone(), status["can_write"].clone()),
+        (json!(true), json!(false))
+    );
+    let two_hours = time(&status["read_only_until"]) - time(&first["starts_at"]);
+    assert_eq!(two_hours, chrono::Duration::hours(2));
+
+    // Forgiving the first: it ends now, the second starts now.
+    let forgiven = app
+        .post(
+            &format!("/v1/sanctions/{}/forgiveness", first["id"]),
+            Some(&moderator.access),
+            json!({"reason": "Apologised"}),
+        )
+        .await;
+    assert_eq!(forgiven.status, StatusCode::OK, "{}", forgiven.body);
+    assert_eq!(forgiven.body["state"], "forgiven");
+    let second_now = app
+        .get(&format!("/v1/sanctions/{}", second["id"]), Some(&moderator.access))
+        .await
+        .body;
+    assert_eq!(second_now["state"], "active");
+    assert_eq!(time(&second_now["starts_at"]), time(&forgiven.body["ended_at"]));
+
+    // A third queues after the second; reverting the second moves the third
+    // to where the second started, as if the second had never been.
+    let third = sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "read_only", "reason": "Three", "duration": "1h"}),
+    )
+    .await
+    .body;
+    assert_eq!(time(&third["starts_at"]), time(&second_now["ends_at"]));
+    let reverted = app
+        .post(
+            &format!("/v1/sanctions/{}/reversion", second["id"]),
+            Some(&moderator.access),
+            json!({"reason": "Mistake"}),
+        )
+        .await;
+    assert_eq!(reverted.body["state"], "reverted");
+    let third_now = app
+        .get(&format!("/v1/sanctions/{}", third["id"]), Some(&moderator.access))
+        .await
+        .body;
+    assert_eq!(time(&third_now["starts_at"]), time(&third["created_at"]));
+
+    app.post(
+        &format!("/v1/sanctions/{}/reversion", second["id"]),
+        Some(&moderator.access),
+        json!({"reason": "Again"}),
+    )
+    .await
+    .assert_problem(409, "sanction_not_endable");
+    app.post(
+        &format!("/v1/sanctions/{}/forgiveness", first["id"]),
+        Some(&moderator.access),
+        json!({"reason": "Again"}),
+    )
+    .await
+    .assert_problem(409, "sanction_not_endable");
+    app.post(
+        "/v1/sanctions/999999/forgiveness",
+        Some(&moderator.access),
+        json!({"reason": "x"}),
+    )
+    .await
+    .assert_problem(404, "sanction_not_found");
+
+    // Lifting ends everything of the kind.
+    let lift = sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "lift_read_only", "reason": "Clean slate"}),
+    )
+    .await;
+    assert_eq!(lift.status, StatusCode::CREATED);
+    assert_eq!(
+        app.get("/v1/members/troll/status", Some(&troll.access)).await.body["can_write"],
+        true
+    );
+
+    let history = app
+        .get("/v1/members/troll/sanctions", Some(&moderator.access))
+        .await
+        .body;
+    let states: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["kind"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("lift_read_only", "expired"),
+            ("read_only", "lifted"),
+            ("read_only", "reverted"),
+            ("read_only", "forgiven")
+        ]
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type IN ('sanction.forgiven', 'sanction.reverted')"),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_scoped_ban_stays_in_its_resource() {
+    let app = TestApp::spawn().await;
+    let (moderator, troll) = cast(&app).await;
+    let scoped = sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "ban", "reason": "Off-topic", "duration": "1d", "resource": "forum:1"}),
+    )
+    .await;
+    assert_eq!(scoped.status, StatusCode::CREATED);
+    // Not a global ban: the session lives on.
+    let in_forum_1 = app
+        .get("/v1/members/troll/status?resource=forum:1", Some(&troll.access))
+        .await
+        .body;
+    assert_eq!(
+        (
+            in_forum_1["can_read"].clone(),
+            in_forum_1["active_sanctions"][0]["resource"].clone()
+        ),
+        (json!(false), json!("forum:1"))
+    );
+    let in_forum_2 = app
+        .get("/v1/members/troll/status?resource=forum:2", Some(&troll.access))
+        .await
+        .body;
+    assert_eq!(
+        (in_forum_2["can_read"].clone(), in_forum_2["can_write"].clone()),
+        (json!(true), json!(true))
+    );
+    let global = app.get("/v1/members/troll/status", Some(&troll.access)).await.body;
+    assert_eq!(global["can_read"], true);
+    app.login("troll", PASSWORD).await;
+
+    // A global read-only applies in every resource.
+    sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "read_only", "reason": "Calm down", "duration": "1h"}),
+    )
+    .await;
+    let in_forum_2 = app
+        .get("/v1/members/troll/status?resource=forum:2", Some(&troll.access))
+        .await
+        .body;
+    assert_eq!(in_forum_2["can_write"], false);
+    app.get(
+        &format!("/v1/members/troll/status?resource={}", "r".repeat(201)),
+        Some(&troll.access),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn who_may_sanction_whom() {
+    let app = TestApp::spawn().await;
+    let (moderator, troll) = cast(&app).await;
+    let other_mod = app.member("othermod").await;
+    app.make_staff(other_mod.id);
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let bot = app.member("robot").await;
+    app.make_bot(bot.id);
+    let ban = json!({"kind": "ban", "reason": "x", "duration": "1h"});
+
+    sanction(&app, &troll, "mod", ban.clone())
+        .await
+        .assert_problem(403, "staff_only");
+    sanction(&app, &moderator, "mod", ban.clone())
+        .await
+        .assert_problem(403, "cannot_moderate_self");
+    sanction(&app, &moderator, "othermod", ban.clone())
+        .await
+        .assert_problem(403, "insufficient_rank");
+    sanction(&app, &moderator, "boss", ban.clone())
+        .await
+        .assert_problem(403, "cannot_moderate_superuser");
+    sanction(&app, &moderator, "robot", ban.clone())
+        .await
+        .assert_problem(403, "cannot_moderate_bot");
+    sanction(&app, &moderator, "nobody", ban.clone())
+        .await
+        .assert_problem(404, "member_not_found");
+    app.post("/v1/members/troll/sanctions", None, ban.clone())
+        .await
+        .assert_problem(401, "missing_credentials");
+    assert_eq!(
+        sanction(&app, &boss, "othermod", ban.clone()).await.status,
+        StatusCode::CREATED
+    );
+
+    for (body, field) in [
+        (json!({"kind": "ban", "reason": "x", "duration": "0s"}), "duration"),
+        (json!({"kind": "ban", "reason": "x", "duration": "-1d"}), "duration"),
+        (json!({"kind": "ban", "reason": "x", "duration": "soon"}), "duration"),
+        (json!({"kind": "mute", "reason": "x"}), "kind"),
+        (json!({"kind": "ban", "reason": ""}), "reason"),
+        (json!({"kind": "ban", "reason": "x", "resource": ""}), "resource"),
+    ] {
+        let response = sanction(&app, &moderator, "troll", body).await;
+        response.assert_problem(422, "validation_failed");
+        assert_eq!(response.field_codes()[0].0, field);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM sanctions"), 1);
+
+    // Reading: staff only; a member sees their own status, not another's.
+    app.get("/v1/sanctions", Some(&troll.access))
+        .await
+        .assert_problem(403, "staff_only");
+    app.get("/v1/members/troll/sanctions", Some(&troll.access))
+        .await
+        .assert_problem(403, "staff_only");
+    app.get("/v1/members/mod/status", Some(&troll.access))
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/v1/members/troll/status", None)
+        .await
+        .assert_problem(401, "missing_credentials");
+    let listed = app
+        .get(
+            "/v1/sanctions?active=true&kind=ban&moderator=boss",
+            Some(&moderator.access),
+        )
+        .await;
+    assert_eq!(listed.body["total"], 1);
+    assert_eq!(listed.body["items"][0]["member"]["username"], "othermod");
+    assert_eq!(
+        app.get("/v1/sanctions?moderator=mod", Some(&moderator.access))
+            .await
+            .body["total"],
+        0
+    );
+    app.get("/v1/sanctions?kind=mute", Some(&moderator.access))
+        .await
+        .assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn concurrent_sanctions_build_one_consistent_queue() {
+    let app = TestApp::spawn().await;
+    let (moderator, _) = cast(&app).await;
+    let second = app.member("mod2").await;
+    app.make_staff(second.id);
+    let body = json!({"kind": "ban", "reason": "Flood", "duration": "1h"});
+    let requests = (0..6).map(|i| {
+        let token = if i % 2 == 0 {
+            moderator.access.clone()
+        } else {
+            second.access.clone()
+        };
+        let (app, body) = (&app, body.clone());
+        async move {
+            sanction(
+                app,
+                &Session {
+                    id: 0,
+                    access: token,
+                    refresh: String::new(),
+                },
+                "troll",
+                body,
+            )
+            .await
+        }
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    assert!(responses.iter().all(|r| r.status == StatusCode::CREATED));
+
+    let history = app
+        .get("/v1/members/troll/sanctions", Some(&moderator.access))
+        .await
+        .body;
+    let mut slots: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (time(&s["starts_at"]), time(&s["ends_at"])))
+        .collect();
+    slots.sort();
+    for pair in slots.windows(2) {
+        assert_eq!(pair[0].1, pair[1].0, "the queue has a gap or an overlap: {slots:?}");
+    }
+    assert_eq!(slots[5].1 - slots[0].0, chrono::Duration::hours(6));
+}
+
+#[tokio::test]
+async fn activation_refuses_a_banned_member() {
+    let app = TestApp::spawn().await;
+    let moderator = app.member("mod").await;
+    app.make_staff(moderator.id);
+    app.register("late", "late@example.com").await;
+    let token = app.activation_token("late@example.com", 1).await;
+    // Staff may sanction inactive members.
+    assert_eq!(
+        sanction(
+            &app,
+            &moderator,
+            "late",
+            json!({"kind": "ban", "reason": "Known spammer"})
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    app.post(&format!("/v1/tokens/registration/{token}"), None, json!({}))
+        .await
+        .assert_problem(403, "member_banned");
+    assert_eq!(
+        app.count("SELECT count(*) FROM sessions s JOIN members m ON m.id = s.member_id WHERE m.username = 'late'"),
+        0
+    );
+}
+
+/// Write routes a read-only member may still use, as API.md lists them.
+const OPEN_TO_READ_ONLY: &[(&str, &str)] = &[
+    ("POST", "/v1/members"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("POST", "/v1/auth/logout"),
+    ("POST", "/v1/tokens/registration"),
+    ("POST", "/v1/tokens/registration/{token}"),
+    ("POST", "/v1/tokens/password-reset"),
+    ("POST", "/v1/tokens/password-reset/{token}"),
+    ("POST", "/v1/tokens/email-change/{token}"),
+    ("PUT", "/v1/members/me/password"),
+    ("DELETE", "/v1/members/me"),
+];
+
+#[tokio::test]
+async fn every_write_route_refuses_a_read_only_member_who_can_still_log_in() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    // A read-only staff member, so that staff routes reach the guard too.
+    let quiet = app.member("quiet").await;
+    app.make_staff(quiet.id);
+    let victim = app.member("victim").await;
+    let earlier = sanction(
+        &app,
+        &boss,
+        "victim",
+        json!({"kind": "read_only", "reason": "x", "duration": "1h"}),
+    )
+    .await
+    .body;
+    assert_eq!(
+        sanction(
+            &app,
+            &boss,
+            "quiet",
+            json!({"kind": "read_only", "reason": "Cooling off", "duration": "1h"})
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let quiet = app.login("quiet", PASSWORD).await;
+
+    let samples: BTreeMap<(&str, &str), Value> = BTreeMap::from([
+        (("PATCH", "/v1/members/me"), json!({"biography": "x"})),
+        (
+            ("PATCH", "/v1/members/me/account"),
+            json!({"current_password": PASSWORD, "username": "loud"}),
+        ),
+        (
+            ("POST", "/v1/members/{member}/sanctions"),
+            json!({"kind": "ban", "reason": "x"}),
+        ),
+        (("POST", "/v1/sanctions/{id}/forgiveness"), json!({"reason": "x"})),
+        (("POST", "/v1/sanctions/{id}/reversion"), json!({"reason": "x"})),
+    ]);
+    let document = app.get("/v1/openapi.json", None).await.body;
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys().map(|m| m.to_uppercase()) {
+            if method == "GET" || OPEN_TO_READ_ONLY.contains(&(method.as_str(), path.as_str())) {
+                continue;
+            }
+            let body = samples.get(&(method.as_str(), path.as_str())).unwrap_or_else(|| {
+                panic!("{method} {path} is a write route: add it to the samples here, or to OPEN_TO_READ_ONLY if API.md lets read-only members use it")
+            });
+            let concrete = path
+                .replace("{member}", &victim.id.to_string())
+                .replace("{id}", &earlier["id"].to_string());
+            let response = app
+                .request(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &concrete,
+                    Some(&quiet.access),
+                    Some(body.clone()),
+                )
+                .await;
+            response.assert_problem(403, "member_read_only");
+            assert_eq!(response.body["sanction"]["reason"], "Cooling off");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, samples.len());
+
+    // What read-only members keep: logging in and out, the password, their data.
+    app.login("quiet", PASSWORD).await;
+    assert_eq!(
+        app.get("/v1/members/me/export", Some(&quiet.access)).await.status,
+        StatusCode::OK
+    );
+    let new = "another fine passphrase";
+    let changed = app
+        .request(
+            Method::PUT,
+            "/v1/members/me/password",
+            Some(&quiet.access),
+            Some(json!({"current_password": PASSWORD, "password": new, "password_confirmation": new})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT);
+    let email_only = app
+        .patch(
+            "/v1/members/me/account",
+            Some(&quiet.access),
+            json!({"current_password": new, "email": "quiet@new.example.org"}),
+        )
+        .await;
+    assert_eq!(email_only.status, StatusCode::ACCEPTED);
+}
