@@ -219,7 +219,9 @@ fn routes_config(config: &mut ServiceConfig) {
                 .configure(crate::auth::routes::configure)
                 .configure(crate::members::routes::configure)
                 .configure(crate::tokens::routes::configure)
-                .configure(crate::sanctions::routes::configure),
+                .configure(crate::sanctions::routes::configure)
+                .configure(crate::karma::routes::configure)
+                .configure(crate::staff::routes::configure),
         )
         .configure(crate::auth::routes::configure_root)
         .configure(crate::health::configure);

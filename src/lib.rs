@@ -14,6 +14,7 @@ pub mod error;
 pub mod geoip;
 pub mod health;
 pub mod integration;
+pub mod karma;
 pub mod mail;
 pub mod members;
 pub mod openapi;

@@ -25,6 +25,8 @@ use crate::error::{FieldError, Problem, SanctionNotice};
         (name = "members", description = "Registration and accounts"),
         (name = "tokens", description = "E-mailed single-use tokens"),
         (name = "sanctions", description = "Read-only and bans: queues, forgiveness, reversion, status"),
+        (name = "karma", description = "Staff notes about members, with karma"),
+        (name = "staff", description = "Staff tools: sessions, IPs, roles, groups, forbidden domains, audit log"),
         (name = "operations", description = "Health and the API description")
     )
 )]

@@ -185,6 +185,9 @@ pub async fn change_account(
             }
             if let Some(new_name) = &rename {
                 store::rename(conn, &member, new_name, now)?;
+                // So that staff can follow a member across names.
+                let note = crate::karma::model::KarmaNote::rename(&member.username, new_name.as_str());
+                crate::karma::store::insert(conn, member.id, None, &note, now)?;
                 let data = serde_json::json!({
                     "member": { "id": member.id, "username": new_name.as_str() },
                     "old_username": member.username,
@@ -273,6 +276,12 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
                     .collect::<Vec<_>>(),
             )?;
             events::redact_member(conn, member_id)?;
+            // What the member wrote as staff stays, under the placeholder;
+            // sanctions and karma notes about them go with their row.
+            let placeholder = store::placeholder_id(conn)?;
+            crate::sanctions::store::reattribute(conn, member_id, placeholder)?;
+            crate::karma::store::reattribute(conn, member_id, placeholder)?;
+            crate::staff::audit::anonymise_member(conn, member_id, placeholder)?;
             store::delete(conn, member_id)?;
             events::record(
                 conn,
@@ -288,17 +297,20 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
 
 pub struct Export {
     pub member: Member,
+    pub sanctions: Vec<crate::sanctions::service::SanctionView>,
     pub sessions: Vec<sessions::SessionRecord>,
     pub ips: Vec<IpRecord>,
     pub renames: Vec<Rename>,
 }
 
 pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError> {
+    let now = state.clock.now();
     state
         .db
         .run(move |conn| {
             Ok(Export {
                 member: store::find(conn, member_id)?.ok_or_else(gone)?,
+                sanctions: crate::sanctions::service::views_of_member(conn, member_id, now)?,
                 sessions: sessions::sessions_of(conn, member_id)?,
                 ips: store::ips_of(conn, member_id)?,
                 renames: store::renames_of(conn, member_id)?,

@@ -18,6 +18,8 @@ pub struct ProfileView {
     pub is_bot: bool,
     /// Only for staff, and only with a GeoIP database.
     pub city: Option<String>,
+    /// Only for staff: the sum of the member's karma notes.
+    pub karma: Option<i64>,
     pub show_email: bool,
     pub show_signature: bool,
 }
@@ -34,6 +36,7 @@ fn view(state: &AppState, member: Member, is_bot: bool, viewer: Viewer) -> Profi
         show_email: viewer.member_id.is_some() && (member.preferences.show_email || viewer.is_staff || own),
         show_signature: member.preferences.show_signature,
         city,
+        karma: None,
         is_bot,
         member,
     }
@@ -41,15 +44,23 @@ fn view(state: &AppState, member: Member, is_bot: bool, viewer: Viewer) -> Profi
 
 pub async fn profile(state: &AppState, key: MemberKey, viewer: Viewer) -> Result<ProfileView, AppError> {
     let bot_group = state.config.bot_group.clone();
-    let (member, is_bot) = state
+    let (member, is_bot, karma) = state
         .db
         .run(move |conn| {
             let member = store::find_by_key(conn, &key)?.ok_or_else(member_not_found)?;
             let is_bot = !store::bots_among(conn, &[member.id], &bot_group)?.is_empty();
-            Ok((member, is_bot))
+            let karma = if viewer.is_staff {
+                Some(crate::karma::store::total(conn, member.id)?)
+            } else {
+                None
+            };
+            Ok((member, is_bot, karma))
         })
         .await?;
-    Ok(view(state, member, is_bot, viewer))
+    Ok(ProfileView {
+        karma,
+        ..view(state, member, is_bot, viewer)
+    })
 }
 
 pub fn member_not_found() -> AppError {

@@ -137,6 +137,9 @@ pub struct MemberProfile {
     /// Staff only, from the last IP, when a GeoIP database is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
+    /// Staff only, on a single profile: the sum of the member's karma notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub karma: Option<i64>,
 }
 
 impl MemberProfile {
@@ -155,6 +158,7 @@ impl MemberProfile {
             is_bot: view.is_bot,
             email: view.show_email.then(|| member.email.clone()),
             city: view.city,
+            karma: view.karma,
         }
     }
 }
@@ -604,10 +608,24 @@ pub struct RenameExport {
     pub changed_at: DateTime<Utc>,
 }
 
+/// A sanction about the caller, with its public reason.
+#[derive(Serialize, ToSchema)]
+pub struct SanctionExport {
+    pub kind: String,
+    pub resource: Option<String>,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub state: String,
+}
+
 /// Everything memberd holds about the caller.
 #[derive(Serialize, ToSchema)]
 pub struct DataExport {
     pub account: OwnAccount,
+    /// Sanctions about the caller, public reasons only.
+    pub sanctions: Vec<SanctionExport>,
     pub sessions: Vec<SessionExport>,
     pub ips: Vec<IpExport>,
     pub username_history: Vec<RenameExport>,
@@ -624,6 +642,19 @@ async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
     let data = account::export(&state, caller.member_id).await?;
     let body = DataExport {
         account: OwnAccount::new(&data.member, &state.config),
+        sanctions: data
+            .sanctions
+            .into_iter()
+            .map(|view| SanctionExport {
+                state: view.state.as_str().into(),
+                kind: view.row.kind,
+                resource: view.row.resource,
+                reason: view.row.reason,
+                created_at: view.row.created_at,
+                starts_at: view.row.starts_at,
+                ends_at: view.row.ends_at,
+            })
+            .collect(),
         sessions: data
             .sessions
             .into_iter()

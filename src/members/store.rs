@@ -474,3 +474,12 @@ pub fn delete(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
     diesel::delete(members::table.find(id)).execute(conn)?;
     Ok(())
 }
+
+/// The built-in member that stands in for unregistered staff.
+pub fn placeholder_id(conn: &mut PgConnection) -> Result<i64, AppError> {
+    Ok(members::table
+        .filter(members::is_system.eq(true))
+        .order(members::id.asc())
+        .select(members::id)
+        .first(conn)?)
+}

@@ -424,6 +424,17 @@ pub async fn end_early(
         .await
 }
 
+/// Every sanction about a member, newest first, as views.
+pub fn views_of_member(
+    conn: &mut PgConnection,
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<SanctionView>, AppError> {
+    let mut rows = store::of_member(conn, member_id)?;
+    rows.reverse();
+    views(conn, rows, now)
+}
+
 /// A member's whole history: running first, then queued, then the rest, newest first.
 pub async fn member_history(state: &AppState, target: MemberKey) -> Result<Vec<SanctionView>, AppError> {
     let now = state.clock.now();

@@ -233,3 +233,15 @@ pub fn list(
         .load(conn)?;
     Ok((rows, total))
 }
+
+/// On unregistration: sanctions the member gave or ended as staff stay,
+/// under the placeholder.
+pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), AppError> {
+    diesel::update(sanctions::table.filter(sanctions::moderator_id.eq(from)))
+        .set(sanctions::moderator_id.eq(to))
+        .execute(conn)?;
+    diesel::update(sanctions::table.filter(sanctions::ended_by.eq(from)))
+        .set(sanctions::ended_by.eq(to))
+        .execute(conn)?;
+    Ok(())
+}

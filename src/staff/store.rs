@@ -50,3 +50,172 @@ pub fn parse_domain_list(text: &str) -> Vec<String> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .collect()
 }
+
+use crate::error::AppError;
+use crate::schema::{groups, member_groups, members};
+use diesel::sql_types::{BigInt, Text, Timestamptz};
+
+pub fn groups_with_counts(conn: &mut PgConnection) -> Result<Vec<(i64, String, i64)>, AppError> {
+    let rows: Vec<(i64, String)> = groups::table
+        .order(groups::name.asc())
+        .select((groups::id, groups::name))
+        .load(conn)?;
+    let counts: Vec<(i64, i64)> = member_groups::table
+        .group_by(member_groups::group_id)
+        .select((member_groups::group_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| (id, name, counts.iter().find(|(g, _)| *g == id).map_or(0, |(_, n)| *n)))
+        .collect())
+}
+
+pub fn create_group(conn: &mut PgConnection, name: &str, now: DateTime<Utc>) -> Result<i64, AppError> {
+    diesel::insert_into(groups::table)
+        .values((groups::name.eq(name), groups::created_at.eq(now)))
+        .returning(groups::id)
+        .get_result(conn)
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict { .. } => AppError::Conflict {
+                code: "group_exists",
+                detail: format!("There is a group {name} already."),
+            },
+            other => other,
+        })
+}
+
+/// The groups with these names, by id.
+pub fn groups_named(conn: &mut PgConnection, names: &[String]) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(groups::table
+        .filter(groups::name.eq_any(names))
+        .select((groups::id, groups::name))
+        .load(conn)?)
+}
+
+pub fn groups_of(conn: &mut PgConnection, member_id: i64) -> Result<Vec<String>, AppError> {
+    Ok(member_groups::table
+        .inner_join(groups::table)
+        .filter(member_groups::member_id.eq(member_id))
+        .order(groups::name.asc())
+        .select(groups::name)
+        .load(conn)?)
+}
+
+pub fn set_groups(conn: &mut PgConnection, member_id: i64, group_ids: &[i64]) -> Result<(), AppError> {
+    diesel::delete(member_groups::table.filter(member_groups::member_id.eq(member_id))).execute(conn)?;
+    let rows: Vec<_> = group_ids
+        .iter()
+        .map(|g| (member_groups::member_id.eq(member_id), member_groups::group_id.eq(*g)))
+        .collect();
+    diesel::insert_into(member_groups::table).values(rows).execute(conn)?;
+    Ok(())
+}
+
+pub fn set_flags(
+    conn: &mut PgConnection,
+    member_id: i64,
+    staff: bool,
+    superuser: bool,
+    active: bool,
+) -> Result<(), AppError> {
+    diesel::update(members::table.find(member_id))
+        .set((
+            members::is_staff.eq(staff),
+            members::is_superuser.eq(superuser),
+            members::is_active.eq(active),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Active superusers, locked, so that two demotions cannot both pass the
+/// "not the last one" check.
+pub fn lock_superusers(conn: &mut PgConnection) -> Result<Vec<i64>, AppError> {
+    Ok(members::table
+        .filter(members::is_superuser.eq(true))
+        .filter(members::is_active.eq(true))
+        .select(members::id)
+        .for_update()
+        .load(conn)?)
+}
+
+#[derive(QueryableByName)]
+pub struct SeenAt {
+    #[diesel(sql_type = BigInt)]
+    pub member_id: i64,
+    #[diesel(sql_type = Text)]
+    pub username: String,
+    #[diesel(sql_type = Text)]
+    pub ip: String,
+    #[diesel(sql_type = Timestamptz)]
+    pub first_seen_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// Members seen at any address of `network`, most recent first.
+pub fn members_in_network(conn: &mut PgConnection, network: &str) -> Result<Vec<SeenAt>, AppError> {
+    Ok(diesel::sql_query(
+        "SELECT i.member_id, m.username, i.ip, i.first_seen_at, i.last_seen_at \
+         FROM member_ips i JOIN members m ON m.id = i.member_id \
+         WHERE i.ip::inet <<= $1::inet ORDER BY i.last_seen_at DESC LIMIT 500",
+    )
+    .bind::<Text, _>(network)
+    .load(conn)?)
+}
+
+/// A forbidden domain and when it was added.
+pub type DomainRow = (String, DateTime<Utc>);
+
+pub fn domains(
+    conn: &mut PgConnection,
+    prefix: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<DomainRow>, i64), AppError> {
+    let query = || {
+        let mut query = forbidden_email_domains::table.into_boxed();
+        if let Some(prefix) = prefix {
+            query = query.filter(
+                forbidden_email_domains::domain.like(format!("{}%", prefix.replace('%', "").replace('_', "\\_"))),
+            );
+        }
+        query
+    };
+    let total = query().count().get_result(conn)?;
+    let rows = query()
+        .order(forbidden_email_domains::domain.asc())
+        .offset(offset)
+        .limit(limit)
+        .select((forbidden_email_domains::domain, forbidden_email_domains::created_at))
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+pub fn add_domain(conn: &mut PgConnection, domain: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    let added = diesel::insert_into(forbidden_email_domains::table)
+        .values((
+            forbidden_email_domains::domain.eq(domain),
+            forbidden_email_domains::created_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    if added == 0 {
+        return Err(AppError::Conflict {
+            code: "domain_exists",
+            detail: format!("{domain} is forbidden already."),
+        });
+    }
+    Ok(())
+}
+
+pub fn remove_domain(conn: &mut PgConnection, domain: &str) -> Result<(), AppError> {
+    let removed = diesel::delete(forbidden_email_domains::table.find(domain)).execute(conn)?;
+    if removed == 0 {
+        return Err(AppError::not_found(
+            "domain_not_found",
+            format!("{domain} is not on the list."),
+        ));
+    }
+    Ok(())
+}

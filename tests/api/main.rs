@@ -11,4 +11,5 @@ mod profiles;
 mod registration;
 mod sanctions;
 mod sessions;
+mod staff;
 mod tokens;

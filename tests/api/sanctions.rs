@@ -528,6 +528,21 @@ async fn every_write_route_refuses_a_read_only_member_who_can_still_log_in() {
         ),
         (("POST", "/v1/sanctions/{id}/forgiveness"), json!({"reason": "x"})),
         (("POST", "/v1/sanctions/{id}/reversion"), json!({"reason": "x"})),
+        (
+            ("POST", "/v1/members/{member}/karma-notes"),
+            json!({"note": "x", "karma": 1}),
+        ),
+        (("POST", "/v1/members/{member}/sessions/revocation"), json!({})),
+        (
+            ("PUT", "/v1/members/{member}/roles"),
+            json!({"groups": [], "staff": false, "superuser": false, "active": true}),
+        ),
+        (("POST", "/v1/groups"), json!({"name": "helpers"})),
+        (
+            ("POST", "/v1/forbidden-email-domains"),
+            json!({"domain": "spam.example"}),
+        ),
+        (("DELETE", "/v1/forbidden-email-domains/{domain}"), json!({})),
     ]);
     let document = app.get("/v1/openapi.json", None).await.body;
     let mut checked = 0;

@@ -1,0 +1,123 @@
+//! HTTP handlers for karma notes.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::app::AppState;
+use crate::auth::extract::{Caller, Writer};
+use crate::client_ip::ClientIp;
+use crate::error::{AppError, Problem};
+use crate::karma::model::KarmaNote;
+use crate::karma::service::{self, NoteView};
+use crate::members::model::MemberKey;
+use crate::openapi::{AuthProblems, BodyProblems};
+use crate::sanctions::routes::MemberRef;
+use crate::sanctions::service::{Actor, staff_only};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(add).service(history);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KarmaNoteRequest {
+    /// 1–500 characters.
+    pub note: String,
+    /// -100 to 100.
+    pub karma: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KarmaNoteBody {
+    pub id: i64,
+    pub note: String,
+    pub karma: i32,
+    /// Null when memberd wrote it (a rename).
+    pub author: Option<MemberRef>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<NoteView> for KarmaNoteBody {
+    fn from(view: NoteView) -> Self {
+        KarmaNoteBody {
+            id: view.row.id,
+            note: view.row.note,
+            karma: view.row.karma,
+            author: view
+                .row
+                .author_id
+                .zip(view.author_name)
+                .map(|(id, username)| MemberRef { id, username }),
+            created_at: view.row.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KarmaHistory {
+    /// The member's karma: the sum of the notes.
+    pub karma: i64,
+    pub items: Vec<KarmaNoteBody>,
+}
+
+/// Note something about a member, with a karma score.
+#[utoipa::path(
+    tag = "karma",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "Numeric id or username.")),
+    request_body = KarmaNoteRequest,
+    responses(
+        (status = 201, description = "Noted.", body = KarmaNoteBody),
+        BodyProblems,
+        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`, `cannot_moderate_self`, `cannot_moderate_bot`, `cannot_moderate_superuser`, `insufficient_rank`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `note` `required`/`too_long`, `karma` `out_of_range`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[post("/members/{member}/karma-notes")]
+async fn add(
+    state: web::Data<AppState>,
+    Writer(caller): Writer,
+    ClientIp(ip): ClientIp,
+    member: web::Path<String>,
+    body: web::Json<KarmaNoteRequest>,
+) -> Result<HttpResponse, AppError> {
+    staff_only(caller.is_staff)?;
+    let note = KarmaNote::parse(&body.note, body.karma).map_err(AppError::Validation)?;
+    let actor = Actor {
+        member_id: caller.member_id,
+        ip: ip.to_string(),
+    };
+    let view = service::add(&state, actor, MemberKey::parse(&member), note).await?;
+    Ok(HttpResponse::Created().json(KarmaNoteBody::from(view)))
+}
+
+/// A member's karma notes, newest first, and their karma.
+#[utoipa::path(
+    tag = "karma",
+    security(("bearer" = [])),
+    params(("member" = String, Path, description = "Numeric id or username.")),
+    responses(
+        (status = 200, description = "The notes.", body = KarmaHistory),
+        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/members/{member}/karma-notes")]
+async fn history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    member: web::Path<String>,
+) -> Result<web::Json<KarmaHistory>, AppError> {
+    staff_only(caller.is_staff)?;
+    let (views, karma) = service::history(&state, MemberKey::parse(&member)).await?;
+    Ok(web::Json(KarmaHistory {
+        karma,
+        items: views.into_iter().map(KarmaNoteBody::from).collect(),
+    }))
+}

@@ -1,0 +1,75 @@
+//! Writing and reading karma notes.
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::integration::events::{self, EventType};
+use crate::karma::model::KarmaNote;
+use crate::karma::store::{self, NoteRow};
+use crate::members::model::MemberKey;
+use crate::members::profiles::member_not_found;
+use crate::members::store as members;
+use crate::sanctions::service::{Actor, check_may_moderate};
+use crate::sanctions::store::usernames;
+use crate::staff::audit::{self, AuditEntry};
+
+pub struct NoteView {
+    pub row: NoteRow,
+    pub author_name: Option<String>,
+}
+
+pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaNote) -> Result<NoteView, AppError> {
+    let now = state.clock.now();
+    let bot_group = state.config.bot_group.clone();
+    state
+        .db
+        .transaction(move |conn| {
+            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let author = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            check_may_moderate(conn, &author, &target, &bot_group)?;
+            let row = store::insert(conn, target.id, Some(author.id), &note, now)?;
+            let data = serde_json::json!({
+                "member": { "id": target.id, "username": target.username },
+                "karma_note": { "id": row.id, "karma": row.karma },
+            });
+            events::record(conn, EventType::KarmaNoted, target.id, data, now)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor_id: author.id,
+                    action: "karma.noted",
+                    target_member_id: Some(target.id),
+                    target: None,
+                    reason: Some(&note.note),
+                    ip: &actor.ip,
+                    details: serde_json::json!({ "karma_note_id": row.id, "karma": row.karma }),
+                },
+                now,
+            )?;
+            Ok(NoteView {
+                row,
+                author_name: Some(author.username),
+            })
+        })
+        .await
+}
+
+pub async fn history(state: &AppState, target: MemberKey) -> Result<(Vec<NoteView>, i64), AppError> {
+    state
+        .db
+        .run(move |conn| {
+            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let rows = store::of_member(conn, target.id)?;
+            let authors: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
+            let names = usernames(conn, &authors)?;
+            let total = rows.iter().map(|r| i64::from(r.karma)).sum();
+            let views = rows
+                .into_iter()
+                .map(|row| NoteView {
+                    author_name: row.author_id.and_then(|id| names.get(&id).cloned()),
+                    row,
+                })
+                .collect();
+            Ok((views, total))
+        })
+        .await
+}

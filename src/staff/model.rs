@@ -1,0 +1,96 @@
+//! Rules of staff-managed names: forbidden domains, group names, IP lookups.
+
+use std::net::IpAddr;
+
+use ipnet::{IpNet, Ipv6Net};
+
+use crate::error::FieldError;
+
+/// A forbidden e-mail domain: a lower-case host name, matched with its
+/// subdomains; no wildcards.
+pub fn parse_domain(text: &str) -> Result<String, FieldError> {
+    let domain = text.trim().trim_end_matches('.').to_lowercase();
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if domain.is_empty() || domain.len() > 253 || !domain.split('.').all(label_ok) {
+        return Err(FieldError::new(
+            "domain",
+            "invalid",
+            "Give a domain such as example.com (no wildcards).",
+        ));
+    }
+    Ok(domain)
+}
+
+/// A group name: 1–50 characters of a–z, 0–9, `_` and `-`.
+pub fn parse_group_name(text: &str) -> Result<String, FieldError> {
+    let name = text.trim();
+    let ok = (1..=50).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(FieldError::new(
+            "name",
+            "invalid",
+            "1–50 characters of a–z, 0–9, _ and -.",
+        ))
+    }
+}
+
+/// The network an IP lookup covers: the address itself for IPv4, its /64
+/// for IPv6 (one customer's allocation, usually).
+pub fn lookup_network(text: &str) -> Result<IpNet, FieldError> {
+    match text.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => Ok(IpNet::from(IpAddr::V4(v4))),
+        Ok(IpAddr::V6(v6)) => Ipv6Net::new(v6, 64)
+            .map(|net| IpNet::V6(net.trunc()))
+            .map_err(|_| FieldError::new("ip", "invalid", "Not an IP address.")),
+        Err(_) => Err(FieldError::new("ip", "invalid", "Not an IP address.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        assert_eq!(parse_domain(" Mail.Example.COM. "), Ok("mail.example.com".into()));
+        for bad in [
+            "",
+            "*.example.com",
+            "exa mple.com",
+            "-x.com",
+            &format!("{}.com", "a".repeat(64)),
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn group_names() {
+        assert_eq!(parse_group_name("bots"), Ok("bots".into()));
+        assert!(
+            parse_group_name("Bots").is_err()
+                && parse_group_name("").is_err()
+                && parse_group_name(&"g".repeat(51)).is_err()
+        );
+    }
+
+    #[test]
+    fn ipv6_lookups_cover_the_64() {
+        assert_eq!(
+            lookup_network("2001:db8:1:2:3:4:5:6").unwrap().to_string(),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(lookup_network("198.51.100.7").unwrap().to_string(), "198.51.100.7/32");
+        assert!(lookup_network("198.51.100.300").is_err() && lookup_network("nope").is_err());
+    }
+}

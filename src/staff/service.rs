@@ -1,0 +1,279 @@
+//! Staff use cases: logging a member out, IP lookups, roles and groups,
+//! forbidden domains, and reading the audit log. Every change and every
+//! lookup of personal data is written to the audit log.
+
+use crate::app::AppState;
+use crate::auth::store as sessions;
+use crate::error::{AppError, FieldError};
+use crate::integration::events::{self, EventType};
+use crate::members::model::{Member, MemberKey};
+use crate::members::profiles::member_not_found;
+use crate::members::store::{self as members, IpRecord};
+use crate::sanctions::service::{Actor, rank_of};
+use crate::staff::audit::{self, AuditEntry, AuditFilter, AuditRow};
+use crate::staff::store::{self, SeenAt};
+
+pub fn superuser_only(is_superuser: bool) -> Result<(), AppError> {
+    if is_superuser {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("superuser_only", "Only superusers may do this."))
+    }
+}
+
+fn entry<'a>(actor: &'a Actor, action: &'a str, target: &Member) -> AuditEntry<'a> {
+    AuditEntry {
+        actor_id: actor.member_id,
+        action,
+        target_member_id: Some(target.id),
+        target: None,
+        reason: None,
+        ip: &actor.ip,
+        details: serde_json::json!({}),
+    }
+}
+
+/// Logs a member out everywhere. Staff may do it to members below their rank.
+pub async fn revoke_sessions(state: &AppState, actor: Actor, target: MemberKey) -> Result<usize, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let moderator = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            if target.id == moderator.id || rank_of(&moderator) <= rank_of(&target) {
+                return Err(AppError::forbidden(
+                    "insufficient_rank",
+                    "Logging this member out needs a higher rank.",
+                ));
+            }
+            let revoked = sessions::revoke_member_sessions(conn, target.id, "staff", now)?;
+            let data =
+                serde_json::json!({ "member": { "id": target.id, "username": target.username }, "sessions": revoked });
+            events::record(conn, EventType::MemberSessionsRevoked, target.id, data, now)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    details: serde_json::json!({ "sessions": revoked }),
+                    ..entry(&actor, "member.sessions_revoked", &target)
+                },
+                now,
+            )?;
+            Ok(revoked)
+        })
+        .await
+}
+
+pub async fn member_ips(
+    state: &AppState,
+    actor: Actor,
+    target: MemberKey,
+) -> Result<(Member, Vec<IpRecord>), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let ips = members::ips_of(conn, target.id)?;
+            audit::record(conn, entry(&actor, "member.ips_viewed", &target), now)?;
+            Ok((target, ips))
+        })
+        .await
+}
+
+pub async fn members_at(state: &AppState, actor: Actor, network: ipnet::IpNet) -> Result<Vec<SeenAt>, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let network = network.to_string();
+            let seen = store::members_in_network(conn, &network)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor_id: actor.member_id,
+                    action: "ip.members_viewed",
+                    target_member_id: None,
+                    target: Some(&network),
+                    reason: None,
+                    ip: &actor.ip,
+                    details: serde_json::json!({ "members": seen.len() }),
+                },
+                now,
+            )?;
+            Ok(seen)
+        })
+        .await
+}
+
+pub struct Roles {
+    pub groups: Vec<String>,
+    pub staff: bool,
+    pub superuser: bool,
+    pub active: bool,
+}
+
+/// Sets a member's groups and flags. Nobody changes their own roles, and the
+/// last active superuser stays one.
+pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles: Roles) -> Result<Roles, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let found = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            if found.id == actor.member_id {
+                return Err(AppError::forbidden("cannot_change_own_roles", "Nobody changes their own roles."));
+            }
+            let superusers = store::lock_superusers(conn)?;
+            let target = members::find_for_update(conn, found.id)?.ok_or_else(member_not_found)?;
+            let mut names = roles.groups.clone();
+            names.sort();
+            names.dedup();
+            let known = store::groups_named(conn, &names)?;
+            let unknown: Vec<FieldError> = names
+                .iter()
+                .filter(|n| !known.iter().any(|(_, k)| k == *n))
+                .map(|n| FieldError::new("groups", "unknown_group", format!("There is no group {n}.")))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(AppError::Validation(unknown));
+            }
+            let stays_superuser = roles.superuser && roles.active;
+            if superusers.contains(&target.id) && !stays_superuser && superusers.len() == 1 {
+                return Err(AppError::Conflict { code: "last_superuser", detail: "The last superuser cannot be demoted.".into() });
+            }
+            let before = serde_json::json!({
+                "groups": store::groups_of(conn, target.id)?,
+                "staff": target.is_staff, "superuser": target.is_superuser, "active": target.is_active,
+            });
+            store::set_groups(conn, target.id, &known.iter().map(|(id, _)| *id).collect::<Vec<_>>())?;
+            // A superuser is staff too.
+            store::set_flags(conn, target.id, roles.staff || roles.superuser, roles.superuser, roles.active)?;
+            if !roles.active {
+                sessions::revoke_member_sessions(conn, target.id, "deactivated", now)?;
+            }
+            let after = Roles { groups: names, staff: roles.staff || roles.superuser, superuser: roles.superuser, active: roles.active };
+            let details = serde_json::json!({
+                "before": before,
+                "after": { "groups": after.groups, "staff": after.staff, "superuser": after.superuser, "active": after.active },
+            });
+            let data = serde_json::json!({ "member": { "id": target.id, "username": target.username }, "roles": details["after"] });
+            events::record(conn, EventType::MemberRolesChanged, target.id, data, now)?;
+            audit::record(conn, AuditEntry { details, ..entry(&actor, "member.roles_changed", &target) }, now)?;
+            Ok(after)
+        })
+        .await
+}
+
+pub async fn groups(state: &AppState) -> Result<Vec<(i64, String, i64)>, AppError> {
+    state.db.run(store::groups_with_counts).await
+}
+
+pub async fn create_group(state: &AppState, actor: Actor, name: String) -> Result<i64, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let id = store::create_group(conn, &name, now)?;
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor_id: actor.member_id,
+                    action: "group.created",
+                    target_member_id: None,
+                    target: Some(&name),
+                    reason: None,
+                    ip: &actor.ip,
+                    details: serde_json::json!({ "group_id": id }),
+                },
+                now,
+            )?;
+            Ok(id)
+        })
+        .await
+}
+
+pub async fn domains(
+    state: &AppState,
+    prefix: Option<String>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<store::DomainRow>, i64), AppError> {
+    state
+        .db
+        .run(move |conn| store::domains(conn, prefix.as_deref(), offset, limit))
+        .await
+}
+
+/// Adds (`add` true) or removes a forbidden domain.
+pub async fn change_domain(state: &AppState, actor: Actor, domain: String, add: bool) -> Result<(), AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if add {
+                store::add_domain(conn, &domain, now)?;
+            } else {
+                store::remove_domain(conn, &domain)?;
+            }
+            audit::record(
+                conn,
+                AuditEntry {
+                    actor_id: actor.member_id,
+                    action: if add {
+                        "forbidden_domain.added"
+                    } else {
+                        "forbidden_domain.removed"
+                    },
+                    target_member_id: None,
+                    target: Some(&domain),
+                    reason: None,
+                    ip: &actor.ip,
+                    details: serde_json::json!({}),
+                },
+                now,
+            )
+        })
+        .await
+}
+
+pub struct AuditQuery {
+    pub actor: Option<MemberKey>,
+    pub target: Option<MemberKey>,
+    pub action: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+pub async fn audit_log(
+    state: &AppState,
+    query: AuditQuery,
+) -> Result<(Vec<AuditRow>, i64, std::collections::HashMap<i64, String>), AppError> {
+    state
+        .db
+        .run(move |conn| {
+            let mut resolve = |key: &Option<MemberKey>| -> Result<Option<Option<i64>>, AppError> {
+                match key {
+                    None => Ok(Some(None)),
+                    Some(key) => Ok(members::find_by_key(conn, key)?.map(|m| Some(m.id))),
+                }
+            };
+            let (Some(actor_id), Some(target_member_id)) = (resolve(&query.actor)?, resolve(&query.target)?) else {
+                return Ok((Vec::new(), 0, Default::default()));
+            };
+            let filter = AuditFilter {
+                actor_id,
+                target_member_id,
+                action: query.action.clone(),
+            };
+            let (rows, total) = audit::list(conn, &filter, query.offset, query.limit)?;
+            let ids: Vec<i64> = rows
+                .iter()
+                .flat_map(|r| [Some(r.actor_id), r.target_member_id])
+                .flatten()
+                .collect();
+            let names = crate::sanctions::store::usernames(conn, &ids)?;
+            Ok((rows, total, names))
+        })
+        .await
+}
