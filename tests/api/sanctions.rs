@@ -597,3 +597,36 @@ async fn every_write_route_refuses_a_read_only_member_who_can_still_log_in() {
         .await;
     assert_eq!(email_only.status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn expiries_nobody_observed_are_recorded_by_the_sweep_at_their_end() {
+    let app = TestApp::spawn().await;
+    let (moderator, _) = cast(&app).await;
+    let short = sanction(
+        &app,
+        &moderator,
+        "troll",
+        json!({"kind": "read_only", "reason": "x", "duration": "5s"}),
+    )
+    .await
+    .body;
+    assert_eq!(
+        memberd::sanctions::service::sweep_expiries(&app.state).await.unwrap(),
+        0
+    );
+    app.clock.advance(chrono::Duration::seconds(5));
+    assert_eq!(
+        memberd::sanctions::service::sweep_expiries(&app.state).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        memberd::sanctions::service::sweep_expiries(&app.state).await.unwrap(),
+        0,
+        "recorded once"
+    );
+    let occurred = app.count(&format!(
+        "SELECT count(*) FROM events WHERE event_type = 'sanction.expired' AND occurred_at = '{}'::timestamptz",
+        short["ends_at"].as_str().unwrap()
+    ));
+    assert_eq!(occurred, 1, "dated at the sanction's end");
+}
