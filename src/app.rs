@@ -221,7 +221,8 @@ fn routes_config(config: &mut ServiceConfig) {
                 .configure(crate::tokens::routes::configure)
                 .configure(crate::sanctions::routes::configure)
                 .configure(crate::karma::routes::configure)
-                .configure(crate::staff::routes::configure),
+                .configure(crate::staff::routes::configure)
+                .configure(crate::integration::routes::configure),
         )
         .configure(crate::auth::routes::configure_root)
         .configure(crate::health::configure);

@@ -26,6 +26,7 @@ use crate::error::{FieldError, Problem, SanctionNotice};
         (name = "tokens", description = "E-mailed single-use tokens"),
         (name = "sanctions", description = "Read-only and bans: queues, forgiveness, reversion, status"),
         (name = "karma", description = "Staff notes about members, with karma"),
+        (name = "integration", description = "For other services: API keys, batch status, events"),
         (name = "staff", description = "Staff tools: sessions, IPs, roles, groups, forbidden domains, audit log"),
         (name = "operations", description = "Health and the API description")
     )

@@ -172,6 +172,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    service_clients (id) {
+        id -> Int8,
+        name -> Text,
+        scopes -> Array<Text>,
+        key_hash -> Bytea,
+        key_prefix -> Text,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Uuid,
         member_id -> Int8,
@@ -201,6 +215,7 @@ diesel::joinable!(member_groups -> members (member_id));
 diesel::joinable!(member_ips -> members (member_id));
 diesel::joinable!(member_tokens -> members (member_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(service_clients -> members (created_by));
 diesel::joinable!(sessions -> members (member_id));
 diesel::joinable!(username_history -> members (member_id));
 
@@ -220,6 +235,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limits,
     refresh_tokens,
     sanctions,
+    service_clients,
     sessions,
     username_history,
 );

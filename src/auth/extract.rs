@@ -142,3 +142,48 @@ impl FromRequest for MaybeCaller {
         Box::pin(async move { future.await.map(|caller| MaybeCaller(Some(caller))) })
     }
 }
+
+/// Whoever calls an endpoint open to members, staff and services alike.
+pub enum Principal {
+    Member(Caller),
+    Service(crate::integration::clients::ClientRow),
+}
+
+impl Principal {
+    /// Refuses a service without `scope`; members pass (the endpoint decides for them).
+    pub fn require_scope(&self, scope: crate::integration::clients::Scope) -> Result<(), AppError> {
+        match self {
+            Self::Service(client) if !client.has(scope) => Err(AppError::forbidden(
+                "insufficient_scope",
+                format!("This key lacks the {} scope.", scope.as_str()),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(request);
+        Box::pin(async move {
+            let token = token?;
+            if !crate::integration::clients::is_api_key(&token) {
+                return authenticate(state, Ok(token)).await.map(Principal::Member);
+            }
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            let now = state.clock.now();
+            // Checked against the database on every call: a revoked key stops at once, on every replica.
+            let client = state
+                .db
+                .run(move |conn| crate::integration::clients::authenticate(conn, &token, now))
+                .await?;
+            client
+                .map(Principal::Service)
+                .ok_or_else(|| AppError::unauthenticated("invalid_api_key", "The API key is unknown or revoked."))
+        })
+    }
+}

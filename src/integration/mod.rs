@@ -1,3 +1,5 @@
-//! What memberd offers other services. For now: the events outbox.
+//! What memberd offers other services: API keys, the events outbox.
 
+pub mod clients;
 pub mod events;
+pub mod routes;

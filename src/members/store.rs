@@ -483,3 +483,20 @@ pub fn placeholder_id(conn: &mut PgConnection) -> Result<i64, AppError> {
         .select(members::id)
         .first(conn)?)
 }
+
+/// (id, username) of the members these ids and (case-folded) usernames name.
+pub fn find_many(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    folded_names: &[String],
+) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(members::table
+        .filter(members::is_system.eq(false))
+        .filter(
+            members::id
+                .eq_any(ids)
+                .or(lower(members::username).eq_any(folded_names)),
+        )
+        .select((members::id, members::username))
+        .load(conn)?)
+}

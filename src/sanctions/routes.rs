@@ -1,15 +1,17 @@
 //! HTTP handlers for sanctions and member status.
 
-use actix_web::{HttpResponse, get, http::header, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::extract::Caller;
+use crate::auth::extract::{Caller, Principal};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
+use crate::integration::clients::Scope;
 use crate::members::model::{MemberKey, Page};
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::sanctions::model::{EndingKind, SanctionRequest, parse_reason, parse_resource};
@@ -23,7 +25,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(get_one)
         .service(forgive)
         .service(revert)
-        .service(status);
+        .service(status)
+        .service(batch_status);
 }
 
 /// A member or moderator named in a sanction.
@@ -401,29 +404,84 @@ pub struct MemberStatus {
     pub active_sanctions: Vec<PublicSanction>,
 }
 
+impl From<service::StatusView> for MemberStatus {
+    fn from(view: service::StatusView) -> Self {
+        MemberStatus {
+            can_read: view.status.can_read(),
+            can_write: view.status.can_write(),
+            banned_until: view.status.banned_until.and_then(until_to_option),
+            read_only_until: view.status.read_only_until.and_then(until_to_option),
+            active_sanctions: view
+                .active
+                .into_iter()
+                .map(|row| PublicSanction {
+                    id: row.id,
+                    kind: row.kind,
+                    resource: row.resource,
+                    reason: row.reason,
+                    starts_at: row.starts_at,
+                    ends_at: row.ends_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A cacheable status answer: `ETag` from the body, `Cache-Control` from
+/// MEMBERD_STATUS_MAX_AGE, and 304 when the caller already has it.
+fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Result<HttpResponse, AppError> {
+    let json = serde_json::to_vec(body).map_err(AppError::internal)?;
+    let digest = sha2::Sha256::digest(&json);
+    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let cache = format!("private, max-age={max_age}");
+    let matches = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+    let mut response = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache));
+    Ok(if matches {
+        response.finish()
+    } else {
+        response.content_type("application/json").body(json)
+    })
+}
+
 /// Whether a member may read and write, globally or where `resource` is asked about.
 ///
-/// Expired sanctions stop applying at their end instant, whether or not any
-/// background job has run.
+/// For the member, staff, and service clients with `status:read`. Expired
+/// sanctions stop applying at their end instant, whether or not any
+/// background job has run. Answers carry an `ETag` and a short `Cache-Control`.
 #[utoipa::path(
     tag = "sanctions",
     security(("bearer" = [])),
     params(("member" = String, Path, description = "Numeric id or username."), StatusParams),
     responses(
         (status = 200, description = "The status.", body = MemberStatus),
-        (status = 403, description = "`forbidden`: only the member and staff may ask.", body = Problem, content_type = "application/problem+json"),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        (status = 401, description = "`missing_credentials`, `invalid_token`, `token_expired`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: only the member, staff and services may ask; `insufficient_scope`: the key lacks `status:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        (status = 503, description = "`service_unavailable`.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/members/{member}/status")]
 async fn status(
     state: web::Data<AppState>,
-    caller: Caller,
+    request: HttpRequest,
+    principal: Principal,
     member: web::Path<String>,
     params: web::Query<StatusParams>,
 ) -> Result<HttpResponse, AppError> {
+    principal.require_scope(Scope::StatusRead)?;
     let resource = params
         .resource
         .as_deref()
@@ -431,32 +489,135 @@ async fn status(
         .transpose()
         .map_err(|e| AppError::Validation(vec![e]))?;
     let target = service::status_target(&state, MemberKey::parse(&member)).await?;
-    if target.id != caller.member_id && !caller.is_staff {
+    if let Principal::Member(caller) = &principal
+        && target.id != caller.member_id
+        && !caller.is_staff
+    {
         return Err(AppError::forbidden(
             "forbidden",
-            "Only the member and staff may see this status.",
+            "Only the member, staff and services may see this status.",
         ));
     }
     let view = service::status(&state, target.id, resource).await?;
-    let body = MemberStatus {
-        can_read: view.status.can_read(),
-        can_write: view.status.can_write(),
-        banned_until: view.status.banned_until.and_then(until_to_option),
-        read_only_until: view.status.read_only_until.and_then(until_to_option),
-        active_sanctions: view
-            .active
-            .into_iter()
-            .map(|row| PublicSanction {
-                id: row.id,
-                kind: row.kind,
-                resource: row.resource,
-                reason: row.reason,
-                starts_at: row.starts_at,
-                ends_at: row.ends_at,
-            })
-            .collect(),
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .json(body))
+    cacheable(
+        &request,
+        state.config.status_max_age.as_secs(),
+        &MemberStatus::from(view),
+    )
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// Up to 1,000 members: numeric ids (as numbers or strings) or usernames.
+    #[schema(value_type = Vec<Object>, example = json!([42, "alice"]))]
+    pub members: Vec<serde_json::Value>,
+    /// The resource asked about; global sanctions always count.
+    pub resource: Option<String>,
+}
+
+/// One member of a batch answer: `status`, or `error` (`not_found`).
+#[derive(Serialize, ToSchema)]
+pub struct BatchItem {
+    /// The member as asked.
+    #[schema(value_type = Object)]
+    pub member: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<MemberStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// In the order asked.
+    pub items: Vec<BatchItem>,
+}
+
+pub const BATCH_MAX: usize = 1_000;
+
+/// The status of many members at once.
+#[utoipa::path(
+    tag = "sanctions",
+    security(("bearer" = [])),
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "Statuses in request order.", body = BatchResponse),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        BodyProblems,
+        (status = 401, description = "`missing_credentials`, `invalid_token`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`staff_only` for members; `insufficient_scope` for keys without `status:read`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `members` `too_many` (over 1,000) or `invalid_type`; `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/status/batch")]
+async fn batch_status(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    principal: Principal,
+    body: web::Json<BatchRequest>,
+) -> Result<HttpResponse, AppError> {
+    principal.require_scope(Scope::StatusRead)?;
+    if let Principal::Member(caller) = &principal {
+        staff_only(caller.is_staff)?;
+    }
+    let body = body.into_inner();
+    let mut errors: Vec<FieldError> = Vec::new();
+    if body.members.len() > BATCH_MAX {
+        errors.push(FieldError::new(
+            "members",
+            "too_many",
+            "At most 1000 members per request.",
+        ));
+    }
+    let keys: Vec<MemberKey> = body
+        .members
+        .iter()
+        .filter_map(|value| match value {
+            serde_json::Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(MemberKey::Id),
+            serde_json::Value::String(s) => Some(MemberKey::parse(s)),
+            _ => None,
+        })
+        .collect();
+    if keys.len() != body.members.len() {
+        errors.push(FieldError::new(
+            "members",
+            "invalid_type",
+            "Each member is a numeric id or a username.",
+        ));
+    }
+    let resource = body
+        .resource
+        .as_deref()
+        .map(|r| parse_resource("resource", r))
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let statuses = service::statuses(&state, keys, resource).await?;
+    let items = body
+        .members
+        .into_iter()
+        .zip(statuses)
+        .map(|(member, found)| match found {
+            Some(view) => BatchItem {
+                member,
+                status: Some(view.into()),
+                error: None,
+            },
+            None => BatchItem {
+                member,
+                status: None,
+                error: Some("not_found".into()),
+            },
+        })
+        .collect();
+    cacheable(
+        &request,
+        state.config.status_max_age.as_secs(),
+        &BatchResponse { items },
+    )
 }

@@ -528,6 +528,60 @@ pub async fn status(state: &AppState, member_id: i64, resource: Option<String>) 
         .await
 }
 
+/// Status of many members at once: one query for the members, one for
+/// their sanctions. Each key comes back with its status, or None when it
+/// names nobody.
+pub async fn statuses(
+    state: &AppState,
+    keys: Vec<MemberKey>,
+    resource: Option<String>,
+) -> Result<Vec<Option<StatusView>>, AppError> {
+    let now = state.clock.now();
+    state
+        .db
+        .run(move |conn| {
+            let ids: Vec<i64> = keys
+                .iter()
+                .filter_map(|k| if let MemberKey::Id(id) = k { Some(*id) } else { None })
+                .collect();
+            let names: Vec<String> = keys
+                .iter()
+                .filter_map(|k| {
+                    if let MemberKey::Username(n) = k {
+                        Some(n.to_lowercase())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let found = members::find_many(conn, &ids, &names)?;
+            let found_ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+            let mut rows_by_member: HashMap<i64, Vec<SanctionRow>> = HashMap::new();
+            for row in store::of_members(conn, &found_ids)? {
+                rows_by_member.entry(row.member_id).or_default().push(row);
+            }
+            keys.iter()
+                .map(|key| {
+                    let member = found.iter().find(|(id, name)| match key {
+                        MemberKey::Id(wanted) => id == wanted,
+                        MemberKey::Username(wanted) => name.to_lowercase() == wanted.to_lowercase(),
+                    });
+                    let Some((id, _)) = member else { return Ok(None) };
+                    let rows = rows_by_member.get(id).cloned().unwrap_or_default();
+                    let history = store::history_of(&rows)?;
+                    let status = history.status_at(resource.as_deref(), now);
+                    let active = status
+                        .active
+                        .iter()
+                        .filter_map(|sid| rows.iter().find(|r| r.id == *sid).cloned())
+                        .collect();
+                    Ok(Some(StatusView { status, active }))
+                })
+                .collect()
+        })
+        .await
+}
+
 /// The member a status request names, and whether the caller may see it.
 pub async fn status_target(state: &AppState, key: MemberKey) -> Result<Member, AppError> {
     state

@@ -245,3 +245,12 @@ pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), Ap
         .execute(conn)?;
     Ok(())
 }
+
+/// Every sanction about these members, oldest first.
+pub fn of_members(conn: &mut PgConnection, member_ids: &[i64]) -> Result<Vec<SanctionRow>, AppError> {
+    Ok(sanctions::table
+        .filter(sanctions::member_id.eq_any(member_ids))
+        .order((sanctions::created_at.asc(), sanctions::id.asc()))
+        .select(SanctionRow::as_select())
+        .load(conn)?)
+}

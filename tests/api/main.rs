@@ -5,6 +5,7 @@ mod smtp;
 
 mod account;
 mod errors;
+mod integration;
 mod openapi;
 mod operations;
 mod profiles;

@@ -484,6 +484,8 @@ const OPEN_TO_READ_ONLY: &[(&str, &str)] = &[
     ("POST", "/v1/tokens/email-change/{token}"),
     ("PUT", "/v1/members/me/password"),
     ("DELETE", "/v1/members/me"),
+    // A read that takes a body.
+    ("POST", "/v1/status/batch"),
 ];
 
 #[tokio::test]
@@ -543,6 +545,11 @@ async fn every_write_route_refuses_a_read_only_member_who_can_still_log_in() {
             json!({"domain": "spam.example"}),
         ),
         (("DELETE", "/v1/forbidden-email-domains/{domain}"), json!({})),
+        (
+            ("POST", "/v1/service-clients"),
+            json!({"name": "forum", "scopes": ["status:read"]}),
+        ),
+        (("DELETE", "/v1/service-clients/{id}"), json!({})),
     ]);
     let document = app.get("/v1/openapi.json", None).await.body;
     let mut checked = 0;

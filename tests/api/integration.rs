@@ -1,0 +1,205 @@
+//! For other services: API keys, single and batch status.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Session, TestApp};
+
+async fn key(app: &TestApp, boss: &Session, scopes: serde_json::Value) -> String {
+    let created = app
+        .post(
+            "/v1/service-clients",
+            Some(&boss.access),
+            json!({"name": "forum", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["key"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn superusers_issue_keys_shown_once_and_stored_hashed() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let staff = app.member("mod").await;
+    app.make_staff(staff.id);
+
+    app.post(
+        "/v1/service-clients",
+        Some(&staff.access),
+        json!({"name": "x", "scopes": ["status:read"]}),
+    )
+    .await
+    .assert_problem(403, "superuser_only");
+    let bad = app
+        .post(
+            "/v1/service-clients",
+            Some(&boss.access),
+            json!({"name": "", "scopes": ["root"]}),
+        )
+        .await;
+    assert_eq!(
+        bad.field_codes(),
+        [
+            ("name".to_string(), "invalid_length".to_string()),
+            ("scopes".to_string(), "unknown_scope".to_string())
+        ]
+    );
+
+    let key = key(&app, &boss, json!(["status:read", "events:read"])).await;
+    assert!(key.starts_with("mbd_") && key.len() == 47, "{key}");
+    let listed = app.get("/v1/service-clients", Some(&boss.access)).await.body;
+    assert_eq!(listed[0]["scopes"], json!(["status:read", "events:read"]));
+    assert!(key.starts_with(listed[0]["key_prefix"].as_str().unwrap()));
+    assert!(listed[0].get("key").is_none());
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM service_clients WHERE key_prefix = '{key}' OR encode(key_hash, 'escape') LIKE '%{}%'",
+            &key[4..]
+        )),
+        0
+    );
+    app.get("/v1/service-clients", Some(&staff.access))
+        .await
+        .assert_problem(403, "superuser_only");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'service_client.created'"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_key_reads_status_by_scope_with_cache_headers_and_stops_when_revoked() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    app.member("alice").await;
+    app.post(
+        "/v1/members/alice/sanctions",
+        Some(&boss.access),
+        json!({"kind": "read_only", "reason": "Calm down", "duration": "1h"}),
+    )
+    .await;
+    let status_key = key(&app, &boss, json!(["status:read"])).await;
+    let events_key = key(&app, &boss, json!(["events:read"])).await;
+
+    let status = app.get("/v1/members/alice/status", Some(&status_key)).await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert_eq!(
+        (status.body["can_read"].clone(), status.body["can_write"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(status.body["active_sanctions"][0]["reason"], "Calm down");
+    assert!(status.body["active_sanctions"][0].get("private_note").is_none());
+    assert_eq!(status.headers["cache-control"], "private, max-age=5");
+    let etag = status.headers["etag"].to_str().unwrap().to_string();
+    let again = app
+        .client
+        .get(format!("{}/v1/members/alice/status", app.address))
+        .bearer_auth(&status_key)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(app.count("SELECT count(*) FROM service_clients WHERE last_used_at IS NOT NULL") >= 1);
+
+    app.get("/v1/members/alice/status", Some(&events_key))
+        .await
+        .assert_problem(403, "insufficient_scope");
+    app.get("/v1/members/alice/status", Some("mbd_notarealkey"))
+        .await
+        .assert_problem(401, "invalid_api_key");
+    // Keys are for services, not members' endpoints.
+    app.get("/v1/members/me", Some(&status_key))
+        .await
+        .assert_problem(401, "invalid_token");
+
+    let id = app.get("/v1/service-clients", Some(&boss.access)).await.body[0]["id"].clone();
+    let revoked = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/service-clients/{id}"),
+            Some(&boss.access),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    app.get("/v1/members/alice/status", Some(&status_key))
+        .await
+        .assert_problem(401, "invalid_api_key");
+    app.request(
+        Method::DELETE,
+        &format!("/v1/service-clients/{id}"),
+        Some(&boss.access),
+        None,
+    )
+    .await
+    .assert_problem(404, "service_client_not_found");
+}
+
+#[tokio::test]
+async fn batch_status_answers_in_order_with_unknowns_reported() {
+    let app = TestApp::spawn_with(&[("MEMBERD_STATUS_MAX_AGE", "30s")]).await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    app.post(
+        "/v1/members/bob/sanctions",
+        Some(&boss.access),
+        json!({"kind": "ban", "reason": "Spam", "duration": "1d", "resource": "forum:1"}),
+    )
+    .await;
+    let status_key = key(&app, &boss, json!(["status:read"])).await;
+
+    let body = json!({"members": [bob.id, "alice", "nobody", bob.id.to_string(), 999_999], "resource": "forum:1"});
+    let batch = app.post("/v1/status/batch", Some(&status_key), body).await;
+    assert_eq!(batch.status, StatusCode::OK, "{}", batch.body);
+    assert_eq!(batch.headers["cache-control"], "private, max-age=30");
+    let items = batch.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(
+        (items[0]["member"].clone(), items[0]["status"]["can_read"].clone()),
+        (json!(bob.id), json!(false))
+    );
+    assert_eq!(
+        (items[1]["member"].clone(), items[1]["status"]["can_read"].clone()),
+        (json!("alice"), json!(true))
+    );
+    assert_eq!(
+        (items[2]["member"].clone(), items[2]["error"].clone()),
+        (json!("nobody"), json!("not_found"))
+    );
+    assert_eq!(items[3]["status"]["can_read"], false);
+    assert_eq!(items[4]["error"], "not_found");
+
+    let too_many: Vec<i64> = (0..1_001).collect();
+    app.post("/v1/status/batch", Some(&status_key), json!({"members": too_many}))
+        .await
+        .assert_problem(422, "validation_failed");
+    app.post("/v1/status/batch", Some(&status_key), json!({"members": [{"id": 1}]}))
+        .await
+        .assert_problem(422, "validation_failed");
+    let thousand: Vec<i64> = (0..1_000).collect();
+    assert_eq!(
+        app.post("/v1/status/batch", Some(&status_key), json!({"members": thousand}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    app.post("/v1/status/batch", Some(&alice.access), json!({"members": [1]}))
+        .await
+        .assert_problem(403, "staff_only");
+    assert_eq!(
+        app.post("/v1/status/batch", Some(&boss.access), json!({"members": ["alice"]}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.post("/v1/status/batch", None, json!({"members": [1]}))
+        .await
+        .assert_problem(401, "missing_credentials");
+}
