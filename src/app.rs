@@ -35,6 +35,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub hasher: PasswordHasher,
     pub geoip: Option<Arc<crate::geoip::CityLookup>>,
+    pub notifications: crate::integration::notify::Notifications,
 }
 
 /// How the process runs, as opposed to what it is configured to serve.
@@ -120,8 +121,10 @@ impl Application {
             Some(path) => Some(Arc::new(crate::geoip::CityLookup::open(path)?)),
             None => None,
         };
+        let notifications = crate::integration::notify::start(config.database_url.expose().clone());
         let state = web::Data::new(AppState {
             geoip,
+            notifications,
             mailer: Mailer::from_config(&config)?,
             config: config.clone(),
             db,

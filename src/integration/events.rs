@@ -26,6 +26,26 @@ pub enum EventType {
 }
 
 impl EventType {
+    pub const ALL: [EventType; 13] = [
+        Self::MemberRegistered,
+        Self::MemberActivated,
+        Self::MemberUpdated,
+        Self::MemberUsernameChanged,
+        Self::MemberEmailChanged,
+        Self::MemberUnregistered,
+        Self::MemberRolesChanged,
+        Self::MemberSessionsRevoked,
+        Self::SanctionApplied,
+        Self::SanctionForgiven,
+        Self::SanctionReverted,
+        Self::SanctionExpired,
+        Self::KarmaNoted,
+    ];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MemberRegistered => "member.registered",
@@ -50,6 +70,10 @@ pub fn member_data(id: i64, username: &str) -> serde_json::Value {
     serde_json::json!({ "member": { "id": id, "username": username } })
 }
 
+/// Serialises event writers, so that events commit in id order and a reader
+/// following the id cursor never passes an event that commits later.
+const EVENTS_LOCK: i64 = 0x0065_7665_6e74_7321; // "events!"
+
 pub fn record(
     conn: &mut PgConnection,
     event_type: EventType,
@@ -57,6 +81,9 @@ pub fn record(
     data: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({EVENTS_LOCK})")).execute(conn)?;
+    // Delivered at commit, and not at all on rollback.
+    diesel::sql_query(format!("NOTIFY {}", crate::integration::notify::EVENTS_CHANNEL)).execute(conn)?;
     diesel::insert_into(events::table)
         .values((
             events::event_type.eq(event_type.as_str()),
@@ -75,4 +102,26 @@ pub fn redact_member(conn: &mut PgConnection, member_id: i64) -> Result<usize, A
     Ok(diesel::update(events::table.filter(events::member_id.eq(member_id)))
         .set(events::data.eq(serde_json::json!({ "member": { "id": member_id }, "redacted": true })))
         .execute(conn)?)
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+/// Events after the cursor, oldest first, optionally of some types only.
+pub fn after(conn: &mut PgConnection, cursor: i64, types: &[EventType], limit: i64) -> Result<Vec<EventRow>, AppError> {
+    let mut query = events::table.filter(events::id.gt(cursor)).into_boxed();
+    if !types.is_empty() {
+        query = query.filter(events::event_type.eq_any(types.iter().map(|t| t.as_str()).collect::<Vec<_>>()));
+    }
+    Ok(query
+        .order(events::id.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)?)
 }

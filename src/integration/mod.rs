@@ -2,4 +2,5 @@
 
 pub mod clients;
 pub mod events;
+pub mod notify;
 pub mod routes;

@@ -3,14 +3,16 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::extract::{Caller, Writer};
+use crate::auth::extract::{Caller, Principal, Writer};
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, FieldError, Problem};
 use crate::integration::clients::{self, ApiKey, ClientRow};
+use crate::integration::events::{self, EventType};
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::staff::audit::{self, AuditEntry};
 use crate::staff::service::superuser_only;
@@ -19,7 +21,8 @@ pub fn configure(config: &mut ServiceConfig) {
     config
         .service(create_client)
         .service(list_clients)
-        .service(revoke_client);
+        .service(revoke_client)
+        .service(event_feed);
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -188,4 +191,167 @@ async fn revoke_client(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// A `next_cursor` from an earlier answer; absent: from the oldest kept event.
+    pub after: Option<String>,
+    /// Comma-separated event types, such as `sanction.applied,member.unregistered`.
+    pub types: Option<String>,
+    /// Hold the request up to this long (at most 60 s, like `30s`) until an event arrives.
+    pub wait: Option<String>,
+    /// At most this many events (1–1,000; 100 by default).
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    #[serde(rename = "type")]
+    #[schema(example = "sanction.applied")]
+    pub type_: String,
+    pub occurred_at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    /// In commit order, oldest first.
+    pub items: Vec<Event>,
+    /// Pass as `after` to continue; unchanged when there was nothing new.
+    pub next_cursor: String,
+}
+
+const MAX_WAIT_SECS: u64 = 60;
+
+struct EventQuery {
+    cursor: i64,
+    types: Vec<EventType>,
+    wait: Option<std::time::Duration>,
+    limit: i64,
+}
+
+fn parse_event_query(params: EventParams) -> Result<EventQuery, AppError> {
+    let mut errors = Vec::new();
+    let cursor = match params.after.as_deref() {
+        None | Some("") => 0,
+        Some(text) => text.parse::<i64>().ok().filter(|c| *c >= 0).unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "after",
+                "invalid",
+                "Use a next_cursor from an earlier answer.",
+            ));
+            0
+        }),
+    };
+    let mut types = Vec::new();
+    for name in params
+        .types
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        match EventType::parse(name) {
+            Some(t) => types.push(t),
+            None => errors.push(FieldError::new(
+                "types",
+                "unknown_type",
+                format!("{name} is not an event type."),
+            )),
+        }
+    }
+    let wait = match params.wait.as_deref() {
+        None => None,
+        Some(text) => match crate::duration::Duration::parse(text) {
+            Ok(d) if d.as_secs() <= MAX_WAIT_SECS => Some(d.to_std()),
+            Ok(_) => {
+                errors.push(FieldError::new("wait", "too_long", "Wait at most 60 seconds."));
+                None
+            }
+            Err(e) => {
+                errors.push(FieldError::new("wait", "invalid", e.to_string()));
+                None
+            }
+        },
+    };
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        errors.push(FieldError::new("limit", "out_of_range", "limit is between 1 and 1000."));
+    }
+    if errors.is_empty() {
+        Ok(EventQuery {
+            cursor,
+            types,
+            wait,
+            limit,
+        })
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+/// The event feed: what changed, in order, from a cursor.
+///
+/// With `wait`, an empty answer is held until an event arrives (woken by
+/// PostgreSQL NOTIFY) or the wait runs out. Events are written in the
+/// transaction of their change and commit in id order, so following
+/// `next_cursor` never skips one.
+#[utoipa::path(
+    tag = "integration",
+    security(("bearer" = [])),
+    params(EventParams),
+    responses(
+        (status = 200, description = "Events after the cursor.", body = EventPage),
+        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_credentials`, `invalid_token`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`staff_only` for members; `insufficient_scope` for keys without `events:read`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `after` `invalid`, `types` `unknown_type`, `wait` `invalid`/`too_long`, `limit` `out_of_range`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_unavailable`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/events")]
+async fn event_feed(
+    state: web::Data<AppState>,
+    principal: Principal,
+    params: web::Query<EventParams>,
+) -> Result<web::Json<EventPage>, AppError> {
+    principal.require_scope(crate::integration::clients::Scope::EventsRead)?;
+    if let Principal::Member(caller) = &principal {
+        crate::sanctions::service::staff_only(caller.is_staff)?;
+    }
+    let query = parse_event_query(params.into_inner())?;
+    let deadline = query.wait.map(|w| tokio::time::Instant::now() + w);
+    let types = std::sync::Arc::new(query.types);
+    loop {
+        // Subscribed before reading, so an event committed in between still wakes us.
+        let mut changes = state.notifications.events();
+        let types = types.clone();
+        let (cursor, limit) = (query.cursor, query.limit);
+        let rows = state
+            .db
+            .run(move |conn| events::after(conn, cursor, &types, limit))
+            .await?;
+        let expired = deadline.is_none_or(|d| tokio::time::Instant::now() >= d);
+        if !rows.is_empty() || expired {
+            let next_cursor = rows.last().map_or(query.cursor, |r| r.id).to_string();
+            let items = rows
+                .into_iter()
+                .map(|r| Event {
+                    id: r.id,
+                    type_: r.event_type,
+                    occurred_at: r.occurred_at,
+                    data: r.data,
+                })
+                .collect();
+            return Ok(web::Json(EventPage { items, next_cursor }));
+        }
+        if let Some(deadline) = deadline {
+            let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+        }
+    }
 }

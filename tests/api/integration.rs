@@ -203,3 +203,173 @@ async fn batch_status_answers_in_order_with_unknowns_reported() {
         .await
         .assert_problem(401, "missing_credentials");
 }
+
+fn event_types(page: &serde_json::Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_event_feed_follows_a_cursor_with_filters_and_scopes() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let events_key = key(&app, &boss, json!(["events:read"])).await;
+    let status_key = key(&app, &boss, json!(["status:read"])).await;
+    app.member("carol").await;
+
+    let all = app.get("/v1/events", Some(&events_key)).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(
+        event_types(&all.body),
+        [
+            "member.registered",
+            "member.activated",
+            "member.registered",
+            "member.activated"
+        ]
+    );
+    assert_eq!(all.body["items"][2]["data"]["member"]["username"], "carol");
+    let first_two = app.get("/v1/events?limit=2", Some(&events_key)).await.body;
+    let rest = app
+        .get(
+            &format!("/v1/events?after={}", first_two["next_cursor"].as_str().unwrap()),
+            Some(&events_key),
+        )
+        .await
+        .body;
+    assert_eq!(event_types(&rest), ["member.registered", "member.activated"]);
+    let end = app
+        .get(
+            &format!("/v1/events?after={}", rest["next_cursor"].as_str().unwrap()),
+            Some(&events_key),
+        )
+        .await
+        .body;
+    assert_eq!(
+        (end["items"].clone(), end["next_cursor"].clone()),
+        (json!([]), rest["next_cursor"].clone())
+    );
+    let activations = app
+        .get("/v1/events?types=member.activated", Some(&events_key))
+        .await
+        .body;
+    assert_eq!(event_types(&activations), ["member.activated", "member.activated"]);
+
+    for bad in [
+        "after=x",
+        "after=-1",
+        "types=member.exploded",
+        "wait=61s",
+        "wait=soon",
+        "limit=0",
+        "limit=1001",
+    ] {
+        app.get(&format!("/v1/events?{bad}"), Some(&events_key))
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+    app.get("/v1/events", Some(&status_key))
+        .await
+        .assert_problem(403, "insufficient_scope");
+    let carol = app.login("carol", crate::helpers::PASSWORD).await;
+    app.get("/v1/events", Some(&carol.access))
+        .await
+        .assert_problem(403, "staff_only");
+    assert_eq!(app.get("/v1/events", Some(&boss.access)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_waiting_reader_is_woken_by_a_new_event() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let events_key = key(&app, &boss, json!(["events:read"])).await;
+    let cursor = app.get("/v1/events", Some(&events_key)).await.body["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Nothing new: the wait runs out and the answer is empty.
+    let quiet = app
+        .get(&format!("/v1/events?after={cursor}&wait=1s"), Some(&events_key))
+        .await;
+    assert_eq!(quiet.body["items"], json!([]));
+
+    let started = std::time::Instant::now();
+    let waiting = format!("/v1/events?after={cursor}&wait=30s");
+    let (woken, _) = tokio::join!(app.get(&waiting, Some(&events_key)), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.register("dora", "dora@example.com").await
+    });
+    assert_eq!(event_types(&woken.body), ["member.registered"]);
+    // Woken by the event, far before the 30 s wait was over.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn following_the_cursor_during_concurrent_writes_misses_nothing() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let events_key = key(&app, &boss, json!(["events:read"])).await;
+    let start = app.get("/v1/events", Some(&events_key)).await.body["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let writers = async {
+        let registrations = (0..8).map(|i| {
+            let app = &app;
+            async move {
+                app.register(&format!("writer{i}"), &format!("writer{i}@example.com"))
+                    .await
+            }
+        });
+        futures_util::future::join_all(registrations).await;
+    };
+    let reader = async {
+        let mut cursor = start.clone();
+        let mut seen: Vec<i64> = Vec::new();
+        while seen.len() < 8 {
+            let page = app
+                .get(
+                    &format!("/v1/events?after={cursor}&wait=5s&types=member.registered"),
+                    Some(&events_key),
+                )
+                .await
+                .body;
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_i64().unwrap()),
+            );
+            cursor = page["next_cursor"].as_str().unwrap().to_string();
+        }
+        seen
+    };
+    let (_, seen) = tokio::join!(writers, reader);
+    let all: Vec<i64> = app
+        .get(
+            &format!("/v1/events?after={start}&types=member.registered"),
+            Some(&events_key),
+        )
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seen, all, "the reader saw every event once, in order");
+}
