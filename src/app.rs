@@ -36,6 +36,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub geoip: Option<Arc<crate::geoip::CityLookup>>,
     pub notifications: crate::integration::notify::Notifications,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How the process runs, as opposed to what it is configured to serve.
@@ -122,9 +123,12 @@ impl Application {
             None => None,
         };
         let notifications = crate::integration::notify::start(config.database_url.expose().clone());
+        let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let hasher = hasher.with_queue_gauge(metrics.hash_queue.clone());
         let state = web::Data::new(AppState {
             geoip,
             notifications,
+            metrics,
             mailer: Mailer::from_config(&config)?,
             config: config.clone(),
             db,
@@ -156,6 +160,7 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
                 .wrap(from_fn(cors_headers))
                 .wrap(from_fn(request_id_header))
+                .wrap(from_fn(crate::metrics::record))
                 .wrap(TracingLogger::default())
                 // Before the /v1 scope, which would otherwise take this path.
                 .route(OPENAPI_PATH, web::get().to(serve_openapi))
@@ -228,7 +233,8 @@ fn routes_config(config: &mut ServiceConfig) {
                 .configure(crate::integration::routes::configure),
         )
         .configure(crate::auth::routes::configure_root)
-        .configure(crate::health::configure);
+        .configure(crate::health::configure)
+        .configure(crate::metrics::configure);
 }
 
 /// The OpenAPI document of this build, as served at `/v1/openapi.json`.

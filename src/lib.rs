@@ -17,6 +17,7 @@ pub mod integration;
 pub mod karma;
 pub mod mail;
 pub mod members;
+pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod sanctions;

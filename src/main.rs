@@ -68,7 +68,9 @@ async fn run() -> anyhow::Result<()> {
                 port = application.port(),
                 "memberd is serving; Swagger UI at /swagger-ui/"
             );
+            let state = application.state();
             application.run_until_stopped().await?;
+            state.notifications.stop();
         }
         Command::Migrate => tokio::task::spawn_blocking(move || app::migrate(&config)).await??,
         Command::CreateSuperuser { username, email } => {
@@ -105,6 +107,7 @@ async fn run() -> anyhow::Result<()> {
                 ),
                 other => anyhow::anyhow!("{other}"),
             })?;
+            state.notifications.stop();
             println!("created superuser {} (id {})", member.username, member.id);
         }
         Command::Openapi => {}

@@ -22,6 +22,7 @@ pub struct PasswordHasher {
     /// Verified against when no member matches, so that an unknown login
     /// costs the same time as a wrong password.
     dummy_hash: Arc<str>,
+    queue: Option<prometheus::IntGauge>,
 }
 
 impl PasswordHasher {
@@ -35,7 +36,16 @@ impl PasswordHasher {
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: dummy_hash.into(),
+            queue: None,
         })
+    }
+
+    /// Reports how many hashes wait for a slot.
+    pub fn with_queue_gauge(self, gauge: prometheus::IntGauge) -> Self {
+        Self {
+            queue: Some(gauge),
+            ..self
+        }
     }
 
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
@@ -54,7 +64,14 @@ impl PasswordHasher {
     }
 
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        if let Some(queue) = &self.queue {
+            queue.inc();
+        }
+        let permit = self.permits.acquire().await;
+        if let Some(queue) = &self.queue {
+            queue.dec();
+        }
+        let _permit = permit.map_err(AppError::internal)?;
         tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
     }
 }

@@ -4,6 +4,9 @@
 //! milliseconds; a dropped connection is reopened, and waiters are woken so
 //! that they re-read rather than trust what they last saw.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use diesel::prelude::*;
@@ -19,6 +22,8 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct Notifications {
     events: watch::Receiver<u64>,
+    stop: Arc<AtomicBool>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Notifications {
@@ -28,38 +33,72 @@ impl Notifications {
         receiver.mark_unchanged();
         receiver
     }
+
+    /// Stops listening and waits for the thread, so that no libpq call is
+    /// in flight when the process exits.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let handle = self.thread.lock().ok().and_then(|mut guard| guard.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
 }
 
 pub fn start(database_url: String) -> Notifications {
     let (sender, receiver) = watch::channel(0u64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
     let spawned = std::thread::Builder::new()
         .name("memberd-listen".into())
-        .spawn(move || listen(&database_url, &sender));
-    if let Err(error) = spawned {
-        tracing::error!(%error, "could not start the notification listener; event waits will time out");
+        .spawn(move || listen(&database_url, &sender, &stopping));
+    let thread = match spawned {
+        Ok(handle) => Some(handle),
+        Err(error) => {
+            tracing::error!(%error, "could not start the notification listener; event waits will time out");
+            None
+        }
+    };
+    Notifications {
+        events: receiver,
+        stop,
+        thread: Arc::new(Mutex::new(thread)),
     }
-    Notifications { events: receiver }
 }
 
-fn listen(database_url: &str, sender: &watch::Sender<u64>) {
-    while !sender.is_closed() {
+/// Sleeps in short steps, so that a stop request is seen quickly.
+fn pause(duration: Duration, stop: &AtomicBool) {
+    let mut left = duration;
+    while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+        let step = left.min(POLL_EVERY);
+        std::thread::sleep(step);
+        left -= step;
+    }
+}
+
+fn listen(database_url: &str, sender: &watch::Sender<u64>, stop: &AtomicBool) {
+    while !sender.is_closed() && !stop.load(Ordering::Relaxed) {
         let mut conn = match PgConnection::establish(database_url) {
             Ok(conn) => conn,
+            Err(ConnectionError::BadConnection(message)) if message.contains("does not exist") => {
+                tracing::warn!("the database is gone; the notification listener stops");
+                return;
+            }
             Err(error) => {
                 tracing::warn!(%error, "notification listener cannot connect; retrying");
-                std::thread::sleep(RECONNECT_AFTER);
+                pause(RECONNECT_AFTER, stop);
                 continue;
             }
         };
         if let Err(error) = diesel::sql_query(format!("LISTEN {EVENTS_CHANNEL}")).execute(&mut conn) {
             tracing::warn!(%error, "LISTEN failed; retrying");
-            std::thread::sleep(RECONNECT_AFTER);
+            pause(RECONNECT_AFTER, stop);
             continue;
         }
         // Anything may have happened while we were not listening.
         sender.send_modify(|n| *n += 1);
         'connected: loop {
-            if sender.is_closed() {
+            if sender.is_closed() || stop.load(Ordering::Relaxed) {
                 return;
             }
             let mut woke = false;
@@ -78,6 +117,6 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>) {
             }
             std::thread::sleep(POLL_EVERY);
         }
-        std::thread::sleep(RECONNECT_AFTER);
+        pause(RECONNECT_AFTER, stop);
     }
 }

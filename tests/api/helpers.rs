@@ -368,6 +368,8 @@ pub fn link_token(text: &str, marker: &str) -> String {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // No libpq call may be in flight on another thread when the process exits.
+        self.state.notifications.stop();
         let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
         let server = server_url();
         // A thread of its own: this may run inside the test's runtime.

@@ -35,8 +35,9 @@ fn routes_in_source() -> BTreeSet<(String, String)> {
             for method in ["get", "post", "put", "patch", "delete"] {
                 if let Some(rest) = line.strip_prefix(&format!("#[{method}(\"")) {
                     let route = rest.split('"').next().unwrap();
-                    // Routes under /health and /.well-known are mounted at the root; the rest under /v1.
-                    let full = if route.starts_with("/health") || route.starts_with("/.well-known") {
+                    // Routes under /health, /.well-known and /metrics are mounted at the root; the rest under /v1.
+                    let root = ["/health", "/.well-known", "/metrics"];
+                    let full = if root.iter().any(|r| route.starts_with(r)) {
                         route.to_string()
                     } else {
                         format!("/v1{route}")

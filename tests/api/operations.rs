@@ -97,3 +97,52 @@ async fn create_superuser_makes_an_active_superuser() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern() {
+    let app = TestApp::spawn().await;
+    app.member("mia").await;
+    app.get("/v1/members/mia", None).await;
+    app.get("/v1/members/12345", None).await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"memberd_http_requests_total{method="GET",route="/v1/members/{member}",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"memberd_http_requests_total{method="GET",route="/v1/members/{member}",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("memberd_http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains(r#"memberd_db_pool_connections{state="idle"}"#), "{text}");
+    assert!(text.contains("memberd_password_hash_queue_depth 0"), "{text}");
+    assert!(!text.contains("/v1/members/mia"), "raw paths never become labels");
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    let app = TestApp::spawn_with(&[("MEMBERD_METRICS_TOKEN", "scrape-me")]).await;
+    app.get("/metrics", None)
+        .await
+        .assert_problem(401, "missing_credentials");
+    app.get("/metrics", Some("wrong"))
+        .await
+        .assert_problem(401, "invalid_token");
+    let ok = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+}

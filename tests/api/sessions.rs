@@ -343,7 +343,9 @@ async fn the_signing_key_is_kept_across_restarts() {
         .await
         .unwrap();
     let address = format!("http://127.0.0.1:{}/.well-known/jwks.json", again.port());
+    let state = again.state();
     tokio::spawn(again.run_until_stopped());
     let after: Value = app.client.get(address).send().await.unwrap().json().await.unwrap();
+    state.notifications.stop();
     assert_eq!(before, after);
 }
