@@ -176,6 +176,7 @@ impl Application {
         .run();
         tokio::spawn(prune_ip_records_periodically(state.clone()));
         tokio::spawn(record_expiries_periodically(state.clone()));
+        tokio::spawn(crate::integration::webhooks::service::run(state.clone()));
         Ok(Self { port, server, state })
     }
 
@@ -230,7 +231,8 @@ fn routes_config(config: &mut ServiceConfig) {
                 .configure(crate::sanctions::routes::configure)
                 .configure(crate::karma::routes::configure)
                 .configure(crate::staff::routes::configure)
-                .configure(crate::integration::routes::configure),
+                .configure(crate::integration::routes::configure)
+                .configure(crate::integration::webhooks::routes::configure),
         )
         .configure(crate::auth::routes::configure_root)
         .configure(crate::health::configure)

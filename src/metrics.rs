@@ -24,6 +24,9 @@ pub struct Metrics {
     pool: IntGaugeVec,
     /// Logins and password changes waiting for a hashing slot.
     pub hash_queue: IntGauge,
+    pub webhook_failures: prometheus::IntCounter,
+    /// Age of the oldest pending webhook delivery.
+    pub webhook_lag: IntGauge,
 }
 
 impl Metrics {
@@ -57,13 +60,23 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
+        let webhook_failures =
+            prometheus::IntCounter::new("memberd_webhook_failed_attempts_total", "Webhook attempts that failed")?;
+        let webhook_lag = IntGauge::new(
+            "memberd_webhook_delivery_lag_seconds",
+            "Age of the oldest pending webhook delivery",
+        )?;
         registry.register(Box::new(hash_queue.clone()))?;
+        registry.register(Box::new(webhook_failures.clone()))?;
+        registry.register(Box::new(webhook_lag.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             pool,
             hash_queue,
+            webhook_failures,
+            webhook_lag,
         })
     }
 

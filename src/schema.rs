@@ -210,6 +210,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        attempted_at -> Timestamptz,
+        response_status -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        duration_ms -> Int4,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        webhook_id -> Int8,
+        event_id -> Int8,
+        state -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        url -> Text,
+        event_types -> Array<Text>,
+        secret -> Text,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        last_event_id -> Int8,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(member_groups -> groups (group_id));
 diesel::joinable!(member_groups -> members (member_id));
 diesel::joinable!(member_ips -> members (member_id));
@@ -218,6 +255,9 @@ diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(service_clients -> members (created_by));
 diesel::joinable!(sessions -> members (member_id));
 diesel::joinable!(username_history -> members (member_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> members (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
@@ -238,4 +278,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_clients,
     sessions,
     username_history,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
 );

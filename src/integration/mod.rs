@@ -4,3 +4,4 @@ pub mod clients;
 pub mod events;
 pub mod notify;
 pub mod routes;
+pub mod webhooks;

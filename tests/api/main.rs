@@ -14,3 +14,4 @@ mod sanctions;
 mod sessions;
 mod staff;
 mod tokens;
+mod webhooks;

@@ -550,6 +550,15 @@ async fn every_write_route_refuses_a_read_only_member_who_can_still_log_in() {
             json!({"name": "forum", "scopes": ["status:read"]}),
         ),
         (("DELETE", "/v1/service-clients/{id}"), json!({})),
+        (
+            ("POST", "/v1/webhooks"),
+            json!({"url": "https://example.org/hook", "events": ["member.registered"]}),
+        ),
+        (("DELETE", "/v1/webhooks/{id}"), json!({})),
+        (
+            ("POST", "/v1/webhooks/{id}/deliveries/{delivery}/redelivery"),
+            json!({}),
+        ),
     ]);
     let document = app.get("/v1/openapi.json", None).await.body;
     let mut checked = 0;

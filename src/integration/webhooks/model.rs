@@ -1,0 +1,144 @@
+//! Webhook rules in plain Rust: Standard Webhooks signatures, the retry
+//! schedule, and which URLs may be called.
+
+use std::net::IpAddr;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Duration;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::error::FieldError;
+
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// A new secret in the Standard Webhooks form: `whsec_` and base64 of 24 random bytes.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes))
+}
+
+/// The HMAC key a secret stands for: the decoded bytes after `whsec_`.
+pub fn secret_key(secret: &str) -> Option<Vec<u8>> {
+    let key = STANDARD.decode(secret.strip_prefix(SECRET_PREFIX)?).ok()?;
+    (key.len() >= 16 && key.len() <= 64).then_some(key)
+}
+
+/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, as Standard Webhooks libraries verify it.
+pub fn signature(key: &[u8], message_id: &str, timestamp: i64, body: &[u8]) -> String {
+    // HMAC accepts keys of any length; new_from_slice cannot fail for it.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(format!("{message_id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+/// Waits before each retry: the first within 10 s, then backing off, until
+/// a little over 24 hours have passed since the first attempt.
+const RETRY_DELAYS_SECS: [i64; 12] = [
+    5, 30, 120, 600, 1_800, 3_600, 7_200, 14_400, 21_600, 21_600, 21_600, 14_400,
+];
+
+/// When to try again after `attempts` failed attempts; None: give up.
+pub fn retry_delay(attempts: i32) -> Option<Duration> {
+    let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
+    RETRY_DELAYS_SECS.get(index).map(|secs| Duration::seconds(*secs))
+}
+
+/// Whether an address is one a webhook must not reach unless allowed:
+/// loopback, private, link-local, unspecified, and their IPv6 kin.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+        }
+    }
+}
+
+/// An http(s) URL with a host, at most 2,000 characters.
+pub fn parse_url(text: &str) -> Result<url::Url, FieldError> {
+    let invalid = || FieldError::new("url", "invalid_url", "Give an http:// or https:// URL.");
+    if text.chars().count() > 2_000 {
+        return Err(invalid());
+    }
+    let url = url::Url::parse(text.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !url.username().is_empty() {
+        return Err(invalid());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signs_like_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification.
+        let key = secret_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let body = br#"{"test": 2432232314}"#;
+        assert_eq!(
+            signature(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn secrets_are_generated_and_read_back() {
+        let secret = generate_secret();
+        assert!(secret.starts_with("whsec_"));
+        assert_eq!(secret_key(&secret).map(|k| k.len()), Some(24));
+        assert!(secret_key("whsec_short").is_none() && secret_key("nope").is_none());
+    }
+
+    #[test]
+    fn retries_start_fast_and_last_a_day() {
+        assert_eq!(retry_delay(1), Some(Duration::seconds(5)));
+        let total: i64 = (1..=12).filter_map(retry_delay).map(|d| d.num_seconds()).sum();
+        assert!(total >= 24 * 3_600, "{total}");
+        assert_eq!(retry_delay(13), None);
+        assert_eq!(retry_delay(0), None);
+    }
+
+    #[test]
+    fn private_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(parse_url("ftp://x.example").is_err() && parse_url("https://user:pw@x.example").is_err());
+        assert!(parse_url("https://hooks.example.org/memberd").is_ok());
+    }
+}

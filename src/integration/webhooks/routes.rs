@@ -1,0 +1,331 @@
+//! HTTP handlers for webhooks.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::app::AppState;
+use crate::auth::extract::{Caller, Writer};
+use crate::error::{AppError, FieldError, Problem};
+use crate::integration::events::EventType;
+use crate::integration::webhooks::model::{generate_secret, parse_url, secret_key};
+use crate::integration::webhooks::service::check_url;
+use crate::integration::webhooks::store::{self, WebhookRow};
+use crate::members::model::Page;
+use crate::openapi::{AuthProblems, BodyProblems};
+use crate::staff::service::superuser_only;
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(create)
+        .service(list)
+        .service(remove)
+        .service(deliveries)
+        .service(redeliver);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    /// http(s) URL; loopback and private networks only with MEMBERD_WEBHOOK_ALLOW_PRIVATE.
+    #[schema(example = "https://forum.example.org/hooks/memberd")]
+    pub url: String,
+    /// Event types to receive, such as `sanction.applied`.
+    #[schema(example = json!(["sanction.applied", "member.unregistered"]))]
+    pub events: Vec<String>,
+    /// `whsec_` and base64 of 16–64 bytes; generated when absent.
+    pub secret: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    /// Shown once: verify `webhook-signature` with it.
+    pub secret: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// Set when deliveries kept failing for a day.
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+}
+
+impl From<WebhookRow> for Webhook {
+    fn from(row: WebhookRow) -> Self {
+        Webhook {
+            id: row.id,
+            url: row.url,
+            events: row.event_types,
+            created_at: row.created_at,
+            disabled_at: row.disabled_at,
+            disabled_reason: row.disabled_reason,
+        }
+    }
+}
+
+/// Subscribe a URL to events.
+///
+/// Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`,
+/// `webhook-signature`), are retried with backoff for a day (the first retry
+/// within 10 s), and survive restarts. A hook whose deliveries fail for a day
+/// is disabled.
+#[utoipa::path(
+    tag = "integration",
+    security(("bearer" = [])),
+    request_body = WebhookRequest,
+    responses(
+        (status = 201, description = "Subscribed; the secret is in the body, once.", body = CreatedWebhook),
+        BodyProblems,
+        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `url` `invalid_url`/`url_not_allowed`; `events` `required`/`unknown_type`; `secret` `invalid`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[post("/webhooks")]
+async fn create(
+    state: web::Data<AppState>,
+    Writer(caller): Writer,
+    body: web::Json<WebhookRequest>,
+) -> Result<HttpResponse, AppError> {
+    superuser_only(caller.is_superuser)?;
+    let body = body.into_inner();
+    let mut errors: Vec<FieldError> = Vec::new();
+    let url = parse_url(&body.url).map_err(|e| errors.push(e)).ok();
+    if body.events.is_empty() {
+        errors.push(FieldError::new("events", "required", "Name at least one event type."));
+    }
+    for name in &body.events {
+        if EventType::parse(name).is_none() {
+            errors.push(FieldError::new(
+                "events",
+                "unknown_type",
+                format!("{name} is not an event type."),
+            ));
+        }
+    }
+    let secret = match body.secret {
+        Some(secret) if secret_key(&secret).is_none() => {
+            errors.push(FieldError::new(
+                "secret",
+                "invalid",
+                "A secret is whsec_ and base64 of 16 to 64 bytes.",
+            ));
+            None
+        }
+        Some(secret) => Some(secret),
+        None => Some(generate_secret()),
+    };
+    let (Some(url), Some(secret), true) = (url, secret, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    check_url(&url, state.config.webhook_allow_private).await?;
+    let mut events = body.events;
+    events.sort();
+    events.dedup();
+    let now = state.clock.now();
+    let (url_text, kept_secret) = (url.to_string(), secret.clone());
+    let row = state
+        .db
+        .transaction(move |conn| store::insert(conn, &url_text, &events, &kept_secret, caller.member_id, now))
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedWebhook {
+        id: row.id,
+        url: row.url,
+        events: row.event_types,
+        secret,
+        created_at: row.created_at,
+    }))
+}
+
+/// The webhooks (secrets are never shown again).
+#[utoipa::path(
+    tag = "integration",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "All webhooks.", body = Vec<Webhook>),
+        (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/webhooks")]
+async fn list(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Vec<Webhook>>, AppError> {
+    superuser_only(caller.is_superuser)?;
+    Ok(web::Json(
+        state
+            .db
+            .run(store::list)
+            .await?
+            .into_iter()
+            .map(Webhook::from)
+            .collect(),
+    ))
+}
+
+fn webhook_not_found() -> AppError {
+    AppError::not_found("webhook_not_found", "No such webhook.")
+}
+
+/// Delete a webhook and its delivery log.
+#[utoipa::path(
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Webhook id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`webhook_not_found`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[delete("/webhooks/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    Writer(caller): Writer,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    superuser_only(caller.is_superuser)?;
+    let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
+    if !state.db.transaction(move |conn| store::delete(conn, id)).await? {
+        return Err(webhook_not_found());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryParams {
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Attempt {
+    pub attempted_at: DateTime<Utc>,
+    /// The receiver's HTTP status; null when none came (timeout, refused, ...).
+    pub response_status: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: i64,
+    pub event_id: i64,
+    pub event_type: String,
+    /// `pending`, `delivered` or `failed` (gave up).
+    pub state: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub items: Vec<Delivery>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+/// A webhook's deliveries, newest first, with every attempt.
+#[utoipa::path(
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Webhook id."), DeliveryParams),
+    responses(
+        (status = 200, description = "A page of deliveries.", body = DeliveryPage),
+        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`webhook_not_found`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/webhooks/{id}/deliveries")]
+async fn deliveries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<DeliveryParams>,
+) -> Result<web::Json<DeliveryPage>, AppError> {
+    superuser_only(caller.is_superuser)?;
+    let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
+    let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
+    let (rows, total) = state
+        .db
+        .run(move |conn| {
+            store::find(conn, id)?.ok_or_else(webhook_not_found)?;
+            store::deliveries(conn, id, page.offset(), page.per_page)
+        })
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|(delivery, event_type, attempts)| Delivery {
+            next_attempt_at: (delivery.state == "pending").then_some(delivery.next_attempt_at),
+            id: delivery.id,
+            event_id: delivery.event_id,
+            event_type,
+            state: delivery.state,
+            attempts: attempts
+                .into_iter()
+                .map(|a| Attempt {
+                    attempted_at: a.attempted_at,
+                    response_status: a.response_status,
+                    error: a.error,
+                    duration_ms: a.duration_ms,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(web::Json(DeliveryPage {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    }))
+}
+
+/// Send a delivery again (with the same `webhook-id`), from the start of the retry schedule.
+#[utoipa::path(
+    tag = "integration",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Webhook id."), ("delivery" = i64, Path, description = "Delivery id.")),
+    responses(
+        (status = 202, description = "Queued for delivery."),
+        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`delivery_not_found`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[post("/webhooks/{id}/deliveries/{delivery}/redelivery")]
+async fn redeliver(
+    state: web::Data<AppState>,
+    Writer(caller): Writer,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    superuser_only(caller.is_superuser)?;
+    let not_found = || AppError::not_found("delivery_not_found", "No such delivery of this webhook.");
+    let (id, delivery) = path.into_inner();
+    let (id, delivery): (i64, i64) = (
+        id.parse().map_err(|_| not_found())?,
+        delivery.parse().map_err(|_| not_found())?,
+    );
+    let now = state.clock.now();
+    if !state
+        .db
+        .transaction(move |conn| store::redeliver(conn, id, delivery, now))
+        .await?
+    {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::Accepted().finish())
+}

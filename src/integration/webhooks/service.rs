@@ -1,0 +1,153 @@
+//! The delivery worker: fans new events out to hooks, claims due deliveries,
+//! sends them signed, and records what happened. It wakes on new events
+//! and every second for retries; several replicas may run it at once.
+
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::integration::webhooks::model::{is_private, secret_key, signature};
+use crate::integration::webhooks::store::{self, Outcome, Outgoing};
+
+const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+const BATCH: i32 = 20;
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("memberd-webhooks")
+        .build()
+        .unwrap_or_default()
+}
+
+pub async fn run(state: web::Data<AppState>) {
+    let client = http_client();
+    let mut changes = state.notifications.events();
+    loop {
+        if let Err(error) = tick(&state, &client).await {
+            tracing::warn!(error = %error, "webhook delivery round failed");
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// One round: fan out, claim, send, record. Returns how many were sent.
+pub async fn tick(state: &AppState, client: &reqwest::Client) -> Result<usize, AppError> {
+    let now = state.clock.now();
+    state.db.run(move |conn| store::fan_out(conn, now)).await?;
+    let claimed = state
+        .db
+        .run(move |conn| store::claim_due(conn, now, now + LEASE, BATCH))
+        .await?;
+    let lag = state.db.run(move |conn| store::delivery_lag_seconds(conn, now)).await?;
+    state.metrics.webhook_lag.set(lag);
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let outgoing = state.db.run(move |conn| store::outgoing(conn, &claimed)).await?;
+    let allow_private = state.config.webhook_allow_private;
+    let sent = futures_util::future::join_all(outgoing.into_iter().map(|o| async move {
+        let outcome = deliver(client, &o, state.clock.now().timestamp(), allow_private).await;
+        (o, outcome)
+    }))
+    .await;
+    let count = sent.len();
+    for (o, outcome) in sent {
+        if !outcome.succeeded() {
+            state.metrics.webhook_failures.inc();
+        }
+        let at = state.clock.now();
+        let delivery = o.delivery;
+        state
+            .db
+            .run(move |conn| store::record(conn, &delivery, &outcome, at))
+            .await?;
+    }
+    Ok(count)
+}
+
+async fn refused_address(url: &url::Url) -> Option<String> {
+    let host = url
+        .host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = url.port_or_known_default().unwrap_or(443);
+    match tokio::net::lookup_host((host.as_str(), port)).await {
+        Ok(mut addresses) => addresses
+            .any(|a| is_private(a.ip()))
+            .then(|| "the URL resolves to a private address".into()),
+        Err(error) => Some(format!("cannot resolve {host}: {error}")),
+    }
+}
+
+/// Sends one delivery as Standard Webhooks: the same `webhook-id` on every
+/// attempt, a fresh timestamp, and the signature over both and the body.
+async fn deliver(client: &reqwest::Client, outgoing: &Outgoing, timestamp: i64, allow_private: bool) -> Outcome {
+    let started = Instant::now();
+    let elapsed = |started: Instant| i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    let failed = |error: String| Outcome {
+        status: None,
+        error: Some(error),
+        duration_ms: elapsed(started),
+    };
+    let Ok(url) = url::Url::parse(&outgoing.hook.url) else {
+        return failed("the URL is not valid".into());
+    };
+    // Checked again at each delivery: a name may resolve elsewhere than it did.
+    if !allow_private && let Some(reason) = refused_address(&url).await {
+        return failed(reason);
+    }
+    let Some(key) = secret_key(&outgoing.hook.secret) else {
+        return failed("the secret is not a whsec_ secret".into());
+    };
+    let event = &outgoing.event;
+    let body = serde_json::json!({
+        "id": event.id,
+        "type": event.event_type,
+        "timestamp": event.occurred_at,
+        "data": event.data,
+    })
+    .to_string()
+    .into_bytes();
+    let message_id = format!("evt_{}", event.id);
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &message_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature(&key, &message_id, timestamp, &body))
+        .body(body)
+        .send()
+        .await;
+    match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let error = (!response.status().is_success()).then(|| format!("answered {status}"));
+            Outcome {
+                status: Some(status),
+                error,
+                duration_ms: elapsed(started),
+            }
+        }
+        Err(error) => failed(error.without_url().to_string()),
+    }
+}
+
+/// Refuses URLs on loopback or private networks unless allowed.
+pub async fn check_url(url: &url::Url, allow_private: bool) -> Result<(), AppError> {
+    if allow_private {
+        return Ok(());
+    }
+    match refused_address(url).await {
+        None => Ok(()),
+        Some(reason) => Err(AppError::validation("url", "url_not_allowed", reason)),
+    }
+}

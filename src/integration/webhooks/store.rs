@@ -1,0 +1,321 @@
+//! Queries on webhooks, their deliveries and attempts.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Timestamptz};
+
+use crate::error::AppError;
+use crate::integration::webhooks::model::retry_delay;
+use crate::schema::{events, webhook_attempts, webhook_deliveries, webhooks};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhooks)]
+pub struct WebhookRow {
+    pub id: i64,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub secret: String,
+    pub created_at: DateTime<Utc>,
+    pub last_event_id: i64,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+}
+
+/// A new hook hears of events from now on, not of the past.
+pub fn insert(
+    conn: &mut PgConnection,
+    url: &str,
+    types: &[String],
+    secret: &str,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<WebhookRow, AppError> {
+    let latest: Option<i64> = events::table.select(diesel::dsl::max(events::id)).first(conn)?;
+    Ok(diesel::insert_into(webhooks::table)
+        .values((
+            webhooks::url.eq(url),
+            webhooks::event_types.eq(types),
+            webhooks::secret.eq(secret),
+            webhooks::created_by.eq(by),
+            webhooks::created_at.eq(now),
+            webhooks::last_event_id.eq(latest.unwrap_or(0)),
+        ))
+        .returning(WebhookRow::as_returning())
+        .get_result(conn)?)
+}
+
+pub fn list(conn: &mut PgConnection) -> Result<Vec<WebhookRow>, AppError> {
+    Ok(webhooks::table
+        .order(webhooks::id.asc())
+        .select(WebhookRow::as_select())
+        .load(conn)?)
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<WebhookRow>, AppError> {
+    Ok(webhooks::table
+        .find(id)
+        .select(WebhookRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn delete(conn: &mut PgConnection, id: i64) -> Result<bool, AppError> {
+    Ok(diesel::delete(webhooks::table.find(id)).execute(conn)? == 1)
+}
+
+/// Turns new events into deliveries for every enabled hook that wants
+/// them. Each hook is locked while its cursor moves (SKIP LOCKED), so two
+/// replicas never fan out the same events.
+pub fn fan_out(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, AppError> {
+    conn.transaction(|conn| {
+        let hooks: Vec<WebhookRow> = webhooks::table
+            .filter(webhooks::disabled_at.is_null())
+            .select(WebhookRow::as_select())
+            .for_update()
+            .skip_locked()
+            .load(conn)?;
+        let mut created = 0;
+        for hook in hooks {
+            let new: Vec<(i64, String)> = events::table
+                .filter(events::id.gt(hook.last_event_id))
+                .order(events::id.asc())
+                .limit(1_000)
+                .select((events::id, events::event_type))
+                .load(conn)?;
+            let Some((last, _)) = new.last() else { continue };
+            let rows: Vec<_> = new
+                .iter()
+                .filter(|(_, kind)| hook.event_types.iter().any(|t| t == kind))
+                .map(|(event_id, _)| {
+                    (
+                        webhook_deliveries::webhook_id.eq(hook.id),
+                        webhook_deliveries::event_id.eq(*event_id),
+                        webhook_deliveries::state.eq("pending"),
+                        webhook_deliveries::next_attempt_at.eq(now),
+                        webhook_deliveries::created_at.eq(now),
+                    )
+                })
+                .collect();
+            created += diesel::insert_into(webhook_deliveries::table)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+            diesel::update(webhooks::table.find(hook.id))
+                .set(webhooks::last_event_id.eq(*last))
+                .execute(conn)?;
+        }
+        Ok(created)
+    })
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Claims due deliveries by leasing them until `lease_until`.
+pub fn claim_due(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i32,
+) -> Result<Vec<i64>, AppError> {
+    let claimed: Vec<Claimed> = diesel::sql_query(
+        "UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id IN ( \
+           SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
+           ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING id",
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(lease_until)
+    .bind::<Integer, _>(limit)
+    .load(conn)?;
+    Ok(claimed.into_iter().map(|c| c.id).collect())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub event_id: i64,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A claimed delivery with what it needs to be sent.
+pub struct Outgoing {
+    pub delivery: DeliveryRow,
+    pub hook: WebhookRow,
+    pub event: crate::integration::events::EventRow,
+}
+
+pub fn outgoing(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Outgoing>, AppError> {
+    let deliveries: Vec<DeliveryRow> = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq_any(ids))
+        .select(DeliveryRow::as_select())
+        .load(conn)?;
+    let mut out = Vec::new();
+    for delivery in deliveries {
+        let hook = find(conn, delivery.webhook_id)?;
+        let event = events::table
+            .find(delivery.event_id)
+            .select(crate::integration::events::EventRow::as_select())
+            .first(conn)
+            .optional()?;
+        if let (Some(hook), Some(event)) = (hook, event) {
+            out.push(Outgoing { delivery, hook, event });
+        }
+    }
+    Ok(out)
+}
+
+/// What one attempt came to.
+pub struct Outcome {
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Records an attempt and schedules what follows: done, a retry, or giving
+/// up, which disables the hook (its endpoint failed for a day).
+pub fn record(
+    conn: &mut PgConnection,
+    delivery: &DeliveryRow,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    conn.transaction(|conn| {
+        diesel::insert_into(webhook_attempts::table)
+            .values((
+                webhook_attempts::delivery_id.eq(delivery.id),
+                webhook_attempts::attempted_at.eq(now),
+                webhook_attempts::response_status.eq(outcome.status.map(i32::from)),
+                webhook_attempts::error.eq(&outcome.error),
+                webhook_attempts::duration_ms.eq(outcome.duration_ms),
+            ))
+            .execute(conn)?;
+        let attempts = delivery.attempts + 1;
+        let (state, next) = if outcome.succeeded() {
+            ("delivered", now)
+        } else {
+            match retry_delay(attempts) {
+                Some(delay) => ("pending", now + delay),
+                None => ("failed", now),
+            }
+        };
+        diesel::update(webhook_deliveries::table.find(delivery.id))
+            .set((
+                webhook_deliveries::state.eq(state),
+                webhook_deliveries::attempts.eq(attempts),
+                webhook_deliveries::next_attempt_at.eq(next),
+            ))
+            .execute(conn)?;
+        if state == "failed" {
+            diesel::update(
+                webhooks::table
+                    .find(delivery.webhook_id)
+                    .filter(webhooks::disabled_at.is_null()),
+            )
+            .set((
+                webhooks::disabled_at.eq(now),
+                webhooks::disabled_reason.eq("deliveries failed for over 24 hours"),
+            ))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = webhook_attempts)]
+pub struct AttemptRow {
+    pub delivery_id: i64,
+    pub attempted_at: DateTime<Utc>,
+    pub response_status: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+/// A delivery, its event type and its attempts.
+pub type DeliveryLog = (DeliveryRow, String, Vec<AttemptRow>);
+
+pub fn deliveries(
+    conn: &mut PgConnection,
+    webhook_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<DeliveryLog>, i64), AppError> {
+    let total = webhook_deliveries::table
+        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+        .count()
+        .get_result(conn)?;
+    let rows: Vec<(DeliveryRow, String)> = webhook_deliveries::table
+        .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
+        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+        .order(webhook_deliveries::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select((DeliveryRow::as_select(), events::event_type))
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|(d, _)| d.id).collect();
+    let attempts: Vec<AttemptRow> = webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq_any(&ids))
+        .order(webhook_attempts::id.asc())
+        .select(AttemptRow::as_select())
+        .load(conn)?;
+    let mut out = Vec::new();
+    for (delivery, kind) in rows {
+        let delivery_id = delivery.id;
+        let mine = attempts
+            .iter()
+            .filter(|a| a.delivery_id == delivery_id)
+            .map(|a| AttemptRow {
+                delivery_id: a.delivery_id,
+                attempted_at: a.attempted_at,
+                response_status: a.response_status,
+                error: a.error.clone(),
+                duration_ms: a.duration_ms,
+            });
+        out.push((delivery, kind, mine.collect()));
+    }
+    Ok((out, total))
+}
+
+/// Sends a delivery again from the start of its schedule, with the same webhook-id.
+pub fn redeliver(
+    conn: &mut PgConnection,
+    webhook_id: i64,
+    delivery_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    Ok(diesel::update(
+        webhook_deliveries::table
+            .find(delivery_id)
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id)),
+    )
+    .set((
+        webhook_deliveries::state.eq("pending"),
+        webhook_deliveries::attempts.eq(0),
+        webhook_deliveries::next_attempt_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+pub fn delivery_lag_seconds(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<i64, AppError> {
+    let oldest: Option<DateTime<Utc>> = webhook_deliveries::table
+        .filter(webhook_deliveries::state.eq("pending"))
+        .select(diesel::dsl::min(webhook_deliveries::created_at))
+        .first(conn)?;
+    Ok(oldest.map_or(0, |at| (now - at).num_seconds().max(0)))
+}

@@ -1,0 +1,253 @@
+//! Webhooks delivered to a real HTTP receiver, signatures checked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::TestApp;
+
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A receiver answering each request with the next status of `script` (then 200).
+async fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let (log, script) = (received.clone(), Arc::new(Mutex::new(script.into_iter())));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (log, script) = (log.clone(), script.clone());
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buffer = [0u8; 4096];
+                let (head_end, length) = loop {
+                    let n = stream.read(&mut buffer).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    raw.extend_from_slice(&buffer[..n]);
+                    if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&raw[..end]).to_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap_or(0));
+                        break (end + 4, length);
+                    }
+                };
+                while raw.len() < head_end + length {
+                    let n = stream.read(&mut buffer).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    raw.extend_from_slice(&buffer[..n]);
+                }
+                let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
+                let headers = head
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
+                    .collect();
+                log.lock().unwrap().push(Received {
+                    headers,
+                    body: raw[head_end..].to_vec(),
+                });
+                let status = script.lock().unwrap().next().unwrap_or(200);
+                let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, received)
+}
+
+async fn wait_until<F: Fn() -> bool>(what: &str, check: F) {
+    for _ in 0..100 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn verify(secret: &str, received: &Received) {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(
+        format!(
+            "{}.{}.",
+            received.headers["webhook-id"], received.headers["webhook-timestamp"]
+        )
+        .as_bytes(),
+    );
+    mac.update(&received.body);
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(received.headers["webhook-signature"], expected);
+}
+
+async fn superuser(app: &TestApp) -> String {
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    boss.access
+}
+
+#[tokio::test]
+async fn events_arrive_signed_and_failures_are_retried_with_the_same_id() {
+    let app = TestApp::spawn_with(&[("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
+    let boss = superuser(&app).await;
+    let (url, received) = receiver(vec![500]).await;
+    let created = app
+        .post(
+            "/v1/webhooks",
+            Some(&boss),
+            json!({"url": url, "events": ["member.registered"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let secret = created.body["secret"].as_str().unwrap().to_string();
+    let id = created.body["id"].as_i64().unwrap();
+
+    app.register("wanda", "wanda@example.com").await;
+    wait_until("the first attempt", || !received.lock().unwrap().is_empty()).await;
+    let first = received.lock().unwrap()[0].clone();
+    verify(&secret, &first);
+    let body: Value = serde_json::from_slice(&first.body).unwrap();
+    assert_eq!(
+        (body["type"].clone(), body["data"]["member"]["username"].clone()),
+        (json!("member.registered"), json!("wanda"))
+    );
+
+    // The receiver answered 500: a retry is due within 10 s.
+    let log = app
+        .get(&format!("/v1/webhooks/{id}/deliveries"), Some(&boss))
+        .await
+        .body;
+    let delivery = &log["items"][0];
+    assert_eq!(
+        (
+            delivery["state"].clone(),
+            delivery["attempts"][0]["response_status"].clone()
+        ),
+        (json!("pending"), json!(500))
+    );
+    let retry_in = chrono::DateTime::parse_from_rfc3339(delivery["next_attempt_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        - app.clock.now();
+    assert!(retry_in <= chrono::Duration::seconds(10), "{retry_in}");
+    app.clock.advance(chrono::Duration::seconds(10));
+    wait_until("the retry", || received.lock().unwrap().len() >= 2).await;
+    let second = received.lock().unwrap()[1].clone();
+    verify(&secret, &second);
+    assert_eq!(second.headers["webhook-id"], first.headers["webhook-id"]);
+
+    let mut delivered = false;
+    for _ in 0..50 {
+        let log = app
+            .get(&format!("/v1/webhooks/{id}/deliveries"), Some(&boss))
+            .await
+            .body;
+        if log["items"][0]["state"] == "delivered" {
+            assert_eq!(log["items"][0]["attempts"].as_array().unwrap().len(), 2);
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(delivered);
+
+    // Redelivery: again, with the same webhook-id.
+    let delivery_id = app
+        .get(&format!("/v1/webhooks/{id}/deliveries"), Some(&boss))
+        .await
+        .body["items"][0]["id"]
+        .clone();
+    let again = app
+        .post(
+            &format!("/v1/webhooks/{id}/deliveries/{delivery_id}/redelivery"),
+            Some(&boss),
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    wait_until("the redelivery", || received.lock().unwrap().len() >= 3).await;
+    assert_eq!(
+        received.lock().unwrap()[2].headers["webhook-id"],
+        first.headers["webhook-id"]
+    );
+    // Only subscribed types are sent: the activation was not.
+    assert!(
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| String::from_utf8_lossy(&r.body).contains("member.registered"))
+    );
+}
+
+#[tokio::test]
+async fn webhooks_are_for_superusers_and_refuse_private_addresses_by_default() {
+    let app = TestApp::spawn().await;
+    let boss = superuser(&app).await;
+    let refused = app
+        .post(
+            "/v1/webhooks",
+            Some(&boss),
+            json!({"url": "http://127.0.0.1:9/x", "events": ["member.registered"]}),
+        )
+        .await;
+    assert_eq!(
+        refused.field_codes(),
+        [("url".to_string(), "url_not_allowed".to_string())]
+    );
+    let bad = app
+        .post(
+            "/v1/webhooks",
+            Some(&boss),
+            json!({"url": "ftp://x", "events": ["nope"], "secret": "plain"}),
+        )
+        .await;
+    assert_eq!(
+        bad.field_codes(),
+        [
+            ("url".to_string(), "invalid_url".to_string()),
+            ("events".to_string(), "unknown_type".to_string()),
+            ("secret".to_string(), "invalid".to_string())
+        ]
+    );
+    let member = app.member("mel").await;
+    app.post(
+        "/v1/webhooks",
+        Some(&member.access),
+        json!({"url": "https://example.org", "events": ["member.registered"]}),
+    )
+    .await
+    .assert_problem(403, "superuser_only");
+    app.get("/v1/webhooks", Some(&member.access))
+        .await
+        .assert_problem(403, "superuser_only");
+    app.request(Method::DELETE, "/v1/webhooks/1", Some(&boss), None)
+        .await
+        .assert_problem(404, "webhook_not_found");
+    app.get("/v1/webhooks/1/deliveries", Some(&boss))
+        .await
+        .assert_problem(404, "webhook_not_found");
+}
