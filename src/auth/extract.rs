@@ -123,26 +123,6 @@ impl FromRequest for Caller {
     }
 }
 
-/// The caller of an endpoint open to anyone: a member when credentials are
-/// sent (and then they must be valid), anonymous otherwise.
-pub struct MaybeCaller(pub Option<Caller>);
-
-impl FromRequest for MaybeCaller {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if !request.headers().contains_key(header::AUTHORIZATION) {
-            return Box::pin(async { Ok(MaybeCaller(None)) });
-        }
-        let future = authenticate(
-            request.app_data::<web::Data<AppState>>().cloned(),
-            bearer_token(request),
-        );
-        Box::pin(async move { future.await.map(|caller| MaybeCaller(Some(caller))) })
-    }
-}
-
 /// Whoever calls an endpoint open to members, staff and services alike.
 pub enum Principal {
     Member(Caller),
@@ -185,5 +165,21 @@ impl FromRequest for Principal {
                 .map(Principal::Service)
                 .ok_or_else(|| AppError::unauthenticated("invalid_api_key", "The API key is unknown or revoked."))
         })
+    }
+}
+
+/// The caller of a public endpoint: anonymous, a member, or a service.
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequest for MaybePrincipal {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            return Box::pin(async { Ok(MaybePrincipal(None)) });
+        }
+        let future = Principal::from_request(request, payload);
+        Box::pin(async move { future.await.map(|p| MaybePrincipal(Some(p))) })
     }
 }

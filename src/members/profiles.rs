@@ -10,6 +10,8 @@ use crate::members::store::{self, DirectoryQuery};
 pub struct Viewer {
     pub member_id: Option<i64>,
     pub is_staff: bool,
+    /// A service client with `members:read`: sees whether members are active, and their roles.
+    pub is_service: bool,
 }
 
 /// A member as one viewer may see them.
@@ -22,6 +24,8 @@ pub struct ProfileView {
     pub karma: Option<i64>,
     pub show_email: bool,
     pub show_signature: bool,
+    /// Whether a service reads it: add is_active and roles.
+    pub for_service: bool,
 }
 
 fn view(state: &AppState, member: Member, is_bot: bool, viewer: Viewer) -> ProfileView {
@@ -35,6 +39,7 @@ fn view(state: &AppState, member: Member, is_bot: bool, viewer: Viewer) -> Profi
         // owner shows it; staff and the owner always do.
         show_email: viewer.member_id.is_some() && (member.preferences.show_email || viewer.is_staff || own),
         show_signature: member.preferences.show_signature,
+        for_service: viewer.is_service,
         city,
         karma: None,
         is_bot,

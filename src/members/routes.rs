@@ -7,10 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
-use crate::auth::extract::{Caller, MaybeCaller, Writer};
+use crate::auth::extract::{Caller, MaybePrincipal, Principal, Writer};
 use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::error::{AppError, FieldError, Problem};
+use crate::integration::clients::Scope;
 use crate::members::account::{self, AccountChange, PasswordChange};
 use crate::members::model::{DirectorySort, Locale, Member, MemberKey, Page, ProfileChanges, directory_prefix};
 use crate::members::profiles::{self, ProfileView, Viewer};
@@ -140,6 +141,12 @@ pub struct MemberProfile {
     /// Staff only, on a single profile: the sum of the member's karma notes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub karma: Option<i64>,
+    /// Services with `members:read` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+    /// Services with `members:read` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
 }
 
 impl MemberProfile {
@@ -159,17 +166,27 @@ impl MemberProfile {
             email: view.show_email.then(|| member.email.clone()),
             city: view.city,
             karma: view.karma,
+            is_active: view.for_service.then_some(member.is_active),
+            roles: view.for_service.then(|| member.roles()),
         }
     }
 }
 
-fn viewer(caller: &MaybeCaller) -> Viewer {
+fn viewer(caller: &MaybePrincipal) -> Result<Viewer, AppError> {
     match &caller.0 {
-        Some(caller) => Viewer {
+        Some(Principal::Member(caller)) => Ok(Viewer {
             member_id: Some(caller.member_id),
             is_staff: caller.is_staff,
-        },
-        None => Viewer::default(),
+            is_service: false,
+        }),
+        Some(service @ Principal::Service(_)) => {
+            service.require_scope(Scope::MembersRead)?;
+            Ok(Viewer {
+                is_service: true,
+                ..Viewer::default()
+            })
+        }
+        None => Ok(Viewer::default()),
     }
 }
 
@@ -273,6 +290,7 @@ fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
     responses(
         (status = 200, description = "A page of members, with `Link` (next/prev).", body = MemberPage),
         (status = 400, description = "`invalid_query`: a parameter is not of its type.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `page` or `per_page` out of range, unknown `sort`, `q` over 30 characters.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
     )
@@ -281,7 +299,7 @@ fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
 async fn directory(
     state: web::Data<AppState>,
     request: HttpRequest,
-    caller: MaybeCaller,
+    caller: MaybePrincipal,
     params: web::Query<DirectoryParams>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors: Vec<FieldError> = Vec::new();
@@ -295,7 +313,7 @@ async fn directory(
     let (Some(page), Some(sort), Some(prefix)) = (page, sort, prefix) else {
         return Err(AppError::Validation(errors));
     };
-    let (views, total) = profiles::directory(&state, DirectoryQuery { prefix, sort, page }, viewer(&caller)).await?;
+    let (views, total) = profiles::directory(&state, DirectoryQuery { prefix, sort, page }, viewer(&caller)?).await?;
     let body = MemberPage {
         items: views
             .into_iter()
@@ -318,6 +336,7 @@ async fn directory(
     params(("member" = String, Path, description = "Numeric id or username.")),
     responses(
         (status = 200, description = "The profile; `email` and `city` only as described.", body = MemberProfile),
+        (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
     )
@@ -325,10 +344,10 @@ async fn directory(
 #[get("/members/{member}")]
 async fn profile(
     state: web::Data<AppState>,
-    caller: MaybeCaller,
+    caller: MaybePrincipal,
     member: web::Path<String>,
 ) -> Result<web::Json<MemberProfile>, AppError> {
-    let view = profiles::profile(&state, MemberKey::parse(&member), viewer(&caller)).await?;
+    let view = profiles::profile(&state, MemberKey::parse(&member), viewer(&caller)?).await?;
     Ok(web::Json(MemberProfile::new(view, &state.config)))
 }
 

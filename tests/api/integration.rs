@@ -373,3 +373,91 @@ async fn following_the_cursor_during_concurrent_writes_misses_nothing() {
         .collect();
     assert_eq!(seen, all, "the reader saw every event once, in order");
 }
+
+#[tokio::test]
+async fn members_read_keys_see_profiles_with_activity_and_roles() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    app.member("erin").await;
+    let members_key = key(&app, &boss, json!(["members:read"])).await;
+    let status_key = key(&app, &boss, json!(["status:read"])).await;
+
+    let profile = app.get("/v1/members/erin", Some(&members_key)).await;
+    assert_eq!(profile.status, StatusCode::OK);
+    assert_eq!(
+        (profile.body["is_active"].clone(), profile.body["roles"].clone()),
+        (json!(true), json!(["member"]))
+    );
+    assert!(profile.body.get("email").is_none());
+    let directory = app.get("/v1/members", Some(&members_key)).await.body;
+    assert_eq!(directory["items"][0]["roles"], json!(["member", "staff", "superuser"]));
+    app.get("/v1/members/erin", Some(&status_key))
+        .await
+        .assert_problem(403, "insufficient_scope");
+    app.get("/v1/members", Some(&status_key))
+        .await
+        .assert_problem(403, "insufficient_scope");
+    assert!(app.get("/v1/members/erin", None).await.body.get("is_active").is_none());
+}
+
+#[tokio::test]
+async fn a_ban_through_one_replica_is_refused_by_another_at_once() {
+    let app = TestApp::spawn().await;
+    let config = memberd::config::Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(app.database_url.clone()),
+        "MEMBERD_BIND" => Some("127.0.0.1:0".into()),
+        "MEMBERD_PUBLIC_URL" => Some("http://memberd.test".into()),
+        "MEMBERD_MAIL_DIR" => Some(
+            std::env::temp_dir()
+                .join("memberd-test-mail")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        _ => None,
+    })
+    .unwrap();
+    let replica = memberd::app::Application::build(
+        config,
+        memberd::app::Options {
+            workers: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let other = format!("http://127.0.0.1:{}", replica.port());
+    let replica_state = replica.state();
+    tokio::spawn(replica.run_until_stopped());
+
+    let moderator = app.member("mod").await;
+    app.make_staff(moderator.id);
+    let troll = app.member("troll").await;
+    let me_on_other = || {
+        app.client
+            .get(format!("{other}/v1/members/me"))
+            .bearer_auth(&troll.access)
+            .send()
+    };
+    assert_eq!(me_on_other().await.unwrap().status(), StatusCode::OK);
+
+    let banned = app
+        .post(
+            "/v1/members/troll/sanctions",
+            Some(&moderator.access),
+            json!({"kind": "ban", "reason": "Spam", "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(banned.status, StatusCode::CREATED);
+    let refused = TestApp::read(me_on_other().await.unwrap()).await;
+    refused.assert_problem(403, "member_banned");
+    let login = app
+        .client
+        .post(format!("{other}/v1/auth/login"))
+        .json(&json!({"login": "troll", "password": crate::helpers::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    TestApp::read(login).await.assert_problem(403, "member_banned");
+    replica_state.notifications.stop();
+}
