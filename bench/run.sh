@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The benchmark, in one command:  bash bench/run.sh
+#
+# Builds release binaries, creates a scratch database (memberd_bench) on the
+# local PostgreSQL, seeds 1,000,000 members and 100,000 sanctions, starts
+# memberd and a bare actix-web "hello" (the ceiling), drives each with wrk
+# over loopback for BENCH_SECONDS (default 10) and prints a table of numbers
+# and ratios to the ceiling measured in this same run. wrk shares the two
+# cores with the server, as the targets assume. Not part of the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+DB=memberd_bench
+PORT=18081
+HELLO_PORT=18090
+API=http://127.0.0.1:$PORT
+WORK=$(mktemp -d)
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+cargo build --release --quiet --bin memberd --example bench_hello --example bench_argon2
+
+cleanup() {
+    [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null || true
+    [ -n "${HELLO_PID:-}" ] && kill "$HELLO_PID" 2>/dev/null || true
+    [ -n "${LOGIN_PID:-}" ] && kill "$LOGIN_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
+export DATABASE_URL=$PG/$DB MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_MAIL_DIR=$WORK/mail RUST_LOG=warn
+./target/release/memberd migrate
+MEMBERD_PASSWORD='bench admin passphrase' ./target/release/memberd create-superuser --username admin --email admin@bench.example >/dev/null
+
+echo "seeding 1,000,000 members and 100,000 sanctions ..." >&2
+psql "$PG/$DB" -q <<'SQL'
+INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
+SELECT 'user' || g, 'bench' || g, 'user' || g || '@bench.example', 'user' || g || '@bench.example', '!', TRUE, 'en',
+       now() - make_interval(secs => g)
+FROM generate_series(1, 1000000) AS g;
+-- user1: 10,000 past sanctions; 90,000 more spread over other members; user2 has none.
+WITH admin AS (SELECT id FROM members WHERE username = 'admin'),
+     targets AS (
+        SELECT (SELECT id FROM members WHERE username = 'user1') AS member_id, g FROM generate_series(1, 10000) AS g
+        UNION ALL
+        SELECT (SELECT id FROM members WHERE username = 'user' || (3 + g % 90000)), g FROM generate_series(1, 90000) AS g)
+INSERT INTO sanctions (member_id, kind, reason, duration_seconds, moderator_id, created_at, starts_at, ends_at, expiry_recorded)
+SELECT t.member_id, 'read_only', 'bench', 60, admin.id,
+       now() - make_interval(days => 30) + make_interval(secs => t.g * 60),
+       now() - make_interval(days => 30) + make_interval(secs => t.g * 60),
+       now() - make_interval(days => 30) + make_interval(secs => t.g * 60 + 60), TRUE
+FROM targets t, admin;
+ANALYZE;
+SQL
+
+./target/release/memberd serve &
+MEMBERD_PID=$!
+HELLO_BIND=127.0.0.1:$HELLO_PORT ./target/release/examples/bench_hello &
+HELLO_PID=$!
+for _ in $(seq 1 100); do curl -sf "$API/health/ready" >/dev/null && curl -sf "http://127.0.0.1:$HELLO_PORT/hello" >/dev/null && break; sleep 0.2; done
+
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+TOKEN=$(curl -sf -X POST "$API/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"login":"admin","password":"bench admin passphrase"}' | json '["access_token"]')
+KEY=$(curl -sf -X POST "$API/v1/service-clients" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d '{"name":"bench","scopes":["status:read"]}' | json '["key"]')
+
+# A POST body for wrk.
+post_script() {  # $1 script file, $2 body file
+    cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+local f = io.open("$2", "r"); wrk.body = f:read("*a"); f:close()
+LUA
+}
+python3 -c "import json; print(json.dumps({'members': ['user%d' % i for i in range(1, 1001)]}))" > "$WORK/batch.json"
+post_script "$WORK/batch.lua" "$WORK/batch.json"
+echo '{"login":"admin","password":"bench admin passphrase"}' > "$WORK/login.json"
+post_script "$WORK/login.lua" "$WORK/login.json"
+
+# wrk → "requests_per_second p50_ms p99_ms"
+measure() {  # $1 connections, then wrk arguments
+    local connections=$1; shift
+    wrk -t1 -c"$connections" -d"${SECONDS_PER_RUN}s" --latency "$@" 2>&1 | awk '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ { rps = $2 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }'
+}
+ratio() { python3 -c "print(f'{$1 / $2 * 100:.0f} %')"; }
+
+read -r HELLO _ HELLO_P99 < <(measure "$CONNECTIONS" "http://127.0.0.1:$HELLO_PORT/hello")
+read -r LIGHT _ LIGHT_P99 < <(measure "$CONNECTIONS" -H "authorization: Bearer $KEY" "$API/v1/members/user2/status")
+read -r HEAVY _ HEAVY_P99 < <(measure "$CONNECTIONS" -H "authorization: Bearer $KEY" "$API/v1/members/user1/status")
+read -r ME _ ME_P99 < <(measure "$CONNECTIONS" -H "authorization: Bearer $TOKEN" "$API/v1/members/me")
+read -r _ LIGHT1_P50 LIGHT1_P99 < <(measure 1 -H "authorization: Bearer $KEY" "$API/v1/members/user2/status")
+read -r _ HEAVY1_P50 HEAVY1_P99 < <(measure 1 -H "authorization: Bearer $KEY" "$API/v1/members/user1/status")
+read -r _ BATCH_P50 _ < <(measure 1 -s "$WORK/batch.lua" -H "authorization: Bearer $KEY" "$API/v1/status/batch")
+read -r _ _ SEARCH_P99 < <(measure 4 "$API/v1/members?q=user12345")
+ARGON=$(./target/release/examples/bench_argon2 2 "$SECONDS_PER_RUN")
+wrk -t1 -c8 -d"$((SECONDS_PER_RUN + 2))s" -s "$WORK/login.lua" "$API/v1/auth/login" > "$WORK/login.txt" 2>&1 &
+LOGIN_PID=$!
+sleep 1
+read -r _ _ UNDER_LOGIN_P99 < <(measure 4 -H "authorization: Bearer $KEY" "$API/v1/members/user2/status")
+wait "$LOGIN_PID" || true
+LOGIN_PID=
+LOGINS=$(awk '/Requests\/sec/ { printf "%.1f", $2 }' "$WORK/login.txt")
+RSS_MIB=$(ps -o rss= -p "$MEMBERD_PID" | awk '{ printf "%.1f", $1 / 1024 }')
+
+cat <<TABLE
+
+memberd benchmark — $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS_PER_RUN}s per run, wrk on loopback
+| measurement | result | ratio / target |
+|---|---|---|
+| hello ceiling (c=$CONNECTIONS) | $HELLO req/s, p99 $HELLO_P99 ms | 100 % |
+| status, service key, member with 0 sanctions (c=$CONNECTIONS) | $LIGHT req/s, p99 $LIGHT_P99 ms | $(ratio "$LIGHT" "$HELLO") of ceiling (target ≥ 70 %) |
+| status, member with 10,000 past sanctions (c=$CONNECTIONS) | $HEAVY req/s, p99 $HEAVY_P99 ms | $(ratio "$HEAVY" "$HELLO") of ceiling |
+| status latency, one connection: 0 vs 10,000 sanctions | p50 $LIGHT1_P50 / $HEAVY1_P50 ms, p99 $LIGHT1_P99 / $HEAVY1_P99 ms | target: the same |
+| GET /v1/members/me with an access JWT (c=$CONNECTIONS) | $ME req/s, p99 $ME_P99 ms | $(ratio "$ME" "$HELLO") of ceiling (target ≥ 40 %) |
+| POST /v1/status/batch of 1,000, one connection | median $BATCH_P50 ms (client-measured, loopback) | target ≤ 5 ms |
+| directory prefix search, 1,000,000 members (c=4) | p99 $SEARCH_P99 ms | target ≤ 10 ms |
+| logins (c=8) vs bare argon2 verifies on 2 threads | $LOGINS vs $ARGON per s | $(ratio "$LOGINS" "$ARGON") (target ≥ 90 %) |
+| status p99 while logins saturate the CPU (c=4) | $UNDER_LOGIN_P99 ms | target ≤ 10 ms |
+| memberd resident memory after the runs | $RSS_MIB MiB | target ≤ 64 MiB |
+
+p99 at half the ceiling's rate needs a constant-rate load generator (wrk2), which Debian does not package;
+the p99 above is at full load.
+TABLE
