@@ -9,9 +9,16 @@ use argon2::{Algorithm, Argon2, Params, Version};
 fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|t| t.parse().ok()).unwrap_or(2);
     let seconds: u64 = std::env::args().nth(2).and_then(|t| t.parse().ok()).unwrap_or(10);
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19_456, 2, 1, None).unwrap());
+    let argon2 = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19_456, 2, 1, None).unwrap(),
+    );
     let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap();
-    let hash = argon2.hash_password(b"correct horse battery", &salt).unwrap().to_string();
+    let hash = argon2
+        .hash_password(b"correct horse battery", &salt)
+        .unwrap()
+        .to_string();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let counts: Vec<u64> = std::thread::scope(|scope| {
