@@ -19,6 +19,7 @@ pub mod mail;
 pub mod members;
 pub mod metrics;
 pub mod openapi;
+pub mod pagination;
 pub mod rate_limit;
 pub mod sanctions;
 pub mod schema;

@@ -362,46 +362,6 @@ impl MemberKey {
     }
 }
 
-pub const MAX_PER_PAGE: i64 = 100;
-
-/// A validated page request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub page: i64,
-    pub per_page: i64,
-}
-
-impl Page {
-    pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let page = page.unwrap_or(1);
-        let per_page = per_page.unwrap_or(20);
-        if !(1..=1_000_000).contains(&page) {
-            errors.push(FieldError::new("page", "out_of_range", "page counts from 1."));
-        }
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            errors.push(FieldError::new(
-                "per_page",
-                "out_of_range",
-                "per_page is between 1 and 100.",
-            ));
-        }
-        if errors.is_empty() {
-            Ok(Self { page, per_page })
-        } else {
-            Err(errors)
-        }
-    }
-
-    pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
-    }
-
-    pub fn has_next(&self, total: i64) -> bool {
-        self.page * self.per_page < total
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DirectorySort {
     #[default]
@@ -622,7 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn member_keys_and_pages() {
+    fn member_keys_sorts_and_searches() {
         assert_eq!(MemberKey::parse("42"), MemberKey::Id(42));
         assert_eq!(MemberKey::parse("alice"), MemberKey::Username("alice".into()));
         assert_eq!(MemberKey::parse("+42"), MemberKey::Username("+42".into()));
@@ -630,11 +590,6 @@ mod tests {
             MemberKey::parse("99999999999999999999"),
             MemberKey::Username("99999999999999999999".into())
         );
-        assert_eq!(Page::parse(None, None), Ok(Page { page: 1, per_page: 20 }));
-        assert!(Page::parse(Some(0), Some(101)).unwrap_err().len() == 2);
-        let page = Page::parse(Some(3), Some(10)).unwrap();
-        assert_eq!(page.offset(), 20);
-        assert!(page.has_next(31) && !page.has_next(30));
         assert_eq!(
             DirectorySort::parse(Some("-date_joined")),
             Ok(DirectorySort::DateJoinedDesc)

@@ -13,11 +13,12 @@ use crate::config::Config;
 use crate::error::{AppError, FieldError, Problem};
 use crate::integration::clients::Scope;
 use crate::members::account::{self, AccountChange, PasswordChange};
-use crate::members::model::{DirectorySort, Locale, Member, MemberKey, Page, ProfileChanges, directory_prefix};
+use crate::members::model::{DirectorySort, Locale, Member, MemberKey, ProfileChanges, directory_prefix};
 use crate::members::profiles::{self, ProfileView, Viewer};
 use crate::members::service::{self, RegistrationInput};
 use crate::members::store::DirectoryQuery;
 use crate::openapi::{AuthProblems, BodyProblems};
+use crate::pagination::{Page, Paged};
 
 pub fn configure(config: &mut ServiceConfig) {
     // The `me` routes first: `{member}` would take "me" as a username.
@@ -252,15 +253,6 @@ pub struct DirectoryParams {
     pub per_page: Option<i64>,
 }
 
-/// One page of a list.
-#[derive(Serialize, ToSchema)]
-pub struct MemberPage {
-    pub items: Vec<MemberProfile>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
 /// The `Link` header of a page: the same query with another page number.
 fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
     let link = |number: i64, rel: &str| {
@@ -288,7 +280,7 @@ fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
     tag = "members",
     params(DirectoryParams),
     responses(
-        (status = 200, description = "A page of members, with `Link` (next/prev).", body = MemberPage),
+        (status = 200, description = "A page of members, with `Link` (next/prev).", body = Paged<MemberProfile>),
         (status = 400, description = "`invalid_query`: a parameter is not of its type.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `page` or `per_page` out of range, unknown `sort`, `q` over 30 characters.", body = Problem, content_type = "application/problem+json"),
@@ -314,15 +306,14 @@ async fn directory(
         return Err(AppError::Validation(errors));
     };
     let (views, total) = profiles::directory(&state, DirectoryQuery { prefix, sort, page }, viewer(&caller)?).await?;
-    let body = MemberPage {
-        items: views
+    let body = Paged::new(
+        views
             .into_iter()
             .map(|v| MemberProfile::new(v, &state.config))
             .collect(),
-        page: page.page,
-        per_page: page.per_page,
+        page,
         total,
-    };
+    );
     let mut response = HttpResponse::Ok();
     if let Some(links) = page_links(&request, page, total) {
         response.insert_header((header::LINK, links));

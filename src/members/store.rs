@@ -5,9 +5,9 @@ use diesel::prelude::*;
 
 use crate::error::AppError;
 use crate::members::model::{
-    DirectorySort, Email, Locale, Member, MemberKey, Page, Preferences, Profile, ProfileChanges, Username,
-    domain_and_parents,
+    DirectorySort, Email, Locale, Member, MemberKey, Preferences, Profile, ProfileChanges, Username, domain_and_parents,
 };
+use crate::pagination::Page;
 use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, sessions, username_history};
 
 #[derive(Queryable, Selectable)]

@@ -12,8 +12,9 @@ use crate::auth::extract::{Caller, Principal};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::integration::clients::Scope;
-use crate::members::model::{MemberKey, Page};
+use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
+use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{EndingKind, SanctionRequest, parse_reason, parse_resource};
 use crate::sanctions::service::{self, Actor, ListQuery, SanctionView, staff_only, until_to_option};
 
@@ -196,21 +197,13 @@ pub struct SanctionListParams {
     pub per_page: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SanctionPage {
-    pub items: Vec<Sanction>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
 /// All sanctions, newest first, with filters.
 #[utoipa::path(
     tag = "sanctions",
     security(("bearer" = [])),
     params(SanctionListParams),
     responses(
-        (status = 200, description = "A page of sanctions.", body = SanctionPage),
+        (status = 200, description = "A page of sanctions.", body = Paged<Sanction>),
         (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging, `kind` or `resource`.", body = Problem, content_type = "application/problem+json"),
@@ -258,12 +251,7 @@ async fn list(
         limit: page.per_page,
     };
     let (views, total) = service::list(&state, query).await?;
-    Ok(HttpResponse::Ok().json(SanctionPage {
-        items: views.into_iter().map(Sanction::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    }))
+    Ok(HttpResponse::Ok().json(Paged::new(views.into_iter().map(Sanction::from).collect(), page, total)))
 }
 
 /// One sanction.

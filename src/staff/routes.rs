@@ -10,8 +10,9 @@ use crate::app::AppState;
 use crate::auth::extract::{Caller, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
-use crate::members::model::{MemberKey, Page};
+use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
+use crate::pagination::{Page, Paged};
 use crate::sanctions::routes::MemberRef;
 use crate::sanctions::service::{Actor, staff_only};
 use crate::staff::model::{lookup_network, parse_domain, parse_group_name};
@@ -304,21 +305,13 @@ pub struct ForbiddenDomain {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct DomainPage {
-    pub items: Vec<ForbiddenDomain>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
 /// Forbidden e-mail domains: a domain and all its subdomains are refused at registration.
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
     params(DomainParams),
     responses(
-        (status = 200, description = "A page of domains.", body = DomainPage),
+        (status = 200, description = "A page of domains.", body = Paged<ForbiddenDomain>),
         (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
@@ -330,21 +323,19 @@ async fn list_domains(
     state: web::Data<AppState>,
     caller: Caller,
     params: web::Query<DomainParams>,
-) -> Result<web::Json<DomainPage>, AppError> {
+) -> Result<web::Json<Paged<ForbiddenDomain>>, AppError> {
     staff_only(caller.is_staff)?;
     let params = params.into_inner();
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
     let prefix = params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
     let (rows, total) = service::domains(&state, prefix, page.offset(), page.per_page).await?;
-    Ok(web::Json(DomainPage {
-        items: rows
-            .into_iter()
+    Ok(web::Json(Paged::new(
+        rows.into_iter()
             .map(|(domain, created_at)| ForbiddenDomain { domain, created_at })
             .collect(),
-        page: page.page,
-        per_page: page.per_page,
+        page,
         total,
-    }))
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -438,21 +429,13 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditRecord>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
 /// The staff-action log, newest first.
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
     params(AuditParams),
     responses(
-        (status = 200, description = "A page of the log.", body = AuditPage),
+        (status = 200, description = "A page of the log.", body = Paged<AuditRecord>),
         (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging or `action` over 100 characters.", body = Problem, content_type = "application/problem+json"),
@@ -464,7 +447,7 @@ async fn audit_log(
     state: web::Data<AppState>,
     caller: Caller,
     params: web::Query<AuditParams>,
-) -> Result<web::Json<AuditPage>, AppError> {
+) -> Result<web::Json<Paged<AuditRecord>>, AppError> {
     superuser_only(caller.is_superuser)?;
     let params = params.into_inner();
     let mut errors: Vec<FieldError> = Vec::new();
@@ -489,9 +472,8 @@ async fn audit_log(
         id,
         username: names.get(&id).cloned().unwrap_or_default(),
     };
-    Ok(web::Json(AuditPage {
-        items: rows
-            .into_iter()
+    Ok(web::Json(Paged::new(
+        rows.into_iter()
             .map(|r| AuditRecord {
                 id: r.id,
                 actor: name(r.actor_id),
@@ -504,8 +486,7 @@ async fn audit_log(
                 created_at: r.created_at,
             })
             .collect(),
-        page: page.page,
-        per_page: page.per_page,
+        page,
         total,
-    }))
+    )))
 }

@@ -13,8 +13,8 @@ use crate::integration::events::EventType;
 use crate::integration::webhooks::model::{generate_secret, parse_url, secret_key};
 use crate::integration::webhooks::service::check_url;
 use crate::integration::webhooks::store::{self, WebhookRow};
-use crate::members::model::Page;
 use crate::openapi::{AuthProblems, BodyProblems};
+use crate::pagination::{Page, Paged};
 use crate::staff::service::superuser_only;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -228,21 +228,13 @@ pub struct Delivery {
     pub attempts: Vec<Attempt>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct DeliveryPage {
-    pub items: Vec<Delivery>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
-}
-
 /// A webhook's deliveries, newest first, with every attempt.
 #[utoipa::path(
     tag = "integration",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Webhook id."), DeliveryParams),
     responses(
-        (status = 200, description = "A page of deliveries.", body = DeliveryPage),
+        (status = 200, description = "A page of deliveries.", body = Paged<Delivery>),
         (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`webhook_not_found`.", body = Problem, content_type = "application/problem+json"),
@@ -256,7 +248,7 @@ async fn deliveries(
     caller: Caller,
     id: web::Path<String>,
     params: web::Query<DeliveryParams>,
-) -> Result<web::Json<DeliveryPage>, AppError> {
+) -> Result<web::Json<Paged<Delivery>>, AppError> {
     superuser_only(caller.is_superuser)?;
     let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
@@ -286,12 +278,7 @@ async fn deliveries(
                 .collect(),
         })
         .collect();
-    Ok(web::Json(DeliveryPage {
-        items,
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    }))
+    Ok(web::Json(Paged::new(items, page, total)))
 }
 
 /// Send a delivery again (with the same `webhook-id`), from the start of the retry schedule.
