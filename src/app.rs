@@ -37,6 +37,7 @@ pub struct AppState {
     pub geoip: Option<Arc<crate::geoip::CityLookup>>,
     pub notifications: crate::integration::notify::Notifications,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub cache: Arc<crate::cache::MemberCache>,
 }
 
 /// How the process runs, as opposed to what it is configured to serve.
@@ -122,13 +123,16 @@ impl Application {
             Some(path) => Some(Arc::new(crate::geoip::CityLookup::open(path)?)),
             None => None,
         };
-        let notifications = crate::integration::notify::start(config.database_url.expose().clone());
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let cache = Arc::new(crate::cache::MemberCache::new(metrics.cache_lookups.clone()));
+        let db = db.with_cache(cache.clone());
+        let notifications = crate::integration::notify::start(config.database_url.expose().clone(), cache.clone());
         let hasher = hasher.with_queue_gauge(metrics.hash_queue.clone());
         let state = web::Data::new(AppState {
             geoip,
             notifications,
             metrics,
+            cache,
             mailer: Mailer::from_config(&config)?,
             config: config.clone(),
             db,

@@ -1,6 +1,7 @@
 //! The connection pool, database creation, migrations, and the helpers that
 //! keep every diesel call off the async event loop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,6 +10,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use url::Url;
 
+use crate::cache::MemberCache;
 use crate::error::AppError;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -22,6 +24,7 @@ pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    cache: Option<Arc<MemberCache>>,
 }
 
 impl Db {
@@ -35,7 +38,17 @@ impl Db {
             .connection_timeout(Duration::from_secs(3))
             .build(manager)
             .with_context(|| format!("cannot open a connection pool to {}", describe(database_url)))?;
-        Ok(Self { pool })
+        Ok(Self { pool, cache: None })
+    }
+
+    /// Drops the cache's copies of whatever each unit of work changed, before
+    /// the work's result is returned: this process never answers from a copy
+    /// older than its own writes, even before the notification of them arrives.
+    pub fn with_cache(self, cache: Arc<MemberCache>) -> Self {
+        Self {
+            cache: Some(cache),
+            ..self
+        }
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
@@ -45,9 +58,14 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let cache = self.cache.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            let result = work(&mut conn);
+            if let Some(cache) = cache {
+                forget_changes(&mut conn, &cache);
+            }
+            result
         })
         .await
         .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
@@ -65,6 +83,38 @@ impl Db {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+#[derive(QueryableByName)]
+struct Changed {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    changed: Option<String>,
+}
+
+/// Reads and resets the names of what this connection's work changed (the
+/// `memberd.changed` setting the change triggers keep) and drops them from
+/// the cache. If they cannot be read, the whole cache goes.
+fn forget_changes(conn: &mut PgConnection, cache: &MemberCache) {
+    let changed =
+        diesel::sql_query("SELECT current_setting('memberd.changed', true) AS changed").get_result::<Changed>(conn);
+    match changed {
+        Ok(Changed { changed: None }) => {}
+        Ok(Changed { changed: Some(text) }) if text.is_empty() => {}
+        Ok(Changed { changed: Some(text) }) => {
+            let reset = diesel::sql_query("SELECT set_config('memberd.changed', '', false)").execute(conn);
+            for what in text.split_whitespace() {
+                cache.changed(what);
+            }
+            if let Err(error) = reset {
+                tracing::warn!(%error, "could not reset memberd.changed");
+                cache.clear();
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not read what a unit of work changed; clearing the member cache");
+            cache.clear();
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by route and status, latency, the database
-//! pool, and the password-hashing queue.
+//! pool, the password-hashing queue, the member cache and webhooks.
 
 use std::time::Instant;
 
@@ -27,6 +27,8 @@ pub struct Metrics {
     pub webhook_failures: prometheus::IntCounter,
     /// Age of the oldest pending webhook delivery.
     pub webhook_lag: IntGauge,
+    /// Member cache lookups by cache (member, session, client) and result (hit, miss).
+    pub cache_lookups: IntCounterVec,
 }
 
 impl Metrics {
@@ -69,7 +71,16 @@ impl Metrics {
         registry.register(Box::new(hash_queue.clone()))?;
         registry.register(Box::new(webhook_failures.clone()))?;
         registry.register(Box::new(webhook_lag.clone()))?;
+        let cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "memberd_cache_lookups_total",
+                "Member cache lookups by cache and result (hit or miss)",
+            ),
+            &["cache", "result"],
+        )?;
+        registry.register(Box::new(cache_lookups.clone()))?;
         Ok(Self {
+            cache_lookups,
             registry,
             requests,
             latency,

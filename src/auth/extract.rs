@@ -1,15 +1,19 @@
 //! Who is calling: the extractor that turns `Authorization: Bearer <JWT>`
 //! into a member whose session is still live.
 
+use std::sync::Arc;
+
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::store;
+use crate::cache::{self, CachedClient};
 use crate::error::AppError;
+use crate::integration::clients;
+use crate::members::model::MemberKey;
 use crate::members::store as members;
-use crate::sanctions::service::{ensure_can_write, refuse_if_banned};
+use crate::sanctions::service::ensure_can_write;
 
 /// An authenticated member, from a valid access token of a session that has
 /// not ended. Roles are read from the database, not the token, so a change
@@ -41,6 +45,10 @@ pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
     Ok(token.trim().to_string())
 }
 
+fn session_ended() -> AppError {
+    AppError::unauthenticated("session_revoked", "This session has ended; log in again.")
+}
+
 async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, AppError>) -> Result<Caller, AppError> {
     let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
     let now = state.clock.now();
@@ -48,47 +56,46 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
     let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
     let session_id = Uuid::parse_str(&claims.sid).map_err(|_| invalid())?;
     let member_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
-    // One primary-key read per request: an ended session's tokens are
-    // refused at once rather than when they expire.
-    let found = state
-        .db
-        .run(move |conn| {
-            let found = store::caller_state(conn, session_id)?;
-            if found
-                .as_ref()
-                .is_some_and(|s| s.revoked_at.is_none() && now < s.expires_at)
-            {
+    // The session is checked on every request (from memory that every
+    // replica drops on any change), so an ended session's tokens are refused
+    // at once rather than when they expire.
+    let facts = cache::member(&state, MemberKey::Id(member_id))
+        .await?
+        .ok_or_else(session_ended)?;
+    let session = cache::session(&state, &facts, session_id)
+        .await?
+        .ok_or_else(session_ended)?;
+    if session.member_id != member_id {
+        return Err(invalid());
+    }
+    if !session.is_live(now) {
+        // When a ban ended it, say so.
+        facts.standing.refuse_if_banned(now)?;
+        return Err(session_ended());
+    }
+    let member = &facts.member;
+    let visit_due = member
+        .last_visit_at
+        .is_none_or(|at| now - at >= chrono::Duration::minutes(VISIT_RESOLUTION_MINUTES));
+    if visit_due {
+        state
+            .db
+            .run(move |conn| {
                 members::record_visit(
                     conn,
                     member_id,
                     now,
                     chrono::Duration::minutes(VISIT_RESOLUTION_MINUTES),
-                )?;
-            }
-            Ok(found)
-        })
-        .await?;
-    match found {
-        Some(found) if found.member_id != member_id => Err(invalid()),
-        Some(found) if found.revoked_at.is_none() && now < found.expires_at => Ok(Caller {
-            member_id,
-            session_id,
-            is_staff: found.is_staff || found.is_superuser,
-            is_superuser: found.is_superuser,
-        }),
-        // An ended session: say so, or, when a ban ended it, say that.
-        Some(_) => {
-            state.db.run(move |conn| refuse_if_banned(conn, member_id, now)).await?;
-            Err(AppError::unauthenticated(
-                "session_revoked",
-                "This session has ended; log in again.",
-            ))
-        }
-        None => Err(AppError::unauthenticated(
-            "session_revoked",
-            "This session has ended; log in again.",
-        )),
+                )
+            })
+            .await?;
     }
+    Ok(Caller {
+        member_id,
+        session_id,
+        is_staff: member.is_staff || member.is_superuser,
+        is_superuser: member.is_superuser,
+    })
 }
 
 /// A caller allowed to change what others see or do: not read-only, not
@@ -126,14 +133,14 @@ impl FromRequest for Caller {
 /// Whoever calls an endpoint open to members, staff and services alike.
 pub enum Principal {
     Member(Caller),
-    Service(crate::integration::clients::ClientRow),
+    Service(Arc<CachedClient>),
 }
 
 impl Principal {
     /// Refuses a service without `scope`; members pass (the endpoint decides for them).
-    pub fn require_scope(&self, scope: crate::integration::clients::Scope) -> Result<(), AppError> {
+    pub fn require_scope(&self, scope: clients::Scope) -> Result<(), AppError> {
         match self {
-            Self::Service(client) if !client.has(scope) => Err(AppError::forbidden(
+            Self::Service(client) if !client.row.has(scope) => Err(AppError::forbidden(
                 "insufficient_scope",
                 format!("This key lacks the {} scope.", scope.as_str()),
             )),
@@ -151,19 +158,20 @@ impl FromRequest for Principal {
         let token = bearer_token(request);
         Box::pin(async move {
             let token = token?;
-            if !crate::integration::clients::is_api_key(&token) {
+            if !clients::is_api_key(&token) {
                 return authenticate(state, Ok(token)).await.map(Principal::Member);
             }
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let now = state.clock.now();
-            // Checked against the database on every call: a revoked key stops at once, on every replica.
-            let client = state
-                .db
-                .run(move |conn| crate::integration::clients::authenticate(conn, &token, now))
-                .await?;
-            client
-                .map(Principal::Service)
-                .ok_or_else(|| AppError::unauthenticated("invalid_api_key", "The API key is unknown or revoked."))
+            // From memory that every replica drops when a key is revoked.
+            let client = cache::client(&state, token)
+                .await?
+                .ok_or_else(|| AppError::unauthenticated("invalid_api_key", "The API key is unknown or revoked."))?;
+            if client.claim_use_record(now) {
+                let id = client.row.id;
+                state.db.run(move |conn| clients::record_use(conn, id, now)).await?;
+            }
+            Ok(Principal::Service(client))
         })
     }
 }

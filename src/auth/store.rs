@@ -43,28 +43,10 @@ pub fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<(
     Ok(())
 }
 
-/// A session and the standing of its member, as every authenticated request needs them.
-#[derive(Debug, Queryable)]
-pub struct CallerState {
-    pub member_id: i64,
-    pub expires_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-}
-
-pub fn caller_state(conn: &mut PgConnection, session_id: Uuid) -> Result<Option<CallerState>, AppError> {
-    use crate::schema::members;
+pub fn find_session(conn: &mut PgConnection, id: Uuid) -> Result<Option<SessionState>, AppError> {
     Ok(sessions::table
-        .inner_join(members::table)
-        .filter(sessions::id.eq(session_id))
-        .select((
-            sessions::member_id,
-            sessions::expires_at,
-            sessions::revoked_at,
-            members::is_staff,
-            members::is_superuser,
-        ))
+        .find(id)
+        .select(SessionState::as_select())
         .first(conn)
         .optional()?)
 }

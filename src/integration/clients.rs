@@ -159,24 +159,21 @@ pub fn revoke(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result<bo
     Ok(changed == 1)
 }
 
-/// The live client holding this key; notes its use at most once a minute.
-pub fn authenticate(conn: &mut PgConnection, key: &str, now: DateTime<Utc>) -> Result<Option<ClientRow>, AppError> {
-    let client = service_clients::table
+/// The live (unrevoked) client holding this key.
+pub fn find_live(conn: &mut PgConnection, key: &str) -> Result<Option<ClientRow>, AppError> {
+    Ok(service_clients::table
         .filter(service_clients::key_hash.eq(hash_key(key)))
         .filter(service_clients::revoked_at.is_null())
         .select(ClientRow::as_select())
         .first(conn)
-        .optional()?;
-    if let Some(client) = &client
-        && client
-            .last_used_at
-            .is_none_or(|at| at < now - chrono::Duration::minutes(1))
-    {
-        diesel::update(service_clients::table.find(client.id))
-            .set(service_clients::last_used_at.eq(now))
-            .execute(conn)?;
-    }
-    Ok(client)
+        .optional()?)
+}
+
+pub fn record_use(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    diesel::update(service_clients::table.find(id))
+        .set(service_clients::last_used_at.eq(now))
+        .execute(conn)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! LISTEN/NOTIFY: a dedicated thread holds one connection listening for
-//! memberd's notifications and wakes whoever waits on them. diesel's
-//! notification iterator does not block, so the thread drains it every few
-//! milliseconds; a dropped connection is reopened, and waiters are woken so
-//! that they re-read rather than trust what they last saw.
+//! memberd's notifications: new events wake whoever waits on them, and
+//! changes to members, sessions, sanctions and keys drop the member cache's
+//! copies. diesel's notification iterator does not block, so the thread
+//! drains it every few milliseconds. While the connection is down the cache
+//! is not trusted; a dropped connection is reopened, the cache starts again
+//! from empty, and waiters are woken so that they re-read rather than trust
+//! what they last saw.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,8 +15,12 @@ use std::time::Duration;
 use diesel::prelude::*;
 use tokio::sync::watch;
 
+use crate::cache::MemberCache;
+
 /// New events were committed.
 pub const EVENTS_CHANNEL: &str = "memberd_events";
+/// Rows the member cache copies changed (see the `change_notifications` migration).
+pub const CHANGES_CHANNEL: &str = "memberd_changes";
 
 const POLL_EVERY: Duration = Duration::from_millis(20);
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -45,13 +52,16 @@ impl Notifications {
     }
 }
 
-pub fn start(database_url: String) -> Notifications {
+pub fn start(database_url: String, cache: Arc<MemberCache>) -> Notifications {
     let (sender, receiver) = watch::channel(0u64);
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     let spawned = std::thread::Builder::new()
         .name("memberd-listen".into())
-        .spawn(move || listen(&database_url, &sender, &stopping));
+        .spawn(move || {
+            listen(&database_url, &sender, &cache, &stopping);
+            cache.set_listening(false);
+        });
     let thread = match spawned {
         Ok(handle) => Some(handle),
         Err(error) => {
@@ -76,7 +86,7 @@ fn pause(duration: Duration, stop: &AtomicBool) {
     }
 }
 
-fn listen(database_url: &str, sender: &watch::Sender<u64>, stop: &AtomicBool) {
+fn listen(database_url: &str, sender: &watch::Sender<u64>, cache: &MemberCache, stop: &AtomicBool) {
     while !sender.is_closed() && !stop.load(Ordering::Relaxed) {
         let mut conn = match PgConnection::establish(database_url) {
             Ok(conn) => conn,
@@ -90,12 +100,16 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, stop: &AtomicBool) {
                 continue;
             }
         };
-        if let Err(error) = diesel::sql_query(format!("LISTEN {EVENTS_CHANNEL}")).execute(&mut conn) {
+        let listened = diesel::sql_query(format!("LISTEN {EVENTS_CHANNEL}"))
+            .execute(&mut conn)
+            .and_then(|_| diesel::sql_query(format!("LISTEN {CHANGES_CHANNEL}")).execute(&mut conn));
+        if let Err(error) = listened {
             tracing::warn!(%error, "LISTEN failed; retrying");
             pause(RECONNECT_AFTER, stop);
             continue;
         }
         // Anything may have happened while we were not listening.
+        cache.set_listening(true);
         sender.send_modify(|n| *n += 1);
         'connected: loop {
             if sender.is_closed() || stop.load(Ordering::Relaxed) {
@@ -104,9 +118,11 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, stop: &AtomicBool) {
             let mut woke = false;
             for notification in conn.notifications_iter() {
                 match notification {
+                    Ok(n) if n.channel == CHANGES_CHANNEL => cache.changed(&n.payload),
                     Ok(_) => woke = true,
                     Err(error) => {
                         tracing::warn!(%error, "notification connection lost; reconnecting");
+                        cache.set_listening(false);
                         sender.send_modify(|n| *n += 1);
                         break 'connected;
                     }

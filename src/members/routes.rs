@@ -350,12 +350,10 @@ async fn profile(
 )]
 #[get("/members/me")]
 async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnAccount>, AppError> {
-    let member = state
-        .db
-        .run(move |conn| crate::members::store::find(conn, caller.member_id))
+    let facts = crate::cache::member(&state, MemberKey::Id(caller.member_id))
         .await?
         .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
-    Ok(web::Json(OwnAccount::new(&member, &state.config)))
+    Ok(web::Json(OwnAccount::new(&facts.member, &state.config)))
 }
 
 /// Profile fields to change; absent fields stay as they are.

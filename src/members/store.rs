@@ -484,12 +484,13 @@ pub fn placeholder_id(conn: &mut PgConnection) -> Result<i64, AppError> {
         .first(conn)?)
 }
 
-/// (id, username) of the members these ids and (case-folded) usernames name.
-pub fn find_many(
+/// The members these ids and (case-folded) usernames name; built-in members
+/// are nobody's business.
+pub fn find_many_by_key(
     conn: &mut PgConnection,
     ids: &[i64],
     folded_names: &[String],
-) -> Result<Vec<(i64, String)>, AppError> {
+) -> Result<Vec<Member>, AppError> {
     Ok(members::table
         .filter(members::is_system.eq(false))
         .filter(
@@ -497,6 +498,9 @@ pub fn find_many(
                 .eq_any(ids)
                 .or(lower(members::username).eq_any(folded_names)),
         )
-        .select((members::id, members::username))
-        .load(conn)?)
+        .select(MemberRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }

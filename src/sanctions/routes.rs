@@ -9,10 +9,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
 use crate::auth::extract::{Caller, Principal};
+use crate::cache;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::integration::clients::Scope;
 use crate::members::model::MemberKey;
+use crate::members::profiles::member_not_found;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{EndingKind, SanctionRequest, parse_reason, parse_resource};
@@ -476,9 +478,11 @@ async fn status(
         .map(|r| parse_resource("resource", r))
         .transpose()
         .map_err(|e| AppError::Validation(vec![e]))?;
-    let target = service::status_target(&state, MemberKey::parse(&member)).await?;
+    let target = cache::member(&state, MemberKey::parse(&member))
+        .await?
+        .ok_or_else(member_not_found)?;
     if let Principal::Member(caller) = &principal
-        && target.id != caller.member_id
+        && target.member.id != caller.member_id
         && !caller.is_staff
     {
         return Err(AppError::forbidden(
@@ -486,7 +490,7 @@ async fn status(
             "Only the member, staff and services may see this status.",
         ));
     }
-    let view = service::status(&state, target.id, resource).await?;
+    let view = service::status(&state, &target, resource.as_deref()).await?;
     cacheable(
         &request,
         state.config.status_max_age.as_secs(),

@@ -8,6 +8,7 @@ use diesel::PgConnection;
 
 use crate::app::AppState;
 use crate::auth::store as sessions;
+use crate::cache::{self, MemberFacts};
 use crate::error::{AppError, SanctionNotice};
 use crate::integration::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
@@ -15,7 +16,8 @@ use crate::members::model::{Member, MemberKey};
 use crate::members::profiles::member_not_found;
 use crate::members::store as members;
 use crate::sanctions::model::{
-    Action, EndingKind, History, Rank, Refusal, Restriction, SanctionRequest, Slot, State, Status, Until, may_moderate,
+    Action, EndingKind, History, OpenQueue, Rank, Refusal, Restriction, SanctionRequest, Slot, State, Status, Until,
+    may_moderate,
 };
 use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow};
 use crate::staff::audit::{self, AuditEntry};
@@ -49,10 +51,6 @@ impl Standing {
         self.history.status_at(resource, at)
     }
 
-    fn row(&self, id: i64) -> Option<&SanctionRow> {
-        self.rows.iter().find(|r| r.id == id)
-    }
-
     fn slot(&self, id: i64) -> Option<&Slot> {
         self.slots.iter().find(|s| s.id == id)
     }
@@ -61,25 +59,90 @@ impl Standing {
         let entry = self.history.entries().iter().find(|e| e.id == id)?;
         Some(self.history.state_of(entry, self.slot(id)?, at))
     }
+}
 
-    /// What to tell a member refused for `restriction`: the public reason of
-    /// the newest running sanction of that kind, and when the queue ends.
-    pub fn notice(&self, status: &Status, restriction: Restriction) -> Option<SanctionNotice> {
-        let until = match restriction {
-            Restriction::Ban => status.banned_until?,
-            Restriction::ReadOnly => status.read_only_until?,
-        };
-        let reason = status
+/// What to tell a member refused for `restriction`: the public reason of the
+/// newest running sanction of that kind, and when the queue ends.
+fn notice(rows: &[SanctionRow], status: &Status, restriction: Restriction) -> Option<SanctionNotice> {
+    let until = match restriction {
+        Restriction::Ban => status.banned_until?,
+        Restriction::ReadOnly => status.read_only_until?,
+    };
+    let reason = status
+        .active
+        .iter()
+        .filter_map(|id| rows.iter().find(|r| r.id == *id))
+        .filter(|row| row.kind == restriction.as_str())
+        .max_by_key(|row| (row.created_at, row.id))
+        .map(|row| row.reason.clone())?;
+    Some(SanctionNotice {
+        reason,
+        ends_at: until_to_option(until),
+    })
+}
+
+/// A member's sanctions that had not ended when they were read, with the
+/// slots stored by the last change to their queue: everything status needs
+/// from that instant on, however long the member's past (plus those that
+/// ended without their `sanction.expired` event, which change no status).
+/// This is what the member cache keeps.
+pub struct OpenStanding {
+    rows: Vec<SanctionRow>,
+    queue: OpenQueue,
+}
+
+impl OpenStanding {
+    pub fn new(rows: Vec<SanctionRow>) -> Result<Self, AppError> {
+        let scheduled = rows
+            .iter()
+            .map(|row| Ok((row.entry()?, store::stored_slot(row))))
+            .collect::<Result<Vec<_>, AppError>>()?;
+        Ok(Self {
+            rows,
+            queue: OpenQueue::new(scheduled),
+        })
+    }
+
+    pub fn load(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<Self, AppError> {
+        Self::new(store::open_of_members(conn, &[member_id], now)?)
+    }
+
+    pub fn status(&self, resource: Option<&str>, at: DateTime<Utc>) -> StatusView {
+        let status = self.queue.status_at(resource, at);
+        let active = status
             .active
             .iter()
-            .filter_map(|id| self.row(*id))
-            .filter(|row| row.kind == restriction.as_str())
-            .max_by_key(|row| (row.created_at, row.id))
-            .map(|row| row.reason.clone())?;
-        Some(SanctionNotice {
-            reason,
-            ends_at: until_to_option(until),
-        })
+            .filter_map(|id| self.rows.iter().find(|r| r.id == *id).cloned())
+            .collect();
+        StatusView { status, active }
+    }
+
+    /// Refuses a banned member.
+    pub fn refuse_if_banned(&self, at: DateTime<Utc>) -> Result<(), AppError> {
+        let status = self.queue.status_at(None, at);
+        match notice(&self.rows, &status, Restriction::Ban) {
+            Some(notice) => Err(AppError::Banned(notice)),
+            None => Ok(()),
+        }
+    }
+
+    /// The write guard: banned and read-only members may not change what
+    /// others see or do.
+    pub fn ensure_can_write(&self, at: DateTime<Utc>) -> Result<(), AppError> {
+        let status = self.queue.status_at(None, at);
+        if let Some(notice) = notice(&self.rows, &status, Restriction::Ban) {
+            return Err(AppError::Banned(notice));
+        }
+        if let Some(notice) = notice(&self.rows, &status, Restriction::ReadOnly) {
+            return Err(AppError::ReadOnly(notice));
+        }
+        Ok(())
+    }
+
+    /// Sanctions ended by `now` that still lack their `sanction.expired` event.
+    fn due_expiries(&self, now: DateTime<Utc>) -> Vec<SanctionRow> {
+        let due = due_expiries(&self.rows, now);
+        self.rows.iter().filter(|r| due.contains(&r.id)).cloned().collect()
     }
 }
 
@@ -90,35 +153,17 @@ pub fn until_to_option(until: Until) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Refuses a banned member: the check that session admission and the caller
-/// extractor share.
+/// Refuses a banned member: the check of session admission, inside its transaction.
 pub fn refuse_if_banned(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
-    let standing = Standing::load(conn, member_id)?;
-    let status = standing.status(None, now);
-    match standing.notice(&status, Restriction::Ban) {
-        Some(notice) => Err(AppError::Banned(notice)),
-        None => Ok(()),
-    }
+    OpenStanding::load(conn, member_id, now)?.refuse_if_banned(now)
 }
 
-/// The write guard: banned and read-only members may not change what others
-/// see or do.
+/// The write guard, from the member cache.
 pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), AppError> {
-    let now = state.clock.now();
-    state
-        .db
-        .run(move |conn| {
-            let standing = Standing::load(conn, member_id)?;
-            let status = standing.status(None, now);
-            if let Some(notice) = standing.notice(&status, Restriction::Ban) {
-                return Err(AppError::Banned(notice));
-            }
-            if let Some(notice) = standing.notice(&status, Restriction::ReadOnly) {
-                return Err(AppError::ReadOnly(notice));
-            }
-            Ok(())
-        })
-        .await
+    let facts = cache::member(state, MemberKey::Id(member_id))
+        .await?
+        .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
+    facts.standing.ensure_can_write(state.clock.now())
 }
 
 pub fn rank_of(member: &Member) -> Rank {
@@ -164,25 +209,29 @@ fn settle(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result
     let standing = Standing::load(conn, member_id)?;
     store::store_schedule(conn, &standing.rows, &standing.slots)?;
     let standing = Standing::load(conn, member_id)?;
-    record_expiries(conn, &standing, now)?;
+    record_expiries(conn, &standing.rows, now)?;
     Ok(standing)
+}
+
+/// Sanctions that ran and reached their natural end by `now` without their
+/// `sanction.expired` event.
+fn due_expiries(rows: &[SanctionRow], now: DateTime<Utc>) -> Vec<i64> {
+    rows.iter()
+        .filter(|r| !r.expiry_recorded && r.ended_kind.is_none() && matches!(r.kind.as_str(), "ban" | "read_only"))
+        .filter(|r| r.starts_at.is_some() && r.ends_at.is_some_and(|end| end <= now))
+        .map(|r| r.id)
+        .collect()
 }
 
 /// Writes `sanction.expired` once for each sanction whose end has passed,
 /// dated at that end.
-fn record_expiries(conn: &mut PgConnection, standing: &Standing, now: DateTime<Utc>) -> Result<(), AppError> {
-    let due: Vec<i64> = standing
-        .rows
-        .iter()
-        .filter(|r| !r.expiry_recorded && r.ended_kind.is_none() && matches!(r.kind.as_str(), "ban" | "read_only"))
-        .filter(|r| r.starts_at.is_some() && r.ends_at.is_some_and(|end| end <= now))
-        .map(|r| r.id)
-        .collect();
+fn record_expiries(conn: &mut PgConnection, rows: &[SanctionRow], now: DateTime<Utc>) -> Result<(), AppError> {
+    let due = due_expiries(rows, now);
     if due.is_empty() {
         return Ok(());
     }
     for id in store::claim_expiries(conn, &due)? {
-        if let Some(row) = standing.row(id) {
+        if let Some(row) = rows.iter().find(|r| r.id == id) {
             let ended = row.ends_at.unwrap_or(now);
             events::record(
                 conn,
@@ -203,13 +252,7 @@ pub async fn sweep_expiries(state: &AppState) -> Result<usize, AppError> {
         .db
         .transaction(move |conn| {
             let due = store::due_expiries(conn, now, 500)?;
-            let mut member_ids: Vec<i64> = due.iter().map(|r| r.member_id).collect();
-            member_ids.sort_unstable();
-            member_ids.dedup();
-            for member_id in &member_ids {
-                let standing = Standing::load(conn, *member_id)?;
-                record_expiries(conn, &standing, now)?;
-            }
+            record_expiries(conn, &due, now)?;
             Ok(due.len())
         })
         .await
@@ -510,82 +553,33 @@ pub struct StatusView {
     pub active: Vec<SanctionRow>,
 }
 
-pub async fn status(state: &AppState, member_id: i64, resource: Option<String>) -> Result<StatusView, AppError> {
+/// A member's status, from the member cache. The first reader after a
+/// sanction ends writes its `sanction.expired` event (the sweep catches the
+/// rest); every later one answers from memory.
+pub async fn status(state: &AppState, facts: &MemberFacts, resource: Option<&str>) -> Result<StatusView, AppError> {
     let now = state.clock.now();
-    state
-        .db
-        .transaction(move |conn| {
-            let standing = Standing::load(conn, member_id)?;
-            record_expiries(conn, &standing, now)?;
-            let status = standing.status(resource.as_deref(), now);
-            let active = status
-                .active
-                .iter()
-                .filter_map(|id| standing.row(*id).cloned())
-                .collect();
-            Ok(StatusView { status, active })
-        })
-        .await
+    let due = facts.standing.due_expiries(now);
+    if !due.is_empty() {
+        state
+            .db
+            .transaction(move |conn| record_expiries(conn, &due, now))
+            .await?;
+    }
+    Ok(facts.standing.status(resource, now))
 }
 
-/// Status of many members at once: one query for the members, one for
-/// their sanctions. Each key comes back with its status, or None when it
-/// names nobody.
+/// Status of many members at once: members and standings come from memory,
+/// and whatever is missing is read in one round of queries. Each key comes
+/// back with its status, or None when it names nobody.
 pub async fn statuses(
     state: &AppState,
     keys: Vec<MemberKey>,
     resource: Option<String>,
 ) -> Result<Vec<Option<StatusView>>, AppError> {
     let now = state.clock.now();
-    state
-        .db
-        .run(move |conn| {
-            let ids: Vec<i64> = keys
-                .iter()
-                .filter_map(|k| if let MemberKey::Id(id) = k { Some(*id) } else { None })
-                .collect();
-            let names: Vec<String> = keys
-                .iter()
-                .filter_map(|k| {
-                    if let MemberKey::Username(n) = k {
-                        Some(n.to_lowercase())
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            let found = members::find_many(conn, &ids, &names)?;
-            let found_ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
-            let mut rows_by_member: HashMap<i64, Vec<SanctionRow>> = HashMap::new();
-            for row in store::of_members(conn, &found_ids)? {
-                rows_by_member.entry(row.member_id).or_default().push(row);
-            }
-            keys.iter()
-                .map(|key| {
-                    let member = found.iter().find(|(id, name)| match key {
-                        MemberKey::Id(wanted) => id == wanted,
-                        MemberKey::Username(wanted) => name.to_lowercase() == wanted.to_lowercase(),
-                    });
-                    let Some((id, _)) = member else { return Ok(None) };
-                    let rows = rows_by_member.get(id).cloned().unwrap_or_default();
-                    let history = store::history_of(&rows)?;
-                    let status = history.status_at(resource.as_deref(), now);
-                    let active = status
-                        .active
-                        .iter()
-                        .filter_map(|sid| rows.iter().find(|r| r.id == *sid).cloned())
-                        .collect();
-                    Ok(Some(StatusView { status, active }))
-                })
-                .collect()
-        })
-        .await
-}
-
-/// The member a status request names, and whether the caller may see it.
-pub async fn status_target(state: &AppState, key: MemberKey) -> Result<Member, AppError> {
-    state
-        .db
-        .run(move |conn| members::find_by_key(conn, &key)?.ok_or_else(member_not_found))
-        .await
+    Ok(cache::members_by_keys(state, keys)
+        .await?
+        .into_iter()
+        .map(|facts| facts.map(|f| f.standing.status(resource.as_deref(), now)))
+        .collect())
 }

@@ -1,7 +1,9 @@
 //! Queries on sanctions.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Timestamptz};
 
 use crate::duration::Duration;
 use crate::error::AppError;
@@ -246,11 +248,42 @@ pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), Ap
     Ok(())
 }
 
-/// Every sanction about these members, oldest first.
-pub fn of_members(conn: &mut PgConnection, member_ids: &[i64]) -> Result<Vec<SanctionRow>, AppError> {
-    Ok(sanctions::table
-        .filter(sanctions::member_id.eq_any(member_ids))
-        .order((sanctions::created_at.asc(), sanctions::id.asc()))
-        .select(SanctionRow::as_select())
-        .load(conn)?)
+/// The sanctions of these members that have not ended by `since` (running,
+/// queued, permanent), with their stored slots: what decides their status
+/// from then on; and those that ended without their `sanction.expired`
+/// event yet, so that whoever reads them first records it. Both come from
+/// partial indexes, so a long past costs nothing.
+pub fn open_of_members(
+    conn: &mut PgConnection,
+    member_ids: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<SanctionRow>, AppError> {
+    let restrictions = || {
+        sanctions::table
+            .filter(sanctions::member_id.eq_any(member_ids))
+            .filter(sanctions::kind.eq_any(["ban", "read_only"]))
+            .select(SanctionRow::as_select())
+    };
+    let mut rows = restrictions()
+        .filter(sql::<Bool>("coalesce(ends_at, 'infinity'::timestamptz) > ").bind::<Timestamptz, _>(since))
+        .load(conn)?;
+    rows.extend(
+        restrictions()
+            .filter(sanctions::expiry_recorded.eq(false))
+            .filter(sanctions::ended_kind.is_null())
+            .filter(sanctions::starts_at.is_not_null())
+            .filter(sanctions::ends_at.le(since))
+            .load(conn)?,
+    );
+    rows.sort_by_key(|r| (r.created_at, r.id));
+    Ok(rows)
+}
+
+/// A stored slot: the schedule written by the last change to the queue.
+pub fn stored_slot(row: &SanctionRow) -> Slot {
+    Slot {
+        id: row.id,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at.map_or(Until::Never, Until::At),
+    }
 }

@@ -1,5 +1,6 @@
 //! For other services: API keys, single and batch status.
 
+use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -401,9 +402,8 @@ async fn members_read_keys_see_profiles_with_activity_and_roles() {
     assert!(app.get("/v1/members/erin", None).await.body.get("is_active").is_none());
 }
 
-#[tokio::test]
-async fn a_ban_through_one_replica_is_refused_by_another_at_once() {
-    let app = TestApp::spawn().await;
+/// A second memberd process on the test's database, as another replica.
+async fn replica(app: &TestApp) -> (String, actix_web::web::Data<memberd::app::AppState>) {
     let config = memberd::config::Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(app.database_url.clone()),
         "MEMBERD_BIND" => Some("127.0.0.1:0".into()),
@@ -426,31 +426,75 @@ async fn a_ban_through_one_replica_is_refused_by_another_at_once() {
     )
     .await
     .unwrap();
-    let other = format!("http://127.0.0.1:{}", replica.port());
-    let replica_state = replica.state();
+    let address = format!("http://127.0.0.1:{}", replica.port());
+    let state = replica.state();
     tokio::spawn(replica.run_until_stopped());
+    (address, state)
+}
 
-    let moderator = app.member("mod").await;
-    app.make_staff(moderator.id);
+/// Asks until `done` holds, for at most a second: the promise made to other replicas.
+async fn within_a_second<F, Fut>(
+    mut ask: F,
+    done: impl Fn(&crate::helpers::Response) -> bool,
+) -> crate::helpers::Response
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let answer = TestApp::read(ask().await).await;
+        if done(&answer) || std::time::Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_ban_or_a_revocation_through_one_replica_is_refused_by_another_within_a_second() {
+    let app = TestApp::spawn().await;
+    let (other, replica_state) = replica(&app).await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
     let troll = app.member("troll").await;
+    let key = key(&app, &boss, json!(["status:read"])).await;
     let me_on_other = || {
         app.client
             .get(format!("{other}/v1/members/me"))
             .bearer_auth(&troll.access)
             .send()
     };
-    assert_eq!(me_on_other().await.unwrap().status(), StatusCode::OK);
+    let status_on_other = || {
+        app.client
+            .get(format!("{other}/v1/members/troll/status"))
+            .bearer_auth(&key)
+            .send()
+    };
+    // Twice each, so that the other replica answers from memory.
+    for _ in 0..2 {
+        assert_eq!(me_on_other().await.unwrap().status(), StatusCode::OK);
+        let status = TestApp::read(status_on_other().await.unwrap()).await;
+        assert_eq!(status.body["can_read"], true);
+    }
 
     let banned = app
         .post(
             "/v1/members/troll/sanctions",
-            Some(&moderator.access),
+            Some(&boss.access),
             json!({"kind": "ban", "reason": "Spam", "duration": "1h"}),
         )
         .await;
     assert_eq!(banned.status, StatusCode::CREATED);
-    let refused = TestApp::read(me_on_other().await.unwrap()).await;
-    refused.assert_problem(403, "member_banned");
+    within_a_second(|| async { me_on_other().await.unwrap() }, |r| r.status.as_u16() == 403)
+        .await
+        .assert_problem(403, "member_banned");
+    let status = within_a_second(
+        || async { status_on_other().await.unwrap() },
+        |r| r.body["can_read"] == false,
+    )
+    .await;
+    assert_eq!(status.body["can_read"], false, "{}", status.body);
     let login = app
         .client
         .post(format!("{other}/v1/auth/login"))
@@ -459,5 +503,69 @@ async fn a_ban_through_one_replica_is_refused_by_another_at_once() {
         .await
         .unwrap();
     TestApp::read(login).await.assert_problem(403, "member_banned");
+
+    let clients = app.get("/v1/service-clients", Some(&boss.access)).await.body;
+    let id = clients[0]["id"].as_i64().unwrap();
+    let revoked = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/service-clients/{id}"),
+            Some(&boss.access),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    within_a_second(
+        || async { status_on_other().await.unwrap() },
+        |r| r.status.as_u16() == 401,
+    )
+    .await
+    .assert_problem(401, "invalid_api_key");
     replica_state.notifications.stop();
+}
+
+#[tokio::test]
+async fn the_cache_answers_from_memory_and_starts_again_when_its_listener_drops() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let troll = app.member("troll").await;
+    let key = key(&app, &boss, json!(["status:read"])).await;
+    let status = || app.get("/v1/members/troll/status", Some(&key));
+    // The notifications of the writes above arrive within milliseconds and
+    // drop troll from memory again; let them pass before filling it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(status().await.body["can_read"], true);
+
+    // A ban written with triggers off: no notification, as if it were lost.
+    let mut conn = app.db();
+    diesel::sql_query("SET session_replication_role = replica")
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO sanctions (member_id, kind, reason, moderator_id, created_at, starts_at) \
+         VALUES ({0}, 'ban', 'Unannounced', {1}, now(), now())",
+        troll.id, boss.id
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    // Memory still says what it was told: the answer comes from there.
+    assert_eq!(status().await.body["can_read"], true);
+
+    // The listener's connection drops: memory is no longer trusted, and is
+    // rebuilt from the database.
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut answer = status().await;
+    while answer.body["can_read"] == true && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        answer = status().await;
+    }
+    assert_eq!(answer.body["can_read"], false, "{}", answer.body);
+    assert_eq!(answer.body["active_sanctions"][0]["reason"], "Unannounced");
 }

@@ -1,0 +1,10 @@
+DROP INDEX sanctions_unrecorded_idx;
+DROP INDEX sanctions_open_idx;
+DROP TRIGGER service_clients_changed ON service_clients;
+DROP TRIGGER sanctions_changed ON sanctions;
+DROP TRIGGER sessions_changed ON sessions;
+DROP TRIGGER members_changed ON members;
+DROP FUNCTION memberd_client_changed();
+DROP FUNCTION memberd_member_row_changed();
+DROP FUNCTION memberd_member_changed();
+DROP FUNCTION memberd_changed(TEXT);

@@ -1,0 +1,391 @@
+//! What nearly every request asks about a member — the member row, their
+//! sessions, their unended sanctions — and the service keys, kept in memory.
+//!
+//! PostgreSQL stays the truth. Triggers announce every change to those rows
+//! (migration `change_notifications`): the listener of each replica hears it
+//! through NOTIFY and drops its copy, and the process that made the change
+//! drops it before its write returns (`Db::run` reads the names the triggers
+//! collected). While the listener is not connected nothing is served from or
+//! kept in memory, and a (re)connection starts from empty, since
+//! notifications sent meanwhile are lost.
+//!
+//! A fill that raced with an invalidation must not store what it read: every
+//! invalidation moves an epoch, and a fill stores its result only if the
+//! epoch did not move between the start of its read and the store (checked
+//! again after storing, so that an invalidation landing in between is not
+//! undone).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use prometheus::{IntCounter, IntCounterVec};
+use quick_cache::sync::Cache;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::store::SessionState;
+use crate::error::AppError;
+use crate::integration::clients::{self, ClientRow};
+use crate::members::model::{Member, MemberKey};
+use crate::members::store as members;
+use crate::sanctions::service::OpenStanding;
+use crate::sanctions::store::{self as sanctions, SanctionRow};
+
+/// Members kept at most; a member costs about a kilobyte.
+const MEMBERS: usize = 50_000;
+const SESSIONS: usize = 50_000;
+const CLIENTS: usize = 1_000;
+
+/// A member and their standing, as loaded at one instant.
+pub struct MemberFacts {
+    /// Which load this is: sessions cached with it are valid while it is.
+    generation: u64,
+    pub member: Member,
+    pub standing: OpenStanding,
+}
+
+#[derive(Clone)]
+struct CachedSession {
+    generation: u64,
+    session: Arc<SessionState>,
+}
+
+/// A live service client, and when its use was last written down.
+pub struct CachedClient {
+    pub row: ClientRow,
+    last_used_written: AtomicI64,
+}
+
+impl CachedClient {
+    /// Whether this use should be written down (at most once a minute); claims it if so.
+    pub fn claim_use_record(&self, now: DateTime<Utc>) -> bool {
+        let last = self.last_used_written.load(Ordering::Relaxed);
+        now.timestamp() - last >= 60
+            && self
+                .last_used_written
+                .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
+pub struct MemberCache {
+    listening: AtomicBool,
+    epoch: AtomicU64,
+    generations: AtomicU64,
+    members: Cache<i64, Arc<MemberFacts>>,
+    /// Lower-cased username → id; checked against the member on use, so a
+    /// stale name is a miss, never a wrong answer.
+    names: Cache<String, i64>,
+    sessions: Cache<Uuid, CachedSession>,
+    clients: Cache<Vec<u8>, Arc<CachedClient>>,
+    /// Hits and misses per cache, resolved once: labels cost a lookup each.
+    lookups: [[IntCounter; 2]; 3],
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Member = 0,
+    Session = 1,
+    Client = 2,
+}
+
+impl MemberCache {
+    pub fn new(lookups: IntCounterVec) -> Self {
+        Self {
+            listening: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            generations: AtomicU64::new(0),
+            members: Cache::new(MEMBERS),
+            names: Cache::new(MEMBERS),
+            sessions: Cache::new(SESSIONS),
+            clients: Cache::new(CLIENTS),
+            lookups: ["member", "session", "client"]
+                .map(|cache| ["hit", "miss"].map(|result| lookups.with_label_values(&[cache, result]))),
+        }
+    }
+
+    /// Applies one change announcement: `m<id>`, `c<id>`, or `*` (everything).
+    pub fn changed(&self, what: &str) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        match (what.get(..1), what.get(1..).and_then(|id| id.parse::<i64>().ok())) {
+            (Some("m"), Some(id)) => {
+                // Its sessions go with it: they are valid only with the load they were cached under.
+                self.members.remove(&id);
+            }
+            // Keys are cached by hash, so a change to one client drops them all; that is rare.
+            (Some("c"), Some(_)) => self.clients.clear(),
+            _ => self.clear(),
+        }
+    }
+
+    /// Whether the listener is connected: only then is memory trusted.
+    pub fn set_listening(&self, listening: bool) {
+        self.listening.store(listening, Ordering::SeqCst);
+        self.clear();
+    }
+
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.members.clear();
+        self.names.clear();
+        self.sessions.clear();
+        self.clients.clear();
+    }
+
+    /// The epoch a fill starts from, or None when memory is not trusted now.
+    fn ticket(&self) -> Option<u64> {
+        self.listening
+            .load(Ordering::SeqCst)
+            .then(|| self.epoch.load(Ordering::SeqCst))
+    }
+
+    fn still(&self, ticket: u64) -> bool {
+        self.epoch.load(Ordering::SeqCst) == ticket
+    }
+
+    /// Stores a fill's result unless an invalidation came since `ticket`.
+    fn store<K: Eq + std::hash::Hash + Clone, V: Clone>(&self, cache: &Cache<K, V>, ticket: u64, key: K, value: V) {
+        if !self.still(ticket) {
+            return;
+        }
+        cache.insert(key.clone(), value);
+        if !self.still(ticket) {
+            cache.remove(&key);
+        }
+    }
+
+    fn count(&self, kind: Kind, hit: bool) {
+        self.lookups[kind as usize][usize::from(!hit)].inc();
+    }
+
+    fn cached_member(&self, key: &MemberKey) -> Option<Arc<MemberFacts>> {
+        if !self.listening.load(Ordering::Relaxed) {
+            return None;
+        }
+        match key {
+            MemberKey::Id(id) => self.members.get(id),
+            MemberKey::Username(name) => {
+                let folded = name.to_lowercase();
+                let id = self.names.get(&folded)?;
+                self.members
+                    .get(&id)
+                    .filter(|facts| facts.member.username.to_lowercase() == folded)
+            }
+        }
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// The member a key names (built-in members excluded) and their standing.
+pub async fn member(state: &AppState, key: MemberKey) -> Result<Option<Arc<MemberFacts>>, AppError> {
+    Ok(members_by_keys(state, vec![key]).await?.pop().flatten())
+}
+
+/// Many members at once, in the order asked; whatever memory lacks is read
+/// in one round of queries.
+pub async fn members_by_keys(
+    state: &AppState,
+    keys: Vec<MemberKey>,
+) -> Result<Vec<Option<Arc<MemberFacts>>>, AppError> {
+    let cache = &state.cache;
+    let mut found: Vec<Option<Arc<MemberFacts>>> = keys.iter().map(|key| cache.cached_member(key)).collect();
+    let missing: Vec<MemberKey> = keys
+        .iter()
+        .zip(&found)
+        .filter(|(_, facts)| facts.is_none())
+        .map(|(key, _)| key.clone())
+        .collect();
+    cache.count(Kind::Member, missing.is_empty());
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let ticket = cache.ticket();
+    let now = state.clock.now();
+    let rows = state
+        .db
+        .run(move |conn| {
+            let ids: Vec<i64> = missing
+                .iter()
+                .filter_map(|k| if let MemberKey::Id(id) = k { Some(*id) } else { None })
+                .collect();
+            let names: Vec<String> = missing
+                .iter()
+                .filter_map(|k| match k {
+                    MemberKey::Username(name) => Some(name.to_lowercase()),
+                    MemberKey::Id(_) => None,
+                })
+                .collect();
+            let members = members::find_many_by_key(conn, &ids, &names)?;
+            let member_ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+            let sanctions = sanctions::open_of_members(conn, &member_ids, now)?;
+            Ok((members, sanctions))
+        })
+        .await?;
+    let (loaded_members, open_rows) = rows;
+    let mut rows_by_member: HashMap<i64, Vec<SanctionRow>> = HashMap::new();
+    for row in open_rows {
+        rows_by_member.entry(row.member_id).or_default().push(row);
+    }
+    let mut loaded: Vec<Arc<MemberFacts>> = Vec::with_capacity(loaded_members.len());
+    for member in loaded_members {
+        let rows = rows_by_member.remove(&member.id).unwrap_or_default();
+        let facts = Arc::new(MemberFacts {
+            generation: cache.next_generation(),
+            standing: OpenStanding::new(rows)?,
+            member,
+        });
+        if let Some(ticket) = ticket {
+            cache.store(&cache.members, ticket, facts.member.id, facts.clone());
+            cache.store(
+                &cache.names,
+                ticket,
+                facts.member.username.to_lowercase(),
+                facts.member.id,
+            );
+        }
+        loaded.push(facts);
+    }
+    for (key, slot) in keys.iter().zip(found.iter_mut()) {
+        if slot.is_none() {
+            *slot = loaded
+                .iter()
+                .find(|facts| match key {
+                    MemberKey::Id(id) => facts.member.id == *id,
+                    MemberKey::Username(name) => facts.member.username.to_lowercase() == name.to_lowercase(),
+                })
+                .cloned();
+        }
+    }
+    Ok(found)
+}
+
+/// A session of the member `facts` describe, if it exists.
+pub async fn session(
+    state: &AppState,
+    facts: &MemberFacts,
+    session_id: Uuid,
+) -> Result<Option<Arc<SessionState>>, AppError> {
+    let cache = &state.cache;
+    if cache.listening.load(Ordering::Relaxed)
+        && let Some(cached) = cache.sessions.get(&session_id)
+        && cached.generation == facts.generation
+    {
+        cache.count(Kind::Session, true);
+        return Ok(Some(cached.session));
+    }
+    cache.count(Kind::Session, false);
+    let ticket = cache.ticket();
+    let session = state
+        .db
+        .run(move |conn| crate::auth::store::find_session(conn, session_id))
+        .await?
+        .map(Arc::new);
+    if let (Some(ticket), Some(session)) = (ticket, &session) {
+        let entry = CachedSession {
+            generation: facts.generation,
+            session: session.clone(),
+        };
+        cache.store(&cache.sessions, ticket, session_id, entry);
+    }
+    Ok(session)
+}
+
+/// The live service client holding this key.
+pub async fn client(state: &AppState, key: String) -> Result<Option<Arc<CachedClient>>, AppError> {
+    let cache = &state.cache;
+    let hash = clients::hash_key(&key);
+    if cache.listening.load(Ordering::Relaxed)
+        && let Some(client) = cache.clients.get(&hash)
+    {
+        cache.count(Kind::Client, true);
+        return Ok(Some(client));
+    }
+    cache.count(Kind::Client, false);
+    let ticket = cache.ticket();
+    let row = state.db.run(move |conn| clients::find_live(conn, &key)).await?;
+    let Some(row) = row else { return Ok(None) };
+    let client = Arc::new(CachedClient {
+        last_used_written: AtomicI64::new(row.last_used_at.map_or(0, |at| at.timestamp())),
+        row,
+    });
+    if let Some(ticket) = ticket {
+        cache.store(&cache.clients, ticket, hash, client.clone());
+    }
+    Ok(Some(client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> MemberCache {
+        let lookups = IntCounterVec::new(prometheus::Opts::new("t", "t"), &["cache", "result"]).unwrap();
+        MemberCache::new(lookups)
+    }
+
+    #[test]
+    fn nothing_is_kept_while_the_listener_is_away() {
+        let cache = cache();
+        assert_eq!(cache.ticket(), None);
+        cache.set_listening(true);
+        assert!(cache.ticket().is_some());
+        cache.set_listening(false);
+        assert_eq!(cache.ticket(), None);
+    }
+
+    #[test]
+    fn a_fill_that_raced_with_a_change_is_not_kept() {
+        let cache = cache();
+        cache.set_listening(true);
+        let ticket = cache.ticket().unwrap();
+        cache.changed("m7");
+        cache.store(&cache.names, ticket, "alice".to_string(), 7);
+        assert_eq!(cache.names.get("alice"), None);
+
+        let ticket = cache.ticket().unwrap();
+        cache.store(&cache.names, ticket, "alice".to_string(), 7);
+        assert_eq!(cache.names.get("alice"), Some(7));
+    }
+
+    #[test]
+    fn announcements_drop_what_they_name() {
+        let cache = cache();
+        cache.set_listening(true);
+        let ticket = cache.ticket().unwrap();
+        cache.store(&cache.names, ticket, "alice".to_string(), 7);
+        // A client change drops keys only; anything unreadable drops everything.
+        cache.changed("c3");
+        assert_eq!(cache.names.get("alice"), Some(7));
+        cache.changed("*");
+        assert_eq!(cache.names.get("alice"), None);
+        let ticket = cache.ticket().unwrap();
+        cache.store(&cache.names, ticket, "alice".to_string(), 7);
+        cache.changed("garbage");
+        assert_eq!(cache.names.get("alice"), None);
+    }
+
+    #[test]
+    fn a_key_use_is_written_once_a_minute() {
+        let now = Utc::now();
+        let client = CachedClient {
+            row: ClientRow {
+                id: 1,
+                name: "forum".into(),
+                scopes: vec![],
+                key_prefix: "mbd_".into(),
+                created_at: now,
+                last_used_at: None,
+                revoked_at: None,
+            },
+            last_used_written: AtomicI64::new(0),
+        };
+        assert!(client.claim_use_record(now));
+        assert!(!client.claim_use_record(now + chrono::Duration::seconds(59)));
+        assert!(client.claim_use_record(now + chrono::Duration::seconds(60)));
+    }
+}
