@@ -1,24 +1,33 @@
 //! Argon2id password hashing with OWASP's parameters, run on the blocking
 //! pool behind a semaphore so that a burst of logins queues instead of
 //! starving everything else of CPU.
+//!
+//! Each hash needs 19 MiB of working memory. Allocating it per hash costs
+//! thousands of page faults each time, and the allocator keeps every thread's
+//! freed 19 MiB around (hundreds of MiB after a burst), so the blocks are
+//! kept and reused instead: at most one per permit, allocated once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::error::AppError;
 
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
-fn argon2() -> Result<Argon2<'static>, AppError> {
-    let params = Params::new(19_456, 2, 1, None).map_err(AppError::internal)?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params() -> Result<Params, AppError> {
+    Params::new(19_456, 2, 1, None).map_err(AppError::internal)
 }
+
+type Memory = Vec<Block>;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// Working memory of finished hashes, for the next ones.
+    memory: Arc<Mutex<Vec<Memory>>>,
     /// Verified against when no member matches, so that an unknown login
     /// costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -27,7 +36,9 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(concurrency: usize) -> Result<Self, AppError> {
-        let dummy_hash = hash_now(
+        let mut memory = Memory::new();
+        let dummy_hash = hash_with(
+            &mut memory,
             &crate::tokens::model::OpaqueToken::generate()
                 .hash()
                 .escape_ascii()
@@ -35,6 +46,7 @@ impl PasswordHasher {
         )?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            memory: Arc::new(Mutex::new(vec![memory])),
             dummy_hash: dummy_hash.into(),
             queue: None,
         })
@@ -49,7 +61,7 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
-        self.blocking(move || hash_now(&password)).await?
+        self.blocking(move |memory| hash_with(memory, &password)).await?
     }
 
     /// Whether `password` matches `stored`; with no stored hash, spends the
@@ -59,11 +71,16 @@ impl PasswordHasher {
             Some(hash) => (hash, true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let matches = self.blocking(move || verify_now(&password, &hash)).await??;
+        let matches = self
+            .blocking(move |memory| verify_with(memory, &password, &hash))
+            .await??;
         Ok(known && matches)
     }
 
-    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
+    ) -> Result<T, AppError> {
         if let Some(queue) = &self.queue {
             queue.inc();
         }
@@ -72,25 +89,69 @@ impl PasswordHasher {
             queue.dec();
         }
         let _permit = permit.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
+        let pool = self.memory.clone();
+        tokio::task::spawn_blocking(move || {
+            // A permit is held, so there are never more blocks than permits.
+            let mut memory = pool.lock().ok().and_then(|mut free| free.pop()).unwrap_or_default();
+            let result = work(&mut memory);
+            if let Ok(mut free) = pool.lock() {
+                free.push(memory);
+            }
+            result
+        })
+        .await
+        .map_err(AppError::internal)
     }
 }
 
-fn hash_now(password: &str) -> Result<String, AppError> {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon2()?
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))
+/// Grows `memory` to what `params` need; it never shrinks.
+fn fit<'a>(memory: &'a mut Memory, params: &Params) -> &'a mut [Block] {
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    &mut memory[..params.block_count()]
 }
 
-fn verify_now(password: &str, stored: &str) -> Result<bool, AppError> {
+fn hash_with(memory: &mut Memory, password: &str) -> Result<String, AppError> {
+    let failed = |e: &dyn std::fmt::Display| AppError::internal(format!("password hashing failed: {e}"));
+    let params = params()?;
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut output, fit(memory, &params))
+        .map_err(|e| failed(&e))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output).map_err(|e| failed(&e))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` gives `stored`, with the parameters written in it.
+fn verify_with(memory: &mut Memory, password: &str, stored: &str) -> Result<bool, AppError> {
     // Built-in members carry a marker instead of a hash: nothing matches it.
     let Ok(parsed) = PasswordHash::new(stored) else {
         return Ok(false);
     };
-    // The parameters come from the stored hash itself; the verifier compares in constant time.
-    Ok(argon2()?.verify_password(password.as_bytes(), &parsed).is_ok())
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(false);
+    };
+    let failed = |e: &dyn std::fmt::Display| AppError::internal(format!("stored password hash unusable: {e}"));
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| failed(&e))?;
+    let version = Version::try_from(parsed.version.unwrap_or(Version::V0x13.into())).map_err(|e| failed(&e))?;
+    let params = Params::try_from(&parsed).map_err(|e| failed(&e))?;
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+    let mut output = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut output, fit(memory, &params))
+        .map_err(|e| failed(&e))?;
+    Ok(output.ct_eq(expected.as_bytes()).into())
 }
 
 #[cfg(test)]
@@ -105,5 +166,33 @@ mod tests {
         assert!(hasher.verify("correct horse".into(), Some(hash.clone())).await.unwrap());
         assert!(!hasher.verify("wrong horse".into(), Some(hash)).await.unwrap());
         assert!(!hasher.verify("anything".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_made_elsewhere_or_with_other_parameters_still_verify() {
+        use argon2::password_hash::PasswordHasher as _;
+        let hasher = PasswordHasher::new(1).unwrap();
+        let params = Params::new(4_096, 3, 1, Some(24)).unwrap();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        assert!(
+            hasher
+                .verify("correct horse".into(), Some(other.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!hasher.verify("wrong horse".into(), Some(other)).await.unwrap());
+        // And ours verify with the stock verifier.
+        let ours = hasher.hash("correct horse".into()).await.unwrap();
+        use argon2::password_hash::PasswordVerifier as _;
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &PasswordHash::new(&ours).unwrap())
+                .is_ok()
+        );
+        assert!(!hasher.verify("x".into(), Some("!".into())).await.unwrap());
     }
 }

@@ -199,13 +199,21 @@ pub fn count_attempt(
 
 /// A successful login forgets its identifier's failures (from every IP), and
 /// takes back the attempt it counted against its IP: only failures count there.
+///
+/// Rows are locked in the order [`count_attempt`] locks them (identifier and
+/// IP, then identifier, then IP), or a success and a concurrent attempt with
+/// the same identifier could each hold what the other waits for.
 pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str) -> Result<(), AppError> {
-    diesel::delete(
-        login_throttles::table
-            .filter(login_throttles::identifier.eq(identifier))
-            .filter(login_throttles::scope.eq_any([ThrottleScope::Login.as_str(), ThrottleScope::LoginAndIp.as_str()])),
-    )
-    .execute(conn)?;
+    for scope in [ThrottleScope::LoginAndIp, ThrottleScope::Login] {
+        diesel::sql_query(
+            "DELETE FROM login_throttles WHERE (scope, identifier, ip) IN ( \
+               SELECT scope, identifier, ip FROM login_throttles \
+               WHERE scope = $1 AND identifier = $2 ORDER BY ip FOR UPDATE)",
+        )
+        .bind::<Text, _>(scope.as_str())
+        .bind::<Text, _>(identifier)
+        .execute(conn)?;
+    }
     diesel::update(
         login_throttles::table
             .filter(login_throttles::scope.eq(ThrottleScope::Ip.as_str()))
