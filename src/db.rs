@@ -92,23 +92,19 @@ struct Changed {
     changed: Option<String>,
 }
 
-/// Reads and resets the names of what this connection's work changed (the
-/// `memberd.changed` setting the change triggers keep) and drops them from
-/// the cache. If they cannot be read, the whole cache goes.
+/// Reads and resets, in one round trip, the names of what this connection's
+/// work changed (the `memberd.changed` setting the change triggers keep), and
+/// drops them from the cache. If they cannot be read, the whole cache goes.
 fn forget_changes(conn: &mut PgConnection, cache: &MemberCache) {
-    let changed =
-        diesel::sql_query("SELECT current_setting('memberd.changed', true) AS changed").get_result::<Changed>(conn);
+    let changed = diesel::sql_query(
+        "WITH was AS MATERIALIZED (SELECT current_setting('memberd.changed', true) AS changed) \
+         SELECT changed, set_config('memberd.changed', '', false) AS reset FROM was",
+    )
+    .get_result::<Changed>(conn);
     match changed {
-        Ok(Changed { changed: None }) => {}
-        Ok(Changed { changed: Some(text) }) if text.is_empty() => {}
-        Ok(Changed { changed: Some(text) }) => {
-            let reset = diesel::sql_query("SELECT set_config('memberd.changed', '', false)").execute(conn);
-            for what in text.split_whitespace() {
+        Ok(Changed { changed }) => {
+            for what in changed.as_deref().unwrap_or_default().split_whitespace() {
                 cache.changed(what);
-            }
-            if let Err(error) = reset {
-                tracing::warn!(%error, "could not reset memberd.changed");
-                cache.clear();
             }
         }
         Err(error) => {

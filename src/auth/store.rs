@@ -147,53 +147,67 @@ pub fn count_attempt(
     ip: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<(), u64>, AppError> {
-    let keys: Vec<(ThrottleScope, (String, String))> = ThrottleScope::ALL
+    let [login_ip, login, by_ip] = ThrottleScope::ALL;
+    let (login_ip_key, login_key, ip_key) = (
+        login_ip.key(identifier, ip),
+        login.key(identifier, ip),
+        by_ip.key(identifier, ip),
+    );
+    // Two statements whatever the scopes: the existing counters, locked in a
+    // fixed order (the scopes' order, which `forget_failures` follows too) to
+    // avoid deadlocks between attempts; then the increments.
+    let rows: Vec<ThrottleRow> = diesel::sql_query(
+        "SELECT t.scope, t.failures, t.last_failure_at FROM login_throttles t \
+         JOIN (VALUES ($1, $2, $3, 1), ($4, $5, $6, 2), ($7, $8, $9, 3)) AS k (scope, identifier, ip, ord) \
+           ON t.scope = k.scope AND t.identifier = k.identifier AND t.ip = k.ip \
+         ORDER BY k.ord FOR UPDATE OF t",
+    )
+    .bind::<Text, _>(login_ip.as_str())
+    .bind::<Text, _>(&login_ip_key.0)
+    .bind::<Text, _>(&login_ip_key.1)
+    .bind::<Text, _>(login.as_str())
+    .bind::<Text, _>(&login_key.0)
+    .bind::<Text, _>(&login_key.1)
+    .bind::<Text, _>(by_ip.as_str())
+    .bind::<Text, _>(&ip_key.0)
+    .bind::<Text, _>(&ip_key.1)
+    .load(conn)?;
+    let wait = rows
         .iter()
-        .map(|scope| (*scope, scope.key(identifier, ip)))
-        .collect();
-    // Lock in a fixed order (the scopes' order) to avoid deadlocks between attempts.
-    let mut current = Vec::new();
-    for (scope, (ident, address)) in &keys {
-        let row: Option<ThrottleRow> = diesel::sql_query(
-            "SELECT scope, failures, last_failure_at FROM login_throttles \
-             WHERE scope = $1 AND identifier = $2 AND ip = $3 FOR UPDATE",
-        )
-        .bind::<Text, _>(scope.as_str())
-        .bind::<Text, _>(ident)
-        .bind::<Text, _>(address)
-        .get_result(conn)
-        .optional()?;
-        current.push(row.filter(|r| r.scope == scope.as_str()).map(|r| FailureCount {
-            failures: r.failures,
-            last_failure_at: r.last_failure_at,
-        }));
-    }
-    let wait = keys
-        .iter()
-        .zip(&current)
-        .filter_map(|((scope, _), count)| count.and_then(|c| c.wait_secs(*scope, now)))
+        .filter_map(|row| {
+            let scope = ThrottleScope::ALL.into_iter().find(|s| s.as_str() == row.scope)?;
+            let count = FailureCount {
+                failures: row.failures,
+                last_failure_at: row.last_failure_at,
+            };
+            count.wait_secs(scope, now)
+        })
         .max();
     if let Some(wait) = wait {
         return Ok(Err(wait));
     }
     // The increment happens in SQL so that concurrent first failures, which
-    // both saw no row, still count twice.
-    for (scope, (ident, address)) in &keys {
-        diesel::sql_query(
-            "INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
-             VALUES ($1, $2, $3, 1, $4) \
-             ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
-               failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
-                               ELSE login_throttles.failures + 1 END, \
-               last_failure_at = $4",
-        )
-        .bind::<Text, _>(scope.as_str())
-        .bind::<Text, _>(ident)
-        .bind::<Text, _>(address)
-        .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
-        .execute(conn)?;
-    }
+    // both saw no row, still count twice. Rows are upserted in the order given.
+    diesel::sql_query(
+        "INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
+         VALUES ($1, $2, $3, 1, $10), ($4, $5, $6, 1, $10), ($7, $8, $9, 1, $10) \
+         ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
+           failures = CASE WHEN login_throttles.last_failure_at < $11 THEN 1 \
+                           ELSE login_throttles.failures + 1 END, \
+           last_failure_at = $10",
+    )
+    .bind::<Text, _>(login_ip.as_str())
+    .bind::<Text, _>(&login_ip_key.0)
+    .bind::<Text, _>(&login_ip_key.1)
+    .bind::<Text, _>(login.as_str())
+    .bind::<Text, _>(&login_key.0)
+    .bind::<Text, _>(&login_key.1)
+    .bind::<Text, _>(by_ip.as_str())
+    .bind::<Text, _>(&ip_key.0)
+    .bind::<Text, _>(&ip_key.1)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
+    .execute(conn)?;
     Ok(Ok(()))
 }
 

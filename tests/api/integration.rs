@@ -569,3 +569,37 @@ async fn the_cache_answers_from_memory_and_starts_again_when_its_listener_drops(
     assert_eq!(answer.body["can_read"], false, "{}", answer.body);
     assert_eq!(answer.body["active_sanctions"][0]["reason"], "Unannounced");
 }
+
+#[tokio::test]
+async fn the_replica_that_makes_a_change_never_answers_from_the_old_copy() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    app.member("troll").await;
+    let key = key(&app, &boss, json!(["status:read"])).await;
+    // No notifications from here on: only the writer's own path can drop copies.
+    app.state.notifications.stop();
+    app.state.cache.set_listening(true);
+    let status = || app.get("/v1/members/troll/status", Some(&key));
+    assert_eq!(status().await.body["can_read"], true);
+    assert_eq!(status().await.body["can_read"], true);
+
+    let banned = app
+        .post(
+            "/v1/members/troll/sanctions",
+            Some(&boss.access),
+            json!({"kind": "ban", "reason": "Spam", "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(banned.status, StatusCode::CREATED);
+    assert_eq!(status().await.body["can_read"], false);
+
+    let id = banned.body["id"].as_i64().unwrap();
+    app.post(
+        &format!("/v1/sanctions/{id}/forgiveness"),
+        Some(&boss.access),
+        json!({"reason": "Sorry"}),
+    )
+    .await;
+    assert_eq!(status().await.body["can_read"], true);
+}
