@@ -165,7 +165,7 @@ impl Application {
                 .wrap(from_fn(cors_headers))
                 .wrap(from_fn(request_id_header))
                 .wrap(from_fn(crate::metrics::record))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 // Before the /v1 scope, which would otherwise take this path.
                 .route(OPENAPI_PATH, web::get().to(serve_openapi))
                 .into_utoipa_app()

@@ -222,7 +222,8 @@ pub async fn members_by_keys(
                 .collect();
             let members = members::find_many_by_key(conn, &ids, &names)?;
             let member_ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-            let sanctions = sanctions::open_of_members(conn, &member_ids, now)?;
+            let mut sanctions = sanctions::open_of_members(conn, &member_ids, now)?;
+            sanctions.extend(sanctions::unrecorded_expiries_of_members(conn, &member_ids, now)?);
             Ok((members, sanctions))
         })
         .await?;

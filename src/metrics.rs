@@ -115,15 +115,18 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let response = next.call(request).await?;
     if let Some(metrics) = metrics {
         let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-        let status = response.status().as_u16().to_string();
-        metrics.requests.with_label_values(&[&route, &method, &status]).inc();
+        let status = response.status();
+        metrics
+            .requests
+            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .inc();
         metrics
             .latency
-            .with_label_values(&[&route, &method])
+            .with_label_values(&[route.as_str(), method.as_str()])
             .observe(started.elapsed().as_secs_f64());
     }
     Ok(response)

@@ -1,6 +1,10 @@
 //! Logs: human-readable text by default, JSON lines for collectors. Levels
 //! come from `RUST_LOG`.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -15,4 +19,23 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
+}
+
+/// tracing-actix-web's request span, built only when something records INFO:
+/// building it reads the route, the connection and the headers, which is a
+/// good part of the cost of a request answered from memory.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        if tracing::level_enabled!(tracing::Level::INFO) {
+            tracing_actix_web::root_span!(level = tracing::Level::INFO, request)
+        } else {
+            Span::none()
+        }
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
 }

@@ -250,33 +250,42 @@ pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), Ap
 
 /// The sanctions of these members that have not ended by `since` (running,
 /// queued, permanent), with their stored slots: what decides their status
-/// from then on; and those that ended without their `sanction.expired`
-/// event yet, so that whoever reads them first records it. Both come from
-/// partial indexes, so a long past costs nothing.
+/// from then on. From a partial index, so a long past costs nothing.
 pub fn open_of_members(
     conn: &mut PgConnection,
     member_ids: &[i64],
     since: DateTime<Utc>,
 ) -> Result<Vec<SanctionRow>, AppError> {
-    let restrictions = || {
-        sanctions::table
-            .filter(sanctions::member_id.eq_any(member_ids))
-            .filter(sanctions::kind.eq_any(["ban", "read_only"]))
-            .select(SanctionRow::as_select())
-    };
-    let mut rows = restrictions()
+    Ok(restrictions_of(member_ids)
         .filter(sql::<Bool>("coalesce(ends_at, 'infinity'::timestamptz) > ").bind::<Timestamptz, _>(since))
-        .load(conn)?;
-    rows.extend(
-        restrictions()
-            .filter(sanctions::expiry_recorded.eq(false))
-            .filter(sanctions::ended_kind.is_null())
-            .filter(sanctions::starts_at.is_not_null())
-            .filter(sanctions::ends_at.le(since))
-            .load(conn)?,
-    );
-    rows.sort_by_key(|r| (r.created_at, r.id));
-    Ok(rows)
+        .order((sanctions::created_at.asc(), sanctions::id.asc()))
+        .select(SanctionRow::as_select())
+        .load(conn)?)
+}
+
+/// Sanctions of these members that ran and ended by `since` without their
+/// `sanction.expired` event yet, so that whoever reads them first records it.
+/// From a partial index too.
+pub fn unrecorded_expiries_of_members(
+    conn: &mut PgConnection,
+    member_ids: &[i64],
+    since: DateTime<Utc>,
+) -> Result<Vec<SanctionRow>, AppError> {
+    Ok(restrictions_of(member_ids)
+        .filter(sanctions::expiry_recorded.eq(false))
+        .filter(sanctions::ended_kind.is_null())
+        .filter(sanctions::starts_at.is_not_null())
+        .filter(sanctions::ends_at.le(since))
+        .select(SanctionRow::as_select())
+        .load(conn)?)
+}
+
+/// Bans and read-only sanctions (no lifts) of these members.
+fn restrictions_of(member_ids: &[i64]) -> sanctions::BoxedQuery<'_, diesel::pg::Pg> {
+    sanctions::table
+        .filter(sanctions::member_id.eq_any(member_ids))
+        .filter(sanctions::kind.eq_any(["ban", "read_only"]))
+        .into_boxed()
 }
 
 /// A stored slot: the schedule written by the last change to the queue.
