@@ -421,16 +421,25 @@ pub fn directory(
     now: DateTime<Utc>,
 ) -> Result<(Vec<Member>, i64), AppError> {
     let prefix = query.prefix.as_deref();
-    let total: i64 = listed(bot_group, prefix, now).count().get_result(conn)?;
-    let rows = listed(bot_group, prefix, now).select(MemberRow::as_select());
+    // The total rides along with the page (one pass over the matches); only
+    // a page past the end needs a count of its own.
+    let rows = listed(bot_group, prefix, now).select((
+        MemberRow::as_select(),
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
+    ));
     let rows = match query.sort {
         DirectorySort::Username => rows.order((lower(members::username).asc(), members::id.asc())),
         DirectorySort::UsernameDesc => rows.order((lower(members::username).desc(), members::id.desc())),
         DirectorySort::DateJoined => rows.order((members::date_joined.asc(), members::id.asc())),
         DirectorySort::DateJoinedDesc => rows.order((members::date_joined.desc(), members::id.desc())),
     };
-    let found: Vec<MemberRow> = rows.offset(query.page.offset()).limit(query.page.per_page).load(conn)?;
-    Ok((found.into_iter().map(Into::into).collect(), total))
+    let found: Vec<(MemberRow, i64)> = rows.offset(query.page.offset()).limit(query.page.per_page).load(conn)?;
+    let total = match found.first() {
+        Some((_, total)) => *total,
+        None if query.page.offset() == 0 => 0,
+        None => listed(bot_group, prefix, now).count().get_result(conn)?,
+    };
+    Ok((found.into_iter().map(|(row, _)| row.into()).collect(), total))
 }
 
 /// How much of each kind of record unregistering would delete.

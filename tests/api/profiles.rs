@@ -275,6 +275,7 @@ async fn the_directory_pages_sorts_and_searches_listed_members_only() {
     let past_the_end = app.get("/v1/members?page=9", None).await;
     assert_eq!(past_the_end.status, StatusCode::OK);
     assert_eq!(past_the_end.body["items"], json!([]));
+    assert_eq!(past_the_end.body["total"], all.body["total"]);
     app.get("/v1/members?per_page=101", None)
         .await
         .assert_problem(422, "validation_failed");
