@@ -208,7 +208,7 @@ pub async fn members_by_keys(
     let now = state.clock.now();
     let rows = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let ids: Vec<i64> = missing
                 .iter()
                 .filter_map(|k| if let MemberKey::Id(id) = k { Some(*id) } else { None })
@@ -283,7 +283,7 @@ pub async fn session(
     let ticket = cache.ticket();
     let session = state
         .db
-        .run(move |conn| crate::auth::store::find_session(conn, session_id))
+        .read(move |conn| crate::auth::store::find_session(conn, session_id))
         .await?
         .map(Arc::new);
     if let (Some(ticket), Some(session)) = (ticket, &session) {
@@ -308,7 +308,7 @@ pub async fn client(state: &AppState, key: String) -> Result<Option<Arc<CachedCl
     }
     cache.count(Kind::Client, false);
     let ticket = cache.ticket();
-    let row = state.db.run(move |conn| clients::find_live(conn, &key)).await?;
+    let row = state.db.read(move |conn| clients::find_live(conn, &key)).await?;
     let Some(row) = row else { return Ok(None) };
     let client = Arc::new(CachedClient {
         last_used_written: AtomicI64::new(row.last_used_at.map_or(0, |at| at.timestamp())),

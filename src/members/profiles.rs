@@ -51,7 +51,7 @@ pub async fn profile(state: &AppState, key: MemberKey, viewer: Viewer) -> Result
     let bot_group = state.config.bot_group.clone();
     let (member, is_bot, karma) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let member = store::find_by_key(conn, &key)?.ok_or_else(member_not_found)?;
             let is_bot = !store::bots_among(conn, &[member.id], &bot_group)?.is_empty();
             let karma = if viewer.is_staff {
@@ -81,7 +81,7 @@ pub async fn directory(
     let now = state.clock.now();
     let (members, total) = state
         .db
-        .run(move |conn| store::directory(conn, &query, &bot_group, now))
+        .read(move |conn| store::directory(conn, &query, &bot_group, now))
         .await?;
     // The directory lists no bots, by definition.
     Ok((
