@@ -102,24 +102,18 @@ impl Db {
     }
 }
 
-#[derive(QueryableByName)]
-struct Changed {
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    changed: Option<String>,
+diesel::define_sql_function! {
+    /// What this session's work changed since it last asked (see the
+    /// `change_notifications` migration), forgotten as it is read.
+    fn memberd_take_changes() -> diesel::sql_types::Text;
 }
 
-/// Reads and resets, in one round trip, the names of what this connection's
-/// work changed (the `memberd.changed` setting the change triggers keep), and
-/// drops them from the cache. If they cannot be read, the whole cache goes.
+/// Drops from the cache what this connection's work changed, in one round
+/// trip. If that cannot be read, the whole cache goes.
 fn forget_changes(conn: &mut PgConnection, cache: &MemberCache) {
-    let changed = diesel::sql_query(
-        "WITH was AS MATERIALIZED (SELECT current_setting('memberd.changed', true) AS changed) \
-         SELECT changed, set_config('memberd.changed', '', false) AS reset FROM was",
-    )
-    .get_result::<Changed>(conn);
-    match changed {
-        Ok(Changed { changed }) => {
-            for what in changed.as_deref().unwrap_or_default().split_whitespace() {
+    match diesel::select(memberd_take_changes()).get_result::<String>(conn) {
+        Ok(changed) => {
+            for what in changed.split_whitespace() {
                 cache.changed(what);
             }
         }

@@ -7,4 +7,5 @@ DROP TRIGGER members_changed ON members;
 DROP FUNCTION memberd_client_changed();
 DROP FUNCTION memberd_member_row_changed();
 DROP FUNCTION memberd_member_changed();
+DROP FUNCTION memberd_take_changes();
 DROP FUNCTION memberd_changed(TEXT);

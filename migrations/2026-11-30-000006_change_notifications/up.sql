@@ -25,6 +25,17 @@ BEGIN
     END IF;
 END $$;
 
+-- What this session's work changed since it last asked, and forget it.
+CREATE FUNCTION memberd_take_changes() RETURNS TEXT LANGUAGE plpgsql AS $$
+DECLARE
+    seen TEXT := coalesce(current_setting('memberd.changed', true), '');
+BEGIN
+    IF seen <> '' THEN
+        PERFORM set_config('memberd.changed', '', false);
+    END IF;
+    RETURN seen;
+END $$;
+
 CREATE FUNCTION memberd_member_changed() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM memberd_changed('m' || OLD.id);

@@ -414,6 +414,29 @@ fn listed<'a>(
     query
 }
 
+/// `count(*) OVER ()`: on every row, how many rows the query matches.
+/// Written as an expression of its own rather than a `sql` literal, which
+/// diesel never keeps as a prepared statement.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct MatchCount;
+
+impl diesel::Expression for MatchCount {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for MatchCount {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("count(*) OVER ()");
+        Ok(())
+    }
+}
+
+impl<QS> diesel::SelectableExpression<QS> for MatchCount {}
+impl<QS> diesel::AppearsOnTable<QS> for MatchCount {}
+impl diesel::expression::ValidGrouping<()> for MatchCount {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
 pub fn directory(
     conn: &mut PgConnection,
     query: &DirectoryQuery,
@@ -423,10 +446,7 @@ pub fn directory(
     let prefix = query.prefix.as_deref();
     // The total rides along with the page (one pass over the matches); only
     // a page past the end needs a count of its own.
-    let rows = listed(bot_group, prefix, now).select((
-        MemberRow::as_select(),
-        diesel::dsl::sql::<diesel::sql_types::BigInt>("count(*) OVER ()"),
-    ));
+    let rows = listed(bot_group, prefix, now).select((MemberRow::as_select(), MatchCount));
     let rows = match query.sort {
         DirectorySort::Username => rows.order((lower(members::username).asc(), members::id.asc())),
         DirectorySort::UsernameDesc => rows.order((lower(members::username).desc(), members::id.desc())),

@@ -1,7 +1,6 @@
 //! Queries on sanctions.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz};
 
@@ -257,7 +256,7 @@ pub fn open_of_members(
     since: DateTime<Utc>,
 ) -> Result<Vec<SanctionRow>, AppError> {
     Ok(restrictions_of(member_ids)
-        .filter(sql::<Bool>("coalesce(ends_at, 'infinity'::timestamptz) > ").bind::<Timestamptz, _>(since))
+        .filter(EndsAfter(since))
         .order((sanctions::created_at.asc(), sanctions::id.asc()))
         .select(SanctionRow::as_select())
         .load(conn)?)
@@ -278,6 +277,29 @@ pub fn unrecorded_expiries_of_members(
         .filter(sanctions::ends_at.le(since))
         .select(SanctionRow::as_select())
         .load(conn)?)
+}
+
+/// `coalesce(ends_at, 'infinity') > since`: not ended by then, in the form
+/// `sanctions_open_idx` indexes. An expression of its own rather than a `sql`
+/// literal, which diesel never keeps as a prepared statement.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct EndsAfter(DateTime<Utc>);
+
+impl diesel::Expression for EndsAfter {
+    type SqlType = Bool;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for EndsAfter {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("coalesce(sanctions.ends_at, 'infinity'::timestamptz) > ");
+        out.push_bind_param::<Timestamptz, _>(&self.0)
+    }
+}
+
+impl<QS> diesel::SelectableExpression<QS> for EndsAfter {}
+impl<QS> diesel::AppearsOnTable<QS> for EndsAfter {}
+impl diesel::expression::ValidGrouping<()> for EndsAfter {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// Bans and read-only sanctions (no lifts) of these members.
