@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Text, Timestamptz};
+use diesel::sql_types::{Array, Integer, Text, Timestamptz};
 use uuid::Uuid;
 
 use crate::auth::model::{FailureCount, THROTTLE_WINDOW, ThrottleScope};
@@ -147,30 +147,25 @@ pub fn count_attempt(
     ip: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<(), u64>, AppError> {
-    let [login_ip, login, by_ip] = ThrottleScope::ALL;
-    let (login_ip_key, login_key, ip_key) = (
-        login_ip.key(identifier, ip),
-        login.key(identifier, ip),
-        by_ip.key(identifier, ip),
-    );
-    // Two statements whatever the scopes: the existing counters, locked in a
-    // fixed order (the scopes' order, which `forget_failures` follows too) to
-    // avoid deadlocks between attempts; then the increments.
+    // The three counters as parallel arrays, in the scopes' order: the order
+    // rows are locked in (`forget_failures` follows it too), so that attempts
+    // never deadlock.
+    let (mut scopes, mut identifiers, mut ips) = (Vec::new(), Vec::new(), Vec::new());
+    for scope in ThrottleScope::ALL {
+        let (ident, address) = scope.key(identifier, ip);
+        scopes.push(scope.as_str());
+        identifiers.push(ident);
+        ips.push(address);
+    }
     let rows: Vec<ThrottleRow> = diesel::sql_query(
         "SELECT t.scope, t.failures, t.last_failure_at FROM login_throttles t \
-         JOIN (VALUES ($1, $2, $3, 1), ($4, $5, $6, 2), ($7, $8, $9, 3)) AS k (scope, identifier, ip, ord) \
+         JOIN unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (scope, identifier, ip, ord) \
            ON t.scope = k.scope AND t.identifier = k.identifier AND t.ip = k.ip \
          ORDER BY k.ord FOR UPDATE OF t",
     )
-    .bind::<Text, _>(login_ip.as_str())
-    .bind::<Text, _>(&login_ip_key.0)
-    .bind::<Text, _>(&login_ip_key.1)
-    .bind::<Text, _>(login.as_str())
-    .bind::<Text, _>(&login_key.0)
-    .bind::<Text, _>(&login_key.1)
-    .bind::<Text, _>(by_ip.as_str())
-    .bind::<Text, _>(&ip_key.0)
-    .bind::<Text, _>(&ip_key.1)
+    .bind::<Array<Text>, _>(&scopes)
+    .bind::<Array<Text>, _>(&identifiers)
+    .bind::<Array<Text>, _>(&ips)
     .load(conn)?;
     let wait = rows
         .iter()
@@ -187,24 +182,20 @@ pub fn count_attempt(
         return Ok(Err(wait));
     }
     // The increment happens in SQL so that concurrent first failures, which
-    // both saw no row, still count twice. Rows are upserted in the order given.
+    // both saw no row, still count twice. Rows are upserted in the same order.
     diesel::sql_query(
         "INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
-         VALUES ($1, $2, $3, 1, $10), ($4, $5, $6, 1, $10), ($7, $8, $9, 1, $10) \
+         SELECT scope, identifier, ip, 1, $4 \
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (scope, identifier, ip, ord) \
+         ORDER BY ord \
          ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
-           failures = CASE WHEN login_throttles.last_failure_at < $11 THEN 1 \
+           failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
                            ELSE login_throttles.failures + 1 END, \
-           last_failure_at = $10",
+           last_failure_at = $4",
     )
-    .bind::<Text, _>(login_ip.as_str())
-    .bind::<Text, _>(&login_ip_key.0)
-    .bind::<Text, _>(&login_ip_key.1)
-    .bind::<Text, _>(login.as_str())
-    .bind::<Text, _>(&login_key.0)
-    .bind::<Text, _>(&login_key.1)
-    .bind::<Text, _>(by_ip.as_str())
-    .bind::<Text, _>(&ip_key.0)
-    .bind::<Text, _>(&ip_key.1)
+    .bind::<Array<Text>, _>(&scopes)
+    .bind::<Array<Text>, _>(&identifiers)
+    .bind::<Array<Text>, _>(&ips)
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
     .execute(conn)?;

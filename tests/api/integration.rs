@@ -18,6 +18,18 @@ async fn key(app: &TestApp, boss: &Session, scopes: serde_json::Value) -> String
     created.body["key"].as_str().unwrap().to_string()
 }
 
+/// Revokes the first key in the list (revoked keys stay listed).
+async fn revoke_first_key(app: &TestApp, boss: &Session) -> crate::helpers::Response {
+    let id = app.get("/v1/service-clients", Some(&boss.access)).await.body[0]["id"].clone();
+    app.request(
+        Method::DELETE,
+        &format!("/v1/service-clients/{id}"),
+        Some(&boss.access),
+        None,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn superusers_issue_keys_shown_once_and_stored_hashed() {
     let app = TestApp::spawn().await;
@@ -117,27 +129,13 @@ async fn a_key_reads_status_by_scope_with_cache_headers_and_stops_when_revoked()
         .await
         .assert_problem(401, "invalid_token");
 
-    let id = app.get("/v1/service-clients", Some(&boss.access)).await.body[0]["id"].clone();
-    let revoked = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/service-clients/{id}"),
-            Some(&boss.access),
-            None,
-        )
-        .await;
-    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(revoke_first_key(&app, &boss).await.status, StatusCode::NO_CONTENT);
     app.get("/v1/members/alice/status", Some(&status_key))
         .await
         .assert_problem(401, "invalid_api_key");
-    app.request(
-        Method::DELETE,
-        &format!("/v1/service-clients/{id}"),
-        Some(&boss.access),
-        None,
-    )
-    .await
-    .assert_problem(404, "service_client_not_found");
+    revoke_first_key(&app, &boss)
+        .await
+        .assert_problem(404, "service_client_not_found");
 }
 
 #[tokio::test]
@@ -504,17 +502,7 @@ async fn a_ban_or_a_revocation_through_one_replica_is_refused_by_another_within_
         .unwrap();
     TestApp::read(login).await.assert_problem(403, "member_banned");
 
-    let clients = app.get("/v1/service-clients", Some(&boss.access)).await.body;
-    let id = clients[0]["id"].as_i64().unwrap();
-    let revoked = app
-        .request(
-            Method::DELETE,
-            &format!("/v1/service-clients/{id}"),
-            Some(&boss.access),
-            None,
-        )
-        .await;
-    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(revoke_first_key(&app, &boss).await.status, StatusCode::NO_CONTENT);
     within_a_second(
         || async { status_on_other().await.unwrap() },
         |r| r.status.as_u16() == 401,
