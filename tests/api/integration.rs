@@ -18,6 +18,19 @@ async fn key(app: &TestApp, boss: &Session, scopes: serde_json::Value) -> String
     created.body["key"].as_str().unwrap().to_string()
 }
 
+/// A one-hour ban on troll, by boss.
+async fn ban_troll(app: &TestApp, boss: &Session) -> crate::helpers::Response {
+    let banned = crate::sanctions::sanction(
+        app,
+        boss,
+        "troll",
+        json!({"kind": "ban", "reason": "Spam", "duration": "1h"}),
+    )
+    .await;
+    assert_eq!(banned.status, StatusCode::CREATED, "{}", banned.body);
+    banned
+}
+
 /// Revokes the first key in the list (revoked keys stay listed).
 async fn revoke_first_key(app: &TestApp, boss: &Session) -> crate::helpers::Response {
     let id = app.get("/v1/service-clients", Some(&boss.access)).await.body[0]["id"].clone();
@@ -476,14 +489,7 @@ async fn a_ban_or_a_revocation_through_one_replica_is_refused_by_another_within_
         assert_eq!(status.body["can_read"], true);
     }
 
-    let banned = app
-        .post(
-            "/v1/members/troll/sanctions",
-            Some(&boss.access),
-            json!({"kind": "ban", "reason": "Spam", "duration": "1h"}),
-        )
-        .await;
-    assert_eq!(banned.status, StatusCode::CREATED);
+    ban_troll(&app, &boss).await;
     within_a_second(|| async { me_on_other().await.unwrap() }, |r| r.status.as_u16() == 403)
         .await
         .assert_problem(403, "member_banned");
@@ -572,14 +578,7 @@ async fn the_replica_that_makes_a_change_never_answers_from_the_old_copy() {
     assert_eq!(status().await.body["can_read"], true);
     assert_eq!(status().await.body["can_read"], true);
 
-    let banned = app
-        .post(
-            "/v1/members/troll/sanctions",
-            Some(&boss.access),
-            json!({"kind": "ban", "reason": "Spam", "duration": "1h"}),
-        )
-        .await;
-    assert_eq!(banned.status, StatusCode::CREATED);
+    let banned = ban_troll(&app, &boss).await;
     assert_eq!(status().await.body["can_read"], false);
 
     let id = banned.body["id"].as_i64().unwrap();

@@ -15,7 +15,7 @@ async fn cast(app: &TestApp) -> (Session, Session) {
     (moderator, member)
 }
 
-async fn sanction(app: &TestApp, moderator: &Session, member: &str, body: Value) -> crate::helpers::Response {
+pub async fn sanction(app: &TestApp, moderator: &Session, member: &str, body: Value) -> crate::helpers::Response {
     app.post(
         &format!("/v1/members/{member}/sanctions"),
         Some(&moderator.access),
