@@ -57,18 +57,15 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
         let cache = self.cache.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            let result = work(&mut conn);
+        self.read(move |conn| {
+            let result = work(conn);
             if let Some(cache) = cache {
-                forget_changes(&mut conn, &cache);
+                forget_changes(conn, &cache);
             }
             result
         })
         .await
-        .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
     }
 
     /// Runs `work`, which only reads, with a pooled connection on the blocking

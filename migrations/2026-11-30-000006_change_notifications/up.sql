@@ -36,9 +36,10 @@ BEGIN
     RETURN seen;
 END $$;
 
-CREATE FUNCTION memberd_member_changed() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+-- For rows named by their own id; the trigger's argument is the prefix.
+CREATE FUNCTION memberd_row_changed() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM memberd_changed('m' || OLD.id);
+    PERFORM memberd_changed(TG_ARGV[0] || OLD.id);
     RETURN NULL;
 END $$;
 
@@ -53,21 +54,15 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION memberd_client_changed() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM memberd_changed('c' || OLD.id);
-    RETURN NULL;
-END $$;
-
 CREATE TRIGGER members_changed AFTER UPDATE OR DELETE ON members
-    FOR EACH ROW EXECUTE FUNCTION memberd_member_changed();
+    FOR EACH ROW EXECUTE FUNCTION memberd_row_changed('m');
 CREATE TRIGGER sessions_changed AFTER INSERT OR UPDATE OR DELETE ON sessions
     FOR EACH ROW EXECUTE FUNCTION memberd_member_row_changed();
 CREATE TRIGGER sanctions_changed AFTER INSERT OR UPDATE OR DELETE ON sanctions
     FOR EACH ROW EXECUTE FUNCTION memberd_member_row_changed();
 -- last_used_at is written once a minute and changes nothing a request decides on.
 CREATE TRIGGER service_clients_changed AFTER UPDATE OF name, scopes, revoked_at OR DELETE ON service_clients
-    FOR EACH ROW EXECUTE FUNCTION memberd_client_changed();
+    FOR EACH ROW EXECUTE FUNCTION memberd_row_changed('c');
 
 -- A member's unended sanctions, and the ended ones whose expiry is not
 -- recorded yet, read when their standing is loaded into memory: index

@@ -273,31 +273,12 @@ impl History {
     pub fn status_at(&self, resource: Option<&str>, at: DateTime<Utc>) -> Status {
         status_of(self.entries.iter().zip(&self.schedule()), resource, at)
     }
-
-    /// The entries that can still matter at `since` or later, with their
-    /// slots: what [`OpenQueue`] keeps.
-    pub fn open_since(&self, since: DateTime<Utc>) -> OpenQueue {
-        OpenQueue::new(
-            self.entries
-                .iter()
-                .cloned()
-                .zip(self.schedule())
-                .filter(|(entry, slot)| is_open(entry, slot, since))
-                .collect(),
-        )
-    }
-}
-
-/// Whether an entry can still restrict anyone at `since` or later: an
-/// imposed sanction whose slot has not ended by then.
-pub fn is_open(entry: &Entry, slot: &Slot, since: DateTime<Utc>) -> bool {
-    matches!(entry.action, Action::Impose(_)) && Until::At(since) < slot.ends_at
 }
 
 /// The part of a history that decides status from some instant on: the
 /// sanctions not ended by then, with the slots the whole history gave them.
 /// Status read from it at that instant or later equals
-/// [`History::status_at`]; it is what is kept in memory per member, so a
+/// [`History::status_at`] (property tested); it is what is kept in memory per member, so a
 /// member with ten thousand past sanctions costs what one without does.
 #[derive(Debug, Clone, Default)]
 pub struct OpenQueue {
@@ -819,6 +800,20 @@ mod tests {
         (History::new(entries), now)
     }
 
+    /// The entries that can still matter at `since` or later, with the slots
+    /// the whole history gives them: what the service loads from stored slots.
+    fn open_since(history: &History, since: DateTime<Utc>) -> OpenQueue {
+        OpenQueue::new(
+            history
+                .entries()
+                .iter()
+                .cloned()
+                .zip(history.schedule())
+                .filter(|(entry, slot)| matches!(entry.action, Action::Impose(_)) && Until::At(since) < slot.ends_at)
+                .collect(),
+        )
+    }
+
     proptest! {
         #[test]
         fn slots_of_a_queue_never_overlap(ops in prop::collection::vec(op(), 0..30)) {
@@ -880,7 +875,7 @@ mod tests {
         #[test]
         fn the_open_queue_answers_as_the_whole_history(ops in prop::collection::vec(op(), 0..30), since in 0i64..400, later in 0i64..20_000, scoped: bool) {
             let (history, _) = apply(&ops);
-            let open = history.open_since(t(since));
+            let open = open_since(&history, t(since));
             let at = t(since + later);
             prop_assert_eq!(open.status_at(resource(scoped), at), history.status_at(resource(scoped), at));
         }
