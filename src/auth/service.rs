@@ -77,6 +77,7 @@ pub fn open_session(
     let session_id = Uuid::new_v4();
     let lifetime = refresh_lifetime(remember_me);
     let ip = origin.ip.to_string();
+    let refresh = OpaqueToken::generate();
     store::insert_session(
         conn,
         &store::NewSession {
@@ -84,36 +85,14 @@ pub fn open_session(
             member_id: admitted.member().id,
             remember_me,
             created_at: now,
-            refreshed_at: now,
             expires_at: now + lifetime,
             ip: Some(&ip),
             user_agent: origin.user_agent(),
         },
+        &refresh.hash(),
     )?;
     members::record_login(conn, admitted.member().id, &ip, now)?;
-    issue_pair(conn, issuer, admitted, session_id, lifetime, now)
-}
-
-/// A new refresh token for the session and an access token to go with it.
-fn issue_pair(
-    conn: &mut PgConnection,
-    issuer: &TokenIssuer,
-    admitted: Admitted,
-    session_id: Uuid,
-    lifetime: chrono::Duration,
-    now: DateTime<Utc>,
-) -> Result<Grant, AppError> {
-    let refresh = OpaqueToken::generate();
-    store::insert_refresh_token(conn, &refresh.hash(), session_id, now)?;
-    let member = admitted.member().clone();
-    let (access_token, expires_in) = sign_access(issuer, &member, session_id, now)?;
-    Ok(Grant {
-        access_token,
-        expires_in,
-        refresh_token: refresh.text().to_string(),
-        refresh_expires_in: lifetime.num_seconds() as u64,
-        member,
-    })
+    grant(issuer, admitted, session_id, refresh, lifetime, now)
 }
 
 /// Renews a session for an admitted member: the presented refresh token is
@@ -129,7 +108,29 @@ fn renew_session(
     store::mark_rotated(conn, presented_hash, now)?;
     let lifetime = refresh_lifetime(session.remember_me);
     store::extend_session(conn, session.id, now, now + lifetime)?;
-    issue_pair(conn, issuer, admitted, session.id, lifetime, now)
+    let refresh = OpaqueToken::generate();
+    store::insert_refresh_token(conn, &refresh.hash(), session.id, now)?;
+    grant(issuer, admitted, session.id, refresh, lifetime, now)
+}
+
+/// The stored refresh token and an access token to go with it.
+fn grant(
+    issuer: &TokenIssuer,
+    admitted: Admitted,
+    session_id: Uuid,
+    refresh: OpaqueToken,
+    lifetime: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Grant, AppError> {
+    let member = admitted.member().clone();
+    let (access_token, expires_in) = sign_access(issuer, &member, session_id, now)?;
+    Ok(Grant {
+        access_token,
+        expires_in,
+        refresh_token: refresh.text().to_string(),
+        refresh_expires_in: lifetime.num_seconds() as u64,
+        member,
+    })
 }
 
 fn invalid_credentials() -> AppError {
@@ -179,6 +180,10 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
         state
             .db
             .transaction(move |conn| {
+                let member = members::find_by_login(conn, &identifier)?;
+                // Counted last, so that the IP's counter, which every login
+                // from that IP updates, is locked only until the commit. A
+                // refusal rolls the count back.
                 if let Err(retry_after_secs) = store::count_attempt(conn, &identifier, &ip, now)? {
                     return Err(AppError::TooManyRequests {
                         code: "too_many_attempts",
@@ -186,7 +191,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
                         retry_after_secs,
                     });
                 }
-                members::find_by_login(conn, &identifier)
+                Ok(member)
             })
             .await?
     };
@@ -204,10 +209,12 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     state
         .db
         .transaction(move |conn| {
-            store::forget_failures(conn, &identifier, &ip)?;
             let member = members::find_for_update(conn, member.id)?.ok_or_else(invalid_credentials)?;
             let admitted = admit(conn, member, now)?;
-            open_session(conn, &issuer, admitted, input.remember_me, &origin, now)
+            let grant = open_session(conn, &issuer, admitted, input.remember_me, &origin, now)?;
+            // Last, for the same reason as the count.
+            store::forget_failures(conn, &identifier, &ip)?;
+            Ok(grant)
         })
         .await
 }

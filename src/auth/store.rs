@@ -2,21 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Integer, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Integer, Nullable, Text, Timestamptz};
 use uuid::Uuid;
 
 use crate::auth::model::{FailureCount, THROTTLE_WINDOW, ThrottleScope};
+use crate::db;
 use crate::error::AppError;
 use crate::schema::{login_throttles, refresh_tokens, sessions};
 
-#[derive(Insertable)]
-#[diesel(table_name = sessions)]
 pub struct NewSession<'a> {
     pub id: Uuid,
     pub member_id: i64,
     pub remember_me: bool,
     pub created_at: DateTime<Utc>,
-    pub refreshed_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -38,8 +36,23 @@ impl SessionState {
     }
 }
 
-pub fn insert_session(conn: &mut PgConnection, session: &NewSession) -> Result<(), AppError> {
-    diesel::insert_into(sessions::table).values(session).execute(conn)?;
+/// Opens a session with its first refresh token, in one statement.
+pub fn insert_session(conn: &mut PgConnection, session: &NewSession, refresh_token_hash: &[u8]) -> Result<(), AppError> {
+    db::prepared(
+        "WITH session AS ( \
+             INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id) \
+         INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, $4 FROM session",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(session.id)
+    .bind::<BigInt, _>(session.member_id)
+    .bind::<Bool, _>(session.remember_me)
+    .bind::<Timestamptz, _>(session.created_at)
+    .bind::<Timestamptz, _>(session.expires_at)
+    .bind::<Nullable<Text>, _>(session.ip.map(str::to_string))
+    .bind::<Nullable<Text>, _>(session.user_agent.map(str::to_string))
+    .bind::<Bytea, _>(refresh_token_hash.to_vec())
+    .execute(conn)?;
     Ok(())
 }
 
@@ -137,10 +150,11 @@ struct ThrottleRow {
     last_failure_at: DateTime<Utc>,
 }
 
-/// Counts one attempt against every scope, unless one of them says to wait:
-/// then nothing is counted and the longest wait is returned. Runs inside the
-/// caller's transaction with the counters locked, so concurrent attempts
-/// cannot slip past the count.
+/// Counts one attempt against every scope and answers with the longest wait
+/// the counts before it impose, if any. Runs inside the caller's transaction
+/// with the counters locked, so concurrent attempts cannot slip past the
+/// count; an attempt told to wait is not counted, so the caller must then
+/// roll back (returning the refusal as its error does).
 pub fn count_attempt(
     conn: &mut PgConnection,
     identifier: &str,
@@ -148,8 +162,8 @@ pub fn count_attempt(
     now: DateTime<Utc>,
 ) -> Result<Result<(), u64>, AppError> {
     // The three counters as parallel arrays, in the scopes' order: the order
-    // rows are locked in (`forget_failures` follows it too), so that attempts
-    // never deadlock.
+    // rows are locked and upserted in (`forget_failures` follows it too), so
+    // that attempts never deadlock.
     let (mut scopes, mut identifiers, mut ips) = (Vec::new(), Vec::new(), Vec::new());
     for scope in ThrottleScope::ALL {
         let (ident, address) = scope.key(identifier, ip);
@@ -157,17 +171,33 @@ pub fn count_attempt(
         identifiers.push(ident);
         ips.push(address);
     }
-    let rows: Vec<ThrottleRow> = diesel::sql_query(
-        "SELECT t.scope, t.failures, t.last_failure_at FROM login_throttles t \
-         JOIN unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (scope, identifier, ip, ord) \
-           ON t.scope = k.scope AND t.identifier = k.identifier AND t.ip = k.ip \
-         ORDER BY k.ord FOR UPDATE OF t",
+    // One statement: `before` locks and reads the counts, then `counted`
+    // (which waits for `before` by reading it) adds this attempt. The
+    // increment happens in SQL so that concurrent first failures, which both
+    // saw no row, still count twice.
+    let before: Vec<ThrottleRow> = db::prepared(
+        "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY \
+                      AS k (scope, identifier, ip, ord)), \
+              before AS (SELECT t.scope, t.failures, t.last_failure_at FROM login_throttles t \
+                         JOIN k ON t.scope = k.scope AND t.identifier = k.identifier AND t.ip = k.ip \
+                         ORDER BY k.ord FOR UPDATE OF t), \
+              counted AS (INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
+                          SELECT k.scope, k.identifier, k.ip, 1, $4 \
+                          FROM k CROSS JOIN (SELECT count(*) FROM before) AS locked_first \
+                          ORDER BY k.ord \
+                          ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
+                            failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
+                                            ELSE login_throttles.failures + 1 END, \
+                            last_failure_at = $4) \
+         SELECT scope, failures, last_failure_at FROM before",
     )
-    .bind::<Array<Text>, _>(&scopes)
-    .bind::<Array<Text>, _>(&identifiers)
-    .bind::<Array<Text>, _>(&ips)
+    .bind::<Array<Text>, _>(scopes)
+    .bind::<Array<Text>, _>(identifiers)
+    .bind::<Array<Text>, _>(ips)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
     .load(conn)?;
-    let wait = rows
+    let wait = before
         .iter()
         .filter_map(|row| {
             let scope = ThrottleScope::ALL.into_iter().find(|s| s.as_str() == row.scope)?;
@@ -178,28 +208,7 @@ pub fn count_attempt(
             count.wait_secs(scope, now)
         })
         .max();
-    if let Some(wait) = wait {
-        return Ok(Err(wait));
-    }
-    // The increment happens in SQL so that concurrent first failures, which
-    // both saw no row, still count twice. Rows are upserted in the same order.
-    diesel::sql_query(
-        "INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
-         SELECT scope, identifier, ip, 1, $4 \
-         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (scope, identifier, ip, ord) \
-         ORDER BY ord \
-         ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
-           failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
-                           ELSE login_throttles.failures + 1 END, \
-           last_failure_at = $4",
-    )
-    .bind::<Array<Text>, _>(&scopes)
-    .bind::<Array<Text>, _>(&identifiers)
-    .bind::<Array<Text>, _>(&ips)
-    .bind::<Timestamptz, _>(now)
-    .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
-    .execute(conn)?;
-    Ok(Ok(()))
+    Ok(wait.map_or(Ok(()), Err))
 }
 
 /// A successful login forgets its identifier's failures (from every IP), and
@@ -209,24 +218,25 @@ pub fn count_attempt(
 /// IP, then identifier, then IP), or a success and a concurrent attempt with
 /// the same identifier could each hold what the other waits for.
 pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str) -> Result<(), AppError> {
-    for scope in [ThrottleScope::LoginAndIp, ThrottleScope::Login] {
-        diesel::sql_query(
-            "DELETE FROM login_throttles WHERE (scope, identifier, ip) IN ( \
-               SELECT scope, identifier, ip FROM login_throttles \
-               WHERE scope = $1 AND identifier = $2 ORDER BY ip FOR UPDATE)",
-        )
-        .bind::<Text, _>(scope.as_str())
-        .bind::<Text, _>(identifier)
-        .execute(conn)?;
-    }
-    diesel::update(
-        login_throttles::table
-            .filter(login_throttles::scope.eq(ThrottleScope::Ip.as_str()))
-            .filter(login_throttles::identifier.eq(""))
-            .filter(login_throttles::ip.eq(ip))
-            .filter(login_throttles::failures.gt(0)),
+    let (no_identifier, ip) = ThrottleScope::Ip.key(identifier, ip);
+    db::prepared(
+        "WITH locked AS MATERIALIZED ( \
+             SELECT scope, identifier, ip FROM login_throttles \
+             WHERE (scope IN ($1, $2) AND identifier = $3) OR (scope = $4 AND identifier = $5 AND ip = $6) \
+             ORDER BY CASE scope WHEN $1 THEN 0 WHEN $2 THEN 1 ELSE 2 END, ip FOR UPDATE), \
+         forgotten AS ( \
+             DELETE FROM login_throttles t USING locked l WHERE l.scope <> $4 \
+             AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip) \
+         UPDATE login_throttles t SET failures = t.failures - 1 FROM locked l \
+         WHERE l.scope = $4 AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip \
+         AND t.failures > 0",
     )
-    .set(login_throttles::failures.eq(login_throttles::failures - 1))
+    .bind::<Text, _>(ThrottleScope::LoginAndIp.as_str())
+    .bind::<Text, _>(ThrottleScope::Login.as_str())
+    .bind::<Text, _>(identifier.to_string())
+    .bind::<Text, _>(ThrottleScope::Ip.as_str())
+    .bind::<Text, _>(no_identifier)
+    .bind::<Text, _>(ip)
     .execute(conn)?;
     Ok(())
 }
