@@ -1,18 +1,20 @@
-//! Argon2id password hashing with OWASP's parameters, run on the blocking
-//! pool behind a semaphore so that a burst of logins queues instead of
-//! starving everything else of CPU.
+//! Argon2id password hashing with OWASP's parameters, on a few threads of its
+//! own fed by a queue, so that a burst of logins waits its turn instead of
+//! starving everything else of CPU, and a thread that finishes a hash starts
+//! the next one at once.
 //!
 //! Each hash needs 19 MiB of working memory. Allocating it per hash costs
 //! thousands of page faults each time, and the allocator keeps every thread's
-//! freed 19 MiB around (hundreds of MiB after a burst), so the blocks are
-//! kept and reused instead: at most one per permit, allocated once.
+//! freed 19 MiB around (hundreds of MiB after a burst), so each hashing thread
+//! allocates its block once and reuses it.
 
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::error::AppError;
 
@@ -23,11 +25,12 @@ fn params() -> Result<Params, AppError> {
 
 type Memory = Vec<Block>;
 
+/// A hash to compute, with the working memory of the thread that takes it.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
-    /// Working memory of finished hashes, for the next ones.
-    memory: Arc<Mutex<Vec<Memory>>>,
+    jobs: mpsc::Sender<Job>,
     /// Verified against when no member matches, so that an unknown login
     /// costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -35,7 +38,9 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    pub fn new(concurrency: usize) -> Result<Self, AppError> {
+    /// Starts `threads` hashing threads; they end when the last clone of the
+    /// hasher is dropped.
+    pub fn new(threads: usize) -> Result<Self, AppError> {
         let mut memory = Memory::new();
         let dummy_hash = hash_with(
             &mut memory,
@@ -44,15 +49,35 @@ impl PasswordHasher {
                 .escape_ascii()
                 .to_string(),
         )?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let mut first_memory = Some(memory);
+        for n in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            let mut memory = first_memory.take().unwrap_or_default();
+            std::thread::Builder::new()
+                .name(format!("memberd-hash-{n}"))
+                .spawn(move || {
+                    loop {
+                        // Bound to a statement of its own so that the lock is
+                        // released before the hash runs.
+                        let job = queue.lock().map_err(drop).and_then(|jobs| jobs.recv().map_err(drop));
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(()) => break,
+                        }
+                    }
+                })
+                .map_err(AppError::internal)?;
+        }
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            memory: Arc::new(Mutex::new(vec![memory])),
+            jobs,
             dummy_hash: dummy_hash.into(),
             queue: None,
         })
     }
 
-    /// Reports how many hashes wait for a slot.
+    /// Reports how many hashes wait for a thread.
     pub fn with_queue_gauge(self, gauge: prometheus::IntGauge) -> Self {
         Self {
             queue: Some(gauge),
@@ -61,7 +86,7 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
-        self.blocking(move |memory| hash_with(memory, &password)).await?
+        self.run(move |memory| hash_with(memory, &password)).await?
     }
 
     /// Whether `password` matches `stored`; with no stored hash, spends the
@@ -71,36 +96,31 @@ impl PasswordHasher {
             Some(hash) => (hash, true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let matches = self
-            .blocking(move |memory| verify_with(memory, &password, &hash))
-            .await??;
+        let matches = self.run(move |memory| verify_with(memory, &password, &hash)).await??;
         Ok(known && matches)
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
-    ) -> Result<T, AppError> {
-        if let Some(queue) = &self.queue {
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Memory) -> T + Send + 'static) -> Result<T, AppError> {
+        let (done, result) = oneshot::channel();
+        let queue = self.queue.clone();
+        if let Some(queue) = &queue {
             queue.inc();
         }
-        let permit = self.permits.acquire().await;
-        if let Some(queue) = &self.queue {
-            queue.dec();
-        }
-        let _permit = permit.map_err(AppError::internal)?;
-        let pool = self.memory.clone();
-        tokio::task::spawn_blocking(move || {
-            // A permit is held, so there are never more blocks than permits.
-            let mut memory = pool.lock().ok().and_then(|mut free| free.pop()).unwrap_or_default();
-            let result = work(&mut memory);
-            if let Ok(mut free) = pool.lock() {
-                free.push(memory);
+        let job: Job = Box::new(move |memory| {
+            if let Some(queue) = &queue {
+                queue.dec();
             }
-            result
-        })
-        .await
-        .map_err(AppError::internal)
+            // Whoever asked has gone (the client hung up): spare the CPU.
+            if !done.is_closed() {
+                let _ = done.send(work(memory));
+            }
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| AppError::internal("the password hashing threads have stopped"))?;
+        result
+            .await
+            .map_err(|_| AppError::internal("a password hashing thread stopped"))
     }
 }
 

@@ -174,12 +174,13 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
 
     let now = state.clock.now();
     let ip = origin.ip.to_string();
-    // Counted before the password is checked, so parallel guesses are all counted.
+    // Counted before the password is checked, so parallel guesses are all
+    // counted. Only login throttles are written.
     let member = {
         let identifier = identifier.clone();
         state
             .db
-            .transaction(move |conn| {
+            .transaction_on_uncached(move |conn| {
                 let member = members::find_by_login(conn, &identifier)?;
                 // Counted last, so that the IP's counter, which every login
                 // from that IP updates, is locked only until the commit. A

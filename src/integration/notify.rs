@@ -34,11 +34,11 @@ pub struct Notifications {
 }
 
 impl Notifications {
-    /// A receiver whose `changed()` completes at the next wake-up.
-    pub fn events(&self) -> watch::Receiver<u64> {
+    /// Waits for wake-ups from now on.
+    pub fn events(&self) -> EventWaiter {
         let mut receiver = self.events.clone();
         receiver.mark_unchanged();
-        receiver
+        EventWaiter(receiver)
     }
 
     /// Stops listening and waits for the thread, so that no libpq call is
@@ -48,6 +48,19 @@ impl Notifications {
         let handle = self.thread.lock().ok().and_then(|mut guard| guard.take());
         if let Some(handle) = handle {
             let _ = handle.join();
+        }
+    }
+}
+
+pub struct EventWaiter(watch::Receiver<u64>);
+
+impl EventWaiter {
+    /// Completes at the next wake-up. Once the listener has stopped (the
+    /// process is shutting down) there are none: it then completes after a
+    /// second, so that the loops built on it poll instead of spinning.
+    pub async fn next(&mut self) {
+        if self.0.changed().await.is_err() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 }

@@ -351,7 +351,7 @@ async fn event_feed(
             return Ok(web::Json(EventPage { items, next_cursor }));
         }
         if let Some(deadline) = deadline {
-            let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
+            let _ = tokio::time::timeout_at(deadline, changes.next()).await;
         }
     }
 }

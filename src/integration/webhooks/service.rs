@@ -32,7 +32,7 @@ pub async fn run(state: web::Data<AppState>) {
             tracing::warn!(error = %error, "webhook delivery round failed");
         }
         tokio::select! {
-            _ = changes.changed() => {}
+            _ = changes.next() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
