@@ -31,7 +31,8 @@ cleanup() {
 trap cleanup EXIT
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-export DATABASE_URL=$PG/$DB MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_MAIL_DIR=$WORK/mail RUST_LOG=warn
+# No TLS to a database on loopback, as a co-located deployment would set it.
+export DATABASE_URL="$PG/$DB?sslmode=disable" MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_MAIL_DIR=$WORK/mail RUST_LOG=warn
 ./target/release/memberd migrate
 MEMBERD_PASSWORD='bench admin passphrase' ./target/release/memberd create-superuser --username admin --email admin@bench.example >/dev/null
 
@@ -132,10 +133,20 @@ read -r _ HEAVY1_P50 HEAVY1_P99 < <(measure 1 -H "authorization: Bearer $KEY" "$
 read -r _ BATCH_P50 _ < <(measure 1 -s "$WORK/batch.lua" -H "authorization: Bearer $KEY" "$API/v1/status/batch")
 read -r _ _ SEARCH_P99 < <(measure 4 "$API/v1/members?q=user12345")
 RSS_READS=$(rss_mib VmHWM)
-ARGON=$(./target/release/examples/bench_argon2 2 "$SECONDS_PER_RUN")
-# Logins alone, for throughput; then logins again with a status probe beside
-# them, for the event loop's latency while hashing saturates the CPU.
-read -r LOGINS _ _ < <(measure 8 -s "$WORK/login.lua" "$API/v1/auth/login")
+# Logins alone, for throughput, against the bare argon2 loop. This machine's
+# speed drifts by several per cent from one minute to the next, so the two
+# alternate three times and the ratio is that of their totals.
+ARGONS=() LOGINS=()
+for _ in 1 2 3; do
+    ARGONS+=("$(./target/release/examples/bench_argon2 2 "$SECONDS_PER_RUN")")
+    read -r rate _ _ < <(measure 8 -s "$WORK/login.lua" "$API/v1/auth/login")
+    LOGINS+=("$rate")
+done
+sum() { python3 -c "import sys; print(sum(float(a) for a in sys.argv[1:]))" "$@"; }
+ARGON_TOTAL=$(sum "${ARGONS[@]}")
+LOGIN_TOTAL=$(sum "${LOGINS[@]}")
+# Then logins again with a status probe beside them, for the event loop's
+# latency while hashing saturates the CPU.
 wrk -t1 -c8 -d"$((SECONDS_PER_RUN + 2))s" -s "$WORK/login.lua" "$API/v1/auth/login" > "$WORK/login.txt" 2>&1 &
 LOGIN_PID=$!
 sleep 1
@@ -162,7 +173,7 @@ memberd benchmark — $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS_PER
 | GET /v1/members/me with an access JWT (c=$CONNECTIONS) | $ME req/s, p99 $ME_P99 ms | $(ratio "$ME" "$HELLO") of ceiling (target ≥ 40 %) |
 | POST /v1/status/batch of 1,000, one connection | median $BATCH_P50 ms (client-measured, loopback) | target ≤ 5 ms |
 | directory prefix search, 1,000,000 members (c=4) | p99 $SEARCH_P99 ms | target ≤ 10 ms |
-| logins (c=8) vs bare argon2 verifies on 2 threads | $LOGINS vs $ARGON per s | $(ratio "$LOGINS" "$ARGON") (target ≥ 90 %) |
+| logins (c=8) vs bare argon2 verifies on 2 threads, alternating | $(IFS=/; echo "${LOGINS[*]}") vs $(IFS=/; echo "${ARGONS[*]}") per s | $(ratio "$LOGIN_TOTAL" "$ARGON_TOTAL") of the totals (target ≥ 90 %) |
 | status p99 while logins saturate the CPU (c=4) | $UNDER_LOGIN_P99 ms | target ≤ 10 ms |
 | memberd peak resident memory: status, /me, batch and search runs | $RSS_READS MiB | target ≤ 64 MiB |
 | memberd peak resident memory, with logins saturating hashing | $RSS_PEAK MiB (now $RSS_NOW MiB) | two 19 MiB argon2 blocks included |
