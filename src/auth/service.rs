@@ -91,7 +91,6 @@ pub fn open_session(
         },
         &refresh.hash(),
     )?;
-    members::record_login(conn, admitted.member().id, &ip, now)?;
     grant(issuer, admitted, session_id, refresh, lifetime, now)
 }
 

@@ -36,13 +36,20 @@ impl SessionState {
     }
 }
 
-/// Opens a session with its first refresh token, in one statement.
+/// Opens a session with its first refresh token, and records the login on
+/// the member (last login and IP, and the IPs they were seen at), in one
+/// statement.
 pub fn insert_session(conn: &mut PgConnection, session: &NewSession, refresh_token_hash: &[u8]) -> Result<(), AppError> {
     db::prepared(
         "WITH session AS ( \
              INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id) \
-         INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, $4 FROM session",
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id), \
+         token AS ( \
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, $4 FROM session), \
+         member AS ( \
+             UPDATE members SET last_login_at = $4, last_visit_at = $4, last_ip = $6 WHERE id = $2) \
+         INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) SELECT $2, $6, $4, $4 WHERE $6 IS NOT NULL \
+         ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at",
     )
     .bind::<diesel::sql_types::Uuid, _>(session.id)
     .bind::<BigInt, _>(session.member_id)

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db;
 use crate::error::AppError;
 use crate::members::model::{
     DirectorySort, Email, Locale, Member, MemberKey, Preferences, Profile, ProfileChanges, Username, domain_and_parents,
@@ -223,20 +222,6 @@ pub fn activate(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
 
 /// Records a login: its time and address on the member, and the address in
 /// the member's IP history.
-pub fn record_login(conn: &mut PgConnection, id: i64, ip: &str, now: DateTime<Utc>) -> Result<(), AppError> {
-    db::prepared(
-        "WITH member AS ( \
-             UPDATE members SET last_login_at = $2, last_visit_at = $2, last_ip = $3 WHERE id = $1 RETURNING id) \
-         INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) SELECT id, $3, $2, $2 FROM member \
-         ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(id)
-    .bind::<diesel::sql_types::Timestamptz, _>(now)
-    .bind::<diesel::sql_types::Text, _>(ip.to_string())
-    .execute(conn)?;
-    Ok(())
-}
-
 /// Marks a visit, at most once per `every` so that reading is not a write.
 pub fn record_visit(
     conn: &mut PgConnection,
