@@ -115,10 +115,7 @@ async fn repeated_failures_bring_a_growing_delay_for_anyone_and_success_resets()
         app.count("SELECT count(*) FROM login_throttles WHERE identifier = 'kim'"),
         0
     );
-    assert_eq!(
-        app.count("SELECT failures FROM login_throttles WHERE scope = 'ip'"),
-        6
-    );
+    assert_eq!(app.count("SELECT failures FROM login_throttles WHERE scope = 'ip'"), 6);
     // The success forgot the failures: a wrong password is a plain 401 again.
     for _ in 0..4 {
         let r = app
