@@ -36,9 +36,14 @@ enum Command {
     Openapi,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
+fn main() -> ExitCode {
+    one_malloc_arena();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run()));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("memberd: {error:#}");
@@ -46,6 +51,27 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+/// glibc gives threads that allocate at the same time arenas of their own,
+/// up to eight per core, and each keeps megabytes it no longer uses: with
+/// two 19 MiB password-hashing blocks in flight, that alone took memberd past
+/// 64 MiB under login load. Small allocations come from per-thread caches
+/// anyway (bench/RESULTS.md has the cost). An operator's MALLOC_ARENA_MAX
+/// wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_malloc_arena() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    // SAFETY: mallopt only sets an allocator parameter; it is called before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_malloc_arena() {}
 
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
