@@ -146,3 +146,39 @@ async fn metrics_need_the_token_when_one_is_set() {
     assert_eq!(ok.status(), StatusCode::OK);
     assert!(ok.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
 }
+
+/// `db::prepared` exists so that hand-written SQL on hot paths (the login
+/// throttle) is parsed and planned once per connection, not per call.
+#[tokio::test]
+async fn hand_written_sql_is_prepared_once_per_connection() {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Integer};
+
+    #[derive(QueryableByName)]
+    struct Sum {
+        #[diesel(sql_type = Integer)]
+        n: i32,
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.db();
+    for (a, b) in [(1, 2), (40, 2)] {
+        let sum: Sum = memberd::db::prepared("SELECT $2 + $1 AS n")
+            .bind::<Integer, _>(a)
+            .bind::<Integer, _>(b)
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(sum.n, a + b);
+    }
+    let prepared: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%SELECT $2 + $1 AS n'",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(prepared.n, 1, "one named statement, reused by the second call");
+}
