@@ -165,7 +165,9 @@ struct ThrottleRow {
 /// the counts before it impose, if any. Runs inside the caller's transaction
 /// with the counters locked, so concurrent attempts cannot slip past the
 /// count; an attempt told to wait is not counted, so the caller must then
-/// roll back (returning the refusal as its error does).
+/// roll back (returning the refusal as its error does). The transaction also
+/// commits without waiting for the disk, since a count lost in a crash costs
+/// nothing: it should write nothing else that must survive one.
 pub fn count_attempt(
     conn: &mut PgConnection,
     identifier: &str,
@@ -195,6 +197,7 @@ pub fn count_attempt(
               counted AS (INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
                           SELECT k.scope, k.identifier, k.ip, 1, $4 \
                           FROM k CROSS JOIN (SELECT count(*) FROM before) AS locked_first \
+                          CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_disk_wait \
                           ORDER BY k.ord \
                           ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
                             failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \

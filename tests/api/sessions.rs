@@ -356,3 +356,33 @@ async fn the_signing_key_is_kept_across_restarts() {
     state.notifications.stop();
     assert_eq!(before, after);
 }
+
+/// The throttle's counts are not worth an fsync: the transaction that counts
+/// an attempt commits without waiting for the disk, whether or not the
+/// counters existed before.
+#[tokio::test]
+async fn counting_an_attempt_does_not_wait_for_the_disk() {
+    use diesel::prelude::*;
+    let app = TestApp::spawn().await;
+    let mut conn = app.db();
+    for _ in 0..2 {
+        let setting = conn
+            .transaction(|conn| {
+                memberd::auth::store::count_attempt(conn, "kim", "127.0.0.1", chrono::Utc::now())
+                    .unwrap()
+                    .unwrap();
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                    "current_setting('synchronous_commit')",
+                ))
+                .get_result::<String>(conn)
+            })
+            .unwrap();
+        assert_eq!(setting, "off");
+    }
+    let after: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "current_setting('synchronous_commit')",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(after, "on", "only for that transaction");
+}
