@@ -78,7 +78,7 @@ pub fn open_session(
     let lifetime = refresh_lifetime(remember_me);
     let ip = origin.ip.to_string();
     let refresh = OpaqueToken::generate();
-    store::insert_session(
+    store::open_session(
         conn,
         &store::NewSession {
             id: session_id,

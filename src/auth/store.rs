@@ -39,11 +39,7 @@ impl SessionState {
 /// Opens a session with its first refresh token, and records the login on
 /// the member (last login and IP, and the IPs they were seen at), in one
 /// statement.
-pub fn insert_session(
-    conn: &mut PgConnection,
-    session: &NewSession,
-    refresh_token_hash: &[u8],
-) -> Result<(), AppError> {
+pub fn open_session(conn: &mut PgConnection, session: &NewSession, refresh_token_hash: &[u8]) -> Result<(), AppError> {
     db::prepared(
         "WITH session AS ( \
              INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent) \
