@@ -72,6 +72,7 @@ diesel::table! {
         ip -> Text,
         failures -> Int4,
         last_failure_at -> Timestamptz,
+        previous_failure_at -> Nullable<Timestamptz>,
     }
 }
 

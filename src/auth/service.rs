@@ -212,8 +212,10 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
             let member = members::find_for_update(conn, member.id)?.ok_or_else(invalid_credentials)?;
             let admitted = admit(conn, member, now)?;
             let grant = open_session(conn, &issuer, admitted, input.remember_me, &origin, now)?;
-            // Last, for the same reason as the count.
-            store::forget_failures(conn, &identifier, &ip)?;
+            // Last, for the same reason as the count. A login lost in a crash
+            // of PostgreSQL costs its member a new login, and writes no event:
+            // it need not wait for the disk, which is most of its cost.
+            store::forget_failures(conn, &identifier, &ip, store::Commit::Lazy)?;
             Ok(grant)
         })
         .await

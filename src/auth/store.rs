@@ -148,22 +148,35 @@ pub fn mark_rotated(conn: &mut PgConnection, token_hash: &[u8], now: DateTime<Ut
 }
 
 #[derive(QueryableByName)]
-struct ThrottleRow {
+struct CountedRow {
     #[diesel(sql_type = Text)]
     scope: String,
     #[diesel(sql_type = Integer)]
     failures: i32,
-    #[diesel(sql_type = Timestamptz)]
-    last_failure_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    previous_failure_at: Option<DateTime<Utc>>,
+}
+
+impl CountedRow {
+    /// The count as it was before this attempt, if it was a current one.
+    fn before(&self) -> Option<FailureCount> {
+        // One failure now: the row is new, or its count had lapsed (or had
+        // been taken back to nothing).
+        Some(FailureCount {
+            failures: self.failures - 1,
+            last_failure_at: self.previous_failure_at?,
+        })
+        .filter(|count| count.failures > 0)
+    }
 }
 
 /// Counts one attempt against every scope and answers with the longest wait
 /// the counts before it impose, if any. Runs inside the caller's transaction
-/// with the counters locked, so concurrent attempts cannot slip past the
-/// count; an attempt told to wait is not counted, so the caller must then
-/// roll back (returning the refusal as its error does). The transaction also
-/// commits without waiting for the disk, since a count lost in a crash costs
-/// nothing: it should write nothing else that must survive one.
+/// with the counters locked until it ends, so concurrent attempts cannot slip
+/// past the count; an attempt told to wait is not counted, so the caller must
+/// then roll back (returning the refusal as its error does). The transaction
+/// also commits without waiting for the disk, since a count lost in a crash
+/// costs nothing: it should write nothing else that must survive one.
 pub fn count_attempt(
     conn: &mut PgConnection,
     identifier: &str,
@@ -171,8 +184,8 @@ pub fn count_attempt(
     now: DateTime<Utc>,
 ) -> Result<Result<(), u64>, AppError> {
     // The three counters as parallel arrays, in the scopes' order: the order
-    // rows are locked and upserted in (`forget_failures` follows it too), so
-    // that attempts never deadlock.
+    // rows are locked in (`forget_failures` follows it too), so that attempts
+    // never deadlock.
     let (mut scopes, mut identifiers, mut ips) = (Vec::new(), Vec::new(), Vec::new());
     for scope in ThrottleScope::ALL {
         let (ident, address) = scope.key(identifier, ip);
@@ -180,26 +193,21 @@ pub fn count_attempt(
         identifiers.push(ident);
         ips.push(address);
     }
-    // One statement: `before` locks and reads the counts, then `counted`
-    // (which waits for `before` by reading it) adds this attempt. The
-    // increment happens in SQL so that concurrent first failures, which both
-    // saw no row, still count twice.
-    let before: Vec<ThrottleRow> = db::prepared(
-        "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY \
-                      AS k (scope, identifier, ip, ord)), \
-              before AS (SELECT t.scope, t.failures, t.last_failure_at FROM login_throttles t \
-                         JOIN k ON t.scope = k.scope AND t.identifier = k.identifier AND t.ip = k.ip \
-                         ORDER BY k.ord FOR UPDATE OF t), \
-              counted AS (INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
-                          SELECT k.scope, k.identifier, k.ip, 1, $4 \
-                          FROM k CROSS JOIN (SELECT count(*) FROM before) AS locked_first \
-                          CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_disk_wait \
-                          ORDER BY k.ord \
-                          ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
-                            failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
-                                            ELSE login_throttles.failures + 1 END, \
-                            last_failure_at = $4) \
-         SELECT scope, failures, last_failure_at FROM before",
+    // One upsert, which inserts or locks each row in that order. The
+    // increment happens in SQL so that concurrent first failures still count
+    // twice; the row keeps the failure before, for the count before.
+    let counted: Vec<CountedRow> = db::prepared(
+        "INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
+         SELECT k.scope, k.identifier, k.ip, 1, $4 \
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (scope, identifier, ip, ord) \
+         CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_disk_wait \
+         ORDER BY k.ord \
+         ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
+           failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
+                           ELSE login_throttles.failures + 1 END, \
+           previous_failure_at = login_throttles.last_failure_at, \
+           last_failure_at = $4 \
+         RETURNING scope, failures, previous_failure_at",
     )
     .bind::<Array<Text>, _>(scopes)
     .bind::<Array<Text>, _>(identifiers)
@@ -207,28 +215,39 @@ pub fn count_attempt(
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
     .load(conn)?;
-    let wait = before
+    let wait = counted
         .iter()
         .filter_map(|row| {
             let scope = ThrottleScope::ALL.into_iter().find(|s| s.as_str() == row.scope)?;
-            let count = FailureCount {
-                failures: row.failures,
-                last_failure_at: row.last_failure_at,
-            };
-            count.wait_secs(scope, now)
+            row.before()?.wait_secs(scope, now)
         })
         .max();
     Ok(wait.map_or(Ok(()), Err))
 }
 
+/// How the transaction that runs a statement commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Waiting for the disk, as the server is configured to.
+    Durable,
+    /// Without waiting for the disk: a crash of PostgreSQL in the next fraction
+    /// of a second loses the transaction, whole. Only for transactions whose
+    /// loss costs nothing but a retry, and which write no events (a webhook
+    /// could carry one before the crash takes it back).
+    Lazy,
+}
+
 /// A successful login forgets its identifier's failures (from every IP), and
 /// takes back the attempt it counted against its IP: only failures count there.
+/// The caller's transaction then commits as `commit` says.
 ///
 /// Rows are locked in the order [`count_attempt`] locks them (identifier and
 /// IP, then identifier, then IP), or a success and a concurrent attempt with
 /// the same identifier could each hold what the other waits for.
-pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str) -> Result<(), AppError> {
+pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str, commit: Commit) -> Result<(), AppError> {
     let (no_identifier, ip) = ThrottleScope::Ip.key(identifier, ip);
+    // The setting rides on the statement rather than costing a round trip of
+    // its own; the main SELECT runs exactly once, whatever the CTEs find.
     db::prepared(
         "WITH locked AS MATERIALIZED ( \
              SELECT scope, identifier, ip FROM login_throttles \
@@ -236,10 +255,13 @@ pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str) -> R
              ORDER BY CASE scope WHEN $1 THEN 0 WHEN $2 THEN 1 ELSE 2 END, ip FOR UPDATE), \
          forgotten AS ( \
              DELETE FROM login_throttles t USING locked l WHERE l.scope <> $4 \
-             AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip) \
-         UPDATE login_throttles t SET failures = t.failures - 1 FROM locked l \
-         WHERE l.scope = $4 AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip \
-         AND t.failures > 0",
+             AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip), \
+         taken_back AS ( \
+             UPDATE login_throttles t SET failures = t.failures - 1 FROM locked l \
+             WHERE l.scope = $4 AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip \
+             AND t.failures > 0) \
+         SELECT set_config('synchronous_commit', \
+                           CASE WHEN $7 THEN 'off' ELSE current_setting('synchronous_commit') END, true)",
     )
     .bind::<Text, _>(ThrottleScope::LoginAndIp.as_str())
     .bind::<Text, _>(ThrottleScope::Login.as_str())
@@ -247,6 +269,7 @@ pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str) -> R
     .bind::<Text, _>(ThrottleScope::Ip.as_str())
     .bind::<Text, _>(no_identifier)
     .bind::<Text, _>(ip)
+    .bind::<Bool, _>(commit == Commit::Lazy)
     .execute(conn)?;
     Ok(())
 }

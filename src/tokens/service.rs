@@ -149,8 +149,8 @@ pub async fn reset_password(
             members::set_password(conn, stored.member_id, &hash)?;
             sessions::revoke_member_sessions(conn, stored.member_id, "password_reset", now)?;
             let member = members::find(conn, stored.member_id)?.ok_or_else(token_not_found)?;
-            sessions::forget_failures(conn, &fold_identifier(&member.username), "")?;
-            sessions::forget_failures(conn, &member.email.to_lowercase(), "")?;
+            sessions::forget_failures(conn, &fold_identifier(&member.username), "", sessions::Commit::Durable)?;
+            sessions::forget_failures(conn, &member.email.to_lowercase(), "", sessions::Commit::Durable)?;
             Ok(())
         })
         .await

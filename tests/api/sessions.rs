@@ -386,3 +386,54 @@ async fn counting_an_attempt_does_not_wait_for_the_disk() {
     .unwrap();
     assert_eq!(after, "on", "only for that transaction");
 }
+
+#[tokio::test]
+async fn forgetting_failures_commits_lazily_only_when_asked() {
+    use diesel::prelude::*;
+    use memberd::auth::store::{Commit, forget_failures};
+    let app = TestApp::spawn().await;
+    let mut conn = app.db();
+    for (commit, expected) in [(Commit::Lazy, "off"), (Commit::Durable, "on")] {
+        let setting = conn
+            .transaction(|conn| {
+                forget_failures(conn, "kim", "127.0.0.1", commit).unwrap();
+                diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+                    "current_setting('synchronous_commit')",
+                ))
+                .get_result::<String>(conn)
+            })
+            .unwrap();
+        assert_eq!(setting, expected, "{commit:?}");
+    }
+}
+
+/// Attempts and successes for one login from one IP, in parallel, while its
+/// counters keep appearing and disappearing: each must lock the counters in
+/// one order, or two of them deadlock (PostgreSQL then fails one).
+#[tokio::test]
+async fn parallel_attempts_on_one_login_never_deadlock() {
+    use diesel::Connection;
+    use memberd::auth::store::{Commit, count_attempt, forget_failures};
+    let app = TestApp::spawn().await;
+    let workers: Vec<_> = (0..6)
+        .map(|worker| {
+            let mut conn = app.db();
+            std::thread::spawn(move || {
+                for round in 0..60 {
+                    conn.transaction(|conn| {
+                        let let_in = count_attempt(conn, "lee", "10.0.0.1", chrono::Utc::now())?.is_ok();
+                        // Half of them succeed and forget the failures again.
+                        if let_in && (worker + round) % 2 == 0 {
+                            forget_failures(conn, "lee", "10.0.0.1", Commit::Lazy)?;
+                        }
+                        Ok::<_, memberd::error::AppError>(())
+                    })
+                    .unwrap_or_else(|e| panic!("worker {worker}, round {round}: {e:?}"));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE login_throttles DROP COLUMN previous_failure_at;
