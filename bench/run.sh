@@ -31,8 +31,16 @@ cleanup() {
 trap cleanup EXIT
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-# No TLS to a database on loopback, as a co-located deployment would set it.
-export DATABASE_URL="$PG/$DB?sslmode=disable" MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_MAIL_DIR=$WORK/mail RUST_LOG=warn
+# memberd reaches the database as a co-located deployment would: through
+# its Unix socket when there is one (BENCH_PG_SOCKET), else over loopback TCP
+# without TLS.
+SOCKET_DIR=${BENCH_PG_SOCKET:-/var/run/postgresql}
+if [ -z "${BENCH_PG:-}" ] && [ -S "$SOCKET_DIR/.s.PGSQL.5432" ]; then
+    DATABASE_URL="postgres:///$DB?host=$SOCKET_DIR&user=postgres"
+else
+    DATABASE_URL="$PG/$DB?sslmode=disable"
+fi
+export DATABASE_URL MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_MAIL_DIR=$WORK/mail RUST_LOG=warn
 ./target/release/memberd migrate
 MEMBERD_PASSWORD='bench admin passphrase' ./target/release/memberd create-superuser --username admin --email admin@bench.example >/dev/null
 

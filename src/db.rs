@@ -216,9 +216,14 @@ impl RunQueryDsl<PgConnection> for Prepared<'_> {}
 /// `host:port/database` of a URL, without credentials, for messages.
 pub fn describe(database_url: &str) -> String {
     match Url::parse(database_url) {
+        // libpq's `host` parameter (a socket directory, say) wins over the authority.
         Ok(url) => format!(
             "{}:{}{}",
-            url.host_str().unwrap_or("localhost"),
+            url.query_pairs()
+                .find(|(key, _)| key == "host")
+                .map(|(_, host)| host.into_owned())
+                .or_else(|| url.host_str().filter(|host| !host.is_empty()).map(str::to_string))
+                .unwrap_or_else(|| "localhost".into()),
             url.port().unwrap_or(5432),
             url.path()
         ),
@@ -280,4 +285,26 @@ pub fn connect_once(database_url: &str) -> anyhow::Result<PgConnection> {
     PgConnection::establish(database_url)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| unreachable_hint(database_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn a_database_is_described_by_where_it_is_never_by_its_password() {
+        assert_eq!(
+            describe("postgres://kim:secret@db.example:6543/memberd"),
+            "db.example:6543/memberd"
+        );
+        assert_eq!(
+            describe("postgres://127.0.0.1/memberd?sslmode=disable"),
+            "127.0.0.1:5432/memberd"
+        );
+        assert_eq!(
+            describe("postgres:///memberd?host=/var/run/postgresql&user=postgres"),
+            "/var/run/postgresql:5432/memberd"
+        );
+        assert_eq!(describe("not a url"), "an unparsable DATABASE_URL");
+    }
 }
