@@ -175,32 +175,28 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     let ip = origin.ip.to_string();
     // Counted before the password is checked, so parallel guesses are all
     // counted. Only login throttles are written.
-    let member = {
+    let credentials = {
         let identifier = identifier.clone();
         state
             .db
             .transaction_on_uncached(move |conn| {
-                let member = members::find_by_login(conn, &identifier)?;
-                // Counted last, so that the IP's counter, which every login
-                // from that IP updates, is locked only until the commit. A
-                // refusal rolls the count back.
-                if let Err(retry_after_secs) = store::count_attempt(conn, &identifier, &ip, now)? {
+                let counted = store::count_attempt(conn, &identifier, &ip, now)?;
+                // A refusal rolls the count back.
+                if let Some(retry_after_secs) = counted.wait_secs {
                     return Err(AppError::TooManyRequests {
                         code: "too_many_attempts",
                         detail: format!("Too many failed logins; try again in {retry_after_secs} seconds."),
                         retry_after_secs,
                     });
                 }
-                Ok(member)
+                Ok(counted.credentials)
             })
             .await?
     };
 
-    let matches = state
-        .hasher
-        .verify(input.password, member.as_ref().map(|m| m.password_hash.clone()))
-        .await?;
-    let Some(member) = member.filter(|_| matches) else {
+    let (member_id, stored) = credentials.map(|c| (c.member_id, c.password_hash)).unzip();
+    let matches = state.hasher.verify(input.password, stored).await?;
+    let Some(member_id) = member_id.filter(|_| matches) else {
         return Err(invalid_credentials());
     };
 
@@ -209,7 +205,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     state
         .db
         .transaction(move |conn| {
-            let member = members::find_for_update(conn, member.id)?.ok_or_else(invalid_credentials)?;
+            let member = members::find_for_update(conn, member_id)?.ok_or_else(invalid_credentials)?;
             let admitted = admit(conn, member, now)?;
             let grant = open_session(conn, &issuer, admitted, input.remember_me, &origin, now)?;
             // Last, for the same reason as the count. A login lost in a crash

@@ -170,19 +170,71 @@ impl CountedRow {
     }
 }
 
-/// Counts one attempt against every scope and answers with the longest wait
-/// the counts before it impose, if any. Runs inside the caller's transaction
-/// with the counters locked until it ends, so concurrent attempts cannot slip
-/// past the count; an attempt told to wait is not counted, so the caller must
-/// then roll back (returning the refusal as its error does). The transaction
-/// also commits without waiting for the disk, since a count lost in a crash
-/// costs nothing: it should write nothing else that must survive one.
+/// What a login identifier names, as far as checking a password goes.
+#[derive(QueryableByName)]
+pub struct Credentials {
+    #[diesel(sql_type = BigInt)]
+    pub member_id: i64,
+    #[diesel(sql_type = Text)]
+    pub password_hash: String,
+}
+
+/// An attempt to log in, counted.
+pub struct Counted {
+    /// The longest wait the counts before this attempt impose, in seconds,
+    /// if any: then the attempt must not be counted, and the caller must roll
+    /// back (returning the refusal as its error does).
+    pub wait_secs: Option<u64>,
+    /// The member the identifier names, if any.
+    pub credentials: Option<Credentials>,
+}
+
+#[derive(QueryableByName)]
+struct CountedAndFound {
+    #[diesel(embed)]
+    counted: CountedRow,
+    #[diesel(embed)]
+    credentials: Option<Credentials>,
+}
+
+/// The count of an attempt, with the member a login identifier names (by
+/// e-mail address or by username, in any case; built-in members never: the
+/// rule of `members::store::find_by_login`) in the same round trip.
+macro_rules! count_and_find {
+    ($names:literal) => {
+        concat!(
+            "WITH counted AS ( \
+                 INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
+                 SELECT k.scope, k.identifier, k.ip, 1, $4 \
+                 FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (scope, identifier, ip, ord) \
+                 CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_disk_wait \
+                 ORDER BY k.ord \
+                 ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
+                   failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
+                                   ELSE login_throttles.failures + 1 END, \
+                   previous_failure_at = login_throttles.last_failure_at, \
+                   last_failure_at = $4 \
+                 RETURNING scope, failures, previous_failure_at), \
+             member AS MATERIALIZED ( \
+                 SELECT id AS member_id, password_hash FROM members WHERE NOT is_system AND ",
+            $names,
+            ") \
+             SELECT counted.*, member.* FROM counted LEFT JOIN member ON TRUE"
+        )
+    };
+}
+
+/// Counts one attempt against every scope, and finds whom the identifier
+/// names. Runs inside the caller's transaction with the counters locked until
+/// it ends, so concurrent attempts cannot slip past the count. The
+/// transaction also commits without waiting for the disk, since a count lost
+/// in a crash costs nothing: it should write nothing else that must survive one.
 pub fn count_attempt(
     conn: &mut PgConnection,
     identifier: &str,
     ip: &str,
     now: DateTime<Utc>,
-) -> Result<Result<(), u64>, AppError> {
+) -> Result<Counted, AppError> {
     // The three counters as parallel arrays, in the scopes' order: the order
     // rows are locked in (`forget_failures` follows it too), so that attempts
     // never deadlock.
@@ -196,33 +248,32 @@ pub fn count_attempt(
     // One upsert, which inserts or locks each row in that order. The
     // increment happens in SQL so that concurrent first failures still count
     // twice; the row keeps the failure before, for the count before.
-    let counted: Vec<CountedRow> = db::prepared(
-        "INSERT INTO login_throttles (scope, identifier, ip, failures, last_failure_at) \
-         SELECT k.scope, k.identifier, k.ip, 1, $4 \
-         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k (scope, identifier, ip, ord) \
-         CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS no_disk_wait \
-         ORDER BY k.ord \
-         ON CONFLICT (scope, identifier, ip) DO UPDATE SET \
-           failures = CASE WHEN login_throttles.last_failure_at < $5 THEN 1 \
-                           ELSE login_throttles.failures + 1 END, \
-           previous_failure_at = login_throttles.last_failure_at, \
-           last_failure_at = $4 \
-         RETURNING scope, failures, previous_failure_at",
-    )
-    .bind::<Array<Text>, _>(scopes)
-    .bind::<Array<Text>, _>(identifiers)
-    .bind::<Array<Text>, _>(ips)
-    .bind::<Timestamptz, _>(now)
-    .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
-    .load(conn)?;
-    let wait = counted
+    let sql = if identifier.contains('@') {
+        count_and_find!("email_key = $6")
+    } else {
+        count_and_find!("lower(username) = $6")
+    };
+    let rows: Vec<CountedAndFound> = db::prepared(sql)
+        .bind::<Array<Text>, _>(scopes)
+        .bind::<Array<Text>, _>(identifiers)
+        .bind::<Array<Text>, _>(ips)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
+        .bind::<Text, _>(identifier.to_string())
+        .load(conn)?;
+    let wait_secs = rows
         .iter()
         .filter_map(|row| {
-            let scope = ThrottleScope::ALL.into_iter().find(|s| s.as_str() == row.scope)?;
-            row.before()?.wait_secs(scope, now)
+            let scope = ThrottleScope::ALL
+                .into_iter()
+                .find(|s| s.as_str() == row.counted.scope)?;
+            row.counted.before()?.wait_secs(scope, now)
         })
         .max();
-    Ok(wait.map_or(Ok(()), Err))
+    Ok(Counted {
+        wait_secs,
+        credentials: rows.into_iter().next().and_then(|row| row.credentials),
+    })
 }
 
 /// How the transaction that runs a statement commits.

@@ -368,9 +368,9 @@ async fn counting_an_attempt_does_not_wait_for_the_disk() {
     for _ in 0..2 {
         let setting = conn
             .transaction(|conn| {
-                memberd::auth::store::count_attempt(conn, "kim", "127.0.0.1", chrono::Utc::now())
-                    .unwrap()
-                    .unwrap();
+                let counted =
+                    memberd::auth::store::count_attempt(conn, "kim", "127.0.0.1", chrono::Utc::now()).unwrap();
+                assert_eq!(counted.wait_secs, None);
                 diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
                     "current_setting('synchronous_commit')",
                 ))
@@ -421,7 +421,9 @@ async fn parallel_attempts_on_one_login_never_deadlock() {
             std::thread::spawn(move || {
                 for round in 0..60 {
                     conn.transaction(|conn| {
-                        let let_in = count_attempt(conn, "lee", "10.0.0.1", chrono::Utc::now())?.is_ok();
+                        let let_in = count_attempt(conn, "lee", "10.0.0.1", chrono::Utc::now())?
+                            .wait_secs
+                            .is_none();
                         // Half of them succeed and forget the failures again.
                         if let_in && (worker + round) % 2 == 0 {
                             forget_failures(conn, "lee", "10.0.0.1", Commit::Lazy)?;

@@ -135,11 +135,20 @@ async fn events_arrive_signed_and_failures_are_retried_with_the_same_id() {
         (json!("member.registered"), json!("wanda"))
     );
 
-    // The receiver answered 500: a retry is due within 10 s.
-    let log = app
-        .get(&format!("/v1/webhooks/{id}/deliveries"), Some(&boss))
-        .await
-        .body;
+    // The receiver answered 500: a retry is due within 10 s. The worker
+    // writes the attempt down after the receiver has answered, so look until
+    // it has.
+    let mut log = Value::Null;
+    for _ in 0..50 {
+        log = app
+            .get(&format!("/v1/webhooks/{id}/deliveries"), Some(&boss))
+            .await
+            .body;
+        if !log["items"][0]["attempts"][0]["response_status"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let delivery = &log["items"][0];
     assert_eq!(
         (
