@@ -289,7 +289,9 @@ pub enum Commit {
 }
 
 /// A successful login forgets its identifier's failures (from every IP), and
-/// takes back the attempt it counted against its IP: only failures count there.
+/// takes back the attempt it counted against its IP: only failures count
+/// there, and only failures keep that count from lapsing, or the successes
+/// of a busy address would keep its users' typos counted for ever.
 /// The caller's transaction then commits as `commit` says.
 ///
 /// Rows are locked in the order [`count_attempt`] locks them (identifier and
@@ -308,7 +310,8 @@ pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str, comm
              DELETE FROM login_throttles t USING locked l WHERE l.scope <> $4 \
              AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip), \
          taken_back AS ( \
-             UPDATE login_throttles t SET failures = t.failures - 1 FROM locked l \
+             UPDATE login_throttles t SET failures = t.failures - 1, \
+                 last_failure_at = coalesce(t.previous_failure_at, t.last_failure_at) FROM locked l \
              WHERE l.scope = $4 AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip \
              AND t.failures > 0) \
          SELECT set_config('synchronous_commit', \

@@ -407,6 +407,38 @@ async fn forgetting_failures_commits_lazily_only_when_asked() {
     }
 }
 
+#[tokio::test]
+async fn successes_from_an_address_do_not_keep_its_failures_counted() {
+    use diesel::prelude::*;
+    use memberd::auth::store::{Commit, count_attempt, forget_failures};
+    let app = TestApp::spawn().await;
+    let mut conn = app.db();
+    let ip = "10.0.0.9";
+    let start = chrono::Utc::now();
+    let attempt = |conn: &mut diesel::PgConnection, login: &str, minutes: i64, succeeds: bool| {
+        conn.transaction(|conn| {
+            let counted = count_attempt(conn, login, ip, start + chrono::Duration::minutes(minutes))?;
+            assert_eq!(counted.wait_secs, None);
+            if succeeds {
+                forget_failures(conn, login, ip, Commit::Durable)?;
+            }
+            Ok::<_, memberd::error::AppError>(())
+        })
+        .unwrap();
+    };
+    attempt(&mut conn, "typo", 0, false);
+    // Logins keep succeeding from that address...
+    for minute in [5, 10, 14] {
+        attempt(&mut conn, "kim", minute, true);
+    }
+    // ... yet the failure lapses 15 minutes after it was made.
+    attempt(&mut conn, "other", 16, false);
+    let failures = app.count(&format!(
+        "SELECT failures::bigint FROM login_throttles WHERE scope = 'ip' AND ip = '{ip}'"
+    ));
+    assert_eq!(failures, 1, "only the newest failure counts");
+}
+
 /// Attempts and successes for one login from one IP, in parallel, while its
 /// counters keep appearing and disappearing: each must lock the counters in
 /// one order, or two of them deadlock (PostgreSQL then fails one).
