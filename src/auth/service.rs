@@ -64,32 +64,43 @@ fn sign_access(
     Ok((issuer.keys.sign(&claims)?, ttl))
 }
 
+/// How a session is opened.
+pub struct Opening<'a> {
+    pub remember_me: bool,
+    pub origin: &'a Origin,
+    /// The login identifier a login was made with: its failures are
+    /// forgotten with the opening, in one statement.
+    pub login: Option<&'a str>,
+    pub commit: store::Commit,
+}
+
 /// Opens a session for an admitted member: with [`renew_session`], the only
 /// way a session is granted.
 pub fn open_session(
     conn: &mut PgConnection,
     issuer: &TokenIssuer,
     admitted: Admitted,
-    remember_me: bool,
-    origin: &Origin,
+    opening: &Opening,
     now: DateTime<Utc>,
 ) -> Result<Grant, AppError> {
     let session_id = Uuid::new_v4();
-    let lifetime = refresh_lifetime(remember_me);
-    let ip = origin.ip.to_string();
+    let lifetime = refresh_lifetime(opening.remember_me);
+    let ip = opening.origin.ip.to_string();
     let refresh = OpaqueToken::generate();
     store::open_session(
         conn,
         &store::NewSession {
             id: session_id,
             member_id: admitted.member().id,
-            remember_me,
+            remember_me: opening.remember_me,
             created_at: now,
             expires_at: now + lifetime,
             ip: Some(&ip),
-            user_agent: origin.user_agent(),
+            user_agent: opening.origin.user_agent(),
         },
         &refresh.hash(),
+        opening.login,
+        opening.commit,
     )?;
     grant(issuer, admitted, session_id, refresh, lifetime, now)
 }
@@ -201,18 +212,22 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let issuer = Arc::clone(&state.issuer);
-    let ip = origin.ip.to_string();
     state
         .db
         .transaction(move |conn| {
             let member = members::find_for_update(conn, member_id)?.ok_or_else(invalid_credentials)?;
             let admitted = admit(conn, member, now)?;
-            let grant = open_session(conn, &issuer, admitted, input.remember_me, &origin, now)?;
-            // Last, for the same reason as the count. A login lost in a crash
-            // of PostgreSQL costs its member a new login, and writes no event:
-            // it need not wait for the disk, which is most of its cost.
-            store::forget_failures(conn, &identifier, &ip, store::Commit::Lazy)?;
-            Ok(grant)
+            // The failures are forgotten by the last statement, for the same
+            // reason as the count. A login lost in a crash of PostgreSQL costs
+            // its member a new login, and writes no event: it need not wait
+            // for the disk, which is most of its cost.
+            let opening = Opening {
+                remember_me: input.remember_me,
+                origin: &origin,
+                login: Some(&identifier),
+                commit: store::Commit::Lazy,
+            };
+            open_session(conn, &issuer, admitted, &opening, now)
         })
         .await
 }

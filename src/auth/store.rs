@@ -10,6 +10,42 @@ use crate::db;
 use crate::error::AppError;
 use crate::schema::{login_throttles, refresh_tokens, sessions};
 
+/// The counters a success forgets, as common table expressions on parameters
+/// $1–$6 (bound by [`forgetting`]): its identifier's failures are deleted, and
+/// the attempt it counted against its IP taken back. Nothing when $3, the
+/// identifier, is NULL.
+///
+/// Rows are locked in the order [`count_attempt`] locks them (identifier and
+/// IP, then identifier, then IP), or a success and a concurrent attempt with
+/// the same identifier could each hold what the other waits for.
+macro_rules! forget_failures_ctes {
+    () => {
+        "locked AS MATERIALIZED ( \
+             SELECT scope, identifier, ip FROM login_throttles \
+             WHERE $3::text IS NOT NULL \
+             AND ((scope IN ($1, $2) AND identifier = $3) OR (scope = $4 AND identifier = $5 AND ip = $6)) \
+             ORDER BY CASE scope WHEN $1 THEN 0 WHEN $2 THEN 1 ELSE 2 END, ip FOR UPDATE), \
+         forgotten AS ( \
+             DELETE FROM login_throttles t USING locked l WHERE l.scope <> $4 \
+             AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip), \
+         taken_back AS ( \
+             UPDATE login_throttles t SET failures = t.failures - 1, \
+                 last_failure_at = coalesce(t.previous_failure_at, t.last_failure_at) FROM locked l \
+             WHERE l.scope = $4 AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip \
+             AND t.failures > 0)"
+    };
+}
+
+/// The main query of a statement made of data-modifying CTEs: it runs exactly
+/// once, whatever they find, and sets how the transaction commits ($7), so
+/// that the setting costs no round trip of its own.
+macro_rules! commit_as {
+    () => {
+        "SELECT set_config('synchronous_commit', \
+                           CASE WHEN $7 THEN 'off' ELSE current_setting('synchronous_commit') END, true)"
+    };
+}
+
 pub struct NewSession<'a> {
     pub id: Uuid,
     pub member_id: i64,
@@ -38,18 +74,36 @@ impl SessionState {
 
 /// Opens a session with its first refresh token, and records the login on
 /// the member (last login and IP, and the IPs they were seen at), in one
-/// statement.
-pub fn open_session(conn: &mut PgConnection, session: &NewSession, refresh_token_hash: &[u8]) -> Result<(), AppError> {
-    db::prepared(
-        "WITH session AS ( \
-             INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7) RETURNING id), \
-         token AS ( \
-             INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $8, id, $4 FROM session), \
-         member AS ( \
-             UPDATE members SET last_login_at = $4, last_visit_at = $4, last_ip = $6 WHERE id = $2) \
-         INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) SELECT $2, $6, $4, $4 WHERE $6 IS NOT NULL \
-         ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at",
+/// statement. A login also forgets the failures of the identifier it was
+/// made with (see [`forget_failures`]), in the same statement; the caller's
+/// transaction then commits as `commit` says.
+pub fn open_session(
+    conn: &mut PgConnection,
+    session: &NewSession,
+    refresh_token_hash: &[u8],
+    forget_failures_of: Option<&str>,
+    commit: Commit,
+) -> Result<(), AppError> {
+    forgetting(
+        concat!(
+            "WITH ",
+            forget_failures_ctes!(),
+            ", session AS ( \
+                 INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent) \
+                 VALUES ($8, $9, $10, $11, $11, $12, $13, $14) RETURNING id), \
+             token AS ( \
+                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $15, id, $11 FROM session), \
+             member AS ( \
+                 UPDATE members SET last_login_at = $11, last_visit_at = $11, last_ip = $13 WHERE id = $9), \
+             ips AS ( \
+                 INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) \
+                 SELECT $9, $13, $11, $11 WHERE $13 IS NOT NULL \
+                 ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at) ",
+            commit_as!()
+        ),
+        forget_failures_of,
+        session.ip.unwrap_or_default(),
+        commit,
     )
     .bind::<diesel::sql_types::Uuid, _>(session.id)
     .bind::<BigInt, _>(session.member_id)
@@ -288,42 +342,31 @@ pub enum Commit {
     Lazy,
 }
 
-/// A successful login forgets its identifier's failures (from every IP), and
-/// takes back the attempt it counted against its IP: only failures count
-/// there, and only failures keep that count from lapsing, or the successes
-/// of a busy address would keep its users' typos counted for ever.
-/// The caller's transaction then commits as `commit` says.
-///
-/// Rows are locked in the order [`count_attempt`] locks them (identifier and
-/// IP, then identifier, then IP), or a success and a concurrent attempt with
-/// the same identifier could each hold what the other waits for.
+/// `sql` with parameters $1–$7 bound for [`forget_failures_ctes`] and [`commit_as`].
+fn forgetting(sql: &'static str, identifier: Option<&str>, ip: &str, commit: Commit) -> db::Prepared<'static> {
+    let (no_identifier, ip) = ThrottleScope::Ip.key("", ip);
+    db::prepared(sql)
+        .bind::<Text, _>(ThrottleScope::LoginAndIp.as_str())
+        .bind::<Text, _>(ThrottleScope::Login.as_str())
+        .bind::<Nullable<Text>, _>(identifier.map(str::to_string))
+        .bind::<Text, _>(ThrottleScope::Ip.as_str())
+        .bind::<Text, _>(no_identifier)
+        .bind::<Text, _>(ip)
+        .bind::<Bool, _>(commit == Commit::Lazy)
+}
+
+/// A success forgets its identifier's failures (from every IP), and takes
+/// back the attempt it counted against its IP: only failures count there,
+/// and only failures keep that count from lapsing, or the successes of a busy
+/// address would keep its users' typos counted for ever. The caller's
+/// transaction then commits as `commit` says.
 pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str, commit: Commit) -> Result<(), AppError> {
-    let (no_identifier, ip) = ThrottleScope::Ip.key(identifier, ip);
-    // The setting rides on the statement rather than costing a round trip of
-    // its own; the main SELECT runs exactly once, whatever the CTEs find.
-    db::prepared(
-        "WITH locked AS MATERIALIZED ( \
-             SELECT scope, identifier, ip FROM login_throttles \
-             WHERE (scope IN ($1, $2) AND identifier = $3) OR (scope = $4 AND identifier = $5 AND ip = $6) \
-             ORDER BY CASE scope WHEN $1 THEN 0 WHEN $2 THEN 1 ELSE 2 END, ip FOR UPDATE), \
-         forgotten AS ( \
-             DELETE FROM login_throttles t USING locked l WHERE l.scope <> $4 \
-             AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip), \
-         taken_back AS ( \
-             UPDATE login_throttles t SET failures = t.failures - 1, \
-                 last_failure_at = coalesce(t.previous_failure_at, t.last_failure_at) FROM locked l \
-             WHERE l.scope = $4 AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip \
-             AND t.failures > 0) \
-         SELECT set_config('synchronous_commit', \
-                           CASE WHEN $7 THEN 'off' ELSE current_setting('synchronous_commit') END, true)",
+    forgetting(
+        concat!("WITH ", forget_failures_ctes!(), " ", commit_as!()),
+        Some(identifier),
+        ip,
+        commit,
     )
-    .bind::<Text, _>(ThrottleScope::LoginAndIp.as_str())
-    .bind::<Text, _>(ThrottleScope::Login.as_str())
-    .bind::<Text, _>(identifier.to_string())
-    .bind::<Text, _>(ThrottleScope::Ip.as_str())
-    .bind::<Text, _>(no_identifier)
-    .bind::<Text, _>(ip)
-    .bind::<Bool, _>(commit == Commit::Lazy)
     .execute(conn)?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use diesel::PgConnection;
 use crate::app::AppState;
 use crate::auth::admission::admit;
 use crate::auth::model::fold_identifier;
-use crate::auth::service::{Grant, Origin, open_session};
+use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::Config;
 use crate::error::AppError;
@@ -261,7 +261,13 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
                 events::record(conn, EventType::MemberActivated, member.id, data, now)?;
             }
             let admitted = admit(conn, member, now)?;
-            open_session(conn, &issuer, admitted, false, &origin, now)
+            let opening = Opening {
+                remember_me: false,
+                origin: &origin,
+                login: None,
+                commit: sessions::Commit::Durable,
+            };
+            open_session(conn, &issuer, admitted, &opening, now)
         })
         .await
 }
