@@ -125,7 +125,7 @@ measure() {  # $1 connections, then wrk arguments
         END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }' <<<"$out"
 }
 rss_mib() { awk -v field="$1" '$1 == field":" { printf "%.1f", $2 / 1024 }' "/proc/$MEMBERD_PID/status"; }
-ratio() { python3 -c "print(f'{$1 / $2 * 100:.0f} %')"; }
+ratio() { python3 -c "print(f'{$1 / $2 * 100:.1f} %')"; }
 
 read -r HELLO _ HELLO_P99 < <(measure "$CONNECTIONS" "http://127.0.0.1:$HELLO_PORT/hello")
 read -r LIGHT _ LIGHT_P99 < <(measure "$CONNECTIONS" -H "authorization: Bearer $KEY" "$API/v1/members/user2/status")
