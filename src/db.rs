@@ -110,6 +110,27 @@ impl Db {
         self.read(move |conn| conn.transaction(work)).await
     }
 
+    /// Like [`Db::transaction`], for work whose last statement takes what the
+    /// transaction changed (`memberd_take_changes()`) and which returns it with
+    /// its result: it saves the round trip that would ask after the commit.
+    pub async fn transaction_reporting_changes<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<(T, String), AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let cache = self.cache.clone();
+        self.read(move |conn| {
+            let (result, changed) = conn.transaction(work)?;
+            if let Some(cache) = cache {
+                for what in changed.split_whitespace() {
+                    cache.changed(what);
+                }
+            }
+            Ok(result)
+        })
+        .await
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

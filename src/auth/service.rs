@@ -74,20 +74,23 @@ pub struct Opening<'a> {
     pub commit: store::Commit,
 }
 
-/// Opens a session for an admitted member: with [`renew_session`], the only
-/// way a session is granted.
+/// Opens a session for an admitted member, whose login was recorded with
+/// `members::store::record_login`: with [`renew_session`], the only way a
+/// session is granted. Last among the transaction's writes to what the member
+/// cache holds, it answers what they changed, for
+/// `Db::transaction_reporting_changes`.
 pub fn open_session(
     conn: &mut PgConnection,
     issuer: &TokenIssuer,
     admitted: Admitted,
     opening: &Opening,
     now: DateTime<Utc>,
-) -> Result<Grant, AppError> {
+) -> Result<(Grant, String), AppError> {
     let session_id = Uuid::new_v4();
     let lifetime = refresh_lifetime(opening.remember_me);
     let ip = opening.origin.ip.to_string();
     let refresh = OpaqueToken::generate();
-    store::open_session(
+    let changed = store::open_session(
         conn,
         &store::NewSession {
             id: session_id,
@@ -102,7 +105,7 @@ pub fn open_session(
         opening.login,
         opening.commit,
     )?;
-    grant(issuer, admitted, session_id, refresh, lifetime, now)
+    Ok((grant(issuer, admitted, session_id, refresh, lifetime, now)?, changed))
 }
 
 /// Renews a session for an admitted member: the presented refresh token is
@@ -212,10 +215,11 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let issuer = Arc::clone(&state.issuer);
+    let ip = origin.ip.to_string();
     state
         .db
-        .transaction(move |conn| {
-            let member = members::find_for_update(conn, member_id)?.ok_or_else(invalid_credentials)?;
+        .transaction_reporting_changes(move |conn| {
+            let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or_else(invalid_credentials)?;
             let admitted = admit(conn, member, now)?;
             // The failures are forgotten by the last statement, for the same
             // reason as the count. A login lost in a crash of PostgreSQL costs

@@ -72,19 +72,30 @@ impl SessionState {
     }
 }
 
-/// Opens a session with its first refresh token, and records the login on
-/// the member (last login and IP, and the IPs they were seen at), in one
-/// statement. A login also forgets the failures of the identifier it was
-/// made with (see [`forget_failures`]), in the same statement; the caller's
+#[derive(QueryableByName)]
+struct Changed {
+    #[diesel(sql_type = Text)]
+    changed: String,
+}
+
+/// Opens a session with its first refresh token, and adds its address to the
+/// member's IP history, in one statement. A login also forgets the failures
+/// of the identifier it was made with (see [`forget_failures`]); the caller's
 /// transaction then commits as `commit` says.
+///
+/// The statement also takes what the transaction changed in rows the member
+/// cache holds (`memberd_take_changes()`), and answers it: the caller hands it
+/// to the cache after the commit instead of asking in a round trip of its own
+/// (see `Db::transaction_reporting_changes`). It writes no such row itself,
+/// so it must come last among the transaction's writes to them.
 pub fn open_session(
     conn: &mut PgConnection,
     session: &NewSession,
     refresh_token_hash: &[u8],
     forget_failures_of: Option<&str>,
     commit: Commit,
-) -> Result<(), AppError> {
-    forgetting(
+) -> Result<String, AppError> {
+    let taken: Changed = forgetting(
         concat!(
             "WITH ",
             forget_failures_ctes!(),
@@ -93,13 +104,13 @@ pub fn open_session(
                  VALUES ($8, $9, $10, $11, $11, $12, $13, $14) RETURNING id), \
              token AS ( \
                  INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $15, id, $11 FROM session), \
-             member AS ( \
-                 UPDATE members SET last_login_at = $11, last_visit_at = $11, last_ip = $13 WHERE id = $9), \
              ips AS ( \
                  INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) \
                  SELECT $9, $13, $11, $11 WHERE $13 IS NOT NULL \
-                 ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at) ",
-            commit_as!()
+                 ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at) \
+             SELECT memberd_take_changes() AS changed FROM (",
+            commit_as!(),
+            ") AS commit_mode"
         ),
         forget_failures_of,
         session.ip.unwrap_or_default(),
@@ -113,8 +124,8 @@ pub fn open_session(
     .bind::<Nullable<Text>, _>(session.ip.map(str::to_string))
     .bind::<Nullable<Text>, _>(session.user_agent.map(str::to_string))
     .bind::<Bytea, _>(refresh_token_hash.to_vec())
-    .execute(conn)?;
-    Ok(())
+    .get_result(conn)?;
+    Ok(taken.changed)
 }
 
 pub fn find_session(conn: &mut PgConnection, id: Uuid) -> Result<Option<SessionState>, AppError> {

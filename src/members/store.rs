@@ -220,8 +220,27 @@ pub fn activate(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Records a login: its time and address on the member, and the address in
-/// the member's IP history.
+/// Records a login on the member (its time, which is a visit too, and its
+/// address) and answers the member as they now are, locked until the
+/// transaction ends as `find_for_update` would lock them.
+pub fn record_login(
+    conn: &mut PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    ip: Option<&str>,
+) -> Result<Option<Member>, AppError> {
+    Ok(diesel::update(members::table.find(id))
+        .set((
+            members::last_login_at.eq(now),
+            members::last_visit_at.eq(now),
+            members::last_ip.eq(ip),
+        ))
+        .returning(MemberRow::as_returning())
+        .get_result(conn)
+        .optional()?
+        .map(Into::into))
+}
+
 /// Marks a visit, at most once per `every` so that reading is not a write.
 pub fn record_visit(
     conn: &mut PgConnection,

@@ -248,12 +248,14 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
     let now = state.clock.now();
     let issuer = Arc::clone(&state.issuer);
     let token = token.to_string();
+    let ip = origin.ip.to_string();
     state
         .db
-        .transaction(move |conn| {
+        .transaction_reporting_changes(move |conn| {
             let stored = usable_token(conn, &token, TokenKind::Registration, now)?;
             store::mark_used(conn, stored.id, now)?;
-            let mut member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
+            let mut member =
+                members::record_login(conn, stored.member_id, now, Some(&ip))?.ok_or_else(token_not_found)?;
             if !member.is_active {
                 members::activate(conn, member.id)?;
                 member.is_active = true;

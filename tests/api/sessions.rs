@@ -439,6 +439,44 @@ async fn successes_from_an_address_do_not_keep_its_failures_counted() {
     assert_eq!(failures, 1, "only the newest failure counts");
 }
 
+/// A login's last statement reads what the login changed in cached rows, so
+/// that the process hands it to its cache without asking after the commit.
+#[tokio::test]
+async fn opening_a_session_answers_what_the_login_changed() {
+    use diesel::prelude::*;
+    use memberd::auth::store::{Commit, NewSession, open_session};
+    let app = TestApp::spawn().await;
+    let nina = app.member("nina").await;
+    let mut conn = app.db();
+    let now = chrono::Utc::now();
+    let changed = conn
+        .transaction(|conn| {
+            memberd::members::store::record_login(conn, nina.id, now, Some("10.0.0.7"))?;
+            let session = NewSession {
+                id: uuid::Uuid::new_v4(),
+                member_id: nina.id,
+                remember_me: false,
+                created_at: now,
+                expires_at: now + chrono::Duration::days(1),
+                ip: Some("10.0.0.7"),
+                user_agent: None,
+            };
+            open_session(conn, &session, &[7; 32], Some("nina"), Commit::Lazy)
+        })
+        .unwrap();
+    assert_eq!(
+        changed.split_whitespace().collect::<Vec<_>>(),
+        [format!("m{}", nina.id)]
+    );
+    // Taken: nothing is left for the next unit of work on this connection.
+    let left: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "coalesce(current_setting('memberd.changed', true), '')",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(left, "");
+}
+
 /// Attempts and successes for one login from one IP, in parallel, while its
 /// counters keep appearing and disappearing: each must lock the counters in
 /// one order, or two of them deadlock (PostgreSQL then fails one).
