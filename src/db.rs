@@ -122,9 +122,7 @@ impl Db {
         self.read(move |conn| {
             let (result, changed) = conn.transaction(work)?;
             if let Some(cache) = cache {
-                for what in changed.split_whitespace() {
-                    cache.changed(what);
-                }
+                drop_changed(&cache, &changed);
             }
             Ok(result)
         })
@@ -146,15 +144,18 @@ diesel::define_sql_function! {
 /// trip. If that cannot be read, the whole cache goes.
 fn forget_changes(conn: &mut PgConnection, cache: &MemberCache) {
     match diesel::select(memberd_take_changes()).get_result::<String>(conn) {
-        Ok(changed) => {
-            for what in changed.split_whitespace() {
-                cache.changed(what);
-            }
-        }
+        Ok(changed) => drop_changed(cache, &changed),
         Err(error) => {
             tracing::warn!(%error, "could not read what a unit of work changed; clearing the member cache");
             cache.clear();
         }
+    }
+}
+
+/// Drops from the cache what `memberd_take_changes()` named.
+fn drop_changed(cache: &MemberCache, changed: &str) {
+    for what in changed.split_whitespace() {
+        cache.changed(what);
     }
 }
 
