@@ -190,7 +190,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     // Counted before the password is checked, so parallel guesses are all
     // counted. Only login throttles are written.
     let credentials = {
-        let identifier = identifier.clone();
+        let (identifier, ip) = (identifier.clone(), ip.clone());
         state
             .db
             .transaction_on_uncached(move |conn| {
@@ -215,7 +215,6 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let issuer = Arc::clone(&state.issuer);
-    let ip = origin.ip.to_string();
     state
         .db
         .transaction_reporting_changes(move |conn| {
