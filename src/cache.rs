@@ -9,6 +9,12 @@
 //! kept in memory, and a (re)connection starts from empty, since
 //! notifications sent meanwhile are lost.
 //!
+//! A member's login and visit times are the exception: every login writes
+//! them, and announcing that woke every replica (migration
+//! `visit_times_unannounced`). The replica that writes them drops its own
+//! copy ([`MemberCache::forget_member`]), and a member's copy is kept at most
+//! [`MEMBER_MAX_AGE`], so another replica shows them a minute late at most.
+//!
 //! A fill that raced with an invalidation must not store what it read: every
 //! invalidation moves an epoch, and a fill stores its result only if the
 //! epoch did not move between the start of its read and the store (checked
@@ -37,11 +43,16 @@ use crate::sanctions::store::{self as sanctions, SanctionRow};
 const MEMBERS: usize = 50_000;
 const SESSIONS: usize = 50_000;
 const CLIENTS: usize = 1_000;
+/// How long a member's copy is trusted: the bound on how late another
+/// replica's login and visit times show.
+pub const MEMBER_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// A member and their standing, as loaded at one instant.
 pub struct MemberFacts {
     /// Which load this is: sessions cached with it are valid while it is.
     generation: u64,
+    /// When the load started.
+    loaded_at: DateTime<Utc>,
     pub member: Member,
     pub standing: OpenStanding,
 }
@@ -120,6 +131,12 @@ impl MemberCache {
         }
     }
 
+    /// Drops a member's copy here only: for writes that announce nothing.
+    pub fn forget_member(&self, id: i64) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.members.remove(&id);
+    }
+
     /// Whether the listener is connected: only then is memory trusted.
     pub fn set_listening(&self, listening: bool) {
         self.listening.store(listening, Ordering::SeqCst);
@@ -160,11 +177,11 @@ impl MemberCache {
         self.lookups[kind as usize][usize::from(!hit)].inc();
     }
 
-    fn cached_member(&self, key: &MemberKey) -> Option<Arc<MemberFacts>> {
+    fn cached_member(&self, key: &MemberKey, now: DateTime<Utc>) -> Option<Arc<MemberFacts>> {
         if !self.listening.load(Ordering::Relaxed) {
             return None;
         }
-        match key {
+        let facts = match key {
             MemberKey::Id(id) => self.members.get(id),
             MemberKey::Username(name) => {
                 let folded = name.to_lowercase();
@@ -173,7 +190,8 @@ impl MemberCache {
                     .get(&id)
                     .filter(|facts| facts.member.username.to_lowercase() == folded)
             }
-        }
+        };
+        facts.filter(|facts| now - facts.loaded_at < MEMBER_MAX_AGE)
     }
 
     fn next_generation(&self) -> u64 {
@@ -193,7 +211,8 @@ pub async fn members_by_keys(
     keys: Vec<MemberKey>,
 ) -> Result<Vec<Option<Arc<MemberFacts>>>, AppError> {
     let cache = &state.cache;
-    let mut found: Vec<Option<Arc<MemberFacts>>> = keys.iter().map(|key| cache.cached_member(key)).collect();
+    let now = state.clock.now();
+    let mut found: Vec<Option<Arc<MemberFacts>>> = keys.iter().map(|key| cache.cached_member(key, now)).collect();
     let missing: Vec<MemberKey> = keys
         .iter()
         .zip(&found)
@@ -205,7 +224,6 @@ pub async fn members_by_keys(
         return Ok(found);
     }
     let ticket = cache.ticket();
-    let now = state.clock.now();
     let rows = state
         .db
         .read(move |conn| {
@@ -237,6 +255,7 @@ pub async fn members_by_keys(
         let rows = rows_by_member.remove(&member.id).unwrap_or_default();
         let facts = Arc::new(MemberFacts {
             generation: cache.next_generation(),
+            loaded_at: now,
             standing: OpenStanding::new(rows)?,
             member,
         });

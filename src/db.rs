@@ -99,17 +99,6 @@ impl Db {
         self.run(move |conn| conn.transaction(work)).await
     }
 
-    /// Like [`Db::transaction`], for work that writes only tables the member
-    /// cache holds nothing of (they have no change triggers): it skips the
-    /// round trip that asks what the work changed.
-    pub async fn transaction_on_uncached<T, F>(&self, work: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.read(move |conn| conn.transaction(work)).await
-    }
-
     /// Like [`Db::transaction`], for work whose last statement takes what the
     /// transaction changed (`memberd_take_changes()`) and which returns it with
     /// its result: it saves the round trip that would ask after the commit.

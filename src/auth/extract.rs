@@ -89,6 +89,7 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
                 )
             })
             .await?;
+        state.cache.forget_member(member_id);
     }
     Ok(Caller {
         member_id,

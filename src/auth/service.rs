@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use diesel::PgConnection;
+use diesel::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -193,18 +193,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
         let (identifier, ip) = (identifier.clone(), ip.clone());
         state
             .db
-            .transaction_on_uncached(move |conn| {
-                let counted = store::count_attempt(conn, &identifier, &ip, now)?;
-                // A refusal rolls the count back.
-                if let Some(retry_after_secs) = counted.wait_secs {
-                    return Err(AppError::TooManyRequests {
-                        code: "too_many_attempts",
-                        detail: format!("Too many failed logins; try again in {retry_after_secs} seconds."),
-                        retry_after_secs,
-                    });
-                }
-                Ok(counted.credentials)
-            })
+            .read(move |conn| count_login_attempt(conn, &identifier, &ip, now))
             .await?
     };
 
@@ -215,7 +204,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let issuer = Arc::clone(&state.issuer);
-    state
+    let grant = state
         .db
         .transaction_reporting_changes(move |conn| {
             let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or_else(invalid_credentials)?;
@@ -232,7 +221,36 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
             };
             open_session(conn, &issuer, admitted, &opening, now)
         })
-        .await
+        .await?;
+    state.cache.forget_member(member_id);
+    Ok(grant)
+}
+
+/// Counts a login attempt and finds whom its identifier names, or refuses
+/// it (uncounted) when failures impose a wait. On a connection outside any
+/// transaction: an attempt below every threshold, by far the most common,
+/// is counted in one statement that commits on its own.
+pub fn count_login_attempt(
+    conn: &mut PgConnection,
+    identifier: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<store::Credentials>, AppError> {
+    if let Some(counted) = store::count_attempt_below_thresholds(conn, identifier, ip, now)? {
+        return Ok(counted.credentials);
+    }
+    conn.transaction(|conn| {
+        let counted = store::count_attempt(conn, identifier, ip, now)?;
+        // A refusal rolls the count back.
+        if let Some(retry_after_secs) = counted.wait_secs {
+            return Err(AppError::TooManyRequests {
+                code: "too_many_attempts",
+                detail: format!("Too many failed logins; try again in {retry_after_secs} seconds."),
+                retry_after_secs,
+            });
+        }
+        Ok(counted.credentials)
+    })
 }
 
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, AppError> {

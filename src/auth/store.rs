@@ -284,7 +284,10 @@ macro_rules! count_and_find {
                  SELECT id AS member_id, password_hash FROM members WHERE NOT is_system AND ",
             $names,
             ") \
-             SELECT counted.*, member.* FROM counted LEFT JOIN member ON TRUE"
+             SELECT counted.*, member.*, \
+                    CASE WHEN counted.failures > t.threshold THEN memberd_throttle_reached() END AS reached \
+             FROM counted JOIN unnest($1::text[], $7::int[]) AS t (scope, threshold) ON t.scope = counted.scope \
+             LEFT JOIN member ON TRUE"
         )
     };
 }
@@ -300,15 +303,44 @@ pub fn count_attempt(
     ip: &str,
     now: DateTime<Utc>,
 ) -> Result<Counted, AppError> {
+    Ok(counted(count(conn, identifier, ip, now, false)?, now))
+}
+
+/// [`count_attempt`] in one statement that commits on its own, outside any
+/// transaction, as long as no counter has reached its scope's threshold: then
+/// no wait can apply. Otherwise the statement fails whole, nothing is counted,
+/// and the answer is None: count in a transaction instead, where the rule of
+/// waits decides.
+pub fn count_attempt_below_thresholds(
+    conn: &mut PgConnection,
+    identifier: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Counted>, AppError> {
+    match count(conn, identifier, ip, now, true) {
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message() == "memberd_throttle_reached" => Ok(None),
+        rows => Ok(Some(counted(rows?, now))),
+    }
+}
+
+fn count(
+    conn: &mut PgConnection,
+    identifier: &str,
+    ip: &str,
+    now: DateTime<Utc>,
+    below_thresholds: bool,
+) -> QueryResult<Vec<CountedAndFound>> {
     // The three counters as parallel arrays, in the scopes' order: the order
     // rows are locked in (`forget_failures` follows it too), so that attempts
     // never deadlock.
-    let (mut scopes, mut identifiers, mut ips) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut scopes, mut identifiers, mut ips, mut thresholds) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for scope in ThrottleScope::ALL {
         let (ident, address) = scope.key(identifier, ip);
         scopes.push(scope.as_str());
         identifiers.push(ident);
         ips.push(address);
+        // A count past it raises; none raises without one.
+        thresholds.push(below_thresholds.then(|| scope.threshold()));
     }
     // One upsert, which inserts or locks each row in that order. The
     // increment happens in SQL so that concurrent first failures still count
@@ -318,14 +350,19 @@ pub fn count_attempt(
     } else {
         count_and_find!("lower(username) = $6")
     };
-    let rows: Vec<CountedAndFound> = db::prepared(sql)
+    db::prepared(sql)
         .bind::<Array<Text>, _>(scopes)
         .bind::<Array<Text>, _>(identifiers)
         .bind::<Array<Text>, _>(ips)
         .bind::<Timestamptz, _>(now)
         .bind::<Timestamptz, _>(now - THROTTLE_WINDOW)
         .bind::<Text, _>(identifier.to_string())
-        .load(conn)?;
+        .bind::<Array<Nullable<Integer>>, _>(thresholds)
+        .load(conn)
+}
+
+/// The longest wait the counts before an attempt impose, and its member.
+fn counted(rows: Vec<CountedAndFound>, now: DateTime<Utc>) -> Counted {
     let wait_secs = rows
         .iter()
         .filter_map(|row| {
@@ -335,10 +372,10 @@ pub fn count_attempt(
             row.counted.before()?.wait_secs(scope, now)
         })
         .max();
-    Ok(Counted {
+    Counted {
         wait_secs,
         credentials: rows.into_iter().next().and_then(|row| row.credentials),
-    })
+    }
 }
 
 /// How the transaction that runs a statement commits.

@@ -222,7 +222,8 @@ pub fn activate(conn: &mut PgConnection, id: i64) -> Result<(), AppError> {
 
 /// Records a login on the member (its time, which is a visit too, and its
 /// address) and answers the member as they now are, locked until the
-/// transaction ends as `find_for_update` would lock them.
+/// transaction ends as `find_for_update` would lock them. Announces nothing
+/// (see `cache`): the caller drops its own copy.
 pub fn record_login(
     conn: &mut PgConnection,
     id: i64,
@@ -242,6 +243,7 @@ pub fn record_login(
 }
 
 /// Marks a visit, at most once per `every` so that reading is not a write.
+/// Announces nothing, as [`record_login`].
 pub fn record_visit(
     conn: &mut PgConnection,
     id: i64,

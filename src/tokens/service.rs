@@ -249,7 +249,7 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
     let issuer = Arc::clone(&state.issuer);
     let token = token.to_string();
     let ip = origin.ip.to_string();
-    state
+    let grant = state
         .db
         .transaction_reporting_changes(move |conn| {
             let stored = usable_token(conn, &token, TokenKind::Registration, now)?;
@@ -271,5 +271,7 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
             };
             open_session(conn, &issuer, admitted, &opening, now)
         })
-        .await
+        .await?;
+    state.cache.forget_member(grant.member.id);
+    Ok(grant)
 }

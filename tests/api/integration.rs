@@ -590,3 +590,78 @@ async fn the_replica_that_makes_a_change_never_answers_from_the_old_copy() {
     .await;
     assert_eq!(status().await.body["can_read"], true);
 }
+
+#[tokio::test]
+async fn login_and_visit_times_reach_memory_without_an_announcement() {
+    let app = TestApp::spawn().await;
+    let ada = app.member("ada").await;
+    // No notifications from here on: what memory shows comes from this
+    // replica's own writes, or from its copies' age.
+    app.state.notifications.stop();
+    app.state.cache.set_listening(true);
+    let app = &app;
+    let me = |access: String| async move { app.get("/v1/members/me", Some(&access)).await.body };
+    let first = me(ada.access.clone()).await;
+    assert_eq!(me(ada.access.clone()).await, first);
+
+    // A login through this replica shows at once.
+    app.clock.advance(chrono::Duration::seconds(1));
+    let again = app.login("ada", crate::helpers::PASSWORD).await;
+    let after_login = me(again.access.clone()).await;
+    assert_ne!(after_login["last_login_at"], first["last_login_at"]);
+    assert_eq!(after_login["last_login_at"], after_login["last_visit_at"]);
+
+    // So does a visit, recorded once it is five minutes old.
+    app.clock.advance(chrono::Duration::minutes(6));
+    let visited = me(again.access.clone()).await;
+    assert_ne!(visited["last_visit_at"], after_login["last_visit_at"]);
+    assert_eq!(visited["last_login_at"], after_login["last_login_at"]);
+
+    // A login through another replica announces nothing: this one's copy
+    // shows it once the copy is a minute old.
+    diesel::sql_query(format!(
+        "UPDATE members SET last_login_at = '2030-01-02T03:04:05Z' WHERE id = {}",
+        ada.id
+    ))
+    .execute(&mut app.db())
+    .unwrap();
+    assert_eq!(
+        me(again.access.clone()).await["last_login_at"],
+        visited["last_login_at"]
+    );
+    app.clock.advance(memberd::cache::MEMBER_MAX_AGE);
+    assert_eq!(me(again.access.clone()).await["last_login_at"], "2030-01-02T03:04:05Z");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Changed {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    changed: String,
+}
+
+#[tokio::test]
+async fn every_member_column_but_login_and_visit_times_announces_a_change() {
+    let app = TestApp::spawn().await;
+    let ada = app.member("ada").await;
+    let mut conn = app.db();
+    let columns: Vec<String> = diesel::dsl::sql::<diesel::sql_types::Text>(
+        "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'members'",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert!(columns.len() > 10, "{columns:?}");
+    for column in columns {
+        diesel::sql_query(format!(
+            "UPDATE members SET \"{column}\" = \"{column}\" WHERE id = {}",
+            ada.id
+        ))
+        .execute(&mut conn)
+        .unwrap();
+        let taken: Changed = diesel::sql_query("SELECT memberd_take_changes() AS changed")
+            .get_result(&mut conn)
+            .unwrap();
+        let announced = taken.changed == format!("m{} ", ada.id);
+        let unannounced = ["last_login_at", "last_visit_at", "last_ip"].contains(&column.as_str());
+        assert_eq!(announced, !unannounced, "{column}: {:?}", taken.changed);
+    }
+}

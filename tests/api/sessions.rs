@@ -451,7 +451,8 @@ async fn opening_a_session_answers_what_the_login_changed() {
     let now = chrono::Utc::now();
     let changed = conn
         .transaction(|conn| {
-            memberd::members::store::record_login(conn, nina.id, now, Some("10.0.0.7"))?;
+            // A change of the member, as an activation makes one.
+            diesel::sql_query(format!("UPDATE members SET is_active = TRUE WHERE id = {}", nina.id)).execute(conn)?;
             let session = NewSession {
                 id: uuid::Uuid::new_v4(),
                 member_id: nina.id,
@@ -483,29 +484,67 @@ async fn opening_a_session_answers_what_the_login_changed() {
 #[tokio::test]
 async fn parallel_attempts_on_one_login_never_deadlock() {
     use diesel::Connection;
-    use memberd::auth::store::{Commit, count_attempt, forget_failures};
+    use memberd::auth::service::count_login_attempt;
+    use memberd::auth::store::{Commit, forget_failures};
+    use memberd::error::AppError;
     let app = TestApp::spawn().await;
     let workers: Vec<_> = (0..6)
         .map(|worker| {
             let mut conn = app.db();
             std::thread::spawn(move || {
+                let mut refused = 0;
                 for round in 0..60 {
-                    conn.transaction(|conn| {
-                        let let_in = count_attempt(conn, "lee", "10.0.0.1", chrono::Utc::now())?
-                            .wait_secs
-                            .is_none();
-                        // Half of them succeed and forget the failures again.
-                        if let_in && (worker + round) % 2 == 0 {
-                            forget_failures(conn, "lee", "10.0.0.1", Commit::Lazy)?;
-                        }
-                        Ok::<_, memberd::error::AppError>(())
-                    })
-                    .unwrap_or_else(|e| panic!("worker {worker}, round {round}: {e:?}"));
+                    let let_in = match count_login_attempt(&mut conn, "lee", "10.0.0.1", chrono::Utc::now()) {
+                        Ok(_) => true,
+                        Err(AppError::TooManyRequests { .. }) => false,
+                        Err(e) => panic!("worker {worker}, round {round}: {e:?}"),
+                    };
+                    refused += usize::from(!let_in);
+                    // Half of them succeed and forget the failures again.
+                    if let_in && (worker + round) % 2 == 0 {
+                        conn.transaction(|conn| forget_failures(conn, "lee", "10.0.0.1", Commit::Lazy))
+                            .unwrap_or_else(|e| panic!("worker {worker}, round {round}: {e:?}"));
+                    }
                 }
+                refused
             })
         })
         .collect();
-    for worker in workers {
-        worker.join().unwrap();
+    let refused: usize = workers.into_iter().map(|worker| worker.join().unwrap()).sum();
+    // Both ways of counting ran: below the thresholds, and past them.
+    assert!(refused > 0, "no attempt reached a threshold");
+}
+
+#[tokio::test]
+async fn an_attempt_below_every_threshold_is_counted_on_its_own_and_one_past_them_by_the_rule() {
+    use memberd::auth::service::count_login_attempt;
+    use memberd::auth::store::count_attempt_below_thresholds;
+    use memberd::error::AppError;
+    let app = TestApp::spawn().await;
+    let mut conn = app.db();
+    let (ip, now) = ("10.0.0.2", chrono::Utc::now());
+    let counted = || app.count("SELECT failures::bigint FROM login_throttles WHERE scope = 'login_ip'");
+    for n in 1..=5 {
+        assert!(
+            count_attempt_below_thresholds(&mut conn, "kim", ip, now)
+                .unwrap()
+                .is_some()
+        );
+        // Committed: another connection sees it.
+        assert_eq!(counted(), n);
     }
+    // Five failures of one login from one address: the next may have to wait.
+    assert!(
+        count_attempt_below_thresholds(&mut conn, "kim", ip, now)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(counted(), 5, "nothing counted");
+    match count_login_attempt(&mut conn, "kim", ip, now) {
+        Err(AppError::TooManyRequests { retry_after_secs, .. }) => assert_eq!(retry_after_secs, 1),
+        other => panic!("{:?}", other.map(|c| c.is_some())),
+    }
+    assert_eq!(counted(), 5, "a refusal is not counted");
+    assert!(count_login_attempt(&mut conn, "kim", ip, now + chrono::Duration::seconds(2)).is_ok());
+    assert_eq!(counted(), 6);
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION memberd_throttle_reached();
