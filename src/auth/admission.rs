@@ -3,11 +3,10 @@
 //! banned member is refused with the ban's public reason and end.
 
 use chrono::{DateTime, Utc};
-use diesel::PgConnection;
 
 use crate::error::AppError;
 use crate::members::model::Member;
-use crate::sanctions::service::refuse_if_banned;
+use crate::sanctions::service::OpenStanding;
 
 /// Proof that a member was allowed a session at a given instant. Only
 /// [`admit`] makes one.
@@ -21,15 +20,17 @@ impl Admitted {
     }
 }
 
-/// Decides whether `member` may open or renew a session at `now`: the
-/// account must be active and under no running global ban.
-pub fn admit(conn: &mut PgConnection, member: Member, now: DateTime<Utc>) -> Result<Admitted, AppError> {
+/// Decides whether `member`, whose open sanctions `standing` holds, may open
+/// or renew a session at `now`: the account must be active and under no
+/// running global ban. The standing must have been read after the member was
+/// locked, so that a ban committed meanwhile is seen.
+pub fn admit(member: Member, standing: &OpenStanding, now: DateTime<Utc>) -> Result<Admitted, AppError> {
     if !member.is_active {
         return Err(AppError::forbidden(
             "account_inactive",
             "This account is not active yet: use the link in the validation e-mail, or ask for a new one.",
         ));
     }
-    refuse_if_banned(conn, member.id, now)?;
+    standing.refuse_if_banned(now)?;
     Ok(Admitted { member })
 }

@@ -16,6 +16,7 @@ use crate::auth::store;
 use crate::error::{AppError, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
 use crate::members::store as members;
+use crate::sanctions::service::OpenStanding;
 use crate::tokens::model::{OpaqueToken, hash_presented};
 
 /// A session as handed to its holder.
@@ -74,15 +75,17 @@ pub struct Opening<'a> {
     pub commit: store::Commit,
 }
 
-/// Opens a session for an admitted member, whose login was recorded with
-/// `members::store::record_login`: with [`renew_session`], the only way a
-/// session is granted. Last among the transaction's writes to what the member
-/// cache holds, it answers what they changed, for
-/// `Db::transaction_reporting_changes`.
+/// Opens a session for a member whose login was recorded (and who was locked)
+/// with `members::store::record_login`, if they are admitted: with
+/// [`renew_session`], the only way a session is granted. The member's open
+/// sanctions are read by the statement that writes the session, and a
+/// refusal's error rolls that back with the caller's transaction. Last among
+/// the transaction's writes to what the member cache holds, it answers what
+/// they changed, for `Db::transaction_reporting_changes`.
 pub fn open_session(
     conn: &mut PgConnection,
     issuer: &TokenIssuer,
-    admitted: Admitted,
+    member: Member,
     opening: &Opening,
     now: DateTime<Utc>,
 ) -> Result<(Grant, String), AppError> {
@@ -90,11 +93,11 @@ pub fn open_session(
     let lifetime = refresh_lifetime(opening.remember_me);
     let ip = opening.origin.ip.to_string();
     let refresh = OpaqueToken::generate();
-    let changed = store::open_session(
+    let opened = store::open_session(
         conn,
         &store::NewSession {
             id: session_id,
-            member_id: admitted.member().id,
+            member_id: member.id,
             remember_me: opening.remember_me,
             created_at: now,
             expires_at: now + lifetime,
@@ -105,7 +108,11 @@ pub fn open_session(
         opening.login,
         opening.commit,
     )?;
-    Ok((grant(issuer, admitted, session_id, refresh, lifetime, now)?, changed))
+    let admitted = admit(member, &OpenStanding::new(opened.open_sanctions)?, now)?;
+    Ok((
+        grant(issuer, admitted, session_id, refresh, lifetime, now)?,
+        opened.changed,
+    ))
 }
 
 /// Renews a session for an admitted member: the presented refresh token is
@@ -208,7 +215,6 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
         .db
         .transaction_reporting_changes(move |conn| {
             let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or_else(invalid_credentials)?;
-            let admitted = admit(conn, member, now)?;
             // The failures are forgotten by the last statement, for the same
             // reason as the count. A login lost in a crash of PostgreSQL costs
             // its member a new login, and writes no event: it need not wait
@@ -219,7 +225,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
                 login: Some(&identifier),
                 commit: store::Commit::Lazy,
             };
-            open_session(conn, &issuer, admitted, &opening, now)
+            open_session(conn, &issuer, member, &opening, now)
         })
         .await?;
     state.cache.forget_member(member_id);
@@ -276,7 +282,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
                 return Ok(Err(invalid()));
             }
             let member = members::find_for_update(conn, session.member_id)?.ok_or_else(invalid)?;
-            let admitted = admit(conn, member, now)?;
+            let standing = OpenStanding::load(conn, member.id, now)?;
+            let admitted = admit(member, &standing, now)?;
             renew_session(conn, &issuer, admitted, &session, &hash, now).map(Ok)
         })
         .await?

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::auth::model::{FailureCount, THROTTLE_WINDOW, ThrottleScope};
 use crate::db;
 use crate::error::AppError;
+use crate::sanctions::store::{SanctionRow, open_sanctions_sql};
 use crate::schema::{login_throttles, refresh_tokens, sessions};
 
 /// The counters a success forgets, as common table expressions on parameters
@@ -73,9 +74,20 @@ impl SessionState {
 }
 
 #[derive(QueryableByName)]
-struct Changed {
+struct OpenedRow {
     #[diesel(sql_type = Text)]
     changed: String,
+    #[diesel(embed)]
+    sanction: Option<SanctionRow>,
+}
+
+/// What the statement that opens a session answers.
+pub struct Opened {
+    /// What the transaction changed in rows the member cache holds.
+    pub changed: String,
+    /// The member's sanctions not ended at the session's creation, as
+    /// `sanctions::store::open_of_members` reads them, in its order.
+    pub open_sanctions: Vec<SanctionRow>,
 }
 
 /// Opens a session with its first refresh token, and adds its address to the
@@ -83,19 +95,20 @@ struct Changed {
 /// of the identifier it was made with (see [`forget_failures`]); the caller's
 /// transaction then commits as `commit` says.
 ///
-/// The statement also takes what the transaction changed in rows the member
-/// cache holds (`memberd_take_changes()`), and answers it: the caller hands it
-/// to the cache after the commit instead of asking in a round trip of its own
-/// (see `Db::transaction_reporting_changes`). It writes no such row itself,
-/// so it must come last among the transaction's writes to them.
+/// The statement also reads the member's open sanctions, for the admission
+/// the caller decides before it commits, and takes what the transaction
+/// changed in rows the member cache holds (`memberd_take_changes()`): the
+/// caller hands it to the cache after the commit instead of asking in a round
+/// trip of its own (see `Db::transaction_reporting_changes`). It writes no
+/// such row itself, so it must come last among the transaction's writes to them.
 pub fn open_session(
     conn: &mut PgConnection,
     session: &NewSession,
     refresh_token_hash: &[u8],
     forget_failures_of: Option<&str>,
     commit: Commit,
-) -> Result<String, AppError> {
-    let taken: Changed = forgetting(
+) -> Result<Opened, AppError> {
+    let rows: Vec<OpenedRow> = forgetting(
         concat!(
             "WITH ",
             forget_failures_ctes!(),
@@ -107,10 +120,15 @@ pub fn open_session(
              ips AS ( \
                  INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) \
                  SELECT $9, $13, $11, $11 WHERE $13 IS NOT NULL \
-                 ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at) \
-             SELECT memberd_take_changes() AS changed FROM (",
+                 ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at), \
+             open AS (",
+            open_sanctions_sql!("$9", "$11"),
+            "), \
+             changes AS MATERIALIZED (SELECT memberd_take_changes() AS changed FROM (",
             commit_as!(),
-            ") AS commit_mode"
+            ") AS commit_mode) \
+             SELECT changes.changed, open.* FROM changes LEFT JOIN open ON TRUE \
+             ORDER BY open.created_at, open.id"
         ),
         forget_failures_of,
         session.ip.unwrap_or_default(),
@@ -124,8 +142,12 @@ pub fn open_session(
     .bind::<Nullable<Text>, _>(session.ip.map(str::to_string))
     .bind::<Nullable<Text>, _>(session.user_agent.map(str::to_string))
     .bind::<Bytea, _>(refresh_token_hash.to_vec())
-    .get_result(conn)?;
-    Ok(taken.changed)
+    .load(conn)?;
+    let changed = rows.first().map(|row| row.changed.clone()).unwrap_or_default();
+    Ok(Opened {
+        changed,
+        open_sanctions: rows.into_iter().filter_map(|row| row.sanction).collect(),
+    })
 }
 
 pub fn find_session(conn: &mut PgConnection, id: Uuid) -> Result<Option<SessionState>, AppError> {

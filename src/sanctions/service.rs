@@ -153,11 +153,6 @@ pub fn until_to_option(until: Until) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Refuses a banned member: the check of session admission, inside its transaction.
-pub fn refuse_if_banned(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
-    OpenStanding::load(conn, member_id, now)?.refuse_if_banned(now)
-}
-
 /// The write guard, from the member cache.
 pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), AppError> {
     let facts = cache::member(state, MemberKey::Id(member_id))

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::sanctions::model::{Action, Ending, EndingKind, Entry, History, Slot, Until};
 use crate::schema::{members, sanctions};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = sanctions)]
 pub struct SanctionRow {
     pub id: i64,
@@ -246,6 +246,20 @@ pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), Ap
         .execute(conn)?;
     Ok(())
 }
+
+/// [`open_of_members`] for one member, as SQL for a statement written by hand
+/// (with the member's id and `since` as the given parameters), unordered.
+macro_rules! open_sanctions_sql {
+    ($member:literal, $since:literal) => {
+        concat!(
+            "SELECT * FROM sanctions WHERE member_id = ",
+            $member,
+            " AND kind IN ('ban', 'read_only') AND coalesce(ends_at, 'infinity'::timestamptz) > ",
+            $since
+        )
+    };
+}
+pub(crate) use open_sanctions_sql;
 
 /// The sanctions of these members that have not ended by `since` (running,
 /// queued, permanent), with their stored slots: what decides their status

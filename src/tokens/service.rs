@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::app::AppState;
-use crate::auth::admission::admit;
 use crate::auth::model::fold_identifier;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
@@ -262,14 +261,13 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
                 let data = events::member_data(member.id, &member.username);
                 events::record(conn, EventType::MemberActivated, member.id, data, now)?;
             }
-            let admitted = admit(conn, member, now)?;
             let opening = Opening {
                 remember_me: false,
                 origin: &origin,
                 login: None,
                 commit: sessions::Commit::Durable,
             };
-            open_session(conn, &issuer, admitted, &opening, now)
+            open_session(conn, &issuer, member, &opening, now)
         })
         .await?;
     state.cache.forget_member(grant.member.id);

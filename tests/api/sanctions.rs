@@ -63,6 +63,11 @@ async fn a_ban_takes_effect_at_once_everywhere() {
         .await;
     login.assert_problem(403, "member_banned");
     assert_eq!(login.body["sanction"]["reason"], "Spam");
+    let live_sessions = format!(
+        "SELECT count(*) FROM sessions WHERE member_id = {} AND revoked_at IS NULL",
+        troll.id
+    );
+    assert_eq!(app.count(&live_sessions), 0, "a refused login leaves no session");
     assert_eq!(time(&login.body["sanction"]["ends_at"]), time(&banned.body["ends_at"]));
     // A wrong password still says only that.
     app.post(

@@ -447,9 +447,20 @@ async fn opening_a_session_answers_what_the_login_changed() {
     use memberd::auth::store::{Commit, NewSession, open_session};
     let app = TestApp::spawn().await;
     let nina = app.member("nina").await;
+    // One ban over, one running: the statement reads the running one, for admission.
+    for (reason, ends) in [
+        ("Over", "now() - interval '1 day'"),
+        ("Running", "now() + interval '1 day'"),
+    ] {
+        app.execute(&format!(
+            "INSERT INTO sanctions (member_id, kind, reason, moderator_id, created_at, starts_at, ends_at) \
+             VALUES ({0}, 'ban', '{reason}', {0}, now() - interval '2 days', now() - interval '2 days', {ends})",
+            nina.id
+        ));
+    }
     let mut conn = app.db();
     let now = chrono::Utc::now();
-    let changed = conn
+    let opened = conn
         .transaction(|conn| {
             // A change of the member, as an activation makes one.
             diesel::sql_query(format!("UPDATE members SET is_active = TRUE WHERE id = {}", nina.id)).execute(conn)?;
@@ -466,9 +477,11 @@ async fn opening_a_session_answers_what_the_login_changed() {
         })
         .unwrap();
     assert_eq!(
-        changed.split_whitespace().collect::<Vec<_>>(),
+        opened.changed.split_whitespace().collect::<Vec<_>>(),
         [format!("m{}", nina.id)]
     );
+    let open: Vec<_> = opened.open_sanctions.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(open, ["Running"]);
     // Taken: nothing is left for the next unit of work on this connection.
     let left: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
         "coalesce(current_setting('memberd.changed', true), '')",
