@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::r2d2::R2D2Connection;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{HasSqlType, Untyped};
@@ -35,11 +37,17 @@ pub struct Db {
 impl Db {
     /// Builds the pool once per process. Checkout waits at most a few seconds;
     /// past that a request fails with 503 rather than queueing forever.
+    ///
+    /// Connections are not pinged at checkout: that was a round trip before
+    /// every unit of work (two of a login's seven). A connection that broke
+    /// meanwhile (PostgreSQL restarted) fails its request with 503, and is
+    /// dropped from the pool ([`Db::read`]).
     pub fn connect(database_url: &str, max_size: u32) -> anyhow::Result<Self> {
         let manager = ConnectionManager::<PgConnection>::new(database_url);
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(3))
             .build(manager)
             .with_context(|| format!("cannot open a connection pool to {}", describe(database_url)))?;
@@ -83,7 +91,17 @@ impl Db {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            match work(&mut conn) {
+                // Connections are not pinged before use (see `connect`): an
+                // unexpected failure may be that PostgreSQL closed this one.
+                Err(AppError::Internal(error)) if conn.ping().is_err() => {
+                    // What the pool drops when the connection comes back.
+                    AnsiTransactionManager::transaction_manager_status_mut(&mut *conn).set_in_error();
+                    tracing::warn!(%error, "a database connection was lost");
+                    Err(AppError::Unavailable("the database connection was lost".into()))
+                }
+                result => result,
+            }
         })
         .await
         .map_err(|e| AppError::internal(format!("database task failed: {e}")))?

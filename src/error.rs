@@ -263,6 +263,9 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 Self::Unavailable("serialization failure".into())
             }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Self::Unavailable("the database connection was lost".into())
+            }
             other => Self::Internal(anyhow::Error::new(other).context("database error")),
         }
     }

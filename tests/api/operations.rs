@@ -182,3 +182,37 @@ async fn hand_written_sql_is_prepared_once_per_connection() {
     .unwrap();
     assert_eq!(prepared.n, 1, "one named statement, reused by the second call");
 }
+
+/// Pooled connections are not pinged before use: one that PostgreSQL closed
+/// meanwhile fails its request as unavailable (never 500), and is dropped.
+#[tokio::test]
+async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replaced() {
+    use diesel::prelude::*;
+    let app = TestApp::spawn().await;
+    // Several requests at once, so that the pool holds several connections.
+    let directory = || app.get("/v1/members", None);
+    let first = tokio::join!(directory(), directory(), directory(), directory());
+    assert!(
+        [first.0, first.1, first.2, first.3]
+            .iter()
+            .all(|r| r.status == StatusCode::OK)
+    );
+
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'",
+    )
+    .execute(&mut app.db())
+    .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let answer = directory().await;
+        statuses.push(answer.status.as_u16());
+        if answer.status == StatusCode::OK {
+            break;
+        }
+        answer.assert_problem(503, "service_unavailable");
+    }
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    assert!(statuses.contains(&503), "no stale connection was used: {statuses:?}");
+}
