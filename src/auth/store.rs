@@ -12,9 +12,14 @@ use crate::sanctions::store::{SanctionRow, open_sanctions_sql};
 use crate::schema::{login_throttles, refresh_tokens, sessions};
 
 /// The counters a success forgets, as common table expressions on parameters
-/// $1–$6 (bound by [`forgetting`]): its identifier's failures are deleted, and
-/// the attempt it counted against its IP taken back. Nothing when $3, the
-/// identifier, is NULL.
+/// $1–$6 (bound by [`forgetting`]): its identifier's failures are set to
+/// nothing, and the attempt it counted against its IP taken back. Nothing when
+/// $3, the identifier, is NULL.
+///
+/// Forgotten counters are kept, not deleted: the member's next attempt updates
+/// them in place (a heap-only update, which PostgreSQL prunes without a
+/// vacuum) instead of inserting new index entries each login. Lapsed
+/// counters are deleted hourly ([`forget_lapsed_counters`]).
 ///
 /// Rows are locked in the order [`count_attempt`] locks them (identifier and
 /// IP, then identifier, then IP), or a success and a concurrent attempt with
@@ -27,8 +32,8 @@ macro_rules! forget_failures_ctes {
              AND ((scope IN ($1, $2) AND identifier = $3) OR (scope = $4 AND identifier = $5 AND ip = $6)) \
              ORDER BY CASE scope WHEN $1 THEN 0 WHEN $2 THEN 1 ELSE 2 END, ip FOR UPDATE), \
          forgotten AS ( \
-             DELETE FROM login_throttles t USING locked l WHERE l.scope <> $4 \
-             AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip), \
+             UPDATE login_throttles t SET failures = 0 FROM locked l WHERE l.scope <> $4 \
+             AND t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip AND t.failures > 0), \
          taken_back AS ( \
              UPDATE login_throttles t SET failures = t.failures - 1, \
                  last_failure_at = coalesce(t.previous_failure_at, t.last_failure_at) FROM locked l \
@@ -439,6 +444,15 @@ pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str, comm
     )
     .execute(conn)?;
     Ok(())
+}
+
+/// Deletes the counters whose last failure is older than the throttle window:
+/// the next attempt would start them again from one anyway. Returns how many.
+pub fn forget_lapsed_counters(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, AppError> {
+    Ok(
+        diesel::delete(login_throttles::table.filter(login_throttles::last_failure_at.lt(now - THROTTLE_WINDOW)))
+            .execute(conn)?,
+    )
 }
 
 /// Advisory lock key for creating the signing key, so replicas starting

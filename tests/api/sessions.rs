@@ -112,7 +112,7 @@ async fn repeated_failures_bring_a_growing_delay_for_anyone_and_success_resets()
     // The success forgot kim's counters and took its own attempt back from the
     // IP's, which keeps the six failures.
     assert_eq!(
-        app.count("SELECT count(*) FROM login_throttles WHERE identifier = 'kim'"),
+        app.count("SELECT coalesce(sum(failures), 0)::bigint FROM login_throttles WHERE identifier = 'kim'"),
         0
     );
     assert_eq!(app.count("SELECT failures FROM login_throttles WHERE scope = 'ip'"), 6);
@@ -560,4 +560,22 @@ async fn an_attempt_below_every_threshold_is_counted_on_its_own_and_one_past_the
     assert_eq!(counted(), 5, "a refusal is not counted");
     assert!(count_login_attempt(&mut conn, "kim", ip, now + chrono::Duration::seconds(2)).is_ok());
     assert_eq!(counted(), 6);
+}
+
+#[tokio::test]
+async fn lapsed_counters_are_deleted_and_current_ones_kept() {
+    use memberd::auth::store::{count_attempt_below_thresholds, forget_lapsed_counters};
+    let app = TestApp::spawn().await;
+    let mut conn = app.db();
+    let start = chrono::Utc::now();
+    let later = start + chrono::Duration::minutes(20);
+    count_attempt_below_thresholds(&mut conn, "old", "10.0.0.3", start).unwrap();
+    count_attempt_below_thresholds(&mut conn, "new", "10.0.0.4", later).unwrap();
+    assert_eq!(app.count("SELECT count(*) FROM login_throttles"), 6);
+    assert_eq!(forget_lapsed_counters(&mut conn, later).unwrap(), 3);
+    assert_eq!(
+        app.count("SELECT count(*) FROM login_throttles WHERE identifier = 'new' OR ip = '10.0.0.4'"),
+        3
+    );
+    assert_eq!(app.count("SELECT count(*) FROM login_throttles"), 3);
 }
