@@ -94,7 +94,7 @@ impl Db {
             match work(&mut conn) {
                 // Connections are not pinged before use (see `connect`): an
                 // unexpected failure may be that PostgreSQL closed this one.
-                Err(AppError::Internal(error)) if conn.ping().is_err() => {
+                Err(error @ (AppError::Internal(_) | AppError::Unavailable(_))) if conn.ping().is_err() => {
                     // What the pool drops when the connection comes back.
                     AnsiTransactionManager::transaction_manager_status_mut(&mut *conn).set_in_error();
                     tracing::warn!(%error, "a database connection was lost");

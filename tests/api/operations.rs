@@ -189,6 +189,30 @@ async fn hand_written_sql_is_prepared_once_per_connection() {
 async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replaced() {
     use diesel::prelude::*;
     let app = TestApp::spawn().await;
+    let ada = app.member("ada").await;
+    let terminate = || {
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'",
+        )
+        .execute(&mut app.db())
+        .unwrap();
+    };
+    // Until a request succeeds, every answer is 503; at least one met a lost connection.
+    async fn until_ok(mut ask: impl AsyncFnMut() -> crate::helpers::Response) {
+        let mut statuses = Vec::new();
+        for _ in 0..20 {
+            let answer = ask().await;
+            statuses.push(answer.status.as_u16());
+            if answer.status == StatusCode::OK {
+                break;
+            }
+            answer.assert_problem(503, "service_unavailable");
+        }
+        assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+        assert!(statuses.contains(&503), "no lost connection was used: {statuses:?}");
+    }
+
     // Several requests at once, so that the pool holds several connections.
     let directory = || app.get("/v1/members", None);
     let first = tokio::join!(directory(), directory(), directory(), directory());
@@ -197,22 +221,14 @@ async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replac
             .iter()
             .all(|r| r.status == StatusCode::OK)
     );
+    terminate();
+    until_ok(async || directory().await).await;
 
-    diesel::sql_query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'",
-    )
-    .execute(&mut app.db())
-    .unwrap();
-    let mut statuses = Vec::new();
-    for _ in 0..20 {
-        let answer = directory().await;
-        statuses.push(answer.status.as_u16());
-        if answer.status == StatusCode::OK {
-            break;
-        }
-        answer.assert_problem(503, "service_unavailable");
-    }
-    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
-    assert!(statuses.contains(&503), "no stale connection was used: {statuses:?}");
+    // A write, in a transaction.
+    terminate();
+    until_ok(async || {
+        app.patch("/v1/members/me", Some(&ada.access), json!({"biography": "Hello"}))
+            .await
+    })
+    .await;
 }
