@@ -121,6 +121,7 @@ async fn request_password_reset(
         (status = 204, description = "Usable."),
         (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_unavailable`: the database could not be reached in time; retry.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/tokens/password-reset/{token}")]
@@ -169,6 +170,7 @@ async fn reset_password(
         (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`: another account took the address in the meantime.", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_unavailable`: the database could not be reached in time; retry.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/tokens/email-change/{token}")]
