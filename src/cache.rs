@@ -119,21 +119,21 @@ impl MemberCache {
 
     /// Applies one change announcement: `m<id>`, `c<id>`, or `*` (everything).
     pub fn changed(&self, what: &str) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
         match (what.get(..1), what.get(1..).and_then(|id| id.parse::<i64>().ok())) {
-            (Some("m"), Some(id)) => {
-                // Its sessions go with it: they are valid only with the load they were cached under.
-                self.members.remove(&id);
-            }
+            (Some("m"), Some(id)) => self.forget_member(id),
             // Keys are cached by hash, so a change to one client drops them all; that is rare.
-            (Some("c"), Some(_)) => self.clients.clear(),
+            (Some("c"), Some(_)) => {
+                self.epoch.fetch_add(1, Ordering::SeqCst);
+                self.clients.clear();
+            }
             _ => self.clear(),
         }
     }
 
-    /// Drops a member's copy here only: for writes that announce nothing.
+    /// Drops a member's copy; called directly for writes that announce nothing.
     pub fn forget_member(&self, id: i64) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        // Its sessions go with it: they are valid only with the load they were cached under.
         self.members.remove(&id);
     }
 
