@@ -190,13 +190,28 @@ async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replac
     use diesel::prelude::*;
     let app = TestApp::spawn().await;
     let ada = app.member("ada").await;
-    let terminate = || {
-        diesel::sql_query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'",
-        )
-        .execute(&mut app.db())
-        .unwrap();
+    // The pool is filled to its maximum first, so that it is opening no
+    // connection when they are terminated, and holds more lost ones than the
+    // webhook worker can meet (one a second) before the request under test.
+    let fill_pool_then_terminate = || {
+        let pool = app.state.db.pool();
+        let held: Vec<_> = (0..pool.max_size()).map(|_| pool.get().unwrap()).collect();
+        drop(held);
+        let others = "FROM pg_stat_activity WHERE datname = current_database() \
+                      AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'";
+        let count = |what: &str| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                "(SELECT count({what}) {others})"
+            )))
+            .get_result(&mut app.db())
+            .unwrap()
+        };
+        let terminated = count("pg_terminate_backend(pid)");
+        assert_eq!(terminated, i64::from(pool.max_size()));
+        // Termination is asynchronous.
+        while count("*") > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     };
     // Until a request succeeds, every answer is 503; at least one met a lost connection.
     async fn until_ok(mut ask: impl AsyncFnMut() -> crate::helpers::Response) {
@@ -213,19 +228,11 @@ async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replac
         assert!(statuses.contains(&503), "no lost connection was used: {statuses:?}");
     }
 
-    // Several requests at once, so that the pool holds several connections.
-    let directory = || app.get("/v1/members", None);
-    let first = tokio::join!(directory(), directory(), directory(), directory());
-    assert!(
-        [first.0, first.1, first.2, first.3]
-            .iter()
-            .all(|r| r.status == StatusCode::OK)
-    );
-    terminate();
-    until_ok(async || directory().await).await;
+    fill_pool_then_terminate();
+    until_ok(async || app.get("/v1/members", None).await).await;
 
     // A write, in a transaction.
-    terminate();
+    fill_pool_then_terminate();
     until_ok(async || {
         app.patch("/v1/members/me", Some(&ada.access), json!({"biography": "Hello"}))
             .await
