@@ -27,9 +27,12 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(list)
         .service(get_one)
         .service(forgive)
-        .service(revert)
-        .service(status)
-        .service(batch_status);
+        .service(revert);
+}
+
+/// The routes other services call many times a second (see `app::routes_config`).
+pub fn configure_status(config: &mut ServiceConfig) {
+    config.service(status).service(batch_status);
 }
 
 /// A member or moderator named in a sanction.
