@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
-    offset_seconds: Arc<AtomicI64>,
+    /// Milliseconds, so that a test can move to an instant it was given.
+    offset_millis: Arc<AtomicI64>,
 }
 
 impl Clock {
@@ -17,11 +18,11 @@ impl Clock {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::seconds(self.offset_seconds.load(Ordering::Relaxed))
+        Utc::now() + chrono::Duration::milliseconds(self.offset_millis.load(Ordering::Relaxed))
     }
 
     /// Moves this clock (and every clone of it) forward. For tests.
     pub fn advance(&self, by: chrono::Duration) {
-        self.offset_seconds.fetch_add(by.num_seconds(), Ordering::Relaxed);
+        self.offset_millis.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
     }
 }

@@ -225,6 +225,40 @@ impl TestApp {
         }
     }
 
+    /// A second memberd process on this test's database, as another replica
+    /// (with the system's clock, not this one's).
+    pub async fn replica(
+        &self,
+        overrides: &[(&'static str, &str)],
+    ) -> (String, actix_web::web::Data<memberd::app::AppState>) {
+        let config = Config::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(self.database_url.clone()),
+            "MEMBERD_BIND" => Some("127.0.0.1:0".into()),
+            "MEMBERD_PUBLIC_URL" => Some("http://memberd.test".into()),
+            "MEMBERD_MAIL_DIR" => Some(
+                std::env::temp_dir()
+                    .join("memberd-test-mail")
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            _ => overrides.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()),
+        })
+        .unwrap();
+        let replica = Application::build(
+            config,
+            Options {
+                workers: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let address = format!("http://127.0.0.1:{}", replica.port());
+        let state = replica.state();
+        tokio::spawn(replica.run_until_stopped());
+        (address, state)
+    }
+
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
         let mut request = self.client.request(method, format!("{}{path}", self.address));
         if let Some(token) = token {

@@ -413,36 +413,6 @@ async fn members_read_keys_see_profiles_with_activity_and_roles() {
     assert!(app.get("/v1/members/erin", None).await.body.get("is_active").is_none());
 }
 
-/// A second memberd process on the test's database, as another replica.
-async fn replica(app: &TestApp) -> (String, actix_web::web::Data<memberd::app::AppState>) {
-    let config = memberd::config::Config::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(app.database_url.clone()),
-        "MEMBERD_BIND" => Some("127.0.0.1:0".into()),
-        "MEMBERD_PUBLIC_URL" => Some("http://memberd.test".into()),
-        "MEMBERD_MAIL_DIR" => Some(
-            std::env::temp_dir()
-                .join("memberd-test-mail")
-                .to_string_lossy()
-                .into_owned(),
-        ),
-        _ => None,
-    })
-    .unwrap();
-    let replica = memberd::app::Application::build(
-        config,
-        memberd::app::Options {
-            workers: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let address = format!("http://127.0.0.1:{}", replica.port());
-    let state = replica.state();
-    tokio::spawn(replica.run_until_stopped());
-    (address, state)
-}
-
 /// Asks until `done` holds, for at most a second: the promise made to other replicas.
 async fn within_a_second<F, Fut>(
     mut ask: F,
@@ -465,7 +435,7 @@ where
 #[tokio::test]
 async fn a_ban_or_a_revocation_through_one_replica_is_refused_by_another_within_a_second() {
     let app = TestApp::spawn().await;
-    let (other, replica_state) = replica(&app).await;
+    let (other, replica_state) = app.replica(&[]).await;
     let boss = app.member("boss").await;
     app.make_superuser(boss.id);
     let troll = app.member("troll").await;

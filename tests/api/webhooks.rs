@@ -260,3 +260,164 @@ async fn webhooks_are_for_superusers_and_refuse_private_addresses_by_default() {
         .await
         .assert_problem(404, "webhook_not_found");
 }
+
+/// The deliveries log of hook `id`, newest first.
+async fn deliveries(app: &TestApp, boss: &str, id: i64) -> Vec<Value> {
+    let log = app.get(&format!("/v1/webhooks/{id}/deliveries"), Some(boss)).await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    log.body["items"].as_array().unwrap().clone()
+}
+
+async fn subscribe(app: &TestApp, boss: &str, url: &str) -> i64 {
+    let created = app
+        .post(
+            "/v1/webhooks",
+            Some(boss),
+            json!({"url": url, "events": ["member.registered"]}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_a_day_is_given_up_and_its_hook_disabled() {
+    let app = TestApp::spawn_with(&[("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
+    let boss = superuser(&app).await;
+    let (url, received) = receiver(vec![500; 100]).await;
+    let id = subscribe(&app, &boss, &url).await;
+    app.register("wanda", "wanda@example.com").await;
+
+    // The test drives rounds itself (the service's own worker may take some
+    // too: claims keep them apart) and moves the clock to each retry. It
+    // reads the delivery from the database: a day on, access tokens expire.
+    let client = memberd::integration::webhooks::service::http_client();
+    let delivery_now = || {
+        use diesel::prelude::*;
+        use memberd::schema::webhook_deliveries::dsl::*;
+        webhook_deliveries
+            .select((state, attempts, next_attempt_at))
+            .load::<(String, i32, chrono::DateTime<chrono::Utc>)>(&mut app.db())
+            .unwrap()
+    };
+    let mut made = 0;
+    loop {
+        let (state, next) = loop {
+            memberd::integration::webhooks::service::tick(&app.state, &client)
+                .await
+                .unwrap();
+            // None yet while the other worker fans the event out.
+            if let Some((state, recorded, next)) = delivery_now().pop()
+                && recorded > made
+            {
+                assert_eq!(recorded, made + 1);
+                break (state, next);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        made += 1;
+        if state != "pending" {
+            assert_eq!(state, "failed");
+            break;
+        }
+        let wait = next - app.clock.now();
+        assert!(wait > chrono::Duration::zero(), "retried at once after attempt {made}");
+        app.clock.advance(wait);
+        assert!(made < 50, "never given up");
+    }
+    let boss = app.login("boss", crate::helpers::PASSWORD).await.access;
+    let delivery = deliveries(&app, &boss, id).await.remove(0);
+    assert_eq!(delivery["state"], "failed");
+    assert_eq!(received.lock().unwrap().len(), made as usize);
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| chrono::DateTime::parse_from_rfc3339(a["attempted_at"].as_str().unwrap()).unwrap())
+        .collect();
+    let (first, last) = (times.iter().min().unwrap(), times.iter().max().unwrap());
+    assert!(
+        *last - *first >= chrono::Duration::hours(24),
+        "retried for {}",
+        *last - *first
+    );
+    // Backing off: no wait shorter than the one before it, up to the longest.
+    let mut sorted = times.clone();
+    sorted.sort();
+    // In whole seconds: the clock also runs between the test's moves.
+    let waits: Vec<i64> = sorted.windows(2).map(|w| (w[1] - w[0]).num_seconds()).collect();
+    assert!(waits[0] <= 10, "{waits:?}");
+    let longest = waits.iter().position(|w| w == waits.iter().max().unwrap()).unwrap();
+    assert!(waits[..=longest].windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+
+    let hooks = app.get("/v1/webhooks", Some(&boss)).await.body;
+    assert!(hooks[0]["disabled_at"].is_string(), "{hooks}");
+    assert!(hooks[0]["disabled_reason"].is_string(), "{hooks}");
+    // A disabled hook is sent nothing new.
+    app.register("walter", "walter@example.com").await;
+    memberd::integration::webhooks::service::tick(&app.state, &client)
+        .await
+        .unwrap();
+    assert_eq!(deliveries(&app, &boss, id).await.len(), 1);
+    assert_eq!(received.lock().unwrap().len(), made as usize);
+}
+
+#[tokio::test]
+async fn replicas_deliver_each_event_once_and_a_delivery_abandoned_mid_way_is_sent_again() {
+    let allow = [("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let app = TestApp::spawn_with(&allow).await;
+    let (_, replica) = app.replica(&allow).await;
+    let boss = superuser(&app).await;
+    let (url, received) = receiver(Vec::new()).await;
+    subscribe(&app, &boss, &url).await;
+
+    // Both replicas' workers run, and the test adds rounds of both at once.
+    let client = memberd::integration::webhooks::service::http_client();
+    for n in 0..8 {
+        app.register(&format!("member{n}"), &format!("member{n}@example.com"))
+            .await;
+    }
+    use memberd::integration::webhooks::service::tick;
+    for _ in 0..100 {
+        let (a, b) = tokio::join!(tick(&app.state, &client), tick(&replica, &client));
+        a.unwrap();
+        b.unwrap();
+        if received.lock().unwrap().len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Another second of both workers, for a duplicate to show up if any would.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let ids: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.headers["webhook-id"].clone())
+        .collect();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), distinct.len()), (8, 8), "{ids:?}");
+
+    // A worker that claimed a delivery and stopped (a crash, a restart)
+    // leaves it leased; when the lease ends, it is sent, with its id. The
+    // test plays that worker: holding the hook keeps the live ones from
+    // fanning the new event out before it does.
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use memberd::integration::webhooks::store;
+    let mut conn = app.db();
+    AnsiTransactionManager::begin_transaction(&mut conn).unwrap();
+    diesel::RunQueryDsl::execute(diesel::sql_query("SELECT id FROM webhooks FOR UPDATE"), &mut conn).unwrap();
+    app.register("late", "late@example.com").await;
+    let now = app.clock.now();
+    assert_eq!(store::fan_out(&mut conn, now).unwrap(), 1);
+    let leased = store::claim_due(&mut conn, now, now + chrono::Duration::hours(1), 20).unwrap();
+    AnsiTransactionManager::commit_transaction(&mut conn).unwrap();
+    assert_eq!(leased.len(), 1);
+    tick(&app.state, &client).await.unwrap();
+    assert_eq!(received.lock().unwrap().len(), 8, "a leased delivery was sent");
+    app.clock
+        .advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
+    wait_until("the abandoned delivery", || received.lock().unwrap().len() >= 9).await;
+    let late = received.lock().unwrap()[8].clone();
+    assert!(String::from_utf8_lossy(&late.body).contains("\"late\""));
+}
