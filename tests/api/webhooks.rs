@@ -114,16 +114,7 @@ async fn events_arrive_signed_and_failures_are_retried_with_the_same_id() {
     let app = TestApp::spawn_with(&[("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
     let boss = superuser(&app).await;
     let (url, received) = receiver(vec![500]).await;
-    let created = app
-        .post(
-            "/v1/webhooks",
-            Some(&boss),
-            json!({"url": url, "events": ["member.registered"]}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let secret = created.body["secret"].as_str().unwrap().to_string();
-    let id = created.body["id"].as_i64().unwrap();
+    let (id, secret) = subscribe(&app, &boss, &url).await;
 
     app.register("wanda", "wanda@example.com").await;
     wait_until("the first attempt", || !received.lock().unwrap().is_empty()).await;
@@ -268,7 +259,8 @@ async fn deliveries(app: &TestApp, boss: &str, id: i64) -> Vec<Value> {
     log.body["items"].as_array().unwrap().clone()
 }
 
-async fn subscribe(app: &TestApp, boss: &str, url: &str) -> i64 {
+/// Subscribes `url` to `member.registered`: the hook's id and secret.
+async fn subscribe(app: &TestApp, boss: &str, url: &str) -> (i64, String) {
     let created = app
         .post(
             "/v1/webhooks",
@@ -277,7 +269,8 @@ async fn subscribe(app: &TestApp, boss: &str, url: &str) -> i64 {
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    created.body["id"].as_i64().unwrap()
+    let secret = created.body["secret"].as_str().unwrap().to_string();
+    (created.body["id"].as_i64().unwrap(), secret)
 }
 
 #[tokio::test]
@@ -285,7 +278,7 @@ async fn an_endpoint_failing_for_a_day_is_given_up_and_its_hook_disabled() {
     let app = TestApp::spawn_with(&[("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
     let boss = superuser(&app).await;
     let (url, received) = receiver(vec![500; 100]).await;
-    let id = subscribe(&app, &boss, &url).await;
+    let (id, _) = subscribe(&app, &boss, &url).await;
     app.register("wanda", "wanda@example.com").await;
 
     // The test drives rounds itself (the service's own worker may take some
