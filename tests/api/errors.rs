@@ -147,3 +147,47 @@ async fn responses_carry_a_request_id() {
     let id = response.headers["x-request-id"].to_str().unwrap();
     assert_eq!(id.len(), 36, "{id}");
 }
+
+#[tokio::test]
+async fn browsers_of_configured_origins_get_cors_headers_and_others_none() {
+    let app = TestApp::spawn_with(&[("MEMBERD_CORS_ORIGINS", "https://front.example")]).await;
+    let send = |method: Method, origin: &'static str| {
+        let request = app
+            .client
+            .request(method.clone(), format!("{}/v1/members", app.address))
+            .header("origin", origin);
+        let request = if method == Method::OPTIONS {
+            request.header("access-control-request-method", "POST")
+        } else {
+            request
+        };
+        async move { TestApp::read(request.send().await.unwrap()).await }
+    };
+
+    for allowed in ["https://front.example", "http://memberd.test"] {
+        let response = send(Method::GET, allowed).await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(response.headers["access-control-allow-origin"], allowed);
+        assert_eq!(response.headers["vary"], "Origin");
+        let exposed = response.headers["access-control-expose-headers"].to_str().unwrap();
+        assert!(exposed.contains("x-request-id"), "{exposed}");
+        assert!(response.headers.contains_key("x-request-id"));
+
+        let preflight = send(Method::OPTIONS, allowed).await;
+        assert_eq!(preflight.status, StatusCode::NO_CONTENT);
+        assert_eq!(preflight.headers["access-control-allow-origin"], allowed);
+        let methods = preflight.headers["access-control-allow-methods"].to_str().unwrap();
+        assert!(methods.contains("POST"), "{methods}");
+        assert!(preflight.headers.contains_key("access-control-allow-headers"));
+        assert!(preflight.headers.contains_key("x-request-id"));
+    }
+
+    // Refused by leaving the headers out: the browser enforces the rest.
+    let response = send(Method::GET, "https://elsewhere.example").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(!response.headers.contains_key("access-control-allow-origin"));
+    let preflight = send(Method::OPTIONS, "https://elsewhere.example").await;
+    assert_eq!(preflight.status, StatusCode::NO_CONTENT);
+    assert!(!preflight.headers.contains_key("access-control-allow-origin"));
+    assert!(!preflight.headers.contains_key("access-control-allow-methods"));
+}
