@@ -433,17 +433,18 @@ where
 }
 
 #[tokio::test]
-async fn a_ban_or_a_revocation_through_one_replica_is_refused_by_another_within_a_second() {
+async fn logouts_bans_and_revocations_through_one_replica_are_refused_by_another_within_a_second() {
     let app = TestApp::spawn().await;
     let (other, replica_state) = app.replica(&[]).await;
     let boss = app.member("boss").await;
     app.make_superuser(boss.id);
     let troll = app.member("troll").await;
+    let leaver = app.member("leaver").await;
     let key = key(&app, &boss, json!(["status:read"])).await;
-    let me_on_other = || {
+    let me_on_other = |access: &str| {
         app.client
             .get(format!("{other}/v1/members/me"))
-            .bearer_auth(&troll.access)
+            .bearer_auth(access)
             .send()
     };
     let status_on_other = || {
@@ -454,15 +455,30 @@ async fn a_ban_or_a_revocation_through_one_replica_is_refused_by_another_within_
     };
     // Twice each, so that the other replica answers from memory.
     for _ in 0..2 {
-        assert_eq!(me_on_other().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(me_on_other(&troll.access).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(me_on_other(&leaver.access).await.unwrap().status(), StatusCode::OK);
         let status = TestApp::read(status_on_other().await.unwrap()).await;
         assert_eq!(status.body["can_read"], true);
     }
 
+    let logout = app
+        .request(reqwest::Method::POST, "/v1/auth/logout", Some(&leaver.access), None)
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    within_a_second(
+        || async { me_on_other(&leaver.access).await.unwrap() },
+        |r| r.status.as_u16() == 401,
+    )
+    .await
+    .assert_problem(401, "session_revoked");
+
     ban_troll(&app, &boss).await;
-    within_a_second(|| async { me_on_other().await.unwrap() }, |r| r.status.as_u16() == 403)
-        .await
-        .assert_problem(403, "member_banned");
+    within_a_second(
+        || async { me_on_other(&troll.access).await.unwrap() },
+        |r| r.status.as_u16() == 403,
+    )
+    .await
+    .assert_problem(403, "member_banned");
     let status = within_a_second(
         || async { status_on_other().await.unwrap() },
         |r| r.body["can_read"] == false,
