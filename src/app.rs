@@ -19,7 +19,6 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::TokenIssuer;
 use crate::auth::keys::SigningKeys;
 use crate::auth::password::PasswordHasher;
-use crate::body::MAX_BODY_BYTES;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -155,12 +154,6 @@ impl Application {
                 .app_data(routes.clone())
                 .app_data(document.clone())
                 .app_data(cors.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(MAX_BODY_BYTES)
-                        .error_handler(error::json_error_handler),
-                )
-                .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
                 .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
                 .wrap(from_fn(response_headers))
                 .wrap(from_fn(crate::metrics::record))

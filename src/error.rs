@@ -297,63 +297,18 @@ fn json_data_error(error: &serde_json::Error) -> AppError {
     }
 }
 
-impl From<actix_error::JsonPayloadError> for AppError {
-    fn from(error: actix_error::JsonPayloadError) -> Self {
-        use actix_error::JsonPayloadError as E;
-        match error {
-            E::OverflowKnownLength { .. } | E::Overflow { .. } => Self::PayloadTooLarge,
-            E::ContentType => Self::UnsupportedMediaType,
-            E::Deserialize(e) if e.is_data() => json_data_error(&e),
-            E::Deserialize(e) => Self::BadRequest {
-                code: "malformed_json",
-                detail: format!("The body is not valid JSON: {e}"),
-            },
-            E::Payload(actix_web::error::PayloadError::Overflow) => Self::PayloadTooLarge,
-            E::Payload(e) => Self::BadRequest {
-                code: "bad_request",
-                detail: format!("The body could not be read: {e}"),
-            },
-            other => Self::BadRequest {
-                code: "bad_request",
-                detail: other.to_string(),
-            },
+/// The problem for a body that did not parse as the endpoint's JSON.
+pub fn json_error(error: serde_json::Error) -> AppError {
+    if error.is_data() {
+        json_data_error(&error)
+    } else {
+        AppError::BadRequest {
+            code: "malformed_json",
+            detail: format!("The body is not valid JSON: {error}"),
         }
     }
 }
 
-pub fn json_error_handler(error: actix_error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    AppError::from(error).into()
-}
-
-pub fn query_error_handler(error: actix_error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    AppError::BadRequest {
-        code: "invalid_query",
-        detail: error.to_string(),
-    }
-    .into()
-}
-
 pub fn path_error_handler(error: actix_error::PathError, _: &HttpRequest) -> actix_web::Error {
     AppError::not_found("not_found", format!("No such resource: {error}")).into()
-}
-
-/// Parses an optional JSON body: empty means the type's default. Used by the
-/// few endpoints whose body may be left out entirely.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
-    request: &HttpRequest,
-    body: &[u8],
-) -> Result<T, AppError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let is_json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
-    if !is_json {
-        return Err(AppError::UnsupportedMediaType);
-    }
-    serde_json::from_slice(body).map_err(|e| AppError::from(actix_error::JsonPayloadError::Deserialize(e)))
 }

@@ -4,7 +4,6 @@
 
 pub mod app;
 pub mod auth;
-pub mod body;
 pub mod cache;
 pub mod client_ip;
 pub mod clock;
@@ -14,6 +13,7 @@ pub mod duration;
 pub mod error;
 pub mod geoip;
 pub mod health;
+pub mod input;
 pub mod integration;
 pub mod karma;
 pub mod mail;

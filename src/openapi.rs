@@ -88,7 +88,8 @@ impl IntoResponses for BodyProblems {
             (
                 "422",
                 "`validation_failed`: `errors[]` lists each field with its code \
-                 (`required`, `too_long`, `unknown_field`, `invalid_type`, and the rules of the endpoint).",
+                 (`required`, `too_long`, `unknown_field`, `invalid_type`, `null_character` for text holding U+0000, \
+                 and the rules of the endpoint).",
             ),
             (
                 "503",

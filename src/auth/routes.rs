@@ -9,9 +9,9 @@ use crate::app::AppState;
 use crate::auth::extract::Caller;
 use crate::auth::keys::Jwks;
 use crate::auth::service::{self, Grant, LoginInput, Origin};
-use crate::body::OptionalJson;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
+use crate::input::{Json, OptionalJson};
 use crate::members::routes::OwnAccount;
 use crate::openapi::{AuthProblems, BodyProblems};
 
@@ -110,7 +110,7 @@ async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
     ClientIp(ip): ClientIp,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<web::Json<SessionResponse>, AppError> {
     let body = body.into_inner();
     let input = LoginInput {
@@ -139,7 +139,7 @@ async fn login(
 #[post("/auth/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<web::Json<SessionResponse>, AppError> {
     let grant = service::refresh(&state, &body.refresh_token).await?;
     Ok(web::Json(SessionResponse::new(grant, &state.config)))

@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::auth::extract::{Caller, Principal, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
+use crate::input::{Json, Query};
 use crate::integration::clients::{self, ApiKey, ClientRow};
 use crate::integration::events::{self, EventType};
 use crate::openapi::{AuthProblems, BodyProblems};
@@ -91,7 +92,7 @@ async fn create_client(
     state: web::Data<AppState>,
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
-    body: web::Json<ClientRequest>,
+    body: Json<ClientRequest>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
     let (name, scopes) = clients::parse_client(&body.name, &body.scopes).map_err(AppError::Validation)?;
@@ -307,7 +308,7 @@ fn parse_event_query(params: EventParams) -> Result<EventQuery, AppError> {
     params(EventParams),
     responses(
         (status = 200, description = "Events after the cursor.", body = EventPage),
-        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing_credentials`, `invalid_token`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only` for members; `insufficient_scope` for keys without `events:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `after` `invalid`, `types` `unknown_type`, `wait` `invalid`/`too_long`, `limit` `out_of_range`.", body = Problem, content_type = "application/problem+json"),
@@ -318,7 +319,7 @@ fn parse_event_query(params: EventParams) -> Result<EventQuery, AppError> {
 async fn event_feed(
     state: web::Data<AppState>,
     principal: Principal,
-    params: web::Query<EventParams>,
+    params: Query<EventParams>,
 ) -> Result<web::Json<EventPage>, AppError> {
     principal.require_scope(crate::integration::clients::Scope::EventsRead)?;
     if let Principal::Member(caller) = &principal {

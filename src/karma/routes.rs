@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::auth::extract::{Caller, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
+use crate::input::Json;
 use crate::karma::model::KarmaNote;
 use crate::karma::service::{self, NoteView};
 use crate::members::model::MemberKey;
@@ -84,7 +85,7 @@ async fn add(
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
-    body: web::Json<KarmaNoteRequest>,
+    body: Json<KarmaNoteRequest>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
     let note = KarmaNote::parse(&body.note, body.karma).map_err(AppError::Validation)?;

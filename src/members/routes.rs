@@ -11,6 +11,7 @@ use crate::auth::extract::{Caller, MaybePrincipal, Principal, Writer};
 use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::error::{AppError, FieldError, Problem};
+use crate::input::{Json, Query};
 use crate::integration::clients::Scope;
 use crate::members::account::{self, AccountChange, PasswordChange};
 use crate::members::model::{DirectorySort, Locale, Member, MemberKey, ProfileChanges, directory_prefix};
@@ -216,7 +217,7 @@ async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,
     ClientIp(ip): ClientIp,
-    body: web::Json<RegistrationRequest>,
+    body: Json<RegistrationRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let language = request
@@ -281,7 +282,7 @@ fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
     params(DirectoryParams),
     responses(
         (status = 200, description = "A page of members, with `Link` (next/prev).", body = Paged<MemberProfile>),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `page` or `per_page` out of range, unknown `sort`, `q` over 30 characters.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
@@ -292,7 +293,7 @@ async fn directory(
     state: web::Data<AppState>,
     request: HttpRequest,
     caller: MaybePrincipal,
-    params: web::Query<DirectoryParams>,
+    params: Query<DirectoryParams>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
@@ -392,7 +393,7 @@ pub struct ProfilePatch {
 async fn update_me(
     state: web::Data<AppState>,
     Writer(caller): Writer,
-    body: web::Json<ProfilePatch>,
+    body: Json<ProfilePatch>,
 ) -> Result<web::Json<OwnAccount>, AppError> {
     let body = body.into_inner();
     let changes = ProfileChanges {
@@ -435,7 +436,7 @@ pub struct PasswordChangeRequest {
 async fn change_password(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<PasswordChangeRequest>,
+    body: Json<PasswordChangeRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     let change = PasswordChange {
@@ -487,7 +488,7 @@ pub struct AccountChangeResponse {
 async fn change_account(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<AccountChangeRequest>,
+    body: Json<AccountChangeRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     // A rename changes what others see; a new address does not.
@@ -585,7 +586,7 @@ pub struct UnregisterRequest {
 async fn unregister(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<UnregisterRequest>,
+    body: Json<UnregisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     account::unregister(&state, caller.member_id, body.into_inner().password).await?;
     Ok(HttpResponse::NoContent().finish())

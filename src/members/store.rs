@@ -144,6 +144,12 @@ pub fn find_by_email(conn: &mut PgConnection, email: &Email) -> Result<Option<Me
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
+/// PostgreSQL text cannot hold U+0000, so no username does, and a query
+/// that names one would fail whole.
+fn can_be_text(name: &str) -> bool {
+    !name.contains('\0')
+}
+
 /// The member a path names, by id or username (in any case). Built-in
 /// members are nobody's business.
 pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Member>, AppError> {
@@ -152,6 +158,7 @@ pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Me
         .select(MemberRow::as_select());
     let row = match key {
         MemberKey::Id(id) => query.filter(members::id.eq(*id)).first(conn).optional()?,
+        MemberKey::Username(name) if !can_be_text(name) => None,
         MemberKey::Username(name) => query
             .filter(lower(members::username).eq(name.to_lowercase()))
             .first(conn)
@@ -519,6 +526,7 @@ pub fn find_many_by_key(
     ids: &[i64],
     folded_names: &[String],
 ) -> Result<Vec<Member>, AppError> {
+    let folded_names: Vec<&String> = folded_names.iter().filter(|name| can_be_text(name)).collect();
     Ok(members::table
         .filter(members::is_system.eq(false))
         .filter(

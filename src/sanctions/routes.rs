@@ -12,6 +12,7 @@ use crate::auth::extract::{Caller, Principal};
 use crate::cache;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
+use crate::input::{Json, Query};
 use crate::integration::clients::Scope;
 use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
@@ -145,7 +146,7 @@ async fn apply(
     caller: Caller,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
-    body: web::Json<SanctionRequestBody>,
+    body: Json<SanctionRequestBody>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
     let body = body.into_inner();
@@ -209,7 +210,7 @@ pub struct SanctionListParams {
     params(SanctionListParams),
     responses(
         (status = 200, description = "A page of sanctions.", body = Paged<Sanction>),
-        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging, `kind` or `resource`.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
@@ -219,7 +220,7 @@ pub struct SanctionListParams {
 async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<SanctionListParams>,
+    params: Query<SanctionListParams>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
     let params = params.into_inner();
@@ -336,7 +337,7 @@ async fn forgive(
     caller: Caller,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
-    body: web::Json<EndRequest>,
+    body: Json<EndRequest>,
 ) -> Result<web::Json<Sanction>, AppError> {
     end_early(state, caller, ip, &id, EndingKind::Forgiven, body.into_inner()).await
 }
@@ -362,7 +363,7 @@ async fn revert(
     caller: Caller,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
-    body: web::Json<EndRequest>,
+    body: Json<EndRequest>,
 ) -> Result<web::Json<Sanction>, AppError> {
     end_early(state, caller, ip, &id, EndingKind::Reverted, body.into_inner()).await
 }
@@ -459,6 +460,7 @@ fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Res
     responses(
         (status = 200, description = "The status.", body = MemberStatus),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        (status = 400, description = "`invalid_query`: a parameter holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`missing_credentials`, `invalid_token`, `token_expired`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: only the member, staff and services may ask; `insufficient_scope`: the key lacks `status:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
@@ -472,7 +474,7 @@ async fn status(
     request: HttpRequest,
     principal: Principal,
     member: web::Path<String>,
-    params: web::Query<StatusParams>,
+    params: Query<StatusParams>,
 ) -> Result<HttpResponse, AppError> {
     principal.require_scope(Scope::StatusRead)?;
     let resource = params
@@ -550,7 +552,7 @@ async fn batch_status(
     state: web::Data<AppState>,
     request: HttpRequest,
     principal: Principal,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, AppError> {
     principal.require_scope(Scope::StatusRead)?;
     if let Principal::Member(caller) = &principal {

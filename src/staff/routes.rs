@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::auth::extract::{Caller, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
+use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
@@ -207,7 +208,7 @@ async fn set_roles(
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
-    body: web::Json<RolesBody>,
+    body: Json<RolesBody>,
 ) -> Result<web::Json<RolesBody>, AppError> {
     superuser_only(caller.is_superuser)?;
     let body = body.into_inner();
@@ -282,7 +283,7 @@ async fn create_group(
     state: web::Data<AppState>,
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
-    body: web::Json<GroupRequest>,
+    body: Json<GroupRequest>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
     let name = parse_group_name(&body.name).map_err(|e| AppError::Validation(vec![e]))?;
@@ -312,7 +313,7 @@ pub struct ForbiddenDomain {
     params(DomainParams),
     responses(
         (status = 200, description = "A page of domains.", body = Paged<ForbiddenDomain>),
-        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
@@ -322,7 +323,7 @@ pub struct ForbiddenDomain {
 async fn list_domains(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<DomainParams>,
+    params: Query<DomainParams>,
 ) -> Result<web::Json<Paged<ForbiddenDomain>>, AppError> {
     staff_only(caller.is_staff)?;
     let params = params.into_inner();
@@ -364,7 +365,7 @@ async fn add_domain(
     state: web::Data<AppState>,
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
-    body: web::Json<DomainRequest>,
+    body: Json<DomainRequest>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
     let domain = parse_domain(&body.domain).map_err(|e| AppError::Validation(vec![e]))?;
@@ -436,7 +437,7 @@ pub struct AuditRecord {
     params(AuditParams),
     responses(
         (status = 200, description = "A page of the log.", body = Paged<AuditRecord>),
-        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging or `action` over 100 characters.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
@@ -446,7 +447,7 @@ pub struct AuditRecord {
 async fn audit_log(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<AuditParams>,
+    params: Query<AuditParams>,
 ) -> Result<web::Json<Paged<AuditRecord>>, AppError> {
     superuser_only(caller.is_superuser)?;
     let params = params.into_inner();

@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::auth::routes::{SessionResponse, origin};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
+use crate::input::Json;
 use crate::members::routes::Accepted;
 use crate::openapi::BodyProblems;
 use crate::tokens::service;
@@ -47,7 +48,7 @@ pub struct ResendRequest {
 async fn resend_registration(
     state: web::Data<AppState>,
     ClientIp(ip): ClientIp,
-    body: web::Json<ResendRequest>,
+    body: Json<ResendRequest>,
 ) -> Result<HttpResponse, AppError> {
     service::resend_registration(&state, &body.email, ip.to_string()).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -105,7 +106,7 @@ pub struct PasswordResetRequest {
 async fn request_password_reset(
     state: web::Data<AppState>,
     ClientIp(ip): ClientIp,
-    body: web::Json<PasswordResetRequest>,
+    body: Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, AppError> {
     service::request_password_reset(&state, &body.login, ip.to_string()).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -154,7 +155,7 @@ pub struct NewPasswordRequest {
 async fn reset_password(
     state: web::Data<AppState>,
     token: web::Path<String>,
-    body: web::Json<NewPasswordRequest>,
+    body: Json<NewPasswordRequest>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
     service::reset_password(&state, token.into_inner(), body.password, body.password_confirmation).await?;

@@ -1,7 +1,8 @@
 //! Malformed and hostile input: always a problem+json 4xx, never a change.
 
+use diesel::RunQueryDsl;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
 
@@ -190,4 +191,302 @@ async fn browsers_of_configured_origins_get_cors_headers_and_others_none() {
     assert_eq!(preflight.status, StatusCode::NO_CONTENT);
     assert!(!preflight.headers.contains_key("access-control-allow-origin"));
     assert!(!preflight.headers.contains_key("access-control-allow-methods"));
+}
+
+/// What a refused request must leave as it was: every table but the
+/// counters of attempts and the times of last use, as one digest.
+fn digest(conn: &mut diesel::PgConnection) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Digest {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        digest: String,
+    }
+    let tables = [
+        "audit_log",
+        "events",
+        "groups",
+        "karma_notes",
+        "member_groups",
+        "member_tokens",
+        "members",
+        "refresh_tokens",
+        "sanctions",
+        "service_clients",
+        "sessions",
+        "username_history",
+        "webhooks",
+        "webhook_deliveries",
+    ];
+    let mut rows = tables
+        .map(|t| {
+            format!(
+                "SELECT '{t}' || (to_jsonb(x) - 'last_login_at' - 'last_visit_at' - 'last_ip' - 'last_used_at')::text \
+                 AS row FROM {t} x"
+            )
+        })
+        .join(" UNION ALL ");
+    // Ten thousand domains are seeded at start: their number and the newest
+    // row version tell any insert, update or delete, without reading them all.
+    rows.push_str(
+        " UNION ALL SELECT 'forbidden_email_domains' || count(*) || '/' || coalesce(max(xmin::text::bigint), 0) \
+         FROM forbidden_email_domains",
+    );
+    diesel::sql_query(format!(
+        "SELECT md5(string_agg(row, '|' ORDER BY row)) AS digest FROM ({rows}) r"
+    ))
+    .get_result::<Digest>(conn)
+    .unwrap()
+    .digest
+}
+
+fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => &document["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    }
+}
+
+/// A value of a property's type, so that a body gets past its required
+/// fields to the one under test.
+fn plausible(document: &Value, schema: &Value) -> Value {
+    let schema = resolve(document, schema);
+    if let Some(first) = schema["enum"].as_array().and_then(|values| values.first()) {
+        return first.clone();
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds.iter().find(|k| *k != "null").cloned().unwrap_or(Value::Null),
+        kind => kind.clone(),
+    };
+    match kind.as_str() {
+        Some("integer" | "number") => json!(1),
+        Some("boolean") => json!(false),
+        Some("array") => json!([]),
+        Some("object") => json!({}),
+        _ => json!("x"),
+    }
+}
+
+/// The request bodies to send to an operation that takes one: not JSON, JSON
+/// of the wrong shape, and its required fields filled with each field in
+/// turn set to a hostile value.
+fn hostile_bodies(document: &Value, operation: &Value) -> Vec<String> {
+    let Some(body) = operation.get("requestBody") else {
+        return Vec::new();
+    };
+    let mut bodies: Vec<String> = [
+        "not json",
+        "{\"a\":",
+        "null",
+        "[]",
+        "\"text\"",
+        "{}",
+        "{\"\\u0000\": 1}",
+    ]
+    .map(String::from)
+    .to_vec();
+    let schema = resolve(document, &body["content"]["application/json"]["schema"]);
+    let Some(properties) = schema["properties"].as_object() else {
+        return bodies;
+    };
+    let mut base = serde_json::Map::new();
+    for name in schema["required"].as_array().into_iter().flatten() {
+        let name = name.as_str().unwrap();
+        base.insert(name.into(), plausible(document, &properties[name]));
+    }
+    bodies.push(Value::Object(base.clone()).to_string());
+    let values = [
+        "null".to_string(),
+        "[[[]]]".to_string(),
+        "{\"a\": {\"b\": 1}}".to_string(),
+        "99999999999999999999999".to_string(),
+        "-1".to_string(),
+        "1.5e308".to_string(),
+        "\"\\u0000\"".to_string(),
+        "\"a\\u0000b\"".to_string(),
+        "[\"\\u0000\"]".to_string(),
+        "\"'; DROP TABLE members; --\"".to_string(),
+        format!("\"{}\"", "x".repeat(20_000)),
+    ];
+    for property in properties.keys() {
+        for value in &values {
+            let mut fields: Vec<String> = base
+                .iter()
+                .filter(|(name, _)| *name != property)
+                .map(|(name, value)| format!("{}: {value}", Value::from(name.as_str())))
+                .collect();
+            fields.push(format!("\"{property}\": {value}"));
+            bodies.push(format!("{{{}}}", fields.join(", ")));
+        }
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn every_operation_refuses_hostile_input_with_a_documented_problem_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    app.member("target").await;
+    let document: Value = serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    let path_values = [
+        "0",
+        "-1",
+        "99999999999999999999",
+        "1e3",
+        "%00",
+        "a%00b",
+        "%FF%FE",
+        "..%2F..%2Fetc",
+        "'%20OR%201=1--",
+        &"x".repeat(600),
+    ];
+    let query_values = [
+        "-1",
+        "abc",
+        "99999999999999999999",
+        "%00",
+        "a%00b",
+        "%FF",
+        &"y".repeat(3000),
+    ];
+
+    let mut conn = app.db();
+    let mut access = boss.access.clone();
+    let mut failures = Vec::new();
+    let mut requests = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            // Some of what is sent may end the superuser's session (a logout
+            // with an empty body is a valid one): start each operation signed in.
+            if app.get("/v1/members/me", Some(&access)).await.status != StatusCode::OK {
+                access = app.login("boss", PASSWORD).await.access;
+            }
+            let mut calls: Vec<(String, Option<String>)> = Vec::new();
+            for value in path_values {
+                let concrete = path
+                    .split('/')
+                    .map(|segment| if segment.starts_with('{') { value } else { segment })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                if concrete != *path {
+                    calls.push((concrete, None));
+                }
+            }
+            // Query strings and bodies go to the path with its parameters
+            // naming a member who exists, or nothing that does.
+            let plain = path
+                .split('/')
+                .map(|segment| match segment {
+                    "{member}" => "target",
+                    s if s.starts_with('{') => "424242",
+                    s => s,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let queries = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap());
+            for query in queries {
+                for value in query_values {
+                    calls.push((format!("{plain}?{query}={value}"), None));
+                }
+            }
+            for body in hostile_bodies(&document, operation) {
+                calls.push((plain.clone(), Some(body)));
+            }
+
+            for (target, body) in calls {
+                let before = digest(&mut conn);
+                let mut request = app
+                    .client
+                    .request(
+                        Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                        format!("{}{target}", app.address),
+                    )
+                    .bearer_auth(&access);
+                if let Some(body) = &body {
+                    request = request.header("content-type", "application/json").body(body.clone());
+                }
+                let raw = request.send().await.unwrap();
+                let content_type = raw
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default();
+                let response = TestApp::read(raw).await;
+                requests += 1;
+                let status = response.status.as_u16();
+                let what = format!(
+                    "{} {target} {}: {status} {}",
+                    method.to_uppercase(),
+                    body.as_deref().map(|b| &b[..b.len().min(80)]).unwrap_or(""),
+                    response.body
+                );
+                if status >= 500 {
+                    failures.push(format!("server error: {what}"));
+                    continue;
+                }
+                if status < 400 {
+                    continue;
+                }
+                if content_type != "application/problem+json" {
+                    failures.push(format!("not a problem ({content_type}): {what}"));
+                    continue;
+                }
+                // Each status's description lists its codes, backticked.
+                let code = format!("`{}`", response.code());
+                match operation["responses"][status.to_string()]["description"].as_str() {
+                    Some(description) if description.contains(&code) => {}
+                    Some(_) => failures.push(format!("code not documented for this status: {what}")),
+                    None => failures.push(format!("status not documented: {what}")),
+                }
+                if digest(&mut conn) != before {
+                    failures.push(format!("refused but wrote: {what}"));
+                }
+            }
+        }
+    }
+    assert!(requests > 1000, "only {requests} requests were sent");
+    assert!(
+        failures.is_empty(),
+        "{} of {requests}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn text_holding_u0000_is_refused_where_it_comes_in() {
+    let app = TestApp::spawn().await;
+    let ada = app.member("ada").await;
+    // A backslash followed by the letters is text like any other.
+    let response = app
+        .patch("/v1/members/me", Some(&ada.access), json!({"biography": "\\u0000"}))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    assert_eq!(response.body["biography"], "\\u0000");
+    let before = counts(&app);
+
+    let response = app
+        .patch("/v1/members/me", Some(&ada.access), json!({"biography": "a\u{0}b"}))
+        .await;
+    response.assert_problem(422, "validation_failed");
+    assert_eq!(
+        response.field_codes(),
+        [("biography".to_string(), "null_character".to_string())]
+    );
+    app.get("/v1/members?q=a%00", None)
+        .await
+        .assert_problem(400, "invalid_query");
+    app.get("/v1/members/ada%00", None)
+        .await
+        .assert_problem(404, "member_not_found");
+    app.post("/v1/tokens/password-reset", None, json!({"login": "ada\u{0}"}))
+        .await
+        .assert_problem(422, "validation_failed");
+    assert_eq!(counts(&app), before);
+    assert_eq!(app.get("/v1/members/ada", None).await.body["biography"], "\\u0000");
 }

@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::app::AppState;
 use crate::auth::extract::{Caller, Writer};
 use crate::error::{AppError, FieldError, Problem};
+use crate::input::{Json, Query};
 use crate::integration::events::EventType;
 use crate::integration::webhooks::model::{generate_secret, parse_url, secret_key};
 use crate::integration::webhooks::service::check_url;
@@ -95,7 +96,7 @@ impl From<WebhookRow> for Webhook {
 async fn create(
     state: web::Data<AppState>,
     Writer(caller): Writer,
-    body: web::Json<WebhookRequest>,
+    body: Json<WebhookRequest>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
     let body = body.into_inner();
@@ -235,7 +236,7 @@ pub struct Delivery {
     params(("id" = i64, Path, description = "Webhook id."), DeliveryParams),
     responses(
         (status = 200, description = "A page of deliveries.", body = Paged<Delivery>),
-        (status = 400, description = "`invalid_query`.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`webhook_not_found`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
@@ -247,7 +248,7 @@ async fn deliveries(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    params: web::Query<DeliveryParams>,
+    params: Query<DeliveryParams>,
 ) -> Result<web::Json<Paged<Delivery>>, AppError> {
     superuser_only(caller.is_superuser)?;
     let id: i64 = id.parse().map_err(|_| webhook_not_found())?;

@@ -1,0 +1,238 @@
+//! What a request carries in: JSON bodies and query strings.
+//!
+//! Every body and query string is read here, so that one rule holds for all
+//! of them: text holding U+0000 is refused as input, since PostgreSQL text
+//! cannot store it and a query carrying it would fail as a server error.
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use actix_web::http::header;
+
+use crate::error::{AppError, FieldError, json_error};
+
+/// The largest body any endpoint accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body, required.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read(&mut payload).await?;
+            parse(&request, &body).map(Json)
+        })
+    }
+}
+
+/// A JSON body that may be left out entirely, such as logout's `{"all": true}`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read(&mut payload).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            parse(&request, &body).map(OptionalJson)
+        })
+    }
+}
+
+/// A query string, decoded into `T`.
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let query = request.query_string();
+        // U+0000 can only arrive percent-encoded: a raw NUL is not valid in a request line.
+        let parsed = if query.contains("%00") {
+            Err(AppError::BadRequest {
+                code: "invalid_query",
+                detail: "A query parameter holds the character U+0000.".into(),
+            })
+        } else {
+            web::Query::<T>::from_query(query)
+                .map(|q| Query(q.into_inner()))
+                .map_err(|e| AppError::BadRequest {
+                    code: "invalid_query",
+                    detail: e.to_string(),
+                })
+        };
+        std::future::ready(parsed)
+    }
+}
+
+fn parse<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, AppError> {
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    refuse_nul_in_body(body)?;
+    serde_json::from_slice(body).map_err(json_error)
+}
+
+async fn read(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => AppError::PayloadTooLarge,
+            e => AppError::BadRequest {
+                code: "bad_request",
+                detail: format!("The body could not be read: {e}"),
+            },
+        })?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(AppError::PayloadTooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// JSON can carry U+0000 only as the escape `\u0000` (a raw control
+/// character in a string is malformed JSON), so the bytes tell whether to
+/// look for the field that holds it.
+fn refuse_nul_in_body(body: &[u8]) -> Result<(), AppError> {
+    if !has_nul_escape(body) {
+        return Ok(());
+    }
+    // Malformed JSON: the parser says so.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        None => Ok(()),
+        Some(field) => Err(AppError::Validation(vec![FieldError::new(
+            &field,
+            "null_character",
+            "Text may not hold the character U+0000.",
+        )])),
+    }
+}
+
+fn has_nul_escape(body: &[u8]) -> bool {
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            if body[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            // Skip the escaped character, so that `\\u0000` (a backslash, then text) does not count.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// Where in `value` text holds U+0000, as a dotted path (`items.3`), with
+/// object keys counting as text of their object.
+fn nul_path(value: &serde_json::Value, at: String) -> Option<String> {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_string()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(if at.is_empty() { "body".into() } else { at }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, join(&i.to_string()))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(if at.is_empty() { "body".into() } else { at.clone() })
+            } else {
+                nul_path(item, join(key))
+            }
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nul_escape_is_found_and_an_escaped_backslash_before_it_is_not() {
+        assert!(has_nul_escape(br#"{"a": "x\u0000"}"#));
+        assert!(has_nul_escape(br#"{"a": "\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\u0001", "b": "\\"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\"#));
+    }
+
+    #[test]
+    fn the_field_holding_nul_is_named() {
+        let path = |text: &str| nul_path(&serde_json::from_str(text).unwrap(), String::new());
+        assert_eq!(
+            path(r#"{"bio": "ok", "signature": "a\u0000"}"#).as_deref(),
+            Some("signature")
+        );
+        assert_eq!(path(r#"{"members": [1, "x\u0000"]}"#).as_deref(), Some("members.1"));
+        assert_eq!(path(r#"{"a": {"\u0000": 1}}"#).as_deref(), Some("a"));
+        assert_eq!(path(r#""\u0000""#).as_deref(), Some("body"));
+        assert_eq!(path(r#"{"a": "\\u0000"}"#), None);
+    }
+
+    #[test]
+    fn malformed_json_is_left_to_the_parser() {
+        assert!(refuse_nul_in_body(br#"{"a": "\u0000"#).is_ok());
+        assert!(refuse_nul_in_body(br#"{"a": "\u0000"}"#).is_err());
+    }
+}
