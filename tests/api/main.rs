@@ -3,6 +3,7 @@
 mod helpers;
 mod smtp;
 
+mod access;
 mod account;
 mod errors;
 mod integration;
