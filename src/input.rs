@@ -41,7 +41,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let request = request.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let body = read(&mut payload).await?;
+            let body = read(&request, &mut payload).await?;
             parse(&request, &body).map(Json)
         })
     }
@@ -58,7 +58,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
         let request = request.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            let body = read(&mut payload).await?;
+            let body = read(&request, &mut payload).await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(T::default()));
             }
@@ -122,7 +122,16 @@ fn parse<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, A
     serde_json::from_slice(body).map_err(json_error)
 }
 
-async fn read(payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+async fn read(request: &HttpRequest, payload: &mut Payload) -> Result<web::BytesMut, AppError> {
+    // Answer a body announced as too large at once, rather than wait for it.
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(AppError::PayloadTooLarge);
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {

@@ -462,3 +462,27 @@ async fn text_holding_u0000_is_refused_where_it_comes_in() {
     assert_eq!(counts(&app), before);
     assert_eq!(app.get("/v1/members/ada", None).await.body["biography"], "\\u0000");
 }
+
+#[tokio::test]
+async fn a_body_announced_as_too_large_is_refused_before_it_arrives() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /v1/auth/login HTTP/1.1\r\nHost: memberd.test\r\nContent-Type: application/json\r\n\
+              Content-Length: 99999999\r\n\r\n{}",
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0; 2048];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("an answer without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+}
