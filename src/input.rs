@@ -5,6 +5,7 @@
 //! cannot store it and a query carrying it would fail as a server error.
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::FutureExt;
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
@@ -19,31 +20,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// A JSON body, required.
 pub struct Json<T>(pub T);
 
-impl<T> Json<T> {
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> std::ops::Deref for Json<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let body = read(&request, &mut payload).await?;
-            parse(&request, &body).map(Json)
-        })
+        json_body(request, payload, None)
+            .map(|body| body.map(Json))
+            .boxed_local()
     }
 }
 
@@ -55,34 +39,14 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        let mut payload = payload.take();
-        Box::pin(async move {
-            let body = read(&request, &mut payload).await?;
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Ok(OptionalJson(T::default()));
-            }
-            parse(&request, &body).map(OptionalJson)
-        })
+        json_body(request, payload, Some(T::default))
+            .map(|body| body.map(OptionalJson))
+            .boxed_local()
     }
 }
 
 /// A query string, decoded into `T`.
 pub struct Query<T>(pub T);
-
-impl<T> Query<T> {
-    pub fn into_inner(self) -> T {
-        self.0
-    }
-}
-
-impl<T> std::ops::Deref for Query<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 impl<T: DeserializeOwned> FromRequest for Query<T> {
     type Error = AppError;
@@ -106,6 +70,24 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
         };
         std::future::ready(parsed)
     }
+}
+
+/// Reads and parses a body; `if_empty` answers an empty one where the
+/// endpoint allows that.
+fn json_body<T: DeserializeOwned + 'static>(
+    request: &HttpRequest,
+    payload: &mut Payload,
+    if_empty: Option<fn() -> T>,
+) -> LocalBoxFuture<'static, Result<T, AppError>> {
+    let request = request.clone();
+    let mut payload = payload.take();
+    Box::pin(async move {
+        let body = read(&request, &mut payload).await?;
+        match if_empty {
+            Some(default) if body.iter().all(u8::is_ascii_whitespace) => Ok(default()),
+            _ => parse(&request, &body),
+        }
+    })
 }
 
 fn parse<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, AppError> {

@@ -110,9 +110,8 @@ async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
     ClientIp(ip): ClientIp,
-    body: Json<LoginRequest>,
+    Json(body): Json<LoginRequest>,
 ) -> Result<web::Json<SessionResponse>, AppError> {
-    let body = body.into_inner();
     let input = LoginInput {
         login: body.login,
         password: body.password,
@@ -139,7 +138,7 @@ async fn login(
 #[post("/auth/refresh")]
 async fn refresh(
     state: web::Data<AppState>,
-    body: Json<RefreshRequest>,
+    Json(body): Json<RefreshRequest>,
 ) -> Result<web::Json<SessionResponse>, AppError> {
     let grant = service::refresh(&state, &body.refresh_token).await?;
     Ok(web::Json(SessionResponse::new(grant, &state.config)))

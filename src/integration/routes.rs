@@ -92,7 +92,7 @@ async fn create_client(
     state: web::Data<AppState>,
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
-    body: Json<ClientRequest>,
+    Json(body): Json<ClientRequest>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
     let (name, scopes) = clients::parse_client(&body.name, &body.scopes).map_err(AppError::Validation)?;
@@ -319,13 +319,13 @@ fn parse_event_query(params: EventParams) -> Result<EventQuery, AppError> {
 async fn event_feed(
     state: web::Data<AppState>,
     principal: Principal,
-    params: Query<EventParams>,
+    Query(params): Query<EventParams>,
 ) -> Result<web::Json<EventPage>, AppError> {
     principal.require_scope(crate::integration::clients::Scope::EventsRead)?;
     if let Principal::Member(caller) = &principal {
         crate::sanctions::service::staff_only(caller.is_staff)?;
     }
-    let query = parse_event_query(params.into_inner())?;
+    let query = parse_event_query(params)?;
     let deadline = query.wait.map(|w| tokio::time::Instant::now() + w);
     let types = std::sync::Arc::new(query.types);
     loop {

@@ -85,7 +85,7 @@ async fn add(
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
-    body: Json<KarmaNoteRequest>,
+    Json(body): Json<KarmaNoteRequest>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
     let note = KarmaNote::parse(&body.note, body.karma).map_err(AppError::Validation)?;

@@ -217,9 +217,8 @@ async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,
     ClientIp(ip): ClientIp,
-    body: Json<RegistrationRequest>,
+    Json(body): Json<RegistrationRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
     let language = request
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -293,7 +292,7 @@ async fn directory(
     state: web::Data<AppState>,
     request: HttpRequest,
     caller: MaybePrincipal,
-    params: Query<DirectoryParams>,
+    Query(params): Query<DirectoryParams>,
 ) -> Result<HttpResponse, AppError> {
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
@@ -393,9 +392,8 @@ pub struct ProfilePatch {
 async fn update_me(
     state: web::Data<AppState>,
     Writer(caller): Writer,
-    body: Json<ProfilePatch>,
+    Json(body): Json<ProfilePatch>,
 ) -> Result<web::Json<OwnAccount>, AppError> {
-    let body = body.into_inner();
     let changes = ProfileChanges {
         biography: body.biography,
         website: body.website,
@@ -436,9 +434,8 @@ pub struct PasswordChangeRequest {
 async fn change_password(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Json<PasswordChangeRequest>,
+    Json(body): Json<PasswordChangeRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
     let change = PasswordChange {
         current_password: body.current_password,
         password: body.password,
@@ -488,9 +485,8 @@ pub struct AccountChangeResponse {
 async fn change_account(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Json<AccountChangeRequest>,
+    Json(body): Json<AccountChangeRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
     // A rename changes what others see; a new address does not.
     if body.username.is_some() {
         crate::sanctions::service::ensure_can_write(&state, caller.member_id).await?;
@@ -586,9 +582,9 @@ pub struct UnregisterRequest {
 async fn unregister(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Json<UnregisterRequest>,
+    Json(body): Json<UnregisterRequest>,
 ) -> Result<HttpResponse, AppError> {
-    account::unregister(&state, caller.member_id, body.into_inner().password).await?;
+    account::unregister(&state, caller.member_id, body.password).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -146,10 +146,9 @@ async fn apply(
     caller: Caller,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
-    body: Json<SanctionRequestBody>,
+    Json(body): Json<SanctionRequestBody>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
-    let body = body.into_inner();
     let request = SanctionRequest::parse(
         &body.kind,
         &body.reason,
@@ -220,10 +219,9 @@ pub struct SanctionListParams {
 async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    params: Query<SanctionListParams>,
+    Query(params): Query<SanctionListParams>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
-    let params = params.into_inner();
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
         .map_err(|e| errors.extend(e))
@@ -337,9 +335,9 @@ async fn forgive(
     caller: Caller,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
-    body: Json<EndRequest>,
+    Json(body): Json<EndRequest>,
 ) -> Result<web::Json<Sanction>, AppError> {
-    end_early(state, caller, ip, &id, EndingKind::Forgiven, body.into_inner()).await
+    end_early(state, caller, ip, &id, EndingKind::Forgiven, body).await
 }
 
 /// Revert a sanction: as if it had never been given; later ones in its queue move earlier.
@@ -363,9 +361,9 @@ async fn revert(
     caller: Caller,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
-    body: Json<EndRequest>,
+    Json(body): Json<EndRequest>,
 ) -> Result<web::Json<Sanction>, AppError> {
-    end_early(state, caller, ip, &id, EndingKind::Reverted, body.into_inner()).await
+    end_early(state, caller, ip, &id, EndingKind::Reverted, body).await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -474,7 +472,7 @@ async fn status(
     request: HttpRequest,
     principal: Principal,
     member: web::Path<String>,
-    params: Query<StatusParams>,
+    Query(params): Query<StatusParams>,
 ) -> Result<HttpResponse, AppError> {
     principal.require_scope(Scope::StatusRead)?;
     let resource = params
@@ -552,13 +550,12 @@ async fn batch_status(
     state: web::Data<AppState>,
     request: HttpRequest,
     principal: Principal,
-    body: Json<BatchRequest>,
+    Json(body): Json<BatchRequest>,
 ) -> Result<HttpResponse, AppError> {
     principal.require_scope(Scope::StatusRead)?;
     if let Principal::Member(caller) = &principal {
         staff_only(caller.is_staff)?;
     }
-    let body = body.into_inner();
     let mut errors: Vec<FieldError> = Vec::new();
     if body.members.len() > BATCH_MAX {
         errors.push(FieldError::new(

@@ -208,10 +208,9 @@ async fn set_roles(
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
-    body: Json<RolesBody>,
+    Json(body): Json<RolesBody>,
 ) -> Result<web::Json<RolesBody>, AppError> {
     superuser_only(caller.is_superuser)?;
-    let body = body.into_inner();
     let roles = Roles {
         groups: body.groups,
         staff: body.staff,
@@ -283,7 +282,7 @@ async fn create_group(
     state: web::Data<AppState>,
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
-    body: Json<GroupRequest>,
+    Json(body): Json<GroupRequest>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
     let name = parse_group_name(&body.name).map_err(|e| AppError::Validation(vec![e]))?;
@@ -323,10 +322,9 @@ pub struct ForbiddenDomain {
 async fn list_domains(
     state: web::Data<AppState>,
     caller: Caller,
-    params: Query<DomainParams>,
+    Query(params): Query<DomainParams>,
 ) -> Result<web::Json<Paged<ForbiddenDomain>>, AppError> {
     staff_only(caller.is_staff)?;
-    let params = params.into_inner();
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
     let prefix = params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
     let (rows, total) = service::domains(&state, prefix, page.offset(), page.per_page).await?;
@@ -365,7 +363,7 @@ async fn add_domain(
     state: web::Data<AppState>,
     Writer(caller): Writer,
     ClientIp(ip): ClientIp,
-    body: Json<DomainRequest>,
+    Json(body): Json<DomainRequest>,
 ) -> Result<HttpResponse, AppError> {
     staff_only(caller.is_staff)?;
     let domain = parse_domain(&body.domain).map_err(|e| AppError::Validation(vec![e]))?;
@@ -447,10 +445,9 @@ pub struct AuditRecord {
 async fn audit_log(
     state: web::Data<AppState>,
     caller: Caller,
-    params: Query<AuditParams>,
+    Query(params): Query<AuditParams>,
 ) -> Result<web::Json<Paged<AuditRecord>>, AppError> {
     superuser_only(caller.is_superuser)?;
-    let params = params.into_inner();
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
         .map_err(|e| errors.extend(e))

@@ -48,7 +48,7 @@ pub struct ResendRequest {
 async fn resend_registration(
     state: web::Data<AppState>,
     ClientIp(ip): ClientIp,
-    body: Json<ResendRequest>,
+    Json(body): Json<ResendRequest>,
 ) -> Result<HttpResponse, AppError> {
     service::resend_registration(&state, &body.email, ip.to_string()).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -106,7 +106,7 @@ pub struct PasswordResetRequest {
 async fn request_password_reset(
     state: web::Data<AppState>,
     ClientIp(ip): ClientIp,
-    body: Json<PasswordResetRequest>,
+    Json(body): Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, AppError> {
     service::request_password_reset(&state, &body.login, ip.to_string()).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
@@ -155,9 +155,8 @@ pub struct NewPasswordRequest {
 async fn reset_password(
     state: web::Data<AppState>,
     token: web::Path<String>,
-    body: Json<NewPasswordRequest>,
+    Json(body): Json<NewPasswordRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let body = body.into_inner();
     service::reset_password(&state, token.into_inner(), body.password, body.password_confirmation).await?;
     Ok(HttpResponse::NoContent().finish())
 }

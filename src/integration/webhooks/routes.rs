@@ -96,10 +96,9 @@ impl From<WebhookRow> for Webhook {
 async fn create(
     state: web::Data<AppState>,
     Writer(caller): Writer,
-    body: Json<WebhookRequest>,
+    Json(body): Json<WebhookRequest>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
-    let body = body.into_inner();
     let mut errors: Vec<FieldError> = Vec::new();
     let url = parse_url(&body.url).map_err(|e| errors.push(e)).ok();
     if body.events.is_empty() {
@@ -248,7 +247,7 @@ async fn deliveries(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    params: Query<DeliveryParams>,
+    Query(params): Query<DeliveryParams>,
 ) -> Result<web::Json<Paged<Delivery>>, AppError> {
     superuser_only(caller.is_superuser)?;
     let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
