@@ -7,6 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Session, TestApp};
+use crate::integration::key;
 use crate::openapi::{committed, plausible_body};
 
 /// The codes that say "not you", as opposed to what a caller sent.
@@ -72,20 +73,6 @@ async fn every_operation_admits_whom_its_document_says_and_refuses_the_rest() {
     app.make_staff(moderator.id);
     let plain = app.member("plain").await;
     app.member("target").await;
-    let key_with = |scopes: Value| {
-        let app = &app;
-        let boss = &boss;
-        async move {
-            let created = app
-                .post(
-                    "/v1/service-clients",
-                    Some(&boss.access),
-                    json!({"name": "svc", "scopes": scopes}),
-                )
-                .await;
-            created.body["key"].as_str().unwrap().to_string()
-        }
-    };
     let session = |s: &Session| Some(s.access.clone());
     let mut callers = vec![
         Caller {
@@ -118,7 +105,7 @@ async fn every_operation_admits_whom_its_document_says_and_refuses_the_rest() {
         },
     ];
     for scope in SCOPES {
-        let token = Some(key_with(json!([scope])).await);
+        let token = Some(key(&app, &boss, json!([scope])).await);
         callers.push(Caller {
             name: scope,
             rank: None,

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::helpers::{Session, TestApp};
 
-async fn key(app: &TestApp, boss: &Session, scopes: serde_json::Value) -> String {
+/// A new service key with these scopes, issued by the superuser `boss`.
+pub async fn key(app: &TestApp, boss: &Session, scopes: serde_json::Value) -> String {
     let created = app
         .post(
             "/v1/service-clients",
