@@ -104,6 +104,12 @@ async fn metrics_count_requests_by_route_pattern() {
     app.member("mia").await;
     app.get("/v1/members/mia", None).await;
     app.get("/v1/members/12345", None).await;
+    for made_up in ["BREW", "WHEN"] {
+        let method = reqwest::Method::from_bytes(made_up.as_bytes()).unwrap();
+        app.request(method, "/v1/members/mia", None, None)
+            .await
+            .assert_problem(405, "method_not_allowed");
+    }
     let text = app
         .client
         .get(format!("{}/metrics", app.address))
@@ -125,6 +131,11 @@ async fn metrics_count_requests_by_route_pattern() {
     assert!(text.contains(r#"memberd_db_pool_connections{state="idle"}"#), "{text}");
     assert!(text.contains("memberd_password_hash_queue_depth 0"), "{text}");
     assert!(!text.contains("/v1/members/mia"), "raw paths never become labels");
+    assert!(
+        text.contains(r#"memberd_http_requests_total{method="OTHER",route="/v1/members/{member}",status="405"} 2"#),
+        "made-up methods are counted together: {text}"
+    );
+    assert!(!text.contains("BREW"), "made-up methods never become labels");
 }
 
 #[tokio::test]
