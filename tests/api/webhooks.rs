@@ -284,7 +284,7 @@ async fn an_endpoint_failing_for_a_day_is_given_up_and_its_hook_disabled() {
     // The test drives rounds itself (the service's own worker may take some
     // too: claims keep them apart) and moves the clock to each retry. It
     // reads the delivery from the database: a day on, access tokens expire.
-    let client = memberd::integration::webhooks::service::http_client();
+    let client = memberd::integration::webhooks::service::http_client(true);
     let delivery_now = || {
         use diesel::prelude::*;
         use memberd::schema::webhook_deliveries::dsl::*;
@@ -365,7 +365,7 @@ async fn replicas_deliver_each_event_once_and_a_delivery_abandoned_mid_way_is_se
     subscribe(&app, &boss, &url).await;
 
     // Both replicas' workers run, and the test adds rounds of both at once.
-    let client = memberd::integration::webhooks::service::http_client();
+    let client = memberd::integration::webhooks::service::http_client(true);
     for n in 0..8 {
         app.register(&format!("member{n}"), &format!("member{n}@example.com"))
             .await;
@@ -413,4 +413,33 @@ async fn replicas_deliver_each_event_once_and_a_delivery_abandoned_mid_way_is_se
     wait_until("the abandoned delivery", || received.lock().unwrap().len() >= 9).await;
     let late = received.lock().unwrap()[8].clone();
     assert!(String::from_utf8_lossy(&late.body).contains("\"late\""));
+}
+
+#[tokio::test]
+async fn deliveries_never_connect_to_a_name_that_resolves_to_a_private_address() {
+    use memberd::integration::webhooks::service::http_client;
+    let (url, received) = receiver(Vec::new()).await;
+    // A name that resolves to the receiver's loopback address, as a public
+    // name could after the check at subscription or before delivery.
+    let by_name = url.replace("127.0.0.1", "localhost");
+
+    let refused = http_client(false).post(&by_name).body("{}").send().await.unwrap_err();
+    let mut reasons = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = Some(&refused);
+    while let Some(error) = source {
+        reasons.push(error.to_string());
+        source = error.source();
+    }
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("localhost resolves to a private address")),
+        "{reasons:?}"
+    );
+    assert!(received.lock().unwrap().is_empty());
+
+    // Where private addresses are allowed, the same request arrives.
+    let sent = http_client(true).post(&by_name).body("{}").send().await.unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    assert_eq!(received.lock().unwrap().len(), 1);
 }

@@ -2,6 +2,8 @@
 //! sends them signed, and records what happened. It wakes on new events
 //! and every second for retries; several replicas may run it at once.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -15,17 +17,39 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const BATCH: i32 = 20;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The client deliveries go through. Unless private addresses are allowed,
+/// it resolves names itself and refuses any that leads to one, so a name
+/// cannot resolve to a public address when checked and to a private one
+/// when connected to. Redirects are not followed, for the same reason.
+pub fn http_client(allow_private: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent("memberd-webhooks")
-        .build()
-        .unwrap_or_default()
+        .user_agent("memberd-webhooks");
+    let builder = if allow_private {
+        builder
+    } else {
+        builder.dns_resolver(Arc::new(PublicOnly))
+    };
+    builder.build().unwrap_or_default()
+}
+
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            if addresses.iter().any(|a| is_private(a.ip())) {
+                return Err(format!("{} resolves to a private address", name.as_str()).into());
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 pub async fn run(state: web::Data<AppState>) {
-    let client = http_client();
+    let client = http_client(state.config.webhook_allow_private);
     let mut changes = state.notifications.events();
     loop {
         if let Err(error) = tick(&state, &client).await {
