@@ -486,3 +486,69 @@ async fn a_body_announced_as_too_large_is_refused_before_it_arrives() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("payload_too_large"), "{answer}");
 }
+
+#[tokio::test]
+async fn the_same_thing_created_at_once_many_times_is_created_once_and_refused_cleanly() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let app = &app;
+    let at_once = |path: &'static str, bodies: Vec<Value>, token: Option<String>| async move {
+        let calls = bodies.into_iter().map(|body| {
+            let token = token.clone();
+            async move { app.post(path, token.as_deref(), body).await }
+        });
+        let mut answers: Vec<(u16, String)> = futures_util::future::join_all(calls)
+            .await
+            .iter()
+            .map(|r| {
+                let fields: Vec<String> = r.field_codes().into_iter().map(|(f, c)| format!(" {f}:{c}")).collect();
+                (r.status.as_u16(), format!("{}{}", r.code(), fields.concat()))
+            })
+            .collect();
+        answers.sort();
+        answers
+    };
+    let refused = |n: usize, status: u16, code: &str| std::iter::repeat_n((status, code.to_string()), n);
+
+    let group = at_once(
+        "/v1/groups",
+        vec![json!({"name": "racers"}); 8],
+        Some(boss.access.clone()),
+    )
+    .await;
+    let expected: Vec<_> = [(201, String::new())]
+        .into_iter()
+        .chain(refused(7, 409, "group_exists"))
+        .collect();
+    assert_eq!(group, expected);
+
+    let domain = at_once(
+        "/v1/forbidden-email-domains",
+        vec![json!({"domain": "race.example"}); 8],
+        Some(boss.access.clone()),
+    )
+    .await;
+    let expected: Vec<_> = [(201, String::new())]
+        .into_iter()
+        .chain(refused(7, 409, "domain_exists"))
+        .collect();
+    assert_eq!(domain, expected);
+
+    // One username, eight addresses: the unique index decides, not a check before it.
+    let registrations = (0..8)
+        .map(|n| {
+            json!({"username": "racer", "email": format!("racer{n}@example.com"),
+                   "password": PASSWORD, "password_confirmation": PASSWORD})
+        })
+        .collect();
+    let registered = at_once("/v1/members", registrations, None).await;
+    assert_eq!(registered[0], (202, String::new()), "{registered:?}");
+    assert!(
+        registered[1..]
+            .iter()
+            .all(|answer| *answer == (422, "validation_failed username:taken".to_string())),
+        "{registered:?}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM members WHERE username = 'racer'"), 1);
+}
