@@ -138,6 +138,14 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// The member calling, if a member is.
+    pub fn member_id(&self) -> Option<i64> {
+        match self {
+            Self::Member(caller) => Some(caller.member_id),
+            Self::Service(_) => None,
+        }
+    }
+
     /// Refuses a service without `scope`; members pass (the endpoint decides for them).
     pub fn require_scope(&self, scope: clients::Scope) -> Result<(), AppError> {
         match self {

@@ -68,7 +68,7 @@ pub struct KarmaHistory {
 #[utoipa::path(
     tag = "karma",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     request_body = KarmaNoteRequest,
     responses(
         (status = 201, description = "Noted.", body = KarmaNoteBody),
@@ -93,7 +93,7 @@ async fn add(
         member_id: caller.member_id,
         ip: ip.to_string(),
     };
-    let view = service::add(&state, actor, MemberKey::parse(&member), note).await?;
+    let view = service::add(&state, actor, MemberKey::parse(&member, Some(caller.member_id)), note).await?;
     Ok(HttpResponse::Created().json(KarmaNoteBody::from(view)))
 }
 
@@ -101,7 +101,7 @@ async fn add(
 #[utoipa::path(
     tag = "karma",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "The notes.", body = KarmaHistory),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
@@ -116,7 +116,7 @@ async fn history(
     member: web::Path<String>,
 ) -> Result<web::Json<KarmaHistory>, AppError> {
     staff_only(caller.is_staff)?;
-    let (views, karma) = service::history(&state, MemberKey::parse(&member)).await?;
+    let (views, karma) = service::history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
     Ok(web::Json(KarmaHistory {
         karma,
         items: views.into_iter().map(KarmaNoteBody::from).collect(),

@@ -117,6 +117,14 @@ impl Username {
         if name.contains(',') {
             errors.push(field("contains_comma", "A username may not contain a comma."));
         }
+        // Paths name members by id, by `me` or by username: a username that
+        // read as one of the others could not be reached.
+        if id_in(&name).is_some() {
+            errors.push(field("numeric", "A username may not be a number."));
+        }
+        if name.eq_ignore_ascii_case(ME) {
+            errors.push(field("reserved", "This username is reserved."));
+        }
         if name.contains('/') {
             errors.push(field("contains_slash", "A username may not contain a slash."));
         }
@@ -354,12 +362,22 @@ pub enum MemberKey {
 }
 
 impl MemberKey {
-    pub fn parse(text: &str) -> Self {
-        match text.parse::<i64>() {
-            Ok(id) if !text.starts_with('+') => Self::Id(id),
-            _ => Self::Username(text.nfc().collect()),
+    /// A path segment: an id, `me` for the `caller` if there is one, or a username.
+    pub fn parse(text: &str, caller: Option<i64>) -> Self {
+        match (id_in(text), caller) {
+            (Some(id), _) => Self::Id(id),
+            (None, Some(caller)) if text == ME => Self::Id(caller),
+            (None, _) => Self::Username(text.nfc().collect()),
         }
     }
+}
+
+/// What names the caller in a path, and so no member.
+const ME: &str = "me";
+
+/// The id a path segment names, if it names one rather than a username.
+fn id_in(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().filter(|_| !text.starts_with('+'))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -452,6 +470,14 @@ mod tests {
         assert_eq!(codes(Username::parse("a\u{202e}b")), ["contains_control_character"]);
         assert_eq!(codes(Username::parse("party🎉")), ["contains_emoji"]);
         assert_eq!(codes(Username::parse("a,b/c")), ["contains_comma", "contains_slash"]);
+        // What a path would read as an id or as the caller.
+        assert_eq!(codes(Username::parse("42")), ["numeric"]);
+        assert_eq!(codes(Username::parse("-7")), ["numeric"]);
+        assert_eq!(codes(Username::parse("me")), ["reserved"]);
+        assert_eq!(codes(Username::parse("Me")), ["reserved"]);
+        assert!(Username::parse("+42").is_ok());
+        assert!(Username::parse("meg").is_ok());
+        assert!(Username::parse("99999999999999999999").is_ok());
     }
 
     #[test]
@@ -583,11 +609,14 @@ mod tests {
 
     #[test]
     fn member_keys_sorts_and_searches() {
-        assert_eq!(MemberKey::parse("42"), MemberKey::Id(42));
-        assert_eq!(MemberKey::parse("alice"), MemberKey::Username("alice".into()));
-        assert_eq!(MemberKey::parse("+42"), MemberKey::Username("+42".into()));
+        assert_eq!(MemberKey::parse("42", None), MemberKey::Id(42));
+        assert_eq!(MemberKey::parse("me", Some(7)), MemberKey::Id(7));
+        assert_eq!(MemberKey::parse("42", Some(7)), MemberKey::Id(42));
+        assert_eq!(MemberKey::parse("me", None), MemberKey::Username("me".into()));
+        assert_eq!(MemberKey::parse("alice", None), MemberKey::Username("alice".into()));
+        assert_eq!(MemberKey::parse("+42", None), MemberKey::Username("+42".into()));
         assert_eq!(
-            MemberKey::parse("99999999999999999999"),
+            MemberKey::parse("99999999999999999999", None),
             MemberKey::Username("99999999999999999999".into())
         );
         assert_eq!(

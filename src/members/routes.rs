@@ -205,7 +205,7 @@ fn viewer(caller: &MaybePrincipal) -> Result<Viewer, AppError> {
         (status = 202, description = "Validation e-mail sent (or a notice, if the address is taken).", body = Accepted),
         BodyProblems,
         (status = 422, description = "`validation_failed`, with every field error at once. Username codes: `required`, \
-            `too_long`, `surrounding_space`, `contains_comma`, `contains_slash`, `contains_at_sign`, \
+            `too_long`, `surrounding_space`, `contains_comma`, `contains_slash`, `contains_at_sign`, `numeric`, `reserved`, \
             `contains_control_character`, `contains_emoji`, `taken`, `confusable`. E-mail: `required`, `too_long`, \
             `invalid`, `forbidden_domain`. Password: `too_short`, `too_long`, `same_as_username`, `same_as_email`, \
             `too_common`; `password_confirmation`: `mismatch`.", body = Problem, content_type = "application/problem+json"),
@@ -324,7 +324,7 @@ async fn directory(
 /// A member's public profile, by id or username.
 #[utoipa::path(
     tag = "members",
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "The profile; `email` and `city` only as described.", body = MemberProfile),
         (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
@@ -338,7 +338,12 @@ async fn profile(
     caller: MaybePrincipal,
     member: web::Path<String>,
 ) -> Result<web::Json<MemberProfile>, AppError> {
-    let view = profiles::profile(&state, MemberKey::parse(&member), viewer(&caller)?).await?;
+    let view = profiles::profile(
+        &state,
+        MemberKey::parse(&member, caller.0.as_ref().and_then(Principal::member_id)),
+        viewer(&caller)?,
+    )
+    .await?;
     Ok(web::Json(MemberProfile::new(view, &state.config)))
 }
 

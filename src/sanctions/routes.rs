@@ -129,7 +129,7 @@ const RANK_PROBLEMS: &str = "`staff_only`, `member_read_only`/`member_banned` (t
 #[utoipa::path(
     tag = "sanctions",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     request_body = SanctionRequestBody,
     responses(
         (status = 201, description = "Applied.", body = Sanction),
@@ -161,7 +161,13 @@ async fn apply(
         member_id: caller.member_id,
         ip: ip.to_string(),
     };
-    let view = service::apply(&state, actor, MemberKey::parse(&member), request).await?;
+    let view = service::apply(
+        &state,
+        actor,
+        MemberKey::parse(&member, Some(caller.member_id)),
+        request,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(Sanction::from(view)))
 }
 
@@ -169,7 +175,7 @@ async fn apply(
 #[utoipa::path(
     tag = "sanctions",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "The history, lifts included.", body = Vec<Sanction>),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
@@ -184,7 +190,7 @@ async fn member_sanctions(
     member: web::Path<String>,
 ) -> Result<web::Json<Vec<Sanction>>, AppError> {
     staff_only(caller.is_staff)?;
-    let views = service::member_history(&state, MemberKey::parse(&member)).await?;
+    let views = service::member_history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
     Ok(web::Json(views.into_iter().map(Sanction::from).collect()))
 }
 
@@ -250,7 +256,10 @@ async fn list(
         active: params.active.unwrap_or(false),
         kind: params.kind,
         resource,
-        moderator: params.moderator.as_deref().map(MemberKey::parse),
+        moderator: params
+            .moderator
+            .as_deref()
+            .map(|m| MemberKey::parse(m, Some(caller.member_id))),
         offset: page.offset(),
         limit: page.per_page,
     };
@@ -454,7 +463,7 @@ fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Res
 #[utoipa::path(
     tag = "sanctions",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username."), StatusParams),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller."), StatusParams),
     responses(
         (status = 200, description = "The status.", body = MemberStatus),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
@@ -481,7 +490,7 @@ async fn status(
         .map(|r| parse_resource("resource", r))
         .transpose()
         .map_err(|e| AppError::Validation(vec![e]))?;
-    let target = cache::member(&state, MemberKey::parse(&member))
+    let target = cache::member(&state, MemberKey::parse(&member, principal.member_id()))
         .await?
         .ok_or_else(member_not_found)?;
     if let Principal::Member(caller) = &principal
@@ -569,7 +578,7 @@ async fn batch_status(
         .iter()
         .filter_map(|value| match value {
             serde_json::Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(MemberKey::Id),
-            serde_json::Value::String(s) => Some(MemberKey::parse(s)),
+            serde_json::Value::String(s) => Some(MemberKey::parse(s, principal.member_id())),
             _ => None,
         })
         .collect();

@@ -50,7 +50,7 @@ pub struct SessionsRevoked {
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "Logged out.", body = SessionsRevoked),
         (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`, `insufficient_rank`.", body = Problem, content_type = "application/problem+json"),
@@ -66,7 +66,12 @@ async fn revoke_sessions(
     member: web::Path<String>,
 ) -> Result<web::Json<SessionsRevoked>, AppError> {
     staff_only(caller.is_staff)?;
-    let revoked = service::revoke_sessions(&state, actor(&caller, ip), MemberKey::parse(&member)).await?;
+    let revoked = service::revoke_sessions(
+        &state,
+        actor(&caller, ip),
+        MemberKey::parse(&member, Some(caller.member_id)),
+    )
+    .await?;
     Ok(web::Json(SessionsRevoked { revoked }))
 }
 
@@ -87,7 +92,7 @@ pub struct MemberIps {
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "Addresses, most recent first.", body = MemberIps),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
@@ -103,7 +108,12 @@ async fn member_ips(
     member: web::Path<String>,
 ) -> Result<web::Json<MemberIps>, AppError> {
     staff_only(caller.is_staff)?;
-    let (member, ips) = service::member_ips(&state, actor(&caller, ip), MemberKey::parse(&member)).await?;
+    let (member, ips) = service::member_ips(
+        &state,
+        actor(&caller, ip),
+        MemberKey::parse(&member, Some(caller.member_id)),
+    )
+    .await?;
     Ok(web::Json(MemberIps {
         member: MemberRef {
             id: member.id,
@@ -190,7 +200,7 @@ pub struct RolesBody {
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id or username.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     request_body = RolesBody,
     responses(
         (status = 200, description = "The member's roles now.", body = RolesBody),
@@ -217,7 +227,13 @@ async fn set_roles(
         superuser: body.superuser,
         active: body.active,
     };
-    let roles = service::set_roles(&state, actor(&caller, ip), MemberKey::parse(&member), roles).await?;
+    let roles = service::set_roles(
+        &state,
+        actor(&caller, ip),
+        MemberKey::parse(&member, Some(caller.member_id)),
+        roles,
+    )
+    .await?;
     Ok(web::Json(RolesBody {
         groups: roles.groups,
         staff: roles.staff,
@@ -459,8 +475,14 @@ async fn audit_log(
         return Err(AppError::Validation(errors));
     };
     let query = AuditQuery {
-        actor: params.actor.as_deref().map(MemberKey::parse),
-        target: params.target.as_deref().map(MemberKey::parse),
+        actor: params
+            .actor
+            .as_deref()
+            .map(|m| MemberKey::parse(m, Some(caller.member_id))),
+        target: params
+            .target
+            .as_deref()
+            .map(|m| MemberKey::parse(m, Some(caller.member_id))),
         action: params.action,
         offset: page.offset(),
         limit: page.per_page,

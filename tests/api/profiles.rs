@@ -297,3 +297,45 @@ async fn bots_are_marked_on_their_profile() {
     app.make_bot(bot.id);
     assert_eq!(app.get("/v1/members/helperbot", None).await.body["is_bot"], true);
 }
+
+#[tokio::test]
+async fn me_names_the_caller_in_every_member_path_and_no_username_can_shadow_it() {
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let ada = app.member("ada").await;
+
+    let own = app.get("/v1/members/me/status", Some(&ada.access)).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    assert_eq!(own.body["can_read"], true);
+    let notes = app.get("/v1/members/me/karma-notes", Some(&boss.access)).await;
+    assert_eq!(notes.status, StatusCode::OK, "{}", notes.body);
+    let history = app.get("/v1/sanctions?moderator=me", Some(&boss.access)).await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+    // Staff cannot sanction themselves through `me` either.
+    app.post(
+        "/v1/members/me/sanctions",
+        Some(&boss.access),
+        json!({"kind": "ban", "reason": "x"}),
+    )
+    .await
+    .assert_problem(403, "cannot_moderate_self");
+
+    // A key is nobody: `me` names no member.
+    let key = crate::integration::key(&app, &boss, json!(["status:read"])).await;
+    app.get("/v1/members/me/status", Some(&key))
+        .await
+        .assert_problem(404, "member_not_found");
+
+    for (name, code) in [("me", "reserved"), ("ME", "reserved"), ("12", "numeric")] {
+        let response = app.register(name, &format!("x{code}{}@example.com", name.len())).await;
+        response.assert_problem(422, "validation_failed");
+        assert!(
+            response
+                .field_codes()
+                .contains(&("username".to_string(), code.to_string())),
+            "{name}: {}",
+            response.body
+        );
+    }
+}
