@@ -201,6 +201,29 @@ async fn events_arrive_signed_and_failures_are_retried_with_the_same_id() {
             .iter()
             .all(|r| String::from_utf8_lossy(&r.body).contains("member.registered"))
     );
+
+    let deleted = app
+        .request(Method::DELETE, &format!("/v1/webhooks/{id}"), Some(&boss), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    // Each change is audited, with its ids and never the secret.
+    let audit = app.get("/v1/audit", Some(&boss)).await.body;
+    let entries: Vec<(&str, &Value)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("webhook."))
+        .map(|e| (e["action"].as_str().unwrap(), &e["details"]))
+        .collect();
+    let actions: Vec<&str> = entries.iter().map(|(action, _)| *action).collect();
+    assert_eq!(
+        actions,
+        ["webhook.deleted", "webhook.redelivered", "webhook.created"],
+        "{audit}"
+    );
+    assert_eq!(entries[1].1["delivery_id"], delivery_id);
+    assert!(entries.iter().all(|(_, details)| details["webhook_id"] == id));
+    assert!(!audit.to_string().contains("whsec_"), "{audit}");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::app::AppState;
 use crate::auth::extract::{Caller, Writer};
+use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::input::{Json, Query};
 use crate::integration::events::EventType;
@@ -16,6 +17,7 @@ use crate::integration::webhooks::service::check_url;
 use crate::integration::webhooks::store::{self, WebhookRow};
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
+use crate::staff::audit::{self, AuditEntry};
 use crate::staff::service::superuser_only;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -96,6 +98,7 @@ impl From<WebhookRow> for Webhook {
 async fn create(
     state: web::Data<AppState>,
     Writer(caller): Writer,
+    ClientIp(ip): ClientIp,
     Json(body): Json<WebhookRequest>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
@@ -136,7 +139,18 @@ async fn create(
     let (url_text, kept_secret) = (url.to_string(), secret.clone());
     let row = state
         .db
-        .transaction(move |conn| store::insert(conn, &url_text, &events, &kept_secret, caller.member_id, now))
+        .transaction(move |conn| {
+            let row = store::insert(conn, &url_text, &events, &kept_secret, caller.member_id, now)?;
+            record(
+                conn,
+                &caller,
+                ip,
+                "webhook.created",
+                serde_json::json!({ "webhook_id": row.id, "url": row.url, "events": row.event_types }),
+                now,
+            )?;
+            Ok(row)
+        })
         .await?;
     Ok(HttpResponse::Created().json(CreatedWebhook {
         id: row.id,
@@ -191,13 +205,28 @@ fn webhook_not_found() -> AppError {
 async fn remove(
     state: web::Data<AppState>,
     Writer(caller): Writer,
+    ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
     let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
-    if !state.db.transaction(move |conn| store::delete(conn, id)).await? {
-        return Err(webhook_not_found());
-    }
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if !store::delete(conn, id)? {
+                return Err(webhook_not_found());
+            }
+            record(
+                conn,
+                &caller,
+                ip,
+                "webhook.deleted",
+                serde_json::json!({ "webhook_id": id }),
+                now,
+            )
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -297,6 +326,7 @@ async fn deliveries(
 async fn redeliver(
     state: web::Data<AppState>,
     Writer(caller): Writer,
+    ClientIp(ip): ClientIp,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     superuser_only(caller.is_superuser)?;
@@ -307,12 +337,40 @@ async fn redeliver(
         delivery.parse().map_err(|_| not_found())?,
     );
     let now = state.clock.now();
-    if !state
+    state
         .db
-        .transaction(move |conn| store::redeliver(conn, id, delivery, now))
-        .await?
-    {
-        return Err(not_found());
-    }
+        .transaction(move |conn| {
+            if !store::redeliver(conn, id, delivery, now)? {
+                return Err(not_found());
+            }
+            let details = serde_json::json!({ "webhook_id": id, "delivery_id": delivery });
+            record(conn, &caller, ip, "webhook.redelivered", details, now)
+        })
+        .await?;
     Ok(HttpResponse::Accepted().finish())
+}
+
+/// A superuser's change to the webhooks, in the audit log with the change itself.
+fn record(
+    conn: &mut diesel::PgConnection,
+    caller: &Caller,
+    ip: std::net::IpAddr,
+    action: &'static str,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let ip = ip.to_string();
+    audit::record(
+        conn,
+        AuditEntry {
+            actor_id: caller.member_id,
+            action,
+            target_member_id: None,
+            target: None,
+            reason: None,
+            ip: &ip,
+            details,
+        },
+        now,
+    )
 }
