@@ -1,6 +1,9 @@
 //! Paged lists: the `page`/`per_page` a client asks for, and the answer
 //! every list endpoint gives.
 
+use actix_web::body::BoxBody;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, Responder};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -64,6 +67,40 @@ impl<T> Paged<T> {
             per_page: page.per_page,
             total,
         }
+    }
+}
+
+/// The page as JSON, with a `Link` header to the next and previous pages
+/// (the request's own query, with `page` changed).
+impl<T: Serialize> Responder for Paged<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        let page = Page {
+            page: self.page,
+            per_page: self.per_page,
+        };
+        let link = |number: i64, rel: &str| {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    url::form_urlencoded::parse(request.query_string().as_bytes()).filter(|(k, _)| k != "page"),
+                )
+                .append_pair("page", &number.to_string())
+                .finish();
+            format!("<{}?{query}>; rel=\"{rel}\"", request.path())
+        };
+        let mut links = Vec::new();
+        if page.has_next(self.total) {
+            links.push(link(page.page + 1, "next"));
+        }
+        if page.page > 1 {
+            links.push(link(page.page - 1, "prev"));
+        }
+        let mut response = HttpResponse::Ok();
+        if !links.is_empty() {
+            response.insert_header((header::LINK, links.join(", ")));
+        }
+        response.json(self)
     }
 }
 

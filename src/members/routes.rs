@@ -254,24 +254,6 @@ pub struct DirectoryParams {
 }
 
 /// The `Link` header of a page: the same query with another page number.
-fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
-    let link = |number: i64, rel: &str| {
-        let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(url::form_urlencoded::parse(request.query_string().as_bytes()).filter(|(k, _)| k != "page"))
-            .append_pair("page", &number.to_string())
-            .finish();
-        format!("<{}?{query}>; rel=\"{rel}\"", request.path())
-    };
-    let mut links = Vec::new();
-    if page.has_next(total) {
-        links.push(link(page.page + 1, "next"));
-    }
-    if page.page > 1 {
-        links.push(link(page.page - 1, "prev"));
-    }
-    (!links.is_empty()).then(|| links.join(", "))
-}
-
 /// The member directory.
 ///
 /// Lists active members, without bots or banned members, by username unless
@@ -280,7 +262,7 @@ fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
     tag = "members",
     params(DirectoryParams),
     responses(
-        (status = 200, description = "A page of members, with `Link` (next/prev).", body = Paged<MemberProfile>),
+        (status = 200, description = "A page of members.", body = Paged<MemberProfile>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `page` or `per_page` out of range, unknown `sort`, `q` over 30 characters.", body = Problem, content_type = "application/problem+json"),
@@ -290,10 +272,9 @@ fn page_links(request: &HttpRequest, page: Page, total: i64) -> Option<String> {
 #[get("/members")]
 async fn directory(
     state: web::Data<AppState>,
-    request: HttpRequest,
     caller: MaybePrincipal,
     Query(params): Query<DirectoryParams>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<Paged<MemberProfile>, AppError> {
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
         .map_err(|e| errors.extend(e))
@@ -306,19 +287,14 @@ async fn directory(
         return Err(AppError::Validation(errors));
     };
     let (views, total) = profiles::directory(&state, DirectoryQuery { prefix, sort, page }, viewer(&caller)?).await?;
-    let body = Paged::new(
+    Ok(Paged::new(
         views
             .into_iter()
             .map(|v| MemberProfile::new(v, &state.config))
             .collect(),
         page,
         total,
-    );
-    let mut response = HttpResponse::Ok();
-    if let Some(links) = page_links(&request, page, total) {
-        response.insert_header((header::LINK, links));
-    }
-    Ok(response.json(body))
+    ))
 }
 
 /// A member's public profile, by id or username.

@@ -214,7 +214,7 @@ pub struct SanctionListParams {
     security(("bearer" = [])),
     params(SanctionListParams),
     responses(
-        (status = 200, description = "A page of sanctions.", body = Paged<Sanction>),
+        (status = 200, description = "A page of sanctions.", body = Paged<Sanction>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging, `kind` or `resource`.", body = Problem, content_type = "application/problem+json"),
@@ -226,7 +226,7 @@ async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     Query(params): Query<SanctionListParams>,
-) -> Result<HttpResponse, AppError> {
+) -> Result<Paged<Sanction>, AppError> {
     staff_only(caller.is_staff)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
@@ -264,7 +264,7 @@ async fn list(
         limit: page.per_page,
     };
     let (views, total) = service::list(&state, query).await?;
-    Ok(HttpResponse::Ok().json(Paged::new(views.into_iter().map(Sanction::from).collect(), page, total)))
+    Ok(Paged::new(views.into_iter().map(Sanction::from).collect(), page, total))
 }
 
 /// One sanction.

@@ -327,7 +327,7 @@ pub struct ForbiddenDomain {
     security(("bearer" = [])),
     params(DomainParams),
     responses(
-        (status = 200, description = "A page of domains.", body = Paged<ForbiddenDomain>),
+        (status = 200, description = "A page of domains.", body = Paged<ForbiddenDomain>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
@@ -339,18 +339,18 @@ async fn list_domains(
     state: web::Data<AppState>,
     caller: Caller,
     Query(params): Query<DomainParams>,
-) -> Result<web::Json<Paged<ForbiddenDomain>>, AppError> {
+) -> Result<Paged<ForbiddenDomain>, AppError> {
     staff_only(caller.is_staff)?;
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
     let prefix = params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
     let (rows, total) = service::domains(&state, prefix, page.offset(), page.per_page).await?;
-    Ok(web::Json(Paged::new(
+    Ok(Paged::new(
         rows.into_iter()
             .map(|(domain, created_at)| ForbiddenDomain { domain, created_at })
             .collect(),
         page,
         total,
-    )))
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -450,7 +450,7 @@ pub struct AuditRecord {
     security(("bearer" = [])),
     params(AuditParams),
     responses(
-        (status = 200, description = "A page of the log.", body = Paged<AuditRecord>),
+        (status = 200, description = "A page of the log.", body = Paged<AuditRecord>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: paging or `action` over 100 characters.", body = Problem, content_type = "application/problem+json"),
@@ -462,7 +462,7 @@ async fn audit_log(
     state: web::Data<AppState>,
     caller: Caller,
     Query(params): Query<AuditParams>,
-) -> Result<web::Json<Paged<AuditRecord>>, AppError> {
+) -> Result<Paged<AuditRecord>, AppError> {
     superuser_only(caller.is_superuser)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
@@ -492,7 +492,7 @@ async fn audit_log(
         id,
         username: names.get(&id).cloned().unwrap_or_default(),
     };
-    Ok(web::Json(Paged::new(
+    Ok(Paged::new(
         rows.into_iter()
             .map(|r| AuditRecord {
                 id: r.id,
@@ -508,5 +508,5 @@ async fn audit_log(
             .collect(),
         page,
         total,
-    )))
+    ))
 }

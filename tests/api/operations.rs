@@ -254,3 +254,60 @@ async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replac
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_paged_list_links_its_next_and_previous_pages() {
+    let app = TestApp::spawn_with(&[("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    // Three of everything: sanctions (each audited) and their deliveries.
+    let hook = app
+        .post(
+            "/v1/webhooks",
+            Some(&boss.access),
+            serde_json::json!({"url": "http://127.0.0.1:9/hook", "events": ["sanction.applied"]}),
+        )
+        .await;
+    let hook_id = hook.body["id"].as_i64().unwrap();
+    for name in ["ann", "bob", "cid"] {
+        app.member(name).await;
+        let banned = app
+            .post(
+                &format!("/v1/members/{name}/sanctions"),
+                Some(&boss.access),
+                serde_json::json!({"kind": "ban", "reason": "x", "duration": "1h"}),
+            )
+            .await;
+        assert_eq!(banned.status, StatusCode::CREATED, "{}", banned.body);
+    }
+    // The directory leaves banned members out.
+    for name in ["dee", "eve", "fay"] {
+        app.member(name).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.count("SELECT count(*) FROM webhook_deliveries") < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let document = crate::openapi::committed();
+    let mut checked = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let Some(operation) = item.get("get") else { continue };
+        if operation["responses"]["200"]["headers"].get("Link").is_none() {
+            continue;
+        }
+        let target = format!("{}?per_page=1&page=2", path.replace("{id}", &hook_id.to_string()));
+        let response = app.get(&target, Some(&boss.access)).await;
+        assert_eq!(response.status, StatusCode::OK, "{target}: {}", response.body);
+        let link = response.headers.get("link").map(|v| v.to_str().unwrap()).unwrap_or("");
+        assert!(
+            link.contains(&format!(
+                "<{path_only}?per_page=1&page=3>; rel=\"next\"",
+                path_only = target.split('?').next().unwrap()
+            )) && link.contains("page=1>; rel=\"prev\""),
+            "{target}: Link {link:?}"
+        );
+        checked.push(path.clone());
+    }
+    assert_eq!(checked.len(), 5, "{checked:?}");
+}

@@ -263,7 +263,7 @@ pub struct Delivery {
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Webhook id."), DeliveryParams),
     responses(
-        (status = 200, description = "A page of deliveries.", body = Paged<Delivery>),
+        (status = 200, description = "A page of deliveries.", body = Paged<Delivery>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`webhook_not_found`.", body = Problem, content_type = "application/problem+json"),
@@ -277,7 +277,7 @@ async fn deliveries(
     caller: Caller,
     id: web::Path<String>,
     Query(params): Query<DeliveryParams>,
-) -> Result<web::Json<Paged<Delivery>>, AppError> {
+) -> Result<Paged<Delivery>, AppError> {
     superuser_only(caller.is_superuser)?;
     let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
@@ -307,7 +307,7 @@ async fn deliveries(
                 .collect(),
         })
         .collect();
-    Ok(web::Json(Paged::new(items, page, total)))
+    Ok(Paged::new(items, page, total))
 }
 
 /// Send a delivery again (with the same `webhook-id`), from the start of the retry schedule.
