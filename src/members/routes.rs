@@ -499,12 +499,15 @@ pub struct RecordCount {
 /// What unregistering does with each kind of record.
 #[derive(Serialize, ToSchema)]
 pub struct UnregistrationSummary {
-    /// Erased: the account and profile, sessions, tokens, IP records, username history.
+    /// Erased: the account and profile, sessions, tokens, IP records, username
+    /// history, and the sanctions and karma notes about the member.
     pub deleted: Vec<RecordCount>,
-    /// Kept with the personal data removed: events name the member by id only.
+    /// Kept with the personal data removed: events name the member by id only;
+    /// audit entries by them lose their name and address, those about them
+    /// the target's name and the details.
     pub anonymised: Vec<RecordCount>,
-    /// Kept as they are under the anonymous placeholder member: what the member
-    /// wrote as staff (sanctions, karma notes, audit entries), once those exist.
+    /// Kept as they are under the anonymous placeholder member: the sanctions
+    /// the member gave or ended and the karma notes they wrote, as staff.
     pub kept: Vec<RecordCount>,
 }
 
@@ -531,9 +534,17 @@ async fn unregistration_summary(
             count("tokens", records.tokens),
             count("ip_records", records.ip_records),
             count("username_history", records.username_changes),
+            count("sanctions", records.sanctions_about),
+            count("karma_notes", records.karma_notes_about),
         ],
-        anonymised: vec![count("events", records.events)],
-        kept: vec![],
+        anonymised: vec![
+            count("events", records.events),
+            count("audit_entries", records.audit_entries),
+        ],
+        kept: vec![
+            count("sanctions_given", records.sanctions_given),
+            count("karma_notes_written", records.karma_notes_written),
+        ],
     }))
 }
 

@@ -475,10 +475,18 @@ pub struct PersonalRecords {
     pub username_changes: i64,
     pub tokens: i64,
     pub events: i64,
+    /// Sanctions and karma notes about the member.
+    pub sanctions_about: i64,
+    pub karma_notes_about: i64,
+    /// Audit entries by or about the member.
+    pub audit_entries: i64,
+    /// What the member did as staff.
+    pub sanctions_given: i64,
+    pub karma_notes_written: i64,
 }
 
 pub fn personal_records(conn: &mut PgConnection, id: i64) -> Result<PersonalRecords, AppError> {
-    use crate::schema::member_tokens;
+    use crate::schema::{audit_log, karma_notes, member_tokens, sanctions};
     Ok(PersonalRecords {
         sessions: sessions::table
             .filter(sessions::member_id.eq(id))
@@ -498,6 +506,26 @@ pub fn personal_records(conn: &mut PgConnection, id: i64) -> Result<PersonalReco
             .get_result(conn)?,
         events: crate::schema::events::table
             .filter(crate::schema::events::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        sanctions_about: sanctions::table
+            .filter(sanctions::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        karma_notes_about: karma_notes::table
+            .filter(karma_notes::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        audit_entries: audit_log::table
+            .filter(audit_log::actor_id.eq(id).or(audit_log::target_member_id.eq(id)))
+            .count()
+            .get_result(conn)?,
+        sanctions_given: sanctions::table
+            .filter(sanctions::moderator_id.eq(id).or(sanctions::ended_by.eq(id)))
+            .count()
+            .get_result(conn)?,
+        karma_notes_written: karma_notes::table
+            .filter(karma_notes::author_id.eq(id))
             .count()
             .get_result(conn)?,
     })

@@ -479,6 +479,41 @@ async fn what_unregistered_staff_wrote_stays_under_the_placeholder() {
         json!({"note": "Warned", "karma": -1}),
     )
     .await;
+    // What unregistering will do, told before: their staff work is kept, the
+    // audit entries of it anonymised.
+    let summary = app
+        .get("/v1/members/me/unregistration", Some(&moderator.access))
+        .await
+        .body;
+    let count = |part: &str, what: &str| {
+        summary[part]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == what)
+            .map(|c| c["count"].as_i64().unwrap())
+    };
+    assert_eq!(count("kept", "sanctions_given"), Some(1), "{summary}");
+    assert_eq!(count("kept", "karma_notes_written"), Some(1), "{summary}");
+    assert_eq!(count("anonymised", "audit_entries"), Some(2), "{summary}");
+    assert_eq!(count("deleted", "sanctions"), Some(0), "{summary}");
+    // And pat's: the sanction and note about them would go with their account.
+    let pat = app.login("pat", PASSWORD).await;
+    let theirs = app.get("/v1/members/me/unregistration", Some(&pat.access)).await.body;
+    let about = |what: &str| {
+        theirs["deleted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == what)
+            .unwrap()["count"]
+            .clone()
+    };
+    assert_eq!(
+        (about("sanctions"), about("karma_notes")),
+        (json!(1), json!(1)),
+        "{theirs}"
+    );
     let gone = app
         .request(
             Method::DELETE,
