@@ -277,6 +277,56 @@ pub fn sanction_applied(
     }
 }
 
+/// Tells a member that a moderator lifted their bans or read-only
+/// sanctions (in a resource, or everywhere), with the public reason.
+pub fn sanction_lifted(
+    locale: Locale,
+    to: &str,
+    username: &str,
+    restriction: crate::sanctions::model::Restriction,
+    reason: &str,
+    resource: Option<&str>,
+    frontend: &str,
+) -> OutgoingMail {
+    use crate::sanctions::model::Restriction;
+    match locale {
+        Locale::En => {
+            let what = match restriction {
+                Restriction::Ban => "ban",
+                Restriction::ReadOnly => "read-only restriction",
+            };
+            let scope = resource.map(|r| format!(" in {r}")).unwrap_or_default();
+            compose(
+                to,
+                format!("Your {what} was lifted"),
+                format!("Hello {username},"),
+                &[format!(
+                    "A moderator has lifted the {what} on your account{scope}. Reason: {reason}"
+                )],
+                None,
+                frontend.trim_end_matches('/'),
+            )
+        }
+        Locale::Fr => {
+            let what = match restriction {
+                Restriction::Ban => "le bannissement",
+                Restriction::ReadOnly => "la mise en lecture seule",
+            };
+            let scope = resource.map(|r| format!(" dans {r}")).unwrap_or_default();
+            compose(
+                to,
+                "Votre sanction a été levée".to_string(),
+                format!("Bonjour {username},"),
+                &[format!(
+                    "Un modérateur a levé {what} de votre compte{scope}. Motif : {reason}"
+                )],
+                None,
+                frontend.trim_end_matches('/'),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

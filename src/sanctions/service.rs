@@ -380,7 +380,15 @@ pub async fn apply(
                     row.ends_at,
                     config.frontend_url.as_ref(),
                 )),
-                Action::Lift(_) => None,
+                Action::Lift(restriction) => Some(templates::sanction_lifted(
+                    target.locale,
+                    &target.email,
+                    &target.username,
+                    restriction,
+                    &row.reason,
+                    row.resource.as_deref(),
+                    config.frontend_url.as_ref(),
+                )),
             };
             let view = views(conn, vec![row], now)?
                 .pop()

@@ -229,6 +229,19 @@ async fn sanctions_of_a_kind_accumulate_and_forgive_and_revert_move_the_queue() 
     )
     .await;
     assert_eq!(lift.status, StatusCode::CREATED);
+    // The member is told, as of any sanction (mail goes out in the background).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let lifted = loop {
+        let mails = app.inbox.to("troll@example.com");
+        let found = mails
+            .into_iter()
+            .find(|m| m.subject == "Your read-only restriction was lifted");
+        if found.is_some() || std::time::Instant::now() > deadline {
+            break found.expect("a mail telling of the lift");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(lifted.text.contains("Reason: Clean slate"), "{}", lifted.text);
     assert_eq!(
         app.get("/v1/members/troll/status", Some(&troll.access)).await.body["can_write"],
         true
