@@ -44,6 +44,8 @@ pub struct Config {
     /// Where a member's page is on the front end: `{frontend}`, `{id}` and
     /// `{username}` are replaced.
     pub profile_url_template: String,
+    /// Where e-mailed links point: `{frontend}` and `{token}` are replaced.
+    pub link_templates: LinkTemplates,
     pub smtp_url: Option<Secret<String>>,
     pub mail_dir: PathBuf,
     pub mail_from: lettre::message::Mailbox,
@@ -60,6 +62,23 @@ pub struct Config {
     pub status_max_age: Duration,
     pub webhook_allow_private: bool,
     pub metrics_token: Option<Secret<String>>,
+}
+
+/// The front-end pages that e-mailed links open; they, not this API, use
+/// the token up, so that opening a link (or a mail scanner doing so) does not.
+#[derive(Debug, Clone)]
+pub struct LinkTemplates {
+    pub activation: String,
+    pub password_reset: String,
+    pub email_change: String,
+}
+
+/// What an e-mailed link is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Link {
+    Activation,
+    PasswordReset,
+    EmailChange,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +129,22 @@ impl Config {
         if !profile_url_template.contains("{username}") && !profile_url_template.contains("{id}") {
             return Err(fail(name, "the template must contain {username} or {id}".into()));
         }
+
+        let link_template = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let (template, name) = parsed(name, default);
+            if !template.contains("{token}") {
+                return Err(fail(name, "the template must contain {token}".into()));
+            }
+            Ok(template)
+        };
+        let link_templates = LinkTemplates {
+            activation: link_template("MEMBERD_ACTIVATION_URL_TEMPLATE", "{frontend}/activate/{token}")?,
+            password_reset: link_template(
+                "MEMBERD_PASSWORD_RESET_URL_TEMPLATE",
+                "{frontend}/password-reset/{token}",
+            )?,
+            email_change: link_template("MEMBERD_EMAIL_CHANGE_URL_TEMPLATE", "{frontend}/email-change/{token}")?,
+        };
 
         let smtp_url = match var("MEMBERD_SMTP_URL") {
             None => None,
@@ -202,6 +237,7 @@ impl Config {
             public_url,
             frontend_url,
             profile_url_template,
+            link_templates,
             smtp_url,
             mail_dir: PathBuf::from(mail_dir),
             mail_from,
@@ -221,10 +257,32 @@ impl Config {
         })
     }
 
-    /// A page of the front end, such as `activate/<token>`: e-mailed links
-    /// point there, never at this API, so that opening one uses nothing up.
-    pub fn frontend_link(&self, path: &str) -> String {
-        format!("{}/{}", self.frontend_url.as_str().trim_end_matches('/'), path)
+    fn link_template(&self, link: Link) -> &str {
+        match link {
+            Link::Activation => &self.link_templates.activation,
+            Link::PasswordReset => &self.link_templates.password_reset,
+            Link::EmailChange => &self.link_templates.email_change,
+        }
+    }
+
+    /// The e-mailed link of a token (tokens are URL-safe as they are).
+    pub fn link(&self, link: Link, token: &str) -> String {
+        self.link_template(link)
+            .replace("{frontend}", self.frontend_url.as_str().trim_end_matches('/'))
+            .replace("{token}", token)
+    }
+
+    /// The page a link of this kind opens, without its token (nor the query
+    /// parameter that carries it): where a member asks for a new one.
+    pub fn link_page(&self, link: Link) -> String {
+        let template = self.link_template(link);
+        let before = template.split("{token}").next().unwrap_or(template);
+        let page = match before.strip_suffix('=') {
+            Some(rest) => rest.rsplit_once(['?', '&']).map_or(rest, |(page, _)| page),
+            None => before,
+        };
+        page.trim_end_matches('/')
+            .replace("{frontend}", self.frontend_url.as_str().trim_end_matches('/'))
     }
 
     /// The front-end page of a member.
@@ -276,11 +334,35 @@ mod tests {
             ("MEMBERD_PUBLIC_URL", "ftp://x"),
             ("MEMBERD_IP_RETENTION_DAYS", "-3"),
             ("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "maybe"),
+            ("MEMBERD_ACTIVATION_URL_TEMPLATE", "https://x.example/activate"),
+            ("MEMBERD_PASSWORD_RESET_URL_TEMPLATE", "{frontend}/reset"),
+            ("MEMBERD_EMAIL_CHANGE_URL_TEMPLATE", "{frontend}"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
             assert!(err.to_string().starts_with(var));
         }
+    }
+
+    #[test]
+    fn emailed_links_follow_their_templates() {
+        let c = config(&[("MEMBERD_FRONTEND_URL", "https://forum.example/")]).unwrap();
+        assert_eq!(c.link(Link::Activation, "T0K"), "https://forum.example/activate/T0K");
+        assert_eq!(
+            c.link(Link::EmailChange, "T0K"),
+            "https://forum.example/email-change/T0K"
+        );
+        assert_eq!(c.link_page(Link::PasswordReset), "https://forum.example/password-reset");
+        let c = config(&[(
+            "MEMBERD_PASSWORD_RESET_URL_TEMPLATE",
+            "https://accounts.example/#/reset?token={token}",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.link(Link::PasswordReset, "T0K"),
+            "https://accounts.example/#/reset?token=T0K"
+        );
+        assert_eq!(c.link_page(Link::PasswordReset), "https://accounts.example/#/reset");
     }
 
     #[test]

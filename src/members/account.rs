@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::app::AppState;
 use crate::auth::{model::fold_identifier, store as sessions};
+use crate::config::Link;
 use crate::error::{AppError, FieldError};
 use crate::integration::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
@@ -215,7 +216,7 @@ pub async fn change_account(
                     member.locale,
                     address.as_str(),
                     &member.username,
-                    &config.frontend_link(&format!("email-change/{}", token.text())),
+                    &config.link(Link::EmailChange, token.text()),
                     &config.token_ttl.to_string(),
                 ));
                 mails.push(templates::email_change_notice(

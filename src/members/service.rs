@@ -2,6 +2,7 @@
 //! its e-mail, in that order.
 
 use crate::app::AppState;
+use crate::config::Link;
 use crate::error::{AppError, FieldError};
 use crate::integration::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
@@ -83,7 +84,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
                     owner.locale,
                     &owner.email,
                     &owner.username,
-                    &config.frontend_link("password-reset"),
+                    &config.link_page(Link::PasswordReset),
                 ));
             }
             if let Some(clash) = store::name_clash(conn, &username, None)? {

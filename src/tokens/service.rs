@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::auth::model::fold_identifier;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
-use crate::config::Config;
+use crate::config::{Config, Link};
 use crate::error::AppError;
 use crate::integration::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
@@ -94,7 +94,7 @@ pub async fn request_password_reset(state: &AppState, login: &str, ip: String) -
                 member.locale,
                 &member.email,
                 &member.username,
-                &config.frontend_link(&format!("password-reset/{}", token.text())),
+                &config.link(Link::PasswordReset, token.text()),
                 &config.token_ttl.to_string(),
             )))
         })
@@ -237,7 +237,7 @@ pub fn issue_registration_token(
         member.locale,
         &member.email,
         &member.username,
-        &config.frontend_link(&format!("activate/{}", token.text())),
+        &config.link(Link::Activation, token.text()),
         &config.token_ttl.to_string(),
     ))
 }

@@ -238,3 +238,24 @@ async fn me_needs_a_live_session_and_shows_the_own_account() {
     assert!(me.body["last_login_at"].is_string());
     assert!(me.body.get("password_hash").is_none());
 }
+
+#[tokio::test]
+async fn emailed_links_follow_the_configured_template() {
+    let template = "https://accounts.example/#/activate?t={token}";
+    let app = TestApp::spawn_with(&[("MEMBERD_ACTIVATION_URL_TEMPLATE", template)]).await;
+    assert_eq!(
+        app.register("tess", "tess@example.com").await.status,
+        StatusCode::ACCEPTED
+    );
+    let mail = app.inbox.wait_for("tess@example.com", 1).await.remove(0);
+    let token = crate::helpers::link_token(&mail.text, "https://accounts.example/#/activate?t=");
+    assert_eq!(token.len(), 43, "{}", mail.text);
+    assert!(
+        mail.html
+            .contains(&format!("href=\"{}\"", template.replace("{token}", &token)))
+    );
+    let activated = app
+        .post(&format!("/v1/tokens/registration/{token}"), None, json!({}))
+        .await;
+    assert_eq!(activated.status, StatusCode::OK, "{}", activated.body);
+}
