@@ -2,6 +2,7 @@
 
 use crate::mail::OutgoingMail;
 use crate::members::model::Locale;
+use crate::sanctions::model::{Action, Restriction};
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -216,115 +217,95 @@ pub fn email_change_notice(locale: Locale, to: &str, username: &str) -> Outgoing
     }
 }
 
-/// Tells a member of a sanction: the public reason and the end, never the
-/// moderator's private note.
+/// Tells a member of a sanction or of its lifting: the public reason and the
+/// end, never the moderator's private note.
 #[allow(clippy::too_many_arguments)]
-pub fn sanction_applied(
+pub fn sanction(
     locale: Locale,
     to: &str,
     username: &str,
-    restriction: crate::sanctions::model::Restriction,
+    action: Action,
     reason: &str,
     resource: Option<&str>,
     ends_at: Option<chrono::DateTime<chrono::Utc>>,
     frontend: &str,
 ) -> OutgoingMail {
-    use crate::sanctions::model::Restriction;
     let end = ends_at.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string());
-    match locale {
+    let (subject, greeting, lines) = match locale {
         Locale::En => {
-            let what = match restriction {
-                Restriction::Ban => "banned",
-                Restriction::ReadOnly => "made read-only",
-            };
             let scope = resource.map(|r| format!(" in {r}")).unwrap_or_default();
-            let until = end.map_or("This sanction has no end date.".to_string(), |e| {
-                format!("It lasts until {e}.")
-            });
-            compose(
-                to,
-                format!("Your account was {what}"),
-                format!("Hello {username},"),
-                &[
-                    format!("A moderator has {what} your account{scope}. Reason: {reason}"),
-                    until,
-                ],
-                None,
-                frontend.trim_end_matches('/'),
-            )
+            let greeting = format!("Hello {username},");
+            match action {
+                Action::Impose(restriction) => {
+                    let what = match restriction {
+                        Restriction::Ban => "banned",
+                        Restriction::ReadOnly => "made read-only",
+                    };
+                    let until = end.map_or("This sanction has no end date.".to_string(), |e| {
+                        format!("It lasts until {e}.")
+                    });
+                    (
+                        format!("Your account was {what}"),
+                        greeting,
+                        vec![
+                            format!("A moderator has {what} your account{scope}. Reason: {reason}"),
+                            until,
+                        ],
+                    )
+                }
+                Action::Lift(restriction) => {
+                    let what = match restriction {
+                        Restriction::Ban => "ban",
+                        Restriction::ReadOnly => "read-only restriction",
+                    };
+                    (
+                        format!("Your {what} was lifted"),
+                        greeting,
+                        vec![format!(
+                            "A moderator has lifted the {what} on your account{scope}. Reason: {reason}"
+                        )],
+                    )
+                }
+            }
         }
         Locale::Fr => {
-            let what = match restriction {
-                Restriction::Ban => "banni",
-                Restriction::ReadOnly => "mis en lecture seule",
-            };
             let scope = resource.map(|r| format!(" dans {r}")).unwrap_or_default();
-            let until = end.map_or("Cette sanction n'a pas de date de fin.".to_string(), |e| {
-                format!("Elle dure jusqu'au {e}.")
-            });
-            compose(
-                to,
-                format!("Votre compte a été {what}"),
-                format!("Bonjour {username},"),
-                &[
-                    format!("Un modérateur a {what} votre compte{scope}. Motif : {reason}"),
-                    until,
-                ],
-                None,
-                frontend.trim_end_matches('/'),
-            )
+            let greeting = format!("Bonjour {username},");
+            match action {
+                Action::Impose(restriction) => {
+                    let what = match restriction {
+                        Restriction::Ban => "banni",
+                        Restriction::ReadOnly => "mis en lecture seule",
+                    };
+                    let until = end.map_or("Cette sanction n'a pas de date de fin.".to_string(), |e| {
+                        format!("Elle dure jusqu'au {e}.")
+                    });
+                    (
+                        format!("Votre compte a été {what}"),
+                        greeting,
+                        vec![
+                            format!("Un modérateur a {what} votre compte{scope}. Motif : {reason}"),
+                            until,
+                        ],
+                    )
+                }
+                Action::Lift(restriction) => {
+                    let what = match restriction {
+                        Restriction::Ban => "le bannissement",
+                        Restriction::ReadOnly => "la mise en lecture seule",
+                    };
+                    (
+                        "Votre sanction a été levée".to_string(),
+                        greeting,
+                        vec![format!(
+                            "Un modérateur a levé {what} de votre compte{scope}. Motif : {reason}"
+                        )],
+                    )
+                }
+            }
         }
-    }
-}
-
-/// Tells a member that a moderator lifted their bans or read-only
-/// sanctions (in a resource, or everywhere), with the public reason.
-pub fn sanction_lifted(
-    locale: Locale,
-    to: &str,
-    username: &str,
-    restriction: crate::sanctions::model::Restriction,
-    reason: &str,
-    resource: Option<&str>,
-    frontend: &str,
-) -> OutgoingMail {
-    use crate::sanctions::model::Restriction;
-    match locale {
-        Locale::En => {
-            let what = match restriction {
-                Restriction::Ban => "ban",
-                Restriction::ReadOnly => "read-only restriction",
-            };
-            let scope = resource.map(|r| format!(" in {r}")).unwrap_or_default();
-            compose(
-                to,
-                format!("Your {what} was lifted"),
-                format!("Hello {username},"),
-                &[format!(
-                    "A moderator has lifted the {what} on your account{scope}. Reason: {reason}"
-                )],
-                None,
-                frontend.trim_end_matches('/'),
-            )
-        }
-        Locale::Fr => {
-            let what = match restriction {
-                Restriction::Ban => "le bannissement",
-                Restriction::ReadOnly => "la mise en lecture seule",
-            };
-            let scope = resource.map(|r| format!(" dans {r}")).unwrap_or_default();
-            compose(
-                to,
-                "Votre sanction a été levée".to_string(),
-                format!("Bonjour {username},"),
-                &[format!(
-                    "Un modérateur a levé {what} de votre compte{scope}. Motif : {reason}"
-                )],
-                None,
-                frontend.trim_end_matches('/'),
-            )
-        }
-    }
+    };
+    compose(to, subject, greeting, &lines, None, frontend.trim_end_matches('/'))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::auth::store as sessions;
 use crate::cache::{self, MemberFacts};
 use crate::error::{AppError, SanctionNotice};
 use crate::integration::events::{self, EventType};
-use crate::mail::{OutgoingMail, templates};
+use crate::mail::templates;
 use crate::members::model::{Member, MemberKey};
 use crate::members::profiles::member_not_found;
 use crate::members::store as members;
@@ -369,36 +369,23 @@ pub async fn apply(
                 },
                 now,
             )?;
-            let mail: Option<OutgoingMail> = match request.action {
-                Action::Impose(restriction) => Some(templates::sanction_applied(
-                    target.locale,
-                    &target.email,
-                    &target.username,
-                    restriction,
-                    &row.reason,
-                    row.resource.as_deref(),
-                    row.ends_at,
-                    config.frontend_url.as_ref(),
-                )),
-                Action::Lift(restriction) => Some(templates::sanction_lifted(
-                    target.locale,
-                    &target.email,
-                    &target.username,
-                    restriction,
-                    &row.reason,
-                    row.resource.as_deref(),
-                    config.frontend_url.as_ref(),
-                )),
-            };
+            let mail = templates::sanction(
+                target.locale,
+                &target.email,
+                &target.username,
+                request.action,
+                &row.reason,
+                row.resource.as_deref(),
+                row.ends_at,
+                config.frontend_url.as_ref(),
+            );
             let view = views(conn, vec![row], now)?
                 .pop()
                 .ok_or_else(|| AppError::internal("no view"))?;
             Ok((view, mail))
         })
         .await?;
-    if let Some(mail) = mail {
-        state.mailer.send_later(mail);
-    }
+    state.mailer.send_later(mail);
     Ok(view)
 }
 
