@@ -4,13 +4,11 @@
 //! of them: text holding U+0000 is refused as input, since PostgreSQL text
 //! cannot store it and a query carrying it would fail as a server error.
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use futures_util::FutureExt;
-use futures_util::StreamExt;
-use futures_util::future::LocalBoxFuture;
-use serde::de::DeserializeOwned;
-
 use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, FieldError, json_error};
 
