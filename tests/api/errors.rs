@@ -509,31 +509,21 @@ async fn the_same_thing_created_at_once_many_times_is_created_once_and_refused_c
         answers.sort();
         answers
     };
-    let refused = |n: usize, status: u16, code: &str| std::iter::repeat_n((status, code.to_string()), n);
-
-    let group = at_once(
-        "/v1/groups",
-        vec![json!({"name": "racers"}); 8],
-        Some(boss.access.clone()),
-    )
-    .await;
-    let expected: Vec<_> = [(201, String::new())]
-        .into_iter()
-        .chain(refused(7, 409, "group_exists"))
-        .collect();
-    assert_eq!(group, expected);
-
-    let domain = at_once(
-        "/v1/forbidden-email-domains",
-        vec![json!({"domain": "race.example"}); 8],
-        Some(boss.access.clone()),
-    )
-    .await;
-    let expected: Vec<_> = [(201, String::new())]
-        .into_iter()
-        .chain(refused(7, 409, "domain_exists"))
-        .collect();
-    assert_eq!(domain, expected);
+    for (path, body, conflict) in [
+        ("/v1/groups", json!({"name": "racers"}), "group_exists"),
+        (
+            "/v1/forbidden-email-domains",
+            json!({"domain": "race.example"}),
+            "domain_exists",
+        ),
+    ] {
+        let answers = at_once(path, vec![body; 8], Some(boss.access.clone())).await;
+        let expected: Vec<_> = [(201, String::new())]
+            .into_iter()
+            .chain(std::iter::repeat_n((409, conflict.to_string()), 7))
+            .collect();
+        assert_eq!(answers, expected, "{path}");
+    }
 
     // One username, eight addresses: the unique index decides, not a check before it.
     let registrations = (0..8)
