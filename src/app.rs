@@ -115,6 +115,7 @@ impl Application {
             keys,
             issuer: config.issuer(),
             access_ttl: config.access_ttl,
+            session_max_age: config.session_max_age,
         };
         let hasher_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(hasher_threads)).await??;

@@ -58,6 +58,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub token_ttl: Duration,
     pub access_ttl: Duration,
+    /// How long a session lives at most from its login, whatever its refreshes.
+    pub session_max_age: Duration,
     pub ip_retention_days: u32,
     pub status_max_age: Duration,
     pub webhook_allow_private: bool,
@@ -215,6 +217,7 @@ impl Config {
         };
         let token_ttl = duration("MEMBERD_TOKEN_TTL", "1h")?;
         let access_ttl = duration("MEMBERD_ACCESS_TTL", "15m")?;
+        let session_max_age = duration("MEMBERD_SESSION_MAX_AGE", "90d")?;
         let status_max_age = duration("MEMBERD_STATUS_MAX_AGE", "5s")?;
 
         let (days, name) = parsed("MEMBERD_IP_RETENTION_DAYS", "365");
@@ -250,6 +253,7 @@ impl Config {
             log_format,
             token_ttl,
             access_ttl,
+            session_max_age,
             ip_retention_days,
             status_max_age,
             webhook_allow_private,
@@ -326,6 +330,7 @@ mod tests {
         for (var, value) in [
             ("MEMBERD_BIND", "nowhere"),
             ("MEMBERD_ACCESS_TTL", "0s"),
+            ("MEMBERD_SESSION_MAX_AGE", "forever"),
             ("MEMBERD_TOKEN_TTL", "soon"),
             ("MEMBERD_TRUSTED_PROXIES", "10.0.0.0/8,banana"),
             ("MEMBERD_LOG_FORMAT", "xml"),

@@ -263,6 +263,11 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 Self::Unavailable("serialization failure".into())
             }
+            // Two transactions that lock the same rows in different orders
+            // (rare, and PostgreSQL ends one of them): worth a retry.
+            Error::DatabaseError(DatabaseErrorKind::Unknown, info) if info.message() == "deadlock detected" => {
+                Self::Unavailable("deadlock detected".into())
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 Self::Unavailable("the database connection was lost".into())
             }

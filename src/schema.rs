@@ -130,6 +130,7 @@ diesel::table! {
         hover_menus -> Bool,
         email_on_private_message -> Bool,
         is_system -> Bool,
+        deactivated_at -> Nullable<Timestamptz>,
     }
 }
 

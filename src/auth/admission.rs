@@ -25,6 +25,9 @@ impl Admitted {
 /// running global ban. The standing must have been read after the member was
 /// locked, so that a ban committed meanwhile is seen.
 pub fn admit(member: Member, standing: &OpenStanding, now: DateTime<Utc>) -> Result<Admitted, AppError> {
+    if member.deactivated_at.is_some() {
+        return Err(account_disabled());
+    }
     if !member.is_active {
         return Err(AppError::forbidden(
             "account_inactive",
@@ -33,4 +36,12 @@ pub fn admit(member: Member, standing: &OpenStanding, now: DateTime<Utc>) -> Res
     }
     standing.refuse_if_banned(now)?;
     Ok(Admitted { member })
+}
+
+/// A superuser deactivated the account: nothing its member does alone brings it back.
+pub fn account_disabled() -> AppError {
+    AppError::forbidden(
+        "account_disabled",
+        "This account has been deactivated by the community's administrators.",
+    )
 }

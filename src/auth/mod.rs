@@ -16,4 +16,15 @@ pub struct TokenIssuer {
     pub keys: keys::SigningKeys,
     pub issuer: String,
     pub access_ttl: Duration,
+    /// How long a session lives at most from its login, whatever its refreshes.
+    pub session_max_age: Duration,
+}
+
+impl TokenIssuer {
+    pub fn session_lifetime(&self, remember_me: bool) -> model::SessionLifetime {
+        model::SessionLifetime {
+            remember_me,
+            max_age: self.session_max_age.to_chrono(),
+        }
+    }
 }

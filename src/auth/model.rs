@@ -11,6 +11,27 @@ pub fn refresh_lifetime(remember_me: bool) -> Duration {
     }
 }
 
+/// The lifetimes of a session: each refresh extends it by its refresh
+/// lifetime, but never past `max_age` from its login, however often it is
+/// refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetime {
+    pub remember_me: bool,
+    pub max_age: Duration,
+}
+
+impl SessionLifetime {
+    /// When a session opened at `created_at` and renewed at `now` ends.
+    pub fn ends_at(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        (now + refresh_lifetime(self.remember_me)).min(created_at + self.max_age)
+    }
+
+    /// Whether a session opened at `created_at` has reached its maximum age.
+    pub fn outlived(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now >= created_at + self.max_age
+    }
+}
+
 /// Failures older than this, counted from the last one, are forgotten.
 pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// The longest wait a run of failures can impose.
@@ -124,6 +145,25 @@ mod tests {
         let now = Utc::now();
         let stale = count(10_000, 15 * 60 + 1, now);
         assert_eq!(stale.wait_secs(ThrottleScope::LoginAndIp, now), None);
+    }
+
+    #[test]
+    fn refreshes_never_take_a_session_past_its_maximum_age() {
+        let login = Utc::now();
+        let lifetime = SessionLifetime {
+            remember_me: true,
+            max_age: Duration::days(90),
+        };
+        assert_eq!(lifetime.ends_at(login, login), login + Duration::days(30));
+        let late = login + Duration::days(80);
+        assert_eq!(lifetime.ends_at(login, late), login + Duration::days(90));
+        assert!(!lifetime.outlived(login, late));
+        assert!(lifetime.outlived(login, login + Duration::days(90)));
+        let short = SessionLifetime {
+            remember_me: false,
+            max_age: Duration::hours(2),
+        };
+        assert_eq!(short.ends_at(login, login), login + Duration::hours(2));
     }
 
     #[test]

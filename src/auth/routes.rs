@@ -1,6 +1,7 @@
 //! HTTP handlers for logging in and out, refreshing, and the JWKS.
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, get, http::header, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -80,6 +81,17 @@ impl SessionResponse {
     }
 }
 
+/// A session is sent once, to its holder: no cache on the way may keep it.
+impl Responder for SessionResponse {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(self)
+    }
+}
+
 pub fn origin(request: &HttpRequest, ip: std::net::IpAddr) -> Origin {
     let user_agent = request
         .headers()
@@ -98,10 +110,10 @@ pub fn origin(request: &HttpRequest, ip: std::net::IpAddr) -> Origin {
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in.", body = SessionResponse),
+        (status = 200, description = "Logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
         BodyProblems,
         (status = 401, description = "`invalid_credentials`: unknown login or wrong password (the same answer for both).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Correct password, but `account_inactive` (e-mail not validated) or `member_banned` (with `sanction`).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Correct password, but `account_inactive` (e-mail not validated), `account_disabled` (deactivated by a superuser) or `member_banned` (with `sanction`).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: wait `Retry-After` seconds.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -111,14 +123,14 @@ async fn login(
     request: HttpRequest,
     ClientIp(ip): ClientIp,
     Json(body): Json<LoginRequest>,
-) -> Result<web::Json<SessionResponse>, AppError> {
+) -> Result<SessionResponse, AppError> {
     let input = LoginInput {
         login: body.login,
         password: body.password,
         remember_me: body.remember_me,
     };
     let grant = service::login(&state, input, origin(&request, ip)).await?;
-    Ok(web::Json(SessionResponse::new(grant, &state.config)))
+    Ok(SessionResponse::new(grant, &state.config))
 }
 
 /// Exchange a refresh token for a new session pair.
@@ -129,19 +141,16 @@ async fn login(
     tag = "auth",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "Renewed.", body = SessionResponse),
+        (status = 200, description = "Renewed.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
         BodyProblems,
-        (status = 401, description = "`invalid_refresh_token` (unknown, expired or ended) or `refresh_token_reused` (the session is now ended).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`account_inactive` or `member_banned`.", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_refresh_token` (unknown, expired or ended), `refresh_token_reused` (the session is now ended) or `session_expired` (the session reached `MEMBERD_SESSION_MAX_AGE` since its login: log in again).", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_inactive`, `account_disabled` or `member_banned`.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/refresh")]
-async fn refresh(
-    state: web::Data<AppState>,
-    Json(body): Json<RefreshRequest>,
-) -> Result<web::Json<SessionResponse>, AppError> {
+async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest>) -> Result<SessionResponse, AppError> {
     let grant = service::refresh(&state, &body.refresh_token).await?;
-    Ok(web::Json(SessionResponse::new(grant, &state.config)))
+    Ok(SessionResponse::new(grant, &state.config))
 }
 
 /// End the current session, or with `{"all": true}` every session of the caller.

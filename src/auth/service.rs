@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::auth::TokenIssuer;
 use crate::auth::admission::{Admitted, admit};
 use crate::auth::keys::{AUDIENCE, AccessClaims};
-use crate::auth::model::{fold_identifier, refresh_lifetime};
+use crate::auth::model::fold_identifier;
 use crate::auth::store;
 use crate::error::{AppError, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
@@ -90,7 +90,7 @@ pub fn open_session(
     now: DateTime<Utc>,
 ) -> Result<(Grant, String), AppError> {
     let session_id = Uuid::new_v4();
-    let lifetime = refresh_lifetime(opening.remember_me);
+    let expires_at = issuer.session_lifetime(opening.remember_me).ends_at(now, now);
     let ip = opening.origin.ip.to_string();
     let refresh = OpaqueToken::generate();
     let opened = store::open_session(
@@ -100,7 +100,7 @@ pub fn open_session(
             member_id: member.id,
             remember_me: opening.remember_me,
             created_at: now,
-            expires_at: now + lifetime,
+            expires_at,
             ip: Some(&ip),
             user_agent: opening.origin.user_agent(),
         },
@@ -110,7 +110,7 @@ pub fn open_session(
     )?;
     let admitted = admit(member, &OpenStanding::new(opened.open_sanctions)?, now)?;
     Ok((
-        grant(issuer, admitted, session_id, refresh, lifetime, now)?,
+        grant(issuer, admitted, session_id, refresh, expires_at, now)?,
         opened.changed,
     ))
 }
@@ -126,11 +126,13 @@ fn renew_session(
     now: DateTime<Utc>,
 ) -> Result<Grant, AppError> {
     store::mark_rotated(conn, presented_hash, now)?;
-    let lifetime = refresh_lifetime(session.remember_me);
-    store::extend_session(conn, session.id, now, now + lifetime)?;
+    let expires_at = issuer
+        .session_lifetime(session.remember_me)
+        .ends_at(session.created_at, now);
+    store::extend_session(conn, session.id, now, expires_at)?;
     let refresh = OpaqueToken::generate();
     store::insert_refresh_token(conn, &refresh.hash(), session.id, now)?;
-    grant(issuer, admitted, session.id, refresh, lifetime, now)
+    grant(issuer, admitted, session.id, refresh, expires_at, now)
 }
 
 /// The stored refresh token and an access token to go with it.
@@ -139,7 +141,7 @@ fn grant(
     admitted: Admitted,
     session_id: Uuid,
     refresh: OpaqueToken,
-    lifetime: chrono::Duration,
+    expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Grant, AppError> {
     let member = admitted.member().clone();
@@ -148,7 +150,7 @@ fn grant(
         access_token,
         expires_in,
         refresh_token: refresh.text().to_string(),
-        refresh_expires_in: lifetime.num_seconds() as u64,
+        refresh_expires_in: (expires_at - now).num_seconds().max(0) as u64,
         member,
     })
 }
@@ -205,8 +207,8 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let (member_id, stored) = credentials.map(|c| (c.member_id, c.password_hash)).unzip();
-    let matches = state.hasher.verify(input.password, stored).await?;
-    let Some(member_id) = member_id.filter(|_| matches) else {
+    let matches = state.hasher.verify(input.password, stored.clone()).await?;
+    let (Some(member_id), Some(verified), true) = (member_id, stored, matches) else {
         return Err(invalid_credentials());
     };
 
@@ -215,6 +217,12 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
         .db
         .transaction_reporting_changes(move |conn| {
             let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or_else(invalid_credentials)?;
+            // The password was checked against the hash read before hashing;
+            // a change or reset committed since (which ended every session)
+            // must not be followed by a session opened with the old password.
+            if member.password_hash != verified {
+                return Err(invalid_credentials());
+            }
             // The failures are forgotten by the last statement, for the same
             // reason as the count. A login lost in a crash of PostgreSQL costs
             // its member a new login, and writes no event: it need not wait
@@ -276,6 +284,13 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
                 return Ok(Err(AppError::unauthenticated(
                     "refresh_token_reused",
                     "This refresh token was already used; the session has been ended. Log in again.",
+                )));
+            }
+            let lifetime = issuer.session_lifetime(session.remember_me);
+            if session.revoked_at.is_none() && lifetime.outlived(session.created_at, now) {
+                return Ok(Err(AppError::unauthenticated(
+                    "session_expired",
+                    "This session has reached its maximum age; log in again.",
                 )));
             }
             if !session.is_live(now) {

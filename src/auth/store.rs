@@ -68,6 +68,7 @@ pub struct SessionState {
     pub id: Uuid,
     pub member_id: i64,
     pub remember_me: bool,
+    pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }

@@ -217,6 +217,61 @@ pub fn email_change_notice(locale: Locale, to: &str, username: &str) -> Outgoing
     }
 }
 
+/// How a password came to change, for the notice that says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChanged {
+    /// By the member, from a session.
+    Changed,
+    /// With a link e-mailed for a forgotten password.
+    Reset,
+}
+
+/// Tells a member their password changed, so that a change they did not make
+/// does not go unnoticed. It carries no token: the link opens the page where a
+/// reset is asked for.
+pub fn password_changed(
+    locale: Locale,
+    to: &str,
+    username: &str,
+    how: PasswordChanged,
+    reset_page: &str,
+) -> OutgoingMail {
+    match locale {
+        Locale::En => compose(
+            to,
+            "Your password was changed".into(),
+            format!("Hello {username},"),
+            &[
+                match how {
+                    PasswordChanged::Changed => "The password of your account was just changed from a logged-in                                                  session. Your other sessions have ended."
+                        .into(),
+                    PasswordChanged::Reset => "The password of your account was just reset with a link sent to                                                this address. Every session of the account has ended."
+                        .into(),
+                },
+                "If it was not you, choose a new password now:".into(),
+            ],
+            Some(("Reset my password", reset_page)),
+            "You receive this e-mail whenever your password changes.",
+        ),
+        Locale::Fr => compose(
+            to,
+            "Votre mot de passe a été modifié".into(),
+            format!("Bonjour {username},"),
+            &[
+                match how {
+                    PasswordChanged::Changed => "Le mot de passe de votre compte vient d'être modifié depuis une                                                  session connectée. Vos autres sessions ont été fermées."
+                        .into(),
+                    PasswordChanged::Reset => "Le mot de passe de votre compte vient d'être réinitialisé avec un                                                lien envoyé à cette adresse. Toutes les sessions du compte ont été                                                fermées."
+                        .into(),
+                },
+                "Si ce n'était pas vous, choisissez un nouveau mot de passe dès maintenant :".into(),
+            ],
+            Some(("Réinitialiser mon mot de passe", reset_page)),
+            "Vous recevez ce message à chaque changement de votre mot de passe.",
+        ),
+    }
+}
+
 /// Tells a member of a sanction or of its lifting: the public reason and the
 /// end, never the moderator's private note.
 #[allow(clippy::too_many_arguments)]

@@ -8,7 +8,8 @@ use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
 use crate::error::{AppError, FieldError};
 use crate::integration::events::{self, EventType};
-use crate::mail::{OutgoingMail, templates};
+use crate::mail::OutgoingMail;
+use crate::mail::templates::{self, PasswordChanged};
 use crate::members::model::{Email, Member, ProfileChanges, Username, check_password};
 use crate::members::service::clash_error;
 use crate::members::store::{self, IpRecord, PersonalRecords, Rename};
@@ -100,14 +101,28 @@ pub async fn change_password(
     }
     let hash = state.hasher.hash(change.password).await?;
     let now = state.clock.now();
-    state
+    let reset_page = state.config.link_page(Link::PasswordReset);
+    let notice = state
         .db
         .transaction(move |conn| {
+            // A link e-mailed before (a pending address change, a reset) was
+            // asked for by whoever knew the old password. Tokens are locked
+            // before their member, as a reset locks them.
+            tokens::void_outstanding(conn, member_id, &TokenKind::ALL)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
             store::set_password(conn, member_id, &hash)?;
             sessions::revoke_member_sessions_except(conn, member_id, session_id, "password_changed", now)?;
-            Ok(())
+            Ok(templates::password_changed(
+                member.locale,
+                &member.email,
+                &member.username,
+                PasswordChanged::Changed,
+                &reset_page,
+            ))
         })
-        .await
+        .await?;
+    state.mailer.send_later(notice);
+    Ok(())
 }
 
 pub struct AccountChange {

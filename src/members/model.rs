@@ -28,7 +28,10 @@ pub struct Member {
     pub username: String,
     pub email: String,
     pub password_hash: String,
+    /// Whether a session may be opened: validated, and not deactivated.
     pub is_active: bool,
+    /// When a superuser deactivated the account; only a superuser undoes it.
+    pub deactivated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub is_staff: bool,
     pub is_superuser: bool,
     pub locale: Locale,

@@ -33,6 +33,7 @@ struct MemberRow {
     show_signature: bool,
     hover_menus: bool,
     email_on_private_message: bool,
+    deactivated_at: Option<DateTime<Utc>>,
 }
 
 impl From<MemberRow> for Member {
@@ -43,6 +44,7 @@ impl From<MemberRow> for Member {
             email: row.email,
             password_hash: row.password_hash,
             is_active: row.is_active,
+            deactivated_at: row.deactivated_at,
             is_staff: row.is_staff,
             is_superuser: row.is_superuser,
             locale: Locale::from_db(&row.locale),

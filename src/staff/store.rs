@@ -111,18 +111,22 @@ pub fn set_groups(conn: &mut PgConnection, member_id: i64, group_ids: &[i64]) ->
     Ok(())
 }
 
+/// Sets a member's role flags, and whether they may open sessions:
+/// `deactivated_at` says when a superuser deactivated them, if they are.
 pub fn set_flags(
     conn: &mut PgConnection,
     member_id: i64,
     staff: bool,
     superuser: bool,
-    active: bool,
+    is_active: bool,
+    deactivated_at: Option<DateTime<Utc>>,
 ) -> Result<(), AppError> {
     diesel::update(members::table.find(member_id))
         .set((
             members::is_staff.eq(staff),
             members::is_superuser.eq(superuser),
-            members::is_active.eq(active),
+            members::is_active.eq(is_active),
+            members::deactivated_at.eq(deactivated_at),
         ))
         .execute(conn)?;
     Ok(())

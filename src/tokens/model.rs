@@ -19,6 +19,8 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    pub const ALL: [TokenKind; 3] = [Self::Registration, Self::PasswordReset, Self::EmailChange];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Registration => "registration",

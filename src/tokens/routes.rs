@@ -63,8 +63,8 @@ async fn resend_registration(
     tag = "tokens",
     params(("token" = String, Path, description = "The token from the e-mailed link.")),
     responses(
-        (status = 200, description = "Activated and logged in.", body = SessionResponse),
-        (status = 403, description = "`member_banned`: the account is activated only once the ban allows a session.", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Activated and logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
+        (status = 403, description = "`member_banned`: the account is activated only once the ban allows a session; `account_disabled`: a superuser deactivated it.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`service_unavailable`.", body = Problem, content_type = "application/problem+json"),
@@ -76,9 +76,9 @@ async fn activate(
     request: HttpRequest,
     ClientIp(ip): ClientIp,
     token: web::Path<String>,
-) -> Result<web::Json<SessionResponse>, AppError> {
+) -> Result<SessionResponse, AppError> {
     let grant = service::activate(&state, &token, origin(&request, ip)).await?;
-    Ok(web::Json(SessionResponse::new(grant, &state.config)))
+    Ok(SessionResponse::new(grant, &state.config))
 }
 
 #[derive(Deserialize, ToSchema)]

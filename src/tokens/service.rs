@@ -6,13 +6,15 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::app::AppState;
+use crate::auth::admission::account_disabled;
 use crate::auth::model::fold_identifier;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::{Config, Link};
 use crate::error::AppError;
 use crate::integration::events::{self, EventType};
-use crate::mail::{OutgoingMail, templates};
+use crate::mail::OutgoingMail;
+use crate::mail::templates::{self, PasswordChanged};
 use crate::members::model::{Email, Member, check_password};
 use crate::members::store as members;
 use crate::rate_limit;
@@ -66,7 +68,8 @@ pub async fn request_password_reset(state: &AppState, login: &str, ip: String) -
         .db
         .transaction(move |conn| {
             rate_limit::enforce(conn, rate_limit::PASSWORD_RESET_PER_IP, &ip, now)?;
-            let Some(member) = members::find_by_login(conn, &identifier)? else {
+            // A deactivated account gets nothing: a reset must not open it again.
+            let Some(member) = members::find_by_login(conn, &identifier)?.filter(|m| m.deactivated_at.is_none()) else {
                 return Ok(None);
             };
             if rate_limit::hit(
@@ -139,20 +142,32 @@ pub async fn reset_password(
         return Err(AppError::Validation(errors));
     }
     let hash = state.hasher.hash(password).await?;
-    state
+    let reset_page = state.config.link_page(Link::PasswordReset);
+    let notice = state
         .db
         .transaction(move |conn| {
             // Checked again under the lock: the token may have been used meanwhile.
             let stored = usable_token(conn, &token, TokenKind::PasswordReset, now)?;
             store::mark_used(conn, stored.id, now)?;
-            members::set_password(conn, stored.member_id, &hash)?;
-            sessions::revoke_member_sessions(conn, stored.member_id, "password_reset", now)?;
-            let member = members::find(conn, stored.member_id)?.ok_or_else(token_not_found)?;
+            let member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
+            members::set_password(conn, member.id, &hash)?;
+            sessions::revoke_member_sessions(conn, member.id, "password_reset", now)?;
+            // Whatever was asked with the old password (an address change,
+            // other reset links) must not outlive it.
+            store::void_outstanding(conn, member.id, &TokenKind::ALL)?;
             sessions::forget_failures(conn, &fold_identifier(&member.username), "", sessions::Commit::Durable)?;
             sessions::forget_failures(conn, &member.email.to_lowercase(), "", sessions::Commit::Durable)?;
-            Ok(())
+            Ok(templates::password_changed(
+                member.locale,
+                &member.email,
+                &member.username,
+                PasswordChanged::Reset,
+                &reset_page,
+            ))
         })
-        .await
+        .await?;
+    state.mailer.send_later(notice);
+    Ok(())
 }
 
 /// Makes the address the e-mail-change token was sent to the member's own.
@@ -177,6 +192,8 @@ pub async fn confirm_email_change(state: &AppState, token: String) -> Result<(),
             }
             let member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
             members::set_email(conn, member.id, &address)?;
+            // Reset links went to the old address, which is no longer the member's.
+            store::void_outstanding(conn, member.id, &[TokenKind::PasswordReset])?;
             events::record(
                 conn,
                 EventType::MemberEmailChanged,
@@ -199,7 +216,9 @@ pub async fn resend_registration(state: &AppState, email: &str, ip: String) -> R
         .db
         .transaction(move |conn| {
             rate_limit::enforce(conn, rate_limit::REGISTRATION_RESEND_PER_IP, &ip, now)?;
-            let Some(member) = members::find_by_email(conn, &email)?.filter(|m| !m.is_active) else {
+            let Some(member) =
+                members::find_by_email(conn, &email)?.filter(|m| !m.is_active && m.deactivated_at.is_none())
+            else {
                 return Ok(None);
             };
             if rate_limit::hit(conn, rate_limit::REGISTRATION_RESEND_PER_ADDRESS, &email.key(), now)?.is_err() {
@@ -255,6 +274,11 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
             store::mark_used(conn, stored.id, now)?;
             let mut member =
                 members::record_login(conn, stored.member_id, now, Some(&ip))?.ok_or_else(token_not_found)?;
+            // Deactivating voids the links sent before; this refuses any that
+            // slipped past, with the answer a login would get.
+            if member.deactivated_at.is_some() {
+                return Err(account_disabled());
+            }
             if !member.is_active {
                 members::activate(conn, member.id)?;
                 member.is_active = true;

@@ -70,3 +70,17 @@ pub fn mark_used(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result
         .execute(conn)?;
     Ok(())
 }
+
+/// Voids the member's unused tokens of these kinds: their links stop working
+/// (as unknown ones), because what they were sent for no longer holds. Returns
+/// how many.
+pub fn void_outstanding(conn: &mut PgConnection, member_id: i64, kinds: &[TokenKind]) -> Result<usize, AppError> {
+    let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+    Ok(diesel::delete(
+        member_tokens::table
+            .filter(member_tokens::member_id.eq(member_id))
+            .filter(member_tokens::kind.eq_any(kinds))
+            .filter(member_tokens::used_at.is_null()),
+    )
+    .execute(conn)?)
+}

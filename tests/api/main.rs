@@ -12,6 +12,7 @@ mod operations;
 mod profiles;
 mod registration;
 mod sanctions;
+mod security;
 mod sessions;
 mod staff;
 mod tokens;

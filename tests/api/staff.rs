@@ -293,7 +293,7 @@ async fn superusers_manage_roles_and_groups() {
         .assert_problem(401, "session_revoked");
     app.post("/v1/auth/login", None, json!({"login": "pat", "password": PASSWORD}))
         .await
-        .assert_problem(403, "account_inactive");
+        .assert_problem(403, "account_disabled");
     assert_eq!(
         app.count("SELECT count(*) FROM events WHERE event_type = 'member.roles_changed'"),
         4

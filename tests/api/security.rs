@@ -1,0 +1,436 @@
+//! Account security (issue 14): the takeover paths and throttling gaps an
+//! attacker would try, each closed and proven so over HTTP.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, Session, TestApp, link_token};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// A superuser, logged in.
+async fn superuser(app: &TestApp, name: &str) -> Session {
+    let admin = app.member(name).await;
+    app.make_superuser(admin.id);
+    admin
+}
+
+async fn set_active(app: &TestApp, admin: &Session, who: &str, active: bool) {
+    let answer = app
+        .request(
+            Method::PUT,
+            &format!("/v1/members/{who}/roles"),
+            Some(&admin.access),
+            Some(json!({"groups": [], "staff": false, "superuser": false, "active": active})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+async fn reset_token(app: &TestApp, email: &str, nth: usize) -> String {
+    let mails = app.inbox.wait_for(email, nth).await;
+    link_token(&mails[nth - 1].text, "password-reset/")
+}
+
+// Item 1: a deactivated member stays out, whatever they do alone.
+#[tokio::test]
+async fn a_deactivated_member_cannot_bring_their_account_back() {
+    let app = TestApp::spawn().await;
+    let admin = superuser(&app, "root").await;
+    let bob = app.member("bob").await;
+    // A second account, registered but never validated, with its link in hand.
+    assert_eq!(
+        app.register("carol", "carol@example.com").await.status,
+        StatusCode::ACCEPTED
+    );
+    let carol_link = app.activation_token("carol@example.com", 1).await;
+    // A reset link bob asked for before he was deactivated.
+    app.post("/v1/tokens/password-reset", None, json!({"login": "bob"}))
+        .await;
+    let old_reset = reset_token(&app, "bob@example.com", 2).await;
+
+    set_active(&app, &admin, "bob", false).await;
+    set_active(&app, &admin, "carol", false).await;
+    app.get("/v1/members/me", Some(&bob.access))
+        .await
+        .assert_problem(401, "session_revoked");
+
+    // A correct password tells him why; a wrong one tells nothing.
+    app.post("/v1/auth/login", None, json!({"login": "bob", "password": PASSWORD}))
+        .await
+        .assert_problem(403, "account_disabled");
+    app.post(
+        "/v1/auth/login",
+        None,
+        json!({"login": "bob", "password": "not his password"}),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+
+    // Resend answers as for any address, and sends nothing.
+    let mails_before = app.inbox.to("bob@example.com").len();
+    let resend = app
+        .post("/v1/tokens/registration", None, json!({"email": "bob@example.com"}))
+        .await;
+    assert_eq!(resend.status, StatusCode::ACCEPTED);
+    // Nor does a reset request.
+    let reset = app
+        .post("/v1/tokens/password-reset", None, json!({"login": "bob"}))
+        .await;
+    assert_eq!(reset.status, StatusCode::ACCEPTED);
+    app.inbox.assert_quiet("bob@example.com", mails_before).await;
+
+    // Links sent before the deactivation open nothing.
+    app.post(&format!("/v1/tokens/registration/{carol_link}"), None, json!({}))
+        .await
+        .assert_problem(404, "token_not_found");
+    app.post(
+        &format!("/v1/tokens/password-reset/{old_reset}"),
+        None,
+        json!({"password": NEW_PASSWORD, "password_confirmation": NEW_PASSWORD}),
+    )
+    .await
+    .assert_problem(404, "token_not_found");
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'member.activated' AND member_id IN (SELECT id FROM members WHERE username = 'carol')"),
+        0
+    );
+    app.post("/v1/auth/login", None, json!({"login": "bob", "password": PASSWORD}))
+        .await
+        .assert_problem(403, "account_disabled");
+
+    // Only a superuser brings the account back.
+    set_active(&app, &admin, "bob", true).await;
+    app.login("bob", PASSWORD).await;
+}
+
+// Item 1, the two states: never validated, then deactivated.
+#[tokio::test]
+async fn never_validated_and_deactivated_are_told_apart() {
+    let app = TestApp::spawn().await;
+    let admin = superuser(&app, "root").await;
+    assert_eq!(
+        app.register("dora", "dora@example.com").await.status,
+        StatusCode::ACCEPTED
+    );
+    app.post("/v1/auth/login", None, json!({"login": "dora", "password": PASSWORD}))
+        .await
+        .assert_problem(403, "account_inactive");
+    set_active(&app, &admin, "dora", false).await;
+    app.post("/v1/auth/login", None, json!({"login": "dora", "password": PASSWORD}))
+        .await
+        .assert_problem(403, "account_disabled");
+    set_active(&app, &admin, "dora", true).await;
+    app.login("dora", PASSWORD).await;
+}
+
+// Item 2: a pending e-mail change dies with the password it was asked with.
+#[tokio::test]
+async fn a_password_reset_voids_a_pending_email_change() {
+    let app = TestApp::spawn().await;
+    let victim = app.member("vera").await;
+    // The attacker, with the stolen password, asks for their own address.
+    let asked = app
+        .patch(
+            "/v1/members/me/account",
+            Some(&victim.access),
+            json!({"current_password": PASSWORD, "email": "attacker@evil.example.org"}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let change = link_token(
+        &app.inbox.wait_for("attacker@evil.example.org", 1).await[0].text,
+        "email-change/",
+    );
+    app.post("/v1/tokens/password-reset", None, json!({"login": "vera"}))
+        .await;
+    // activation, e-mail change notice, reset link
+    let reset = reset_token(&app, "vera@example.com", 3).await;
+    let used = app
+        .post(
+            &format!("/v1/tokens/password-reset/{reset}"),
+            None,
+            json!({"password": NEW_PASSWORD, "password_confirmation": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(used.status, StatusCode::NO_CONTENT, "{}", used.body);
+
+    app.post(&format!("/v1/tokens/email-change/{change}"), None, json!({}))
+        .await
+        .assert_problem(404, "token_not_found");
+    let me = app.login("vera", NEW_PASSWORD).await;
+    assert_eq!(
+        app.get("/v1/members/me", Some(&me.access)).await.body["email"],
+        "vera@example.com"
+    );
+}
+
+// Item 2: the same after a password change, and reset links sent to an old
+// address die when a new one is confirmed.
+#[tokio::test]
+async fn a_password_change_and_a_new_address_void_the_links_sent_before() {
+    let app = TestApp::spawn().await;
+    let member = app.member("wanda").await;
+    app.patch(
+        "/v1/members/me/account",
+        Some(&member.access),
+        json!({"current_password": PASSWORD, "email": "wanda@elsewhere.example.org"}),
+    )
+    .await;
+    let change = link_token(
+        &app.inbox.wait_for("wanda@elsewhere.example.org", 1).await[0].text,
+        "email-change/",
+    );
+    app.post("/v1/tokens/password-reset", None, json!({"login": "wanda"}))
+        .await;
+    let reset = reset_token(&app, "wanda@example.com", 3).await;
+    let changed = app
+        .request(
+            Method::PUT,
+            "/v1/members/me/password",
+            Some(&member.access),
+            Some(
+                json!({"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirmation": NEW_PASSWORD}),
+            ),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    app.post(&format!("/v1/tokens/email-change/{change}"), None, json!({}))
+        .await
+        .assert_problem(404, "token_not_found");
+    app.get(&format!("/v1/tokens/password-reset/{reset}"), None)
+        .await
+        .assert_problem(404, "token_not_found");
+
+    // A reset link to the old address, then the new address confirmed.
+    app.post("/v1/tokens/password-reset", None, json!({"login": "wanda"}))
+        .await;
+    // activation, change notice, reset, password notice, reset
+    let reset = reset_token(&app, "wanda@example.com", 5).await;
+    app.patch(
+        "/v1/members/me/account",
+        Some(&member.access),
+        json!({"current_password": NEW_PASSWORD, "email": "wanda@elsewhere.example.org"}),
+    )
+    .await;
+    let change = link_token(
+        &app.inbox.wait_for("wanda@elsewhere.example.org", 2).await[1].text,
+        "email-change/",
+    );
+    let confirmed = app
+        .post(&format!("/v1/tokens/email-change/{change}"), None, json!({}))
+        .await;
+    assert_eq!(confirmed.status, StatusCode::NO_CONTENT, "{}", confirmed.body);
+    app.get(&format!("/v1/tokens/password-reset/{reset}"), None)
+        .await
+        .assert_problem(404, "token_not_found");
+}
+
+// Item 3: a login verified against the old password, committing after a
+// reset, opens no session.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_that_loses_a_race_with_a_reset_opens_no_session() {
+    use diesel::prelude::*;
+    let app = TestApp::spawn().await;
+    let member = app.member("rita").await;
+    // Another transaction holds the member's row, as a reset in progress does.
+    let mut reset = app.db();
+    let run = |conn: &mut diesel::PgConnection, sql: String| {
+        diesel::sql_query(sql).execute(conn).unwrap();
+    };
+    run(&mut reset, "BEGIN".into());
+    run(
+        &mut reset,
+        format!("SELECT id FROM members WHERE id = {} FOR UPDATE", member.id),
+    );
+    let login = tokio::spawn({
+        let (client, address) = (app.client.clone(), app.address.clone());
+        async move {
+            let response = client
+                .post(format!("{address}/v1/auth/login"))
+                .json(&json!({"login": "rita", "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            TestApp::read(response).await
+        }
+    });
+    // Until the login has checked the password and waits for the row.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.count(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND query LIKE 'UPDATE \"members\"%'",
+    ) == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the login never reached the member's row"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The reset: a new password, every session ended.
+    run(
+        &mut reset,
+        format!(
+            "UPDATE members SET password_hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA' \
+             WHERE id = {}",
+            member.id
+        ),
+    );
+    run(
+        &mut reset,
+        format!(
+            "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset' WHERE member_id = {}",
+            member.id
+        ),
+    );
+    run(&mut reset, "COMMIT".into());
+    login.await.unwrap().assert_problem(401, "invalid_credentials");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM sessions WHERE member_id = {} AND revoked_at IS NULL",
+            member.id
+        )),
+        0
+    );
+}
+
+// Item 16: every password change and reset is told to the member, with no
+// token in the notice.
+#[tokio::test]
+async fn the_member_is_told_when_their_password_changes() {
+    let app = TestApp::spawn().await;
+    let member = app.member("nina").await;
+    let changed = app
+        .request(
+            Method::PUT,
+            "/v1/members/me/password",
+            Some(&member.access),
+            Some(
+                json!({"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirmation": NEW_PASSWORD}),
+            ),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT);
+    let mails = app.inbox.wait_for("nina@example.com", 2).await;
+    assert_eq!(mails[1].subject, "Your password was changed");
+    assert!(
+        mails[1].text.contains("http://front.test/app/password-reset"),
+        "{}",
+        mails[1].text
+    );
+    assert!(!mails[1].text.contains("password-reset/"), "{}", mails[1].text);
+
+    // In French for a French member, after a reset.
+    let me = app.login("nina", NEW_PASSWORD).await;
+    app.patch("/v1/members/me", Some(&me.access), json!({"locale": "fr"}))
+        .await;
+    app.post("/v1/tokens/password-reset", None, json!({"login": "nina"}))
+        .await;
+    let reset = reset_token(&app, "nina@example.com", 3).await;
+    app.post(
+        &format!("/v1/tokens/password-reset/{reset}"),
+        None,
+        json!({"password": PASSWORD, "password_confirmation": PASSWORD}),
+    )
+    .await;
+    let mails = app.inbox.wait_for("nina@example.com", 4).await;
+    assert_eq!(mails[3].subject, "Votre mot de passe a été modifié");
+    assert!(!mails[3].text.contains(&reset) && !mails[3].html.contains(&reset));
+    assert!(!mails[3].text.contains("password-reset/"), "{}", mails[3].text);
+}
+
+// Item 12: refreshing keeps a session alive, but never past its maximum age
+// (90 days by default) from its login.
+#[tokio::test]
+async fn sessions_end_at_their_maximum_age_whatever_the_refreshes() {
+    let app = TestApp::spawn().await;
+    app.member("sam").await;
+    let login = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"login": "sam", "password": PASSWORD, "remember_me": true}),
+        )
+        .await;
+    let mut refresh = login.body["refresh_token"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        app.clock.advance(chrono::Duration::days(29));
+        let renewed = app
+            .post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
+            .await;
+        assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+        refresh = renewed.body["refresh_token"].as_str().unwrap().to_string();
+        let left = renewed.body["refresh_expires_in"].as_i64().unwrap();
+        assert!(left <= 30 * 86_400, "{left}");
+    }
+    // 87 days in: three days are left, whatever the refresh lifetime says.
+    app.clock.advance(chrono::Duration::days(3));
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
+        .await
+        .assert_problem(401, "session_expired");
+}
+
+#[tokio::test]
+async fn a_short_maximum_age_caps_the_refresh_lifetime() {
+    let app = TestApp::spawn_with(&[("MEMBERD_SESSION_MAX_AGE", "2d")]).await;
+    let session = app.member("tom").await;
+    app.clock.advance(chrono::Duration::hours(20));
+    let renewed = app
+        .post("/v1/auth/refresh", None, json!({"refresh_token": session.refresh}))
+        .await;
+    assert_eq!(renewed.body["refresh_expires_in"], 24 * 3_600);
+    app.clock.advance(chrono::Duration::hours(20));
+    let renewed = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": renewed.body["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+    // What is left of the two days since the login (a few milliseconds passed for real).
+    let left = renewed.body["refresh_expires_in"].as_i64().unwrap();
+    assert!((8 * 3_600 - 60..=8 * 3_600).contains(&left), "{left}");
+    // Its access token works until its own end…
+    let access = renewed.body["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/v1/members/me", Some(access)).await.status, StatusCode::OK);
+    app.clock.advance(chrono::Duration::hours(8));
+    app.post(
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": renewed.body["refresh_token"]}),
+    )
+    .await
+    .assert_problem(401, "session_expired");
+}
+
+// Item 13: no cache on the way keeps an answer that carries tokens.
+#[tokio::test]
+async fn answers_that_carry_tokens_are_not_stored() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.register("una", "una@example.com").await.status,
+        StatusCode::ACCEPTED
+    );
+    let link = app.activation_token("una@example.com", 1).await;
+    let activated = app
+        .post(&format!("/v1/tokens/registration/{link}"), None, json!({}))
+        .await;
+    let login = app
+        .post("/v1/auth/login", None, json!({"login": "una", "password": PASSWORD}))
+        .await;
+    let refreshed = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": login.body["refresh_token"]}),
+        )
+        .await;
+    for answer in [activated, login, refreshed] {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert_eq!(answer.headers["cache-control"], "no-store");
+    }
+}
