@@ -37,6 +37,8 @@ pub struct AppState {
     pub notifications: crate::integration::notify::Notifications,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub cache: Arc<crate::cache::MemberCache>,
+    /// What per-IP counters are keyed by.
+    pub ip_keys: crate::rate_limit::IpKeys,
 }
 
 /// How the process runs, as opposed to what it is configured to serve.
@@ -111,6 +113,8 @@ impl Application {
             tokio::task::spawn_blocking(move || prepare(&config, &clock)).await??
         };
         let keys = SigningKeys::from_pem(&pem).context("MEMBERD_JWT_KEY_FILE: the key cannot be used")?;
+        // Every replica holds the signing key, and no one else does.
+        let ip_keys = crate::rate_limit::IpKeys::derive(pem.as_bytes());
         let issuer = TokenIssuer {
             keys,
             issuer: config.issuer(),
@@ -139,6 +143,7 @@ impl Application {
             clock: options.clock,
             issuer: Arc::new(issuer),
             hasher,
+            ip_keys,
         });
 
         let listener = TcpListener::bind(config.bind)

@@ -1,11 +1,61 @@
 //! Fixed-window request limits kept in PostgreSQL, so that every replica
 //! counts against the same budget and a restart forgets nothing.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamptz};
+use ipnet::Ipv6Net;
+use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
+
+/// The network a client is counted as wherever a limit is kept per IP: its
+/// IPv4 address, or the /64 of its IPv6 address. A /64 is what one subscriber
+/// is given, and any address inside it is theirs to use: counting per address
+/// would let one client rotate past every limit.
+pub fn counted_network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => match Ipv6Net::new(v6, 64) {
+                Ok(net) => net.trunc().to_string(),
+                Err(_) => v6.to_string(),
+            },
+        },
+    }
+}
+
+/// Turns a client's IP into the key its counters are kept under: a keyed
+/// hash of [`counted_network`], so that counters, which must outlive any one
+/// account (an unregistration must not reset them), hold no address.
+#[derive(Clone)]
+pub struct IpKeys {
+    secret: [u8; 32],
+}
+
+impl IpKeys {
+    /// Keys derived from a secret every replica shares.
+    pub fn derive(shared_secret: &[u8]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"memberd ip counter keys\0");
+        hasher.update(shared_secret);
+        Self {
+            secret: hasher.finalize().into(),
+        }
+    }
+
+    pub fn key(&self, ip: IpAddr) -> String {
+        // The secret is of fixed length and the result never verifies anything:
+        // a prefixed hash is as good as an HMAC here.
+        let mut hasher = Sha256::new();
+        hasher.update(self.secret);
+        hasher.update(counted_network(ip).as_bytes());
+        format!("ip:{}", hex::encode(&hasher.finalize()[..16]))
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
@@ -28,6 +78,14 @@ pub const REGISTRATION_RESEND_PER_IP: Limit = Limit {
 /// answer stays 202, so the limit reveals nothing about the address.
 pub const REGISTRATION_RESEND_PER_ADDRESS: Limit = Limit {
     bucket: "registration_resend_address",
+    max_hits: 3,
+    window: Duration::hours(1),
+};
+
+/// Silent, like the resend cap: past it no more "already registered" notices
+/// go to that address.
+pub const REGISTRATION_NOTICE_PER_ADDRESS: Limit = Limit {
+    bucket: "registration_notice_address",
     max_hits: 3,
     window: Duration::hours(1),
 };
@@ -95,4 +153,32 @@ pub fn enforce(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<U
 pub fn forget_keys(conn: &mut PgConnection, keys: &[String]) -> Result<usize, AppError> {
     use crate::schema::rate_limits;
     Ok(diesel::delete(rate_limits::table.filter(rate_limits::key.eq_any(keys))).execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let key = |text: &str| counted_network(text.parse().unwrap());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+    }
+
+    #[test]
+    fn counters_are_keyed_without_the_address() {
+        let keys = IpKeys::derive(b"secret");
+        let key = |text: &str| keys.key(text.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2::ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert!(!key("203.0.113.7").contains("203.0.113.7"));
+        assert_ne!(
+            key("203.0.113.7"),
+            IpKeys::derive(b"other").key("203.0.113.7".parse().unwrap())
+        );
+    }
 }

@@ -69,9 +69,10 @@ fn sign_access(
 pub struct Opening<'a> {
     pub remember_me: bool,
     pub origin: &'a Origin,
-    /// The login identifier a login was made with: its failures are
-    /// forgotten with the opening, in one statement.
-    pub login: Option<&'a str>,
+    /// The login identifier a login was made with, and the client's IP key
+    /// (`rate_limit::IpKeys`): its failures are forgotten with the opening,
+    /// in one statement.
+    pub login: Option<(&'a str, &'a str)>,
     pub commit: store::Commit,
 }
 
@@ -196,13 +197,14 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
 
     let now = state.clock.now();
     let ip = origin.ip.to_string();
+    let ip_key = state.ip_keys.key(origin.ip);
     // Counted before the password is checked, so parallel guesses are all
     // counted. Only login throttles are written.
     let credentials = {
-        let (identifier, ip) = (identifier.clone(), ip.clone());
+        let (identifier, ip_key) = (identifier.clone(), ip_key.clone());
         state
             .db
-            .read(move |conn| count_login_attempt(conn, &identifier, &ip, now))
+            .read(move |conn| count_login_attempt(conn, &identifier, &ip_key, now))
             .await?
     };
 
@@ -230,7 +232,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
             let opening = Opening {
                 remember_me: input.remember_me,
                 origin: &origin,
-                login: Some(&identifier),
+                login: Some((&identifier, &ip_key)),
                 commit: store::Commit::Lazy,
             };
             open_session(conn, &issuer, member, &opening, now)
@@ -243,7 +245,8 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
 /// Counts a login attempt and finds whom its identifier names, or refuses
 /// it (uncounted) when failures impose a wait. On a connection outside any
 /// transaction: an attempt below every threshold, by far the most common,
-/// is counted in one statement that commits on its own.
+/// is counted in one statement that commits on its own. `ip` is the client's
+/// key, as `rate_limit::IpKeys` makes it.
 pub fn count_login_attempt(
     conn: &mut PgConnection,
     identifier: &str,

@@ -98,8 +98,9 @@ pub struct Opened {
 
 /// Opens a session with its first refresh token, and adds its address to the
 /// member's IP history, in one statement. A login also forgets the failures
-/// of the identifier it was made with (see [`forget_failures`]); the caller's
-/// transaction then commits as `commit` says.
+/// of the identifier it was made with, from the client's IP key (see
+/// [`forget_failures`]); the caller's transaction then commits as `commit`
+/// says.
 ///
 /// The statement also reads the member's open sanctions, for the admission
 /// the caller decides before it commits, and takes what the transaction
@@ -111,9 +112,10 @@ pub fn open_session(
     conn: &mut PgConnection,
     session: &NewSession,
     refresh_token_hash: &[u8],
-    forget_failures_of: Option<&str>,
+    forget_failures_of: Option<(&str, &str)>,
     commit: Commit,
 ) -> Result<Opened, AppError> {
+    let (identifier, ip_key) = forget_failures_of.unzip();
     let rows: Vec<OpenedRow> = forgetting(
         concat!(
             "WITH ",
@@ -136,8 +138,8 @@ pub fn open_session(
              SELECT changes.changed, open.* FROM changes LEFT JOIN open ON TRUE \
              ORDER BY open.created_at, open.id"
         ),
-        forget_failures_of,
-        session.ip.unwrap_or_default(),
+        identifier,
+        ip_key.unwrap_or_default(),
         commit,
     )
     .bind::<diesel::sql_types::Uuid, _>(session.id)
@@ -528,15 +530,14 @@ pub fn sessions_of(conn: &mut PgConnection, member_id: i64) -> Result<Vec<Sessio
         .load(conn)?)
 }
 
-/// Forgets failed-login counters that name an unregistered member: their
-/// login identifiers and the addresses they used.
-pub fn forget_member(conn: &mut PgConnection, identifiers: &[String], ips: &[String]) -> Result<usize, AppError> {
+/// Forgets failed-login counters that name an unregistered member: those of
+/// their login identifiers. Counters kept per IP stay: they protect everyone
+/// else, and a throwaway account must not be a way to reset them.
+pub fn forget_member(conn: &mut PgConnection, identifiers: &[String]) -> Result<usize, AppError> {
     Ok(diesel::delete(
-        login_throttles::table.filter(
-            login_throttles::identifier
-                .eq_any(identifiers)
-                .or(login_throttles::ip.eq_any(ips)),
-        ),
+        login_throttles::table
+            .filter(login_throttles::scope.ne(ThrottleScope::Ip.as_str()))
+            .filter(login_throttles::identifier.eq_any(identifiers)),
     )
     .execute(conn)?)
 }

@@ -260,7 +260,7 @@ pub async fn unregistration_summary(state: &AppState, member_id: i64) -> Result<
 }
 
 /// Unregisters: in one transaction, the member's row and everything hanging
-/// from it go, counters keyed by their name, address or IPs are forgotten,
+/// from it go, counters keyed by their name or address are forgotten,
 /// earlier events are reduced to the id, and `member.unregistered` is written.
 pub async fn unregister(state: &AppState, member_id: i64, password: String) -> Result<(), AppError> {
     confirm_password(state, member_id, "password", password).await?;
@@ -269,11 +269,6 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
         .db
         .transaction(move |conn| {
             let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
-            let ips: Vec<String> = store::ips_of(conn, member_id)?
-                .into_iter()
-                .map(|r| r.ip)
-                .chain(member.last_ip.clone())
-                .collect();
             let email_key = member.email.to_lowercase();
             // Failed logins are counted under whatever was typed: the current
             // name and address, and the names the member had before.
@@ -283,14 +278,10 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
                     .iter()
                     .map(|r| fold_identifier(&r.old_username)),
             );
-            sessions::forget_member(conn, &identifiers, &ips)?;
-            rate_limit::forget_keys(
-                conn,
-                &ips.iter()
-                    .cloned()
-                    .chain([email_key, member_id.to_string()])
-                    .collect::<Vec<_>>(),
-            )?;
+            // Counters keyed by IP are not the member's: they protect everyone
+            // else, and expire on their own (`prune_ip_records`).
+            sessions::forget_member(conn, &identifiers)?;
+            rate_limit::forget_keys(conn, &[email_key, member_id.to_string()])?;
             events::redact_member(conn, member_id)?;
             // What the member wrote as staff stays, under the placeholder;
             // sanctions and karma notes about them go with their row.

@@ -231,7 +231,7 @@ async fn register(
             password: body.password,
             password_confirmation: body.password_confirmation,
             locale: Locale::from_accept_language(language),
-            ip: ip.to_string(),
+            ip,
         },
     )
     .await?;

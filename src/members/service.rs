@@ -17,7 +17,7 @@ pub struct RegistrationInput {
     pub password: String,
     pub password_confirmation: String,
     pub locale: Locale,
-    pub ip: String,
+    pub ip: std::net::IpAddr,
 }
 
 pub fn clash_error(clash: NameClash) -> FieldError {
@@ -42,7 +42,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
         &input.password_confirmation,
     );
     let (username, email) = (check.username.clone(), check.email.clone());
-    let ip = input.ip.clone();
+    let ip = state.ip_keys.key(input.ip);
     let mut errors = check.errors;
     errors.extend(
         state
@@ -76,16 +76,21 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
     let password_hash = state.hasher.hash(input.password).await?;
     let config = state.config.clone();
     let locale = input.locale;
-    let mail: Result<OutgoingMail, AppError> = state
+    let mail: Result<Option<OutgoingMail>, AppError> = state
         .db
         .transaction(move |conn| {
             if let Some(owner) = store::find_by_email(conn, &email)? {
-                return Ok(templates::already_registered(
+                // Capped per address, silently, or registering with someone's
+                // address from many IPs would flood their mailbox.
+                if rate_limit::hit(conn, rate_limit::REGISTRATION_NOTICE_PER_ADDRESS, &email.key(), now)?.is_err() {
+                    return Ok(None);
+                }
+                return Ok(Some(templates::already_registered(
                     owner.locale,
                     &owner.email,
                     &owner.username,
                     &config.link_page(Link::PasswordReset),
-                ));
+                )));
             }
             if let Some(clash) = store::name_clash(conn, &username, None)? {
                 return Err(AppError::Validation(vec![clash_error(clash)]));
@@ -112,11 +117,12 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
                 events::member_data(member.id, &member.username),
                 now,
             )?;
-            issue_registration_token(conn, &config, &member, now)
+            issue_registration_token(conn, &config, &member, now).map(Some)
         })
         .await;
     match mail {
-        Ok(mail) => state.mailer.send_later(mail),
+        Ok(Some(mail)) => state.mailer.send_later(mail),
+        Ok(None) => {}
         // Lost a race with a simultaneous registration of the same address:
         // answer as for any taken address; that registration's mail is on its way.
         Err(AppError::Conflict { detail, .. }) if detail.contains("email") => {}

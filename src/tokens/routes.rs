@@ -50,7 +50,7 @@ async fn resend_registration(
     ClientIp(ip): ClientIp,
     Json(body): Json<ResendRequest>,
 ) -> Result<HttpResponse, AppError> {
-    service::resend_registration(&state, &body.email, ip.to_string()).await?;
+    service::resend_registration(&state, &body.email, ip).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted".into(),
     }))
@@ -108,7 +108,7 @@ async fn request_password_reset(
     ClientIp(ip): ClientIp,
     Json(body): Json<PasswordResetRequest>,
 ) -> Result<HttpResponse, AppError> {
-    service::request_password_reset(&state, &body.login, ip.to_string()).await?;
+    service::request_password_reset(&state, &body.login, ip).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         status: "accepted".into(),
     }))

@@ -1,5 +1,6 @@
 //! Using e-mailed tokens: resending a validation e-mail and activating.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -53,7 +54,7 @@ fn usable_token(
 
 /// E-mails a password-reset link to the member with this username or
 /// address. The answer is the same whether or not there is one.
-pub async fn request_password_reset(state: &AppState, login: &str, ip: String) -> Result<(), AppError> {
+pub async fn request_password_reset(state: &AppState, login: &str, ip: IpAddr) -> Result<(), AppError> {
     let identifier = fold_identifier(login);
     if identifier.is_empty() || identifier.chars().count() > 320 {
         return Err(AppError::validation(
@@ -64,6 +65,7 @@ pub async fn request_password_reset(state: &AppState, login: &str, ip: String) -
     }
     let now = state.clock.now();
     let config = state.config.clone();
+    let ip = state.ip_keys.key(ip);
     let mail = state
         .db
         .transaction(move |conn| {
@@ -208,10 +210,11 @@ pub async fn confirm_email_change(state: &AppState, token: String) -> Result<(),
 
 /// Sends a new validation e-mail to an inactive member with this address. The
 /// answer is the same whether the address is unknown, active or inactive.
-pub async fn resend_registration(state: &AppState, email: &str, ip: String) -> Result<(), AppError> {
+pub async fn resend_registration(state: &AppState, email: &str, ip: IpAddr) -> Result<(), AppError> {
     let email = Email::parse(email).map_err(|e| AppError::Validation(vec![e]))?;
     let now = state.clock.now();
     let config = state.config.clone();
+    let ip = state.ip_keys.key(ip);
     let mail = state
         .db
         .transaction(move |conn| {

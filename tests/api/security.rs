@@ -434,3 +434,200 @@ async fn answers_that_carry_tokens_are_not_stored() {
         assert_eq!(answer.headers["cache-control"], "no-store");
     }
 }
+
+const PROXIED: &[(&str, &str)] = &[("MEMBERD_TRUSTED_PROXIES", "127.0.0.1")];
+
+async fn register_from(app: &TestApp, ip: &str, username: &str, email: &str) -> crate::helpers::Response {
+    app.request_from(
+        ip,
+        Method::POST,
+        "/v1/members",
+        None,
+        Some(json!({"username": username, "email": email, "password": PASSWORD, "password_confirmation": PASSWORD})),
+    )
+    .await
+}
+
+// Item 4: a throwaway account's unregistration resets no counter that
+// protects others.
+#[tokio::test]
+async fn unregistering_forgets_no_counter_kept_per_ip() {
+    let app = TestApp::spawn_with(PROXIED).await;
+    let ip = "198.51.100.40";
+    let registered = register_from(&app, ip, "throwaway", "throwaway@example.com").await;
+    assert_eq!(registered.status, StatusCode::ACCEPTED);
+    let link = app.activation_token("throwaway@example.com", 1).await;
+    let session = app
+        .request_from(ip, Method::POST, &format!("/v1/tokens/registration/{link}"), None, None)
+        .await;
+    let access = session.body["access_token"].as_str().unwrap().to_string();
+    // Password spraying from the same address, counted per IP.
+    for n in 0..3 {
+        let sprayed = app
+            .request_from(
+                ip,
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"login": format!("victim{n}"), "password": "Summer2026!"})),
+            )
+            .await;
+        sprayed.assert_problem(401, "invalid_credentials");
+    }
+    // The address's registrations run out.
+    for n in 1..10 {
+        let more = register_from(&app, ip, &format!("spare{n}"), &format!("spare{n}@example.com")).await;
+        assert_eq!(more.status, StatusCode::ACCEPTED, "{}", more.body);
+    }
+    register_from(&app, ip, "onemore", "onemore@example.com")
+        .await
+        .assert_problem(429, "rate_limited");
+    let per_ip_counters = || app.count("SELECT count(*) FROM login_throttles WHERE scope = 'ip' AND failures > 0");
+    assert_eq!(per_ip_counters(), 1);
+
+    let gone = app
+        .request_from(
+            ip,
+            Method::DELETE,
+            "/v1/members/me",
+            Some(&access),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.body);
+
+    register_from(&app, ip, "onemore", "onemore@example.com")
+        .await
+        .assert_problem(429, "rate_limited");
+    assert_eq!(per_ip_counters(), 1);
+}
+
+// Item 5: rotating addresses inside one IPv6 /64 escapes no per-IP limit.
+#[tokio::test]
+async fn ipv6_clients_are_counted_by_their_64_everywhere() {
+    let app = TestApp::spawn_with(PROXIED).await;
+    let address = |n: usize| format!("2001:db8:5:6::{n:x}");
+    // Logins: five failures for one login from one client, then a wait.
+    for n in 1..=5 {
+        app.request_from(
+            &address(n),
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"login": "ghost", "password": "guess guess"})),
+        )
+        .await
+        .assert_problem(401, "invalid_credentials");
+    }
+    app.request_from(
+        &address(6),
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(json!({"login": "ghost", "password": "guess guess"})),
+    )
+    .await
+    .assert_problem(429, "too_many_attempts");
+    // Another /64 is another client.
+    app.request_from(
+        "2001:db8:5:7::1",
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(json!({"login": "ghost", "password": "guess guess"})),
+    )
+    .await
+    .assert_problem(401, "invalid_credentials");
+
+    // Registration, resend and reset: ten an hour per client.
+    for n in 1..=10 {
+        let registered = register_from(&app, &address(n), &format!("six{n}"), &format!("six{n}@example.com")).await;
+        assert_eq!(registered.status, StatusCode::ACCEPTED, "{}", registered.body);
+        let resent = app
+            .request_from(
+                &address(100 + n),
+                Method::POST,
+                "/v1/tokens/registration",
+                None,
+                Some(json!({"email": format!("six{n}@example.com")})),
+            )
+            .await;
+        assert_eq!(resent.status, StatusCode::ACCEPTED, "{}", resent.body);
+        let reset = app
+            .request_from(
+                &address(200 + n),
+                Method::POST,
+                "/v1/tokens/password-reset",
+                None,
+                Some(json!({"login": format!("six{n}")})),
+            )
+            .await;
+        assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.body);
+    }
+    register_from(&app, &address(11), "six11", "six11@example.com")
+        .await
+        .assert_problem(429, "rate_limited");
+    app.request_from(
+        &address(111),
+        Method::POST,
+        "/v1/tokens/registration",
+        None,
+        Some(json!({"email": "six11@example.com"})),
+    )
+    .await
+    .assert_problem(429, "rate_limited");
+    app.request_from(
+        &address(211),
+        Method::POST,
+        "/v1/tokens/password-reset",
+        None,
+        Some(json!({"login": "six11"})),
+    )
+    .await
+    .assert_problem(429, "rate_limited");
+}
+
+// Item 7: a proxy that appends its own X-Forwarded-For line is believed, not
+// the client's line before it.
+#[tokio::test]
+async fn every_x_forwarded_for_line_is_read() {
+    let app = TestApp::spawn_with(PROXIED).await;
+    let member = app.member("xena").await;
+    let response = app
+        .client
+        .post(format!("{}/v1/auth/login", app.address))
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-forwarded-for", "203.0.113.77")
+        .json(&json!({"login": "xena", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ips = |ip: &str| {
+        app.count(&format!(
+            "SELECT count(*) FROM sessions WHERE member_id = {} AND ip = '{ip}'",
+            member.id
+        ))
+    };
+    assert_eq!((ips("203.0.113.77"), ips("6.6.6.6")), (1, 0));
+}
+
+// Item 11: "already registered" notices are capped per address.
+#[tokio::test]
+async fn already_registered_notices_are_capped_per_address() {
+    let app = TestApp::spawn_with(PROXIED).await;
+    app.member("yara").await;
+    for n in 1..=6 {
+        let again = register_from(
+            &app,
+            &format!("198.51.100.{n}"),
+            &format!("flood{n}"),
+            "yara@example.com",
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    }
+    // Her activation mail, and three notices.
+    app.inbox.wait_for("yara@example.com", 4).await;
+    app.inbox.assert_quiet("yara@example.com", 4).await;
+}
