@@ -176,6 +176,15 @@ pub fn record_use(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Resul
     Ok(())
 }
 
+/// Keys belong to the community, not to the superuser who made them: when
+/// that superuser unregisters, they are attributed to the placeholder member.
+pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), AppError> {
+    diesel::update(service_clients::table.filter(service_clients::created_by.eq(from)))
+        .set(service_clients::created_by.eq(to))
+        .execute(conn)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,18 +34,21 @@ pub struct KarmaNoteRequest {
 #[derive(Serialize, ToSchema)]
 pub struct KarmaNoteBody {
     pub id: i64,
-    pub note: String,
+    /// Null on the caller's own notes: what staff note about a member of
+    /// staff is not for them to read.
+    pub note: Option<String>,
     pub karma: i32,
     /// Null when memberd wrote it (a rename).
     pub author: Option<MemberRef>,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<NoteView> for KarmaNoteBody {
-    fn from(view: NoteView) -> Self {
+impl KarmaNoteBody {
+    /// The note as `viewer` (a member of staff) may read it.
+    fn seen_by(view: NoteView, viewer: i64) -> Self {
         KarmaNoteBody {
             id: view.row.id,
-            note: view.row.note,
+            note: (view.row.member_id != viewer).then_some(view.row.note),
             karma: view.row.karma,
             author: view
                 .row
@@ -94,7 +97,7 @@ async fn add(
         ip: ip.to_string(),
     };
     let view = service::add(&state, actor, MemberKey::parse(&member, Some(caller.member_id)), note).await?;
-    Ok(HttpResponse::Created().json(KarmaNoteBody::from(view)))
+    Ok(HttpResponse::Created().json(KarmaNoteBody::seen_by(view, caller.member_id)))
 }
 
 /// A member's karma notes, newest first, and their karma.
@@ -119,6 +122,9 @@ async fn history(
     let (views, karma) = service::history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
     Ok(web::Json(KarmaHistory {
         karma,
-        items: views.into_iter().map(KarmaNoteBody::from).collect(),
+        items: views
+            .into_iter()
+            .map(|view| KarmaNoteBody::seen_by(view, caller.member_id))
+            .collect(),
     }))
 }

@@ -268,6 +268,12 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
     state
         .db
         .transaction(move |conn| {
+            if crate::staff::store::lock_superusers(conn)? == [member_id] {
+                return Err(AppError::Conflict {
+                    code: "last_superuser",
+                    detail: "The last active superuser cannot unregister; make another member superuser first.".into(),
+                });
+            }
             let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
             let email_key = member.email.to_lowercase();
             // Failed logins are counted under whatever was typed: the current
@@ -288,6 +294,8 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
             let placeholder = store::placeholder_id(conn)?;
             crate::sanctions::store::reattribute(conn, member_id, placeholder)?;
             crate::karma::store::reattribute(conn, member_id, placeholder)?;
+            crate::integration::clients::reattribute(conn, member_id, placeholder)?;
+            crate::integration::webhooks::store::reattribute(conn, member_id, placeholder)?;
             crate::staff::audit::anonymise_member(conn, member_id, placeholder)?;
             store::delete(conn, member_id)?;
             events::record(

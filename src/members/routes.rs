@@ -565,6 +565,7 @@ pub struct UnregisterRequest {
     responses(
         (status = 204, description = "Unregistered."),
         BodyProblems,
+        (status = 409, description = "`last_superuser`: the community would be left without an active superuser.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `password` `incorrect`.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong passwords.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,

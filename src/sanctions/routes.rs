@@ -54,8 +54,9 @@ pub struct Sanction {
     pub resource: Option<String>,
     /// Shown to the member and to services.
     pub reason: String,
-    /// Staff only.
-    pub private_note: String,
+    /// The moderator's note, for staff; null on a sanction about the caller
+    /// (staff are sanctioned too, and never read what was noted about them).
+    pub private_note: Option<String>,
     pub moderator: MemberRef,
     pub created_at: DateTime<Utc>,
     /// When it starts (or started); null while waiting behind a permanent one, or if it never ran.
@@ -69,8 +70,9 @@ pub struct Sanction {
     pub end_reason: Option<String>,
 }
 
-impl From<SanctionView> for Sanction {
-    fn from(view: SanctionView) -> Self {
+impl Sanction {
+    /// The sanction as `viewer` (a member of staff) may read it.
+    pub fn seen_by(view: SanctionView, viewer: i64) -> Self {
         let row = view.row;
         let never_ran = row.starts_at.is_none() && row.ended_kind.is_some();
         Sanction {
@@ -82,7 +84,7 @@ impl From<SanctionView> for Sanction {
             kind: row.kind,
             resource: row.resource,
             reason: row.reason,
-            private_note: row.private_note,
+            private_note: (row.member_id != viewer).then_some(row.private_note),
             moderator: MemberRef {
                 id: row.moderator_id,
                 username: view.moderator_name,
@@ -168,7 +170,7 @@ async fn apply(
         request,
     )
     .await?;
-    Ok(HttpResponse::Created().json(Sanction::from(view)))
+    Ok(HttpResponse::Created().json(Sanction::seen_by(view, caller.member_id)))
 }
 
 /// A member's sanction history: running first, then queued, then the rest, newest first.
@@ -191,7 +193,12 @@ async fn member_sanctions(
 ) -> Result<web::Json<Vec<Sanction>>, AppError> {
     staff_only(caller.is_staff)?;
     let views = service::member_history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
-    Ok(web::Json(views.into_iter().map(Sanction::from).collect()))
+    Ok(web::Json(
+        views
+            .into_iter()
+            .map(|view| Sanction::seen_by(view, caller.member_id))
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -264,7 +271,11 @@ async fn list(
         limit: page.per_page,
     };
     let (views, total) = service::list(&state, query).await?;
-    Ok(Paged::new(views.into_iter().map(Sanction::from).collect(), page, total))
+    let items = views
+        .into_iter()
+        .map(|view| Sanction::seen_by(view, caller.member_id))
+        .collect();
+    Ok(Paged::new(items, page, total))
 }
 
 /// One sanction.
@@ -287,7 +298,10 @@ async fn get_one(
 ) -> Result<web::Json<Sanction>, AppError> {
     staff_only(caller.is_staff)?;
     let id = parse_id(&id)?;
-    Ok(web::Json(service::get(&state, id).await?.into()))
+    Ok(web::Json(Sanction::seen_by(
+        service::get(&state, id).await?,
+        caller.member_id,
+    )))
 }
 
 fn parse_id(text: &str) -> Result<i64, AppError> {
@@ -318,9 +332,8 @@ async fn end_early(
         member_id: caller.member_id,
         ip: ip.to_string(),
     };
-    Ok(web::Json(
-        service::end_early(&state, actor, id, kind, reason).await?.into(),
-    ))
+    let view = service::end_early(&state, actor, id, kind, reason).await?;
+    Ok(web::Json(Sanction::seen_by(view, caller.member_id)))
 }
 
 /// Forgive a sanction: it ends now and still counts as served; the next in its queue starts now.

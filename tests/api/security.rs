@@ -631,3 +631,147 @@ async fn already_registered_notices_are_capped_per_address() {
     app.inbox.wait_for("yara@example.com", 4).await;
     app.inbox.assert_quiet("yara@example.com", 4).await;
 }
+
+// Item 9: staff never read the private note of a sanction about themselves,
+// nor what staff noted about them.
+#[tokio::test]
+async fn staff_never_read_private_notes_about_themselves() {
+    let app = TestApp::spawn().await;
+    let boss = superuser(&app, "boss").await;
+    let moderator = app.member("mona").await;
+    app.make_staff(moderator.id);
+    let other = app.member("otto").await;
+    let sanction = |who: &str, access: String, note: &'static str| {
+        let app = &app;
+        let path = format!("/v1/members/{who}/sanctions");
+        async move {
+            let answer = app
+                .post(
+                    &path,
+                    Some(&access),
+                    json!({"kind": "read_only", "reason": "Public reason", "private_note": note, "duration": "1d"}),
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+            answer.body["id"].as_i64().unwrap()
+        }
+    };
+    sanction("otto", moderator.access.clone(), "NOTE-ABOUT-OTTO").await;
+    let about_mona = sanction("mona", boss.access.clone(), "SECRET-NOTE").await;
+    let karma = app
+        .post(
+            "/v1/members/mona/karma-notes",
+            Some(&boss.access),
+            json!({"note": "SECRET-KARMA", "karma": -5}),
+        )
+        .await;
+    assert_eq!(karma.status, StatusCode::CREATED, "{}", karma.body);
+
+    // Through every route that shows a sanction or a karma note.
+    let mut seen = Vec::new();
+    for path in [
+        "/v1/members/mona/sanctions".to_string(),
+        "/v1/members/me/sanctions".to_string(),
+        format!("/v1/members/{}/sanctions", moderator.id),
+        "/v1/sanctions".to_string(),
+        "/v1/sanctions?active=true".to_string(),
+        format!("/v1/sanctions/{about_mona}"),
+        "/v1/members/mona/karma-notes".to_string(),
+        "/v1/members/me/karma-notes".to_string(),
+        "/v1/members/me/export".to_string(),
+        "/v1/members/mona/status".to_string(),
+    ] {
+        let answer = app.get(&path, Some(&moderator.access)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.body);
+        seen.push((path, answer.body.to_string()));
+    }
+    let forgiven = app
+        .post(
+            &format!("/v1/sanctions/{about_mona}/forgiveness"),
+            Some(&boss.access),
+            json!({"reason": "Enough"}),
+        )
+        .await;
+    assert_eq!(
+        forgiven.body["private_note"], "SECRET-NOTE",
+        "the moderator who gave it reads it"
+    );
+    for (path, body) in &seen {
+        assert!(
+            !body.contains("SECRET-NOTE") && !body.contains("SECRET-KARMA"),
+            "{path}: {body}"
+        );
+    }
+    // What staff note about others, they read.
+    let listed = app.get("/v1/members/otto/sanctions", Some(&moderator.access)).await;
+    assert_eq!(listed.body[0]["private_note"], "NOTE-ABOUT-OTTO");
+    let _ = other;
+}
+
+// Item 10: a superuser who made keys and hooks may unregister (they stay with
+// the community); the last active superuser may not.
+#[tokio::test]
+async fn superusers_unregister_without_taking_keys_along_but_never_the_last() {
+    let app = TestApp::spawn_with(&[("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
+    let first = superuser(&app, "first").await;
+    let second = superuser(&app, "second").await;
+    let key = app
+        .post(
+            "/v1/service-clients",
+            Some(&first.access),
+            json!({"name": "forum", "scopes": ["status:read"]}),
+        )
+        .await;
+    assert_eq!(key.status, StatusCode::CREATED, "{}", key.body);
+    let hook = app
+        .post(
+            "/v1/webhooks",
+            Some(&first.access),
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["member.registered"]}),
+        )
+        .await;
+    assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+    let unregister = |access: String| {
+        let app = &app;
+        async move {
+            app.request(
+                Method::DELETE,
+                "/v1/members/me",
+                Some(&access),
+                Some(json!({"password": PASSWORD})),
+            )
+            .await
+        }
+    };
+    let gone = unregister(first.access.clone()).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.body);
+    // The key still works, and both are listed.
+    let status = app.get("/v1/members/second/status", key.body["key"].as_str()).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+    assert_eq!(
+        app.get("/v1/service-clients", Some(&second.access))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get("/v1/webhooks", Some(&second.access))
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    unregister(second.access.clone())
+        .await
+        .assert_problem(409, "last_superuser");
+    assert_eq!(
+        app.get("/v1/members/me", Some(&second.access)).await.status,
+        StatusCode::OK
+    );
+}

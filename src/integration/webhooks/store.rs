@@ -319,3 +319,11 @@ pub fn delivery_lag_seconds(conn: &mut PgConnection, now: DateTime<Utc>) -> Resu
         .first(conn)?;
     Ok(oldest.map_or(0, |at| (now - at).num_seconds().max(0)))
 }
+
+/// Hooks belong to the community, as keys do (`clients::reattribute`).
+pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), AppError> {
+    diesel::update(webhooks::table.filter(webhooks::created_by.eq(from)))
+        .set(webhooks::created_by.eq(to))
+        .execute(conn)?;
+    Ok(())
+}
