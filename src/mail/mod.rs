@@ -10,6 +10,7 @@ use anyhow::Context;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tracing::Instrument;
 
 use crate::config::Config;
 
@@ -75,11 +76,13 @@ impl Mailer {
     /// mail must not wait for (or reveal) whether a mail was sent.
     pub fn send_later(&self, mail: OutgoingMail) {
         let mailer = self.clone();
-        tokio::spawn(async move {
+        // In the request's span, so that the request id ties the two in the logs.
+        let sending = async move {
             if let Err(error) = mailer.send(&mail).await {
                 tracing::error!(error = ?error, subject = %mail.subject, "could not send e-mail");
             }
-        });
+        };
+        tokio::spawn(sending.in_current_span());
     }
 
     pub async fn send(&self, mail: &OutgoingMail) -> anyhow::Result<()> {

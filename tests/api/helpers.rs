@@ -110,6 +110,47 @@ fn config_for(database_url: &str, overrides: &HashMap<&str, String>, smtp_port: 
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration")
 }
 
+/// A database of its own, copied from the template, dropped with this value.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let template = template();
+        let name = format!("memberd_test_{}", uuid::Uuid::new_v4().simple());
+        let server = server_url();
+        {
+            let (template, name, server) = (template.to_string(), name.clone(), server.clone());
+            tokio::task::spawn_blocking(move || {
+                let mut admin = PgConnection::establish(&database_url(&server, "postgres")).unwrap();
+                retry(|| {
+                    diesel::sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"")).execute(&mut admin)
+                });
+            })
+            .await
+            .unwrap();
+        }
+        let url = database_url(&server, &name);
+        TestDatabase { name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let server = server_url();
+        // A thread of its own: this may run inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut admin) = PgConnection::establish(&database_url(&server, "postgres")) {
+                let _ = diesel::sql_query(statement).execute(&mut admin);
+            }
+        })
+        .join();
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -117,7 +158,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub database_url: String,
     pub state: actix_web::web::Data<memberd::app::AppState>,
-    database: String,
+    /// Dropped after the server has let go of it (see `Drop`).
+    _database: TestDatabase,
 }
 
 pub struct Response {
@@ -176,22 +218,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(overrides: &[(&'static str, &str)]) -> TestApp {
-        let template = template();
-        let database = format!("memberd_test_{}", uuid::Uuid::new_v4().simple());
-        let server = server_url();
-        {
-            let (template, database, server) = (template.to_string(), database.clone(), server.clone());
-            tokio::task::spawn_blocking(move || {
-                let mut admin = PgConnection::establish(&database_url(&server, "postgres")).unwrap();
-                retry(|| {
-                    diesel::sql_query(format!("CREATE DATABASE \"{database}\" TEMPLATE \"{template}\""))
-                        .execute(&mut admin)
-                });
-            })
-            .await
-            .unwrap();
-        }
-        let database_url = database_url(&server, &database);
+        let database = TestDatabase::create().await;
+        let database_url = database.url.clone();
         let (smtp_port, inbox) = smtp::start().await;
         let overrides: HashMap<&str, String> = overrides.iter().map(|(k, v)| (*k, v.to_string())).collect();
         let config = config_for(&database_url, &overrides, smtp_port);
@@ -221,7 +249,7 @@ impl TestApp {
             clock,
             database_url,
             state,
-            database,
+            _database: database,
         }
     }
 
@@ -418,16 +446,8 @@ pub fn link_token(text: &str, marker: &str) -> String {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // No libpq call may be in flight on another thread when the process exits.
+        // No libpq call may be in flight on another thread when the process
+        // exits; the database is dropped after this, with the fields.
         self.state.notifications.stop();
-        let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
-        let server = server_url();
-        // A thread of its own: this may run inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            if let Ok(mut admin) = PgConnection::establish(&database_url(&server, "postgres")) {
-                let _ = diesel::sql_query(statement).execute(&mut admin);
-            }
-        })
-        .join();
     }
 }

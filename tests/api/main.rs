@@ -9,6 +9,7 @@ mod errors;
 mod integration;
 mod openapi;
 mod operations;
+mod process;
 mod profiles;
 mod registration;
 mod sanctions;

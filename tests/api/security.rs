@@ -1,12 +1,16 @@
 //! Account security (issue 14): the takeover paths and throttling gaps an
 //! attacker would try, each closed and proven so over HTTP.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{PASSWORD, Session, TestApp, link_token};
+use crate::helpers::{PASSWORD, Session, TestApp, TestDatabase, link_token};
+use crate::process::Process;
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
@@ -774,4 +778,182 @@ async fn superusers_unregister_without_taking_keys_along_but_never_the_last() {
         app.get("/v1/members/me", Some(&second.access)).await.status,
         StatusCode::OK
     );
+}
+
+// Item 14: an e-mailed token in a log is a working link for whoever reads the
+// log, and a forged X-Forwarded-For is not the client.
+#[tokio::test]
+async fn tokens_and_forged_addresses_never_reach_the_logs() {
+    use diesel::prelude::*;
+    let database = TestDatabase::create().await;
+    let memberd = Process::serve(&database.url, &[]).await;
+    let token = "tOkEnThatMustNeverBeLogged_0123456789abcdef";
+    assert_eq!(token.len(), 43);
+    // A 503 answer is logged inside the request's span: lose the database
+    // connections the process holds until one request meets a lost one.
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let mut admin = diesel::PgConnection::establish(&database.url).unwrap();
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut admin)
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let answer = client
+            .post(format!("{}/v1/tokens/password-reset/{token}", memberd.address))
+            .header("x-forwarded-for", "6.6.6.6")
+            .json(&json!({"password": NEW_PASSWORD, "password_confirmation": NEW_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+        if answer.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&503),
+        "no request met a lost connection: {statuses:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = memberd.logs();
+    let logged = logs
+        .lines()
+        .find(|line| line.contains("service unavailable") && line.contains("/v1/tokens/password-reset/"))
+        .unwrap_or_else(|| panic!("the 503 was not logged: {logs}"));
+    assert!(logged.contains("/v1/tokens/password-reset/[redacted]"), "{logged}");
+    assert!(logged.contains("\"http.client_ip\":\"127.0.0.1\""), "{logged}");
+    assert!(!logs.contains(token), "{logs}");
+    assert!(!logs.contains("6.6.6.6"), "{logs}");
+}
+
+/// A TCP listener that answers every HTTP request with `status` and counts them.
+async fn http_listener(status: &'static str) -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 16_384];
+                let _ = socket.read(&mut buffer).await;
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+// Item 15: a proxy would resolve a hook's name itself, after memberd checked
+// it: deliveries go direct, whatever the environment says.
+#[tokio::test]
+async fn webhook_deliveries_ignore_proxy_settings() {
+    let database = TestDatabase::create().await;
+    let (receiver, received) = http_listener("200 OK").await;
+    let (proxy, proxied) = http_listener("502 Bad Gateway").await;
+    let proxy_url = format!("http://127.0.0.1:{proxy}");
+    let env = [
+        ("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("MEMBERD_PASSWORD", PASSWORD),
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+        ("NO_PROXY", ""),
+        ("no_proxy", ""),
+    ];
+    assert!(Process::run(
+        &database.url,
+        &env,
+        &[
+            "create-superuser",
+            "--username",
+            "admin",
+            "--email",
+            "admin@example.com"
+        ]
+    ));
+    let memberd = Process::serve(&database.url, &env).await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let login: serde_json::Value = client
+        .post(format!("{}/v1/auth/login", memberd.address))
+        .json(&json!({"login": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap();
+    let hook = client
+        .post(format!("{}/v1/webhooks", memberd.address))
+        .bearer_auth(access)
+        .json(&json!({"url": format!("http://127.0.0.1:{receiver}/hook"), "events": ["member.registered"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), StatusCode::CREATED);
+    let registered = client
+        .post(format!("{}/v1/members", memberd.address))
+        .json(&json!({"username": "zoe", "email": "zoe@example.com", "password": PASSWORD, "password_confirmation": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::ACCEPTED);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while received.load(Ordering::SeqCst) + proxied.load(Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing was delivered: {}",
+            memberd.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (received.load(Ordering::SeqCst), proxied.load(Ordering::SeqCst)),
+        (1, 0)
+    );
+}
+
+// Item 15: addresses that lead inside, however they are written.
+#[tokio::test]
+async fn webhooks_to_addresses_that_lead_inside_are_refused() {
+    let app = TestApp::spawn().await;
+    let boss = superuser(&app, "boss").await;
+    for host in [
+        "[64:ff9b::7f00:1]",
+        "[64:ff9b:1::5db8:d822]",
+        "[::127.0.0.1]",
+        "[::a00:1]",
+        "192.0.0.8",
+        "198.18.0.1",
+        "240.0.0.1",
+    ] {
+        let refused = app
+            .post(
+                "/v1/webhooks",
+                Some(&boss.access),
+                json!({"url": format!("http://{host}/hook"), "events": ["member.registered"]}),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{host}: {}",
+            refused.body
+        );
+        assert_eq!(
+            refused.field_codes(),
+            [("url".to_string(), "url_not_allowed".to_string())],
+            "{host}"
+        );
+    }
+    assert_eq!(app.count("SELECT count(*) FROM webhooks"), 0);
 }

@@ -52,23 +52,45 @@ pub fn retry_delay(attempts: i32) -> Option<Duration> {
 }
 
 /// Whether an address is one a webhook must not reach unless allowed:
-/// loopback, private, link-local, unspecified, and their IPv6 kin.
+/// loopback, private, link-local, shared (CGNAT), reserved and special-purpose
+/// ranges, and the IPv6 forms that embed an IPv4 address (mapped, compatible,
+/// NAT64, 6to4), judged by the address they embed.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
                 || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+                || v4.is_multicast()
+                || a == 0 // "this network"
+                || (a == 100 && (b & 0xc0) == 64) // shared address space (CGNAT)
+                || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+                || (a == 198 && (b & 0xfe) == 18) // benchmarking
+                || a >= 240 // reserved, and broadcast
         }
         IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            let embedded = |high: u16, low: u16| {
+                std::net::Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8)
+            };
             v6.is_loopback()
                 || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.is_multicast()
+                || (segments[0] & 0xfe00) == 0xfc00 // unique local
+                || (segments[0] & 0xffc0) == 0xfe80 // link-local
+                || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
                 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                // IPv4-compatible (::a.b.c.d, deprecated): never a real destination.
+                || segments[..6] == [0; 6]
+                // NAT64 (RFC 6052): the gateway connects to the address it embeds.
+                || (segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                    && is_private(IpAddr::V4(embedded(segments[6], segments[7]))))
+                // Local-use NAT64 (RFC 8215): whatever it leads to is local.
+                || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1)
+                // 6to4: the relay reaches the IPv4 address it embeds.
+                || (segments[0] == 0x2002 && is_private(IpAddr::V4(embedded(segments[1], segments[2]))))
         }
     }
 }
@@ -132,10 +154,34 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "0.0.0.0",
+            "0.1.2.3",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.254",
+            "240.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::127.0.0.1",
+            "::93.184.216.34",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b::c0a8:1",
+            "64:ff9b:1::5db8:d822",
+            "2002:7f00:1::1",
+            "2002:a00:1::1",
+            "fec0::1",
+            "ff02::1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "198.20.0.1",
+            "192.0.2.1",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+        ] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
         assert!(parse_url("ftp://x.example").is_err() && parse_url("https://user:pw@x.example").is_err());

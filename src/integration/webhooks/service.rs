@@ -20,9 +20,12 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The client deliveries go through. Unless private addresses are allowed,
 /// it resolves names itself and refuses any that leads to one, so a name
 /// cannot resolve to a public address when checked and to a private one
-/// when connected to. Redirects are not followed, for the same reason.
+/// when connected to. Redirects are not followed, for the same reason, and
+/// no proxy is used, whatever the environment says: a proxy would resolve the
+/// name again, itself.
 pub fn http_client(allow_private: bool) -> reqwest::Client {
     let builder = reqwest::Client::builder()
+        .no_proxy()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent("memberd-webhooks");
