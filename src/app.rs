@@ -130,7 +130,8 @@ impl Application {
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let cache = Arc::new(crate::cache::MemberCache::new(metrics.cache_lookups.clone()));
         let db = db.with_cache(cache.clone());
-        let notifications = crate::integration::notify::start(config.database_url.expose().clone(), cache.clone());
+        let notifications =
+            crate::integration::notify::start(config.listen_database_url.expose().clone(), cache.clone());
         let hasher = hasher.with_queue_gauge(metrics.hash_queue.clone());
         let state = web::Data::new(AppState {
             geoip,

@@ -5,15 +5,21 @@
 //! (migration `change_notifications`): the listener of each replica hears it
 //! through NOTIFY and drops its copy, and the process that made the change
 //! drops it before its write returns (`Db::run` reads the names the triggers
-//! collected). While the listener is not connected nothing is served from or
-//! kept in memory, and a (re)connection starts from empty, since
-//! notifications sent meanwhile are lost.
+//! collected). Memory is trusted only while the listener proves it hears:
+//! each heartbeat it hears back through its connection (see
+//! `integration::notify`) extends the trust by [`TRUST_PER_HEARTBEAT`], so a
+//! connection that silently stopped delivering (half-open TCP, a pooler that
+//! does not keep LISTEN) is distrusted within seconds, even if the listening
+//! thread is stuck. While memory is not trusted nothing is served from or kept
+//! in it, and trust starts again from empty, since notifications sent
+//! meanwhile may be lost.
 //!
 //! A member's login and visit times are the exception: every login writes
 //! them, and announcing that woke every replica (migration
 //! `visit_times_unannounced`). The replica that writes them drops its own
 //! copy ([`MemberCache::forget_member`]), and a member's copy is kept at most
-//! [`MEMBER_MAX_AGE`], so another replica shows them a minute late at most.
+//! [`MAX_AGE`], so another replica shows them a minute late at most. Keys are
+//! kept no longer, whatever is heard.
 //!
 //! A fill that raced with an invalidation must not store what it read: every
 //! invalidation moves an epoch, and a fill stores its result only if the
@@ -23,7 +29,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use prometheus::{IntCounter, IntCounterVec};
@@ -43,9 +50,12 @@ use crate::sanctions::store::{self as sanctions, SanctionRow};
 const MEMBERS: usize = 50_000;
 const SESSIONS: usize = 50_000;
 const CLIENTS: usize = 1_000;
-/// How long a member's copy is trusted: the bound on how late another
-/// replica's login and visit times show.
-pub const MEMBER_MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+/// How long a copy of a member or a key is kept: the bound on how late another
+/// replica's login and visit times show, and on how long a change whose
+/// announcement was lost can go unseen.
+pub const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+/// How long memory stays trusted after a heartbeat is heard.
+pub const TRUST_PER_HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// A member and their standing, as loaded at one instant.
 pub struct MemberFacts {
@@ -66,6 +76,8 @@ struct CachedSession {
 /// A live service client, and when its use was last written down.
 pub struct CachedClient {
     pub row: ClientRow,
+    /// When the load started.
+    loaded_at: DateTime<Utc>,
     last_used_written: AtomicI64,
 }
 
@@ -82,7 +94,9 @@ impl CachedClient {
 }
 
 pub struct MemberCache {
-    listening: AtomicBool,
+    /// Memory is trusted until this many milliseconds after `started`; 0: not.
+    trusted_until: AtomicU64,
+    started: Instant,
     epoch: AtomicU64,
     generations: AtomicU64,
     members: Cache<i64, Arc<MemberFacts>>,
@@ -105,7 +119,8 @@ enum Kind {
 impl MemberCache {
     pub fn new(lookups: IntCounterVec) -> Self {
         Self {
-            listening: AtomicBool::new(false),
+            trusted_until: AtomicU64::new(0),
+            started: Instant::now(),
             epoch: AtomicU64::new(0),
             generations: AtomicU64::new(0),
             members: Cache::new(MEMBERS),
@@ -137,9 +152,30 @@ impl MemberCache {
         self.members.remove(&id);
     }
 
-    /// Whether the listener is connected: only then is memory trusted.
-    pub fn set_listening(&self, listening: bool) {
-        self.listening.store(listening, Ordering::SeqCst);
+    fn millis(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether memory may be read and filled now.
+    fn trusted(&self) -> bool {
+        self.millis() < self.trusted_until.load(Ordering::SeqCst)
+    }
+
+    /// The listener heard its heartbeat: every announcement sent before it has
+    /// been heard too. Trust is extended, or, if it had lapsed, starts again
+    /// from empty.
+    pub fn heard_heartbeat(&self) {
+        if !self.trusted() {
+            self.clear();
+        }
+        let until = self.millis().saturating_add(TRUST_PER_HEARTBEAT.as_millis() as u64);
+        self.trusted_until.store(until, Ordering::SeqCst);
+    }
+
+    /// The listener lost its connection, or stopped hearing: memory is not
+    /// trusted until a heartbeat is heard again.
+    pub fn distrust(&self) {
+        self.trusted_until.store(0, Ordering::SeqCst);
         self.clear();
     }
 
@@ -153,9 +189,7 @@ impl MemberCache {
 
     /// The epoch a fill starts from, or None when memory is not trusted now.
     fn ticket(&self) -> Option<u64> {
-        self.listening
-            .load(Ordering::SeqCst)
-            .then(|| self.epoch.load(Ordering::SeqCst))
+        self.trusted().then(|| self.epoch.load(Ordering::SeqCst))
     }
 
     fn still(&self, ticket: u64) -> bool {
@@ -178,7 +212,7 @@ impl MemberCache {
     }
 
     fn cached_member(&self, key: &MemberKey, now: DateTime<Utc>) -> Option<Arc<MemberFacts>> {
-        if !self.listening.load(Ordering::Relaxed) {
+        if !self.trusted() {
             return None;
         }
         let facts = match key {
@@ -191,7 +225,7 @@ impl MemberCache {
                     .filter(|facts| facts.member.username.to_lowercase() == folded)
             }
         };
-        facts.filter(|facts| now - facts.loaded_at < MEMBER_MAX_AGE)
+        facts.filter(|facts| now - facts.loaded_at < MAX_AGE)
     }
 
     fn next_generation(&self) -> u64 {
@@ -291,7 +325,7 @@ pub async fn session(
     session_id: Uuid,
 ) -> Result<Option<Arc<SessionState>>, AppError> {
     let cache = &state.cache;
-    if cache.listening.load(Ordering::Relaxed)
+    if cache.trusted()
         && let Some(cached) = cache.sessions.get(&session_id)
         && cached.generation == facts.generation
     {
@@ -319,8 +353,10 @@ pub async fn session(
 pub async fn client(state: &AppState, key: String) -> Result<Option<Arc<CachedClient>>, AppError> {
     let cache = &state.cache;
     let hash = clients::hash_key(&key);
-    if cache.listening.load(Ordering::Relaxed)
+    let now = state.clock.now();
+    if cache.trusted()
         && let Some(client) = cache.clients.get(&hash)
+        && now - client.loaded_at < MAX_AGE
     {
         cache.count(Kind::Client, true);
         return Ok(Some(client));
@@ -330,6 +366,7 @@ pub async fn client(state: &AppState, key: String) -> Result<Option<Arc<CachedCl
     let row = state.db.read(move |conn| clients::find_live(conn, &key)).await?;
     let Some(row) = row else { return Ok(None) };
     let client = Arc::new(CachedClient {
+        loaded_at: now,
         last_used_written: AtomicI64::new(row.last_used_at.map_or(0, |at| at.timestamp())),
         row,
     });
@@ -352,16 +389,36 @@ mod tests {
     fn nothing_is_kept_while_the_listener_is_away() {
         let cache = cache();
         assert_eq!(cache.ticket(), None);
-        cache.set_listening(true);
+        cache.heard_heartbeat();
         assert!(cache.ticket().is_some());
-        cache.set_listening(false);
+        cache.distrust();
         assert_eq!(cache.ticket(), None);
+    }
+
+    #[test]
+    fn trust_lapses_without_heartbeats_and_starts_again_from_empty() {
+        let cache = cache();
+        cache.heard_heartbeat();
+        let ticket = cache.ticket().unwrap();
+        cache.store(&cache.names, ticket, "alice".to_string(), 7);
+        // No heartbeat for as long as one is trusted for: nothing is trusted,
+        // though nobody said the connection was lost.
+        cache.trusted_until.store(cache.millis(), Ordering::SeqCst);
+        assert_eq!(cache.ticket(), None);
+        assert!(cache.cached_member(&MemberKey::Id(7), Utc::now()).is_none());
+        cache.heard_heartbeat();
+        assert_eq!(
+            cache.names.get("alice"),
+            None,
+            "announcements may have been lost meanwhile"
+        );
+        assert!(cache.ticket().is_some());
     }
 
     #[test]
     fn a_fill_that_raced_with_a_change_is_not_kept() {
         let cache = cache();
-        cache.set_listening(true);
+        cache.heard_heartbeat();
         let ticket = cache.ticket().unwrap();
         cache.changed("m7");
         cache.store(&cache.names, ticket, "alice".to_string(), 7);
@@ -375,7 +432,7 @@ mod tests {
     #[test]
     fn announcements_drop_what_they_name() {
         let cache = cache();
-        cache.set_listening(true);
+        cache.heard_heartbeat();
         let ticket = cache.ticket().unwrap();
         cache.store(&cache.names, ticket, "alice".to_string(), 7);
         // A client change drops keys only; anything unreadable drops everything.
@@ -402,6 +459,7 @@ mod tests {
                 last_used_at: None,
                 revoked_at: None,
             },
+            loaded_at: now,
             last_used_written: AtomicI64::new(0),
         };
         assert!(client.claim_use_record(now));

@@ -38,6 +38,9 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Secret<String>,
+    /// A direct connection for LISTEN, so that `database_url` may go through
+    /// a pooler in transaction mode.
+    pub listen_database_url: Secret<String>,
     pub bind: SocketAddr,
     pub public_url: Url,
     pub frontend_url: Url,
@@ -105,11 +108,16 @@ impl Config {
         };
         let fail = |variable: &'static str, message: String| ConfigError { variable, message };
 
-        let (database_url, name) = parsed("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/memberd");
-        let db = Url::parse(&database_url).map_err(|e| fail(name, format!("not a URL: {e}")))?;
-        if !matches!(db.scheme(), "postgres" | "postgresql") || db.path().trim_matches('/').is_empty() {
-            return Err(fail(name, "expected postgres://user@host:port/database".into()));
-        }
+        let database = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let (url, name) = parsed(name, default);
+            let db = Url::parse(&url).map_err(|e| fail(name, format!("not a URL: {e}")))?;
+            if !matches!(db.scheme(), "postgres" | "postgresql") || db.path().trim_matches('/').is_empty() {
+                return Err(fail(name, "expected postgres://user@host:port/database".into()));
+            }
+            Ok(url)
+        };
+        let database_url = database("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/memberd")?;
+        let listen_database_url = database("MEMBERD_LISTEN_DATABASE_URL", &database_url)?;
 
         let (bind, name) = parsed("MEMBERD_BIND", "127.0.0.1:8080");
         let bind = bind
@@ -236,6 +244,7 @@ impl Config {
 
         Ok(Config {
             database_url: Secret::new(database_url),
+            listen_database_url: Secret::new(listen_database_url),
             bind,
             public_url,
             frontend_url,
@@ -335,6 +344,7 @@ mod tests {
             ("MEMBERD_TRUSTED_PROXIES", "10.0.0.0/8,banana"),
             ("MEMBERD_LOG_FORMAT", "xml"),
             ("DATABASE_URL", "mysql://x/y"),
+            ("MEMBERD_LISTEN_DATABASE_URL", "postgres://host-without-database"),
             ("MEMBERD_SMTP_URL", "http://mail"),
             ("MEMBERD_PUBLIC_URL", "ftp://x"),
             ("MEMBERD_IP_RETENTION_DAYS", "-3"),

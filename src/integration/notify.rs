@@ -6,11 +6,19 @@
 //! is not trusted; a dropped connection is reopened, the cache starts again
 //! from empty, and waiters are woken so that they re-read rather than trust
 //! what they last saw.
+//!
+//! A connection can also stop delivering without failing: a half-open TCP
+//! connection, or a pooler in transaction mode, which runs LISTEN on whatever
+//! server connection it has at hand. So the listener sends itself a heartbeat
+//! through its own connection every second, on a channel only it listens to;
+//! hearing it back proves that every announcement sent before it was heard,
+//! and is what keeps the cache trusted (`MemberCache::heard_heartbeat`). A
+//! heartbeat that does not come back in time is handled as a lost connection.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 use tokio::sync::watch;
@@ -22,8 +30,15 @@ pub const EVENTS_CHANNEL: &str = "memberd_events";
 /// Rows the member cache copies changed (see the `change_notifications` migration).
 pub const CHANGES_CHANNEL: &str = "memberd_changes";
 
+/// The listener's `application_name`.
+pub const LISTENER_NAME: &str = "memberd listener";
+
 const POLL_EVERY: Duration = Duration::from_millis(20);
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// A heartbeat not heard back for this long means the connection no longer
+/// delivers; the cache stops trusting memory by itself at the same point.
+const HEARTBEAT_DEADLINE: Duration = crate::cache::TRUST_PER_HEARTBEAT;
 
 /// Something changed: the value counts wake-ups, its content does not matter.
 #[derive(Clone)]
@@ -73,7 +88,7 @@ pub fn start(database_url: String, cache: Arc<MemberCache>) -> Notifications {
         .name("memberd-listen".into())
         .spawn(move || {
             listen(&database_url, &sender, &cache, &stopping);
-            cache.set_listening(false);
+            cache.distrust();
         });
     let thread = match spawned {
         Ok(handle) => Some(handle),
@@ -99,7 +114,16 @@ fn pause(duration: Duration, stop: &AtomicBool) {
     }
 }
 
+/// A channel name no other process listens to.
+fn heartbeat_channel() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("memberd_heartbeat_{}", hex::encode(bytes))
+}
+
 fn listen(database_url: &str, sender: &watch::Sender<u64>, cache: &MemberCache, stop: &AtomicBool) {
+    let heartbeats = heartbeat_channel();
     while !sender.is_closed() && !stop.load(Ordering::Relaxed) {
         let mut conn = match PgConnection::establish(database_url) {
             Ok(conn) => conn,
@@ -113,30 +137,52 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, cache: &MemberCache, 
                 continue;
             }
         };
-        let listened = diesel::sql_query(format!("LISTEN {EVENTS_CHANNEL}"))
-            .execute(&mut conn)
-            .and_then(|_| diesel::sql_query(format!("LISTEN {CHANGES_CHANNEL}")).execute(&mut conn));
+        // Named, so that operators (and tests) can tell it in pg_stat_activity.
+        let named = format!("SET application_name = '{LISTENER_NAME}'");
+        let listened = [
+            named,
+            format!("LISTEN {EVENTS_CHANNEL}"),
+            format!("LISTEN {CHANGES_CHANNEL}"),
+            format!("LISTEN {heartbeats}"),
+        ]
+        .into_iter()
+        .try_for_each(|statement| diesel::sql_query(statement).execute(&mut conn).map(drop));
         if let Err(error) = listened {
             tracing::warn!(%error, "LISTEN failed; retrying");
             pause(RECONNECT_AFTER, stop);
             continue;
         }
-        // Anything may have happened while we were not listening.
-        cache.set_listening(true);
+        // Anything may have happened while we were not listening: memory is
+        // trusted again (from empty) once the first heartbeat is heard.
         sender.send_modify(|n| *n += 1);
+        let mut last_heard = Instant::now();
+        let mut last_sent: Option<Instant> = None;
         'connected: loop {
             if sender.is_closed() || stop.load(Ordering::Relaxed) {
                 return;
+            }
+            if last_heard.elapsed() > HEARTBEAT_DEADLINE {
+                tracing::warn!("the notification connection stopped delivering; reconnecting");
+                break 'connected;
+            }
+            if last_sent.is_none_or(|sent| sent.elapsed() >= HEARTBEAT_EVERY) {
+                last_sent = Some(Instant::now());
+                if let Err(error) = diesel::sql_query(format!("NOTIFY {heartbeats}")).execute(&mut conn) {
+                    tracing::warn!(%error, "notification connection lost; reconnecting");
+                    break 'connected;
+                }
             }
             let mut woke = false;
             for notification in conn.notifications_iter() {
                 match notification {
                     Ok(n) if n.channel == CHANGES_CHANNEL => cache.changed(&n.payload),
+                    Ok(n) if n.channel == heartbeats => {
+                        last_heard = Instant::now();
+                        cache.heard_heartbeat();
+                    }
                     Ok(_) => woke = true,
                     Err(error) => {
                         tracing::warn!(%error, "notification connection lost; reconnecting");
-                        cache.set_listening(false);
-                        sender.send_modify(|n| *n += 1);
                         break 'connected;
                     }
                 }
@@ -146,6 +192,8 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, cache: &MemberCache, 
             }
             std::thread::sleep(POLL_EVERY);
         }
+        cache.distrust();
+        sender.send_modify(|n| *n += 1);
         pause(RECONNECT_AFTER, stop);
     }
 }

@@ -218,7 +218,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(overrides: &[(&'static str, &str)]) -> TestApp {
-        let database = TestDatabase::create().await;
+        Self::spawn_on(TestDatabase::create().await, overrides).await
+    }
+
+    /// memberd on a database made beforehand (to point settings at it).
+    pub async fn spawn_on(database: TestDatabase, overrides: &[(&'static str, &str)]) -> TestApp {
         let database_url = database.url.clone();
         let (smtp_port, inbox) = smtp::start().await;
         let overrides: HashMap<&str, String> = overrides.iter().map(|(k, v)| (*k, v.to_string())).collect();

@@ -9,6 +9,7 @@ mod errors;
 mod integration;
 mod openapi;
 mod operations;
+mod pg_proxy;
 mod process;
 mod profiles;
 mod registration;

@@ -209,7 +209,7 @@ async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replac
         let held: Vec<_> = (0..pool.max_size()).map(|_| pool.get().unwrap()).collect();
         drop(held);
         let others = "FROM pg_stat_activity WHERE datname = current_database() \
-                      AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'";
+                      AND pid <> pg_backend_pid() AND application_name <> 'memberd listener'";
         let count = |what: &str| -> i64 {
             diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
                 "(SELECT count({what}) {others})"

@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{PASSWORD, Session, TestApp, TestDatabase, link_token};
+use crate::pg_proxy::PgProxy;
 use crate::process::Process;
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -956,4 +957,106 @@ async fn webhooks_to_addresses_that_lead_inside_are_refused() {
         );
     }
     assert_eq!(app.count("SELECT count(*) FROM webhooks"), 0);
+}
+
+// Item 8: a LISTEN connection that silently stops delivering is noticed by
+// its heartbeat, and memory stops being trusted; LISTEN may use a connection
+// of its own (MEMBERD_LISTEN_DATABASE_URL).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_that_stops_hearing_is_not_trusted() {
+    let database = TestDatabase::create().await;
+    let mut listen_url = url::Url::parse(&database.url).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        listen_url.host_str().unwrap(),
+        listen_url.port().unwrap_or(5432)
+    );
+    let proxy = PgProxy::start(upstream).await;
+    listen_url.set_port(Some(proxy.port)).unwrap();
+    let app = TestApp::spawn_on(database, &[("MEMBERD_LISTEN_DATABASE_URL", listen_url.as_str())]).await;
+    let first = app.member("lisa").await;
+    let second = app.login("lisa", PASSWORD).await;
+    // Only the listener goes through the relay; the pool does not.
+    assert_eq!(proxy.seen(), (1, 1));
+
+    let revoke = |session: &Session| {
+        let claims = session.access.split('.').nth(1).unwrap();
+        use base64::Engine;
+        let claims: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+        // By hand, as another replica would: only the notification tells this one.
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!(
+                "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = '{}'",
+                claims["sid"].as_str().unwrap()
+            )),
+            &mut app.db(),
+        )
+        .unwrap();
+    };
+    let until_refused = |session: &Session| {
+        let access = session.access.clone();
+        let app = &app;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let answer = app.get("/v1/members/me", Some(&access)).await;
+                if answer.status == StatusCode::UNAUTHORIZED {
+                    return;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "still served: {}", answer.body);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // While the relay delivers, a change is heard at once.
+    assert_eq!(
+        app.get("/v1/members/me", Some(&first.access)).await.status,
+        StatusCode::OK
+    );
+    revoke(&first);
+    until_refused(&first).await;
+
+    // Silent: the change is not heard, memory would answer from before it…
+    assert_eq!(
+        app.get("/v1/members/me", Some(&second.access)).await.status,
+        StatusCode::OK
+    );
+    let silence = proxy.silence();
+    revoke(&second);
+    // …until the missing heartbeats withdraw trust, within seconds.
+    until_refused(&second).await;
+    drop(silence);
+}
+
+// Item 8: a key's copy is kept no longer than a member's, whatever is heard.
+#[tokio::test]
+async fn cached_keys_have_a_maximum_age() {
+    let app = TestApp::spawn().await;
+    let boss = superuser(&app, "boss").await;
+    let key = app
+        .post(
+            "/v1/service-clients",
+            Some(&boss.access),
+            json!({"name": "forum", "scopes": ["status:read"]}),
+        )
+        .await;
+    let key = key.body["key"].as_str().unwrap().to_string();
+    let status = "/v1/members/boss/status";
+    assert_eq!(app.get(status, Some(&key)).await.status, StatusCode::OK);
+    // Revoked with the triggers off: no announcement, as if it were lost.
+    let mut conn = app.db();
+    for sql in [
+        "SET session_replication_role = replica",
+        "UPDATE service_clients SET revoked_at = now()",
+    ] {
+        diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut conn).unwrap();
+    }
+    assert_eq!(
+        app.get(status, Some(&key)).await.status,
+        StatusCode::OK,
+        "served from memory"
+    );
+    app.clock.advance(memberd::cache::MAX_AGE);
+    app.get(status, Some(&key)).await.assert_problem(401, "invalid_api_key");
 }
