@@ -122,17 +122,17 @@ impl Application {
             session_max_age: config.session_max_age,
         };
         let hasher_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(hasher_threads)).await??;
+        let metrics = Arc::new(crate::metrics::Metrics::new()?);
+        let gauge = metrics.hash_queue.clone();
+        let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(hasher_threads, Some(gauge))).await??;
         let geoip = match &config.geoip_db {
             Some(path) => Some(Arc::new(crate::geoip::CityLookup::open(path)?)),
             None => None,
         };
-        let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let cache = Arc::new(crate::cache::MemberCache::new(metrics.cache_lookups.clone()));
         let db = db.with_cache(cache.clone());
         let notifications =
             crate::integration::notify::start(config.listen_database_url.expose().clone(), cache.clone());
-        let hasher = hasher.with_queue_gauge(metrics.hash_queue.clone());
         let state = web::Data::new(AppState {
             geoip,
             notifications,

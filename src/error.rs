@@ -94,6 +94,10 @@ pub enum AppError {
     },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Too much work waits already (password hashing): 503 at once, rather
+    /// than a queue that grows for ever.
+    #[error("busy")]
+    Busy,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -144,6 +148,7 @@ impl AppError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Unavailable(_) => "service_unavailable",
+            Self::Busy => "busy",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -170,6 +175,7 @@ impl AppError {
             Self::PayloadTooLarge => "The request body is too large.".into(),
             Self::UnsupportedMediaType => "Send the body as application/json.".into(),
             Self::Unavailable(_) => "The service is temporarily unavailable; try again shortly.".into(),
+            Self::Busy => "Too many requests are being processed; try again in a moment.".into(),
             // Clients never see the cause of an internal error; the log does.
             Self::Internal(_) => "An unexpected error occurred.".into(),
             other => other.to_string(),
@@ -210,7 +216,7 @@ impl ResponseError for AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -236,7 +242,7 @@ impl ResponseError for AppError {
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
             }
-            Self::Unavailable(_) => {
+            Self::Unavailable(_) | Self::Busy => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}

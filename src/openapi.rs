@@ -99,6 +99,21 @@ impl IntoResponses for BodyProblems {
     }
 }
 
+/// The problem of endpoints that check or hash a password, listed after
+/// `BodyProblems`, whose 503 it extends.
+pub struct HashingProblems;
+
+impl IntoResponses for HashingProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses(&[(
+            "503",
+            "`service_unavailable`: the database could not be reached in time; or `busy`: more password \
+             checks wait than the service takes on, from everyone, or from this client (an IPv6 /64 counts as one) or member \
+             — refused at once rather than queued; retry after `Retry-After` seconds.",
+        )])
+    }
+}
+
 /// Problems of endpoints that need an access token.
 pub struct AuthProblems;
 

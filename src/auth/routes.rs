@@ -14,7 +14,7 @@ use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
 use crate::input::{Json, OptionalJson};
 use crate::members::routes::OwnAccount;
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
 
 /// Routes under `/v1`.
 pub fn configure(config: &mut ServiceConfig) {
@@ -112,6 +112,7 @@ pub fn origin(request: &HttpRequest, ip: std::net::IpAddr) -> Origin {
     responses(
         (status = 200, description = "Logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
         BodyProblems,
+        HashingProblems,
         (status = 401, description = "`invalid_credentials`: unknown login or wrong password (the same answer for both).", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Correct password, but `account_inactive` (e-mail not validated), `account_disabled` (deactivated by a superuser) or `member_banned` (with `sanction`).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: wait `Retry-After` seconds.", body = Problem, content_type = "application/problem+json"),

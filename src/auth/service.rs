@@ -209,7 +209,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let (member_id, stored) = credentials.map(|c| (c.member_id, c.password_hash)).unzip();
-    let matches = state.hasher.verify(input.password, stored.clone()).await?;
+    let matches = state.hasher.verify(&ip_key, input.password, stored.clone()).await?;
     let (Some(member_id), Some(verified), true) = (member_id, stored, matches) else {
         return Err(invalid_credentials());
     };

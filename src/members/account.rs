@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::AppState;
+use crate::auth::password::member_source;
 use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
 use crate::error::{AppError, FieldError};
@@ -40,7 +41,7 @@ async fn confirm_password(
         .await?;
     if state
         .hasher
-        .verify(password, Some(member.password_hash.clone()))
+        .verify(&member_source(member_id), password, Some(member.password_hash.clone()))
         .await?
     {
         Ok(member)
@@ -99,7 +100,7 @@ pub async fn change_password(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let hash = state.hasher.hash(change.password).await?;
+    let hash = state.hasher.hash(&member_source(member_id), change.password).await?;
     let now = state.clock.now();
     let reset_page = state.config.link_page(Link::PasswordReset);
     let notice = state

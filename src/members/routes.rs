@@ -18,7 +18,7 @@ use crate::members::model::{DirectorySort, Locale, Member, MemberKey, ProfileCha
 use crate::members::profiles::{self, ProfileView, Viewer};
 use crate::members::service::{self, RegistrationInput};
 use crate::members::store::DirectoryQuery;
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
 use crate::pagination::{Page, Paged};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -204,6 +204,7 @@ fn viewer(caller: &MaybePrincipal) -> Result<Viewer, AppError> {
     responses(
         (status = 202, description = "Validation e-mail sent (or a notice, if the address is taken).", body = Accepted),
         BodyProblems,
+        HashingProblems,
         (status = 422, description = "`validation_failed`, with every field error at once. Username codes: `required`, \
             `too_long`, `surrounding_space`, `contains_comma`, `contains_slash`, `contains_at_sign`, `numeric`, `reserved`, \
             `contains_control_character`, `contains_emoji`, `taken`, `confusable`. E-mail: `required`, `too_long`, \
@@ -406,6 +407,7 @@ pub struct PasswordChangeRequest {
     responses(
         (status = 204, description = "Changed; this session stays, the others end."),
         BodyProblems,
+        HashingProblems,
         (status = 422, description = "`validation_failed`: `current_password` `incorrect`, or the password rules of registration.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong current passwords.", body = Problem, content_type = "application/problem+json"),
         AuthProblems,
@@ -456,6 +458,7 @@ pub struct AccountChangeResponse {
         (status = 200, description = "Renamed; no e-mail change was asked.", body = AccountChangeResponse),
         (status = 202, description = "An e-mail change waits for confirmation.", body = AccountChangeResponse),
         BodyProblems,
+        HashingProblems,
         (status = 403, description = "`member_read_only` or `member_banned`: a rename changes what others see.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `current_password` `incorrect`, or the username and e-mail rules of registration (`taken`, `confusable`, `forbidden_domain`, ...).", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong current passwords.", body = Problem, content_type = "application/problem+json"),
@@ -565,6 +568,7 @@ pub struct UnregisterRequest {
     responses(
         (status = 204, description = "Unregistered."),
         BodyProblems,
+        HashingProblems,
         (status = 409, description = "`last_superuser`: the community would be left without an active superuser.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `password` `incorrect`.", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong passwords.", body = Problem, content_type = "application/problem+json"),

@@ -73,7 +73,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
     };
 
     // Hashed whether or not the address is taken, so both take the same time.
-    let password_hash = state.hasher.hash(input.password).await?;
+    let password_hash = state.hasher.hash(&state.ip_keys.key(input.ip), input.password).await?;
     let config = state.config.clone();
     let locale = input.locale;
     let mail: Result<Option<OutgoingMail>, AppError> = state
@@ -144,7 +144,7 @@ pub async fn create_superuser(state: &AppState, input: SuperuserInput) -> Result
     let (Some(username), Some(email), true) = (check.username, check.email, check.errors.is_empty()) else {
         return Err(AppError::Validation(check.errors));
     };
-    let password_hash = state.hasher.hash(input.password).await?;
+    let password_hash = state.hasher.hash("operator", input.password).await?;
     let now = state.clock.now();
     state
         .db

@@ -11,7 +11,7 @@ use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
 use crate::input::Json;
 use crate::members::routes::Accepted;
-use crate::openapi::BodyProblems;
+use crate::openapi::{BodyProblems, HashingProblems};
 use crate::tokens::service;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -146,6 +146,7 @@ pub struct NewPasswordRequest {
     responses(
         (status = 204, description = "The password is set; log in with it."),
         BodyProblems,
+        HashingProblems,
         (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: the password rules of registration.", body = Problem, content_type = "application/problem+json"),

@@ -9,6 +9,7 @@ use diesel::PgConnection;
 use crate::app::AppState;
 use crate::auth::admission::account_disabled;
 use crate::auth::model::fold_identifier;
+use crate::auth::password::member_source;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::{Config, Link};
@@ -143,7 +144,8 @@ pub async fn reset_password(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let hash = state.hasher.hash(password).await?;
+    // The link's holder acts for the member: their hashing takes the member's turn.
+    let hash = state.hasher.hash(&member_source(member.id), password).await?;
     let reset_page = state.config.link_page(Link::PasswordReset);
     let notice = state
         .db

@@ -1060,3 +1060,48 @@ async fn cached_keys_have_a_maximum_age() {
     app.clock.advance(memberd::cache::MAX_AGE);
     app.get(status, Some(&key)).await.assert_problem(401, "invalid_api_key");
 }
+
+// Item 6: a flood of logins from one address is refused at once past its
+// share of the hashing queue, and leaves room for everyone else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_login_flood_from_one_address_is_refused_at_once_and_others_still_log_in() {
+    let app = TestApp::spawn_with(PROXIED).await;
+    app.member("carl").await;
+    let flood: Vec<_> = (0..48)
+        .map(|n| {
+            let (client, address) = (app.client.clone(), app.address.clone());
+            tokio::spawn(async move {
+                let response = client
+                    .post(format!("{address}/v1/auth/login"))
+                    .header("x-forwarded-for", "203.0.113.66")
+                    .json(&json!({"login": format!("nobody{n}"), "password": "a guess at last"}))
+                    .send()
+                    .await
+                    .unwrap();
+                TestApp::read(response).await
+            })
+        })
+        .collect();
+    let other = app
+        .request_from(
+            "198.51.100.99",
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"login": "carl", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    let mut busy = 0;
+    for answer in flood {
+        let answer = answer.await.unwrap();
+        if answer.status == StatusCode::SERVICE_UNAVAILABLE {
+            answer.assert_problem(503, "busy");
+            assert_eq!(answer.headers["retry-after"], "1");
+            busy += 1;
+        } else {
+            answer.assert_problem(401, "invalid_credentials");
+        }
+    }
+    assert!(busy > 0, "the queue took the whole flood");
+}
