@@ -196,25 +196,17 @@ impl Application {
     }
 }
 
-/// Keeps IP records no longer than the retention period, and login counters
-/// no longer than they count. Hourly is plenty for periods of days, and for
-/// counters that would start again from one anyway.
+/// Keeps IP addresses no longer than the retention period, and login
+/// counters no longer than they count. Hourly is plenty for periods of days,
+/// and for counters that would start again from one anyway.
 async fn prune_ip_records_periodically(state: web::Data<AppState>) {
     let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3_600));
     loop {
         every_hour.tick().await;
-        let now = state.clock.now();
-        match crate::members::account::prune_ip_records(&state, now).await {
+        match crate::members::account::prune_ip_records(&state, state.clock.now()).await {
             Ok(0) => {}
-            Ok(pruned) => tracing::info!(pruned, "deleted IP records past retention"),
-            Err(error) => tracing::warn!(error = %error, "could not prune IP records"),
-        }
-        let lapsed = state
-            .db
-            .read(move |conn| crate::auth::store::forget_lapsed_counters(conn, now))
-            .await;
-        if let Err(error) = lapsed {
-            tracing::warn!(error = %error, "could not delete lapsed login counters");
+            Ok(pruned) => tracing::info!(pruned, "forgot IP addresses past retention"),
+            Err(error) => tracing::warn!(error = %error, "could not forget IP addresses past retention"),
         }
     }
 }

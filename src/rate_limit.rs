@@ -149,10 +149,17 @@ pub fn enforce(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<U
 }
 
 /// Forgets every counter kept under one of these keys (an unregistered
-/// member's address and IPs).
+/// member's address and id).
 pub fn forget_keys(conn: &mut PgConnection, keys: &[String]) -> Result<usize, AppError> {
     use crate::schema::rate_limits;
     Ok(diesel::delete(rate_limits::table.filter(rate_limits::key.eq_any(keys))).execute(conn)?)
+}
+
+/// Deletes counters whose window opened before `cutoff`: every window is far
+/// shorter than the retention this is called with, so they count nothing.
+pub fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
+    use crate::schema::rate_limits;
+    Ok(diesel::delete(rate_limits::table.filter(rate_limits::window_start.lt(cutoff))).execute(conn)?)
 }
 
 #[cfg(test)]

@@ -541,3 +541,30 @@ pub fn forget_member(conn: &mut PgConnection, identifiers: &[String]) -> Result<
     )
     .execute(conn)?)
 }
+
+/// Blanks the address and user agent of sessions opened before `cutoff`, and
+/// deletes the refresh tokens of ended sessions that were rotated out (they
+/// serve nothing once their session has ended). Returns how many rows changed.
+pub fn forget_old_origins(
+    conn: &mut PgConnection,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    let blanked = diesel::update(
+        sessions::table
+            .filter(sessions::created_at.lt(cutoff))
+            .filter(sessions::ip.is_not_null().or(sessions::user_agent.is_not_null())),
+    )
+    .set((sessions::ip.eq(None::<String>), sessions::user_agent.eq(None::<String>)))
+    .execute(conn)?;
+    let ended = sessions::table
+        .filter(sessions::revoked_at.is_not_null().or(sessions::expires_at.le(now)))
+        .select(sessions::id);
+    let rotated = diesel::delete(
+        refresh_tokens::table
+            .filter(refresh_tokens::rotated_at.is_not_null())
+            .filter(refresh_tokens::session_id.eq_any(ended)),
+    )
+    .execute(conn)?;
+    Ok(blanked + rotated)
+}

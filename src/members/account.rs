@@ -335,8 +335,20 @@ pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError
         .await
 }
 
-/// Deletes IP records older than the retention period; run periodically.
+/// Forgets every IP address and user agent older than the retention period,
+/// wherever one is kept: IP records and last logins, sessions, the audit log,
+/// and the counters kept per IP (which hold keys, not addresses, but are the
+/// client's trace all the same). Run periodically; returns how many rows changed.
 pub async fn prune_ip_records(state: &AppState, now: DateTime<Utc>) -> Result<usize, AppError> {
     let cutoff = now - chrono::Duration::days(i64::from(state.config.ip_retention_days));
-    state.db.run(move |conn| store::prune_ips(conn, cutoff)).await
+    state
+        .db
+        .transaction(move |conn| {
+            Ok(store::prune_ips(conn, cutoff)?
+                + sessions::forget_old_origins(conn, cutoff, now)?
+                + crate::staff::audit::forget_old_ips(conn, cutoff)?
+                + rate_limit::prune(conn, cutoff)?
+                + sessions::forget_lapsed_counters(conn, now)?)
+        })
+        .await
 }

@@ -271,9 +271,18 @@ pub fn record_visit(
     Ok(())
 }
 
-/// Deletes IP records last seen before `cutoff`; returns how many.
+/// Deletes IP records last seen before `cutoff`, and blanks the address of a
+/// last login made before it; returns how many rows changed.
 pub fn prune_ips(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
-    Ok(diesel::delete(member_ips::table.filter(member_ips::last_seen_at.lt(cutoff))).execute(conn)?)
+    let records = diesel::delete(member_ips::table.filter(member_ips::last_seen_at.lt(cutoff))).execute(conn)?;
+    let last = diesel::update(
+        members::table
+            .filter(members::last_ip.is_not_null())
+            .filter(members::last_login_at.is_null().or(members::last_login_at.lt(cutoff))),
+    )
+    .set(members::last_ip.eq(None::<String>))
+    .execute(conn)?;
+    Ok(records + last)
 }
 
 #[derive(Debug, Queryable, Selectable)]

@@ -19,6 +19,9 @@ pub struct AuditEntry<'a> {
     pub details: serde_json::Value,
 }
 
+/// The action of a staff lookup of the members seen at an IP; its target is the network.
+pub const IP_LOOKUP: &str = "ip.members_viewed";
+
 pub fn record(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) -> Result<(), AppError> {
     diesel::insert_into(audit_log::table)
         .values((
@@ -100,4 +103,22 @@ pub fn anonymise_member(conn: &mut PgConnection, member_id: i64, placeholder_id:
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Blanks the addresses of entries older than `cutoff`: the actor's IP, and
+/// the network an IP lookup was about. Who did what, when and why stays.
+pub fn forget_old_ips(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
+    let old = audit_log::created_at.lt(cutoff);
+    let ips = diesel::update(audit_log::table.filter(old).filter(audit_log::ip.is_not_null()))
+        .set(audit_log::ip.eq(None::<String>))
+        .execute(conn)?;
+    let lookups = diesel::update(
+        audit_log::table
+            .filter(old)
+            .filter(audit_log::action.eq(IP_LOOKUP))
+            .filter(audit_log::target.is_not_null()),
+    )
+    .set(audit_log::target.eq(None::<String>))
+    .execute(conn)?;
+    Ok(ips + lookups)
 }

@@ -94,7 +94,7 @@ pub async fn members_at(state: &AppState, actor: Actor, network: ipnet::IpNet) -
                 conn,
                 AuditEntry {
                     actor_id: actor.member_id,
-                    action: "ip.members_viewed",
+                    action: audit::IP_LOOKUP,
                     target_member_id: None,
                     target: Some(&network),
                     reason: None,

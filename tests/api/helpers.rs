@@ -392,6 +392,38 @@ impl TestApp {
             .n
     }
 
+    /// Every text-like column of every table, as (table, column).
+    pub fn text_columns(&self) -> Vec<(String, String)> {
+        #[derive(QueryableByName)]
+        struct Column {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            table_name: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            column_name: String,
+        }
+        let columns: Vec<Column> = diesel::sql_query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'jsonb', 'json', 'bytea') \
+             AND table_name <> '__diesel_schema_migrations'",
+        )
+        .load(&mut self.db())
+        .unwrap();
+        columns.into_iter().map(|c| (c.table_name, c.column_name)).collect()
+    }
+
+    /// Where `needle` still appears in a text-like column, as "table.column".
+    pub fn places_holding(&self, needle: &str) -> Vec<String> {
+        self.text_columns()
+            .into_iter()
+            .filter(|(table, column)| {
+                self.count(&format!(
+                    "SELECT count(*) FROM \"{table}\" WHERE \"{column}\"::text ILIKE '%{needle}%'"
+                )) > 0
+            })
+            .map(|(table, column)| format!("{table}.{column}"))
+            .collect()
+    }
+
     pub async fn register(&self, username: &str, email: &str) -> Response {
         self.post(
             "/v1/members",

@@ -1105,3 +1105,122 @@ async fn a_login_flood_from_one_address_is_refused_at_once_and_others_still_log_
     }
     assert!(busy > 0, "the queue took the whole flood");
 }
+
+// Privacy: an IP older than MEMBERD_IP_RETENTION_DAYS is gone from every
+// table, and so are the user agents and rotated refresh tokens of old sessions.
+#[tokio::test]
+async fn an_ip_older_than_the_retention_is_gone_from_every_table() {
+    let app = TestApp::spawn_with(&[
+        ("MEMBERD_TRUSTED_PROXIES", "127.0.0.1"),
+        ("MEMBERD_IP_RETENTION_DAYS", "30"),
+    ])
+    .await;
+    let old_ip = "203.0.113.171";
+    let from_old = |method: Method, path: &str, token: Option<&str>, body: Option<serde_json::Value>| {
+        let (app, path, token) = (&app, path.to_string(), token.map(String::from));
+        async move {
+            let mut request = app
+                .client
+                .request(method, format!("{}{path}", app.address))
+                .header("x-forwarded-for", old_ip)
+                .header("user-agent", "RetainedAgent/1.0");
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            TestApp::read(request.send().await.unwrap()).await
+        }
+    };
+    // Everything a member and a moderator do from that address.
+    let registered = register_from(&app, old_ip, "olaf", "olaf@example.com").await;
+    assert_eq!(registered.status, StatusCode::ACCEPTED);
+    let link = app.activation_token("olaf@example.com", 1).await;
+    let activated = from_old(Method::POST, &format!("/v1/tokens/registration/{link}"), None, None).await;
+    assert_eq!(activated.status, StatusCode::OK, "{}", activated.body);
+    let login = json!({"login": "olaf", "password": PASSWORD});
+    let session = from_old(Method::POST, "/v1/auth/login", None, Some(login)).await;
+    let refreshed = from_old(
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refresh_token": session.body["refresh_token"]})),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    from_old(
+        Method::POST,
+        "/v1/auth/logout",
+        refreshed.body["access_token"].as_str(),
+        None,
+    )
+    .await;
+    from_old(
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(json!({"login": "olaf", "password": "wrong one"})),
+    )
+    .await;
+    from_old(
+        Method::POST,
+        "/v1/tokens/password-reset",
+        None,
+        Some(json!({"login": "nobody"})),
+    )
+    .await;
+    let moderator = app.member("mod").await;
+    app.make_staff(moderator.id);
+    let looked_up = from_old(
+        Method::GET,
+        &format!("/v1/ips/{old_ip}/members"),
+        Some(&moderator.access),
+        None,
+    )
+    .await;
+    assert_eq!(looked_up.status, StatusCode::OK, "{}", looked_up.body);
+    from_old(Method::GET, "/v1/members/olaf/ips", Some(&moderator.access), None).await;
+    let places = app.places_holding(old_ip);
+    assert!(places.len() >= 5, "{places:?}");
+    let key = app.state.ip_keys.key(old_ip.parse().unwrap());
+    assert!(app.count(&format!("SELECT count(*) FROM rate_limits WHERE key = '{key}'")) > 0);
+    assert!(app.count("SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NOT NULL") > 0);
+
+    app.clock.advance(chrono::Duration::days(31));
+    // What happens now is kept.
+    let recent = app.login("mod", PASSWORD).await;
+    memberd::members::account::prune_ip_records(&app.state, app.clock.now())
+        .await
+        .unwrap();
+
+    assert_eq!(app.places_holding(old_ip), Vec::<String>::new());
+    assert_eq!(app.places_holding("RetainedAgent"), Vec::<String>::new());
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_tokens WHERE rotated_at IS NOT NULL"),
+        0
+    );
+    // The counters kept for that address hold a key, not the address: gone too.
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM rate_limits WHERE key = '{key}'")),
+        0
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM login_throttles WHERE ip = '{key}' OR identifier = 'olaf'"
+        )),
+        0
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM sessions WHERE member_id = {} AND ip = '127.0.0.1'",
+            recent.id
+        )),
+        1
+    );
+    // Who did what stays; only the address goes.
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'ip.members_viewed'"),
+        1
+    );
+}
