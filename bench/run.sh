@@ -26,6 +26,7 @@ cleanup() {
     [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null || true
     [ -n "${HELLO_PID:-}" ] && kill "$HELLO_PID" 2>/dev/null || true
     [ -n "${LOGIN_PID:-}" ] && kill "$LOGIN_PID" 2>/dev/null || true
+    [ -n "${FLOOD_PID:-}" ] && kill "$FLOOD_PID" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -65,15 +66,17 @@ SELECT t.member_id, 'read_only', 'bench', 60, admin.id,
        now() - make_interval(days => 30) + make_interval(secs => t.g * 60 + 60), TRUE
 FROM targets t, admin;
 -- Eight members who log in during the login run, one per connection, so
--- that the run measures hashing rather than the throttle of one login.
+-- that the run measures hashing rather than the throttle of one login; and
+-- eight who log in from other addresses while one address floods logins.
 INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
-SELECT 'login' || g, 'loginskel' || g, 'login' || g || '@bench.example', 'login' || g || '@bench.example',
+SELECT who || g, who || 'skel' || g, who || g || '@bench.example', who || g || '@bench.example',
        (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
-FROM generate_series(1, 8) AS g;
+FROM generate_series(1, 8) AS g, (VALUES ('login'), ('other')) AS w (who);
 ANALYZE;
 SQL
 
-./target/release/memberd serve &
+# wrk speaks for many clients through X-Forwarded-For, as a load balancer would.
+MEMBERD_TRUSTED_PROXIES=127.0.0.1 ./target/release/memberd serve &
 MEMBERD_PID=$!
 HELLO_BIND=127.0.0.1:$HELLO_PORT ./target/release/examples/bench_hello &
 HELLO_PID=$!
@@ -102,6 +105,19 @@ local n = 0
 request = function()
     n = n % 8 + 1
     return wrk.format(nil, nil, nil, '{"login":"login' .. n .. '","password":"bench admin passphrase"}')
+end
+LUA
+# One address floods valid logins; other members log in meanwhile, each
+# request from another address.
+{ cat "$WORK/login.lua"; echo 'wrk.headers["x-forwarded-for"] = "203.0.113.1"'; } > "$WORK/flood.lua"
+cat > "$WORK/others.lua" <<'LUA'
+wrk.method = "POST"
+local n = 0
+request = function()
+    n = n + 1
+    local headers = { ["content-type"] = "application/json",
+                      ["x-forwarded-for"] = "198.51." .. (100 + n % 100) .. "." .. (1 + n % 250) }
+    return wrk.format(nil, nil, headers, '{"login":"other' .. (n % 8 + 1) .. '","password":"bench admin passphrase"}')
 end
 LUA
 
@@ -194,6 +210,30 @@ fi
 RSS_PEAK=$(rss_mib VmHWM)
 RSS_NOW=$(rss_mib VmRSS)
 
+# Logins of members at other addresses, one at a time, alone and while one
+# address floods valid logins, in the order AB BA. At c=8 the flood keeps
+# every hashing thread busy and no more (the starvation of issue 14); at c=32
+# most of it is refused at once (503 busy), and those refusals cost CPU too.
+# The flood's own answers are not the measure.
+FLOOD_ROWS=()
+others() { local rate; read -r rate _ _ < <(SECONDS_PER_RUN=$PAIR_SECONDS measure 1 -s "$WORK/others.lua" "$API/v1/auth/login"); echo "$rate"; }
+flooded() {  # $1 the flood's connections
+    wrk -t1 -c"$1" -d"$((PAIR_SECONDS + 2))s" -s "$WORK/flood.lua" "$API/v1/auth/login" > "$WORK/flood.txt" 2>&1 &
+    FLOOD_PID=$!
+    sleep 1
+    others
+    wait "$FLOOD_PID" || true
+    FLOOD_PID=
+}
+for FLOOD in 8 32; do
+    ALONE=() FLOODED=()
+    ALONE+=("$(others)"); FLOODED+=("$(flooded "$FLOOD")")
+    FLOODED+=("$(flooded "$FLOOD")"); ALONE+=("$(others)")
+    FLOOD_RATE=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' "$WORK/flood.txt")
+    FLOOD_REFUSED=$(awk '/Non-2xx/ { print $5 }' "$WORK/flood.txt")
+    FLOOD_ROWS+=("| logins from other addresses (c=1) while one address floods valid logins (c=$FLOOD), alone / flooded, AB BA of ${PAIR_SECONDS}s | $(IFS=/; echo "${ALONE[*]}") / $(IFS=/; echo "${FLOODED[*]}") per s; the flood: $FLOOD_RATE answers/s, ${FLOOD_REFUSED:-0} not 2xx (503 busy, 429) in its last run | $(ratio "$(sum "${FLOODED[@]}")" "$(sum "${ALONE[@]}")") of the unloaded rate$([ "$FLOOD" = 8 ] && echo ' (target ≥ 50 %)') |")
+done
+
 cat <<TABLE
 
 memberd benchmark — $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS_PER_RUN}s per run, wrk on loopback
@@ -211,6 +251,7 @@ memberd benchmark — $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS_PER
 | status p99 while logins saturate the CPU (c=4) | $UNDER_LOGIN_P99 ms | target ≤ 10 ms |
 | memberd peak resident memory: status, /me, batch and search runs | $RSS_READS MiB | target ≤ 64 MiB |
 | memberd peak resident memory, with logins saturating hashing | $RSS_PEAK MiB (now $RSS_NOW MiB) | two 19 MiB argon2 blocks included |
+$(printf '%s\n' "${FLOOD_ROWS[@]}")
 
 Hello, status (but the paced row) and /me: means of two ${HALF_SECONDS}s runs each, in the order H S Z M M Z S H.
 Paced rows are closed-loop (wrk's delay()), not a constant-rate generator like wrk2, which Debian does not package.

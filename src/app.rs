@@ -60,9 +60,11 @@ impl Default for Options {
 
 const SHIPPED_FORBIDDEN_DOMAINS: &str = include_str!("../data/forbidden-email-domains.txt");
 
-/// Creates the database if missing and applies migrations.
+/// Creates the database if missing and applies migrations, over the direct
+/// connection (`MEMBERD_LISTEN_DATABASE_URL`): migrations hold a session-level
+/// advisory lock, which a pooler in transaction mode would not keep.
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
-    let url = config.database_url.expose();
+    let url = config.listen_database_url.expose();
     db::ensure_database(url)?;
     db::migrate(&mut db::connect_once(url)?)
 }

@@ -38,8 +38,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Secret<String>,
-    /// A direct connection for LISTEN, so that `database_url` may go through
-    /// a pooler in transaction mode.
+    /// A direct connection, for LISTEN and migrations, so that `database_url`
+    /// may go through a pooler in transaction mode.
     pub listen_database_url: Secret<String>,
     pub bind: SocketAddr,
     pub public_url: Url,

@@ -242,8 +242,14 @@ impl ResponseError for AppError {
             Self::MethodNotAllowed { allow } => {
                 response.insert_header((header::ALLOW, allow.as_str()));
             }
-            Self::Unavailable(_) | Self::Busy => {
+            Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::Busy => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+                // A client refused for load that asks again at once pays a new
+                // connection each time: a flood of refusals halves (bench/RESULTS.md).
+                response.force_close();
             }
             _ => {}
         }

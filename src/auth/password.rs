@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -58,8 +59,17 @@ impl QueueLimits {
     }
 }
 
+/// How long after another source last asked a source is kept to its fair
+/// share. Longer than the gap between one login's answer and the next from
+/// the same person or service (a round trip and a query), so that a thread
+/// freed between them is not taken by the flood; short enough that a lone
+/// client gets every thread back at once.
+pub const ACTIVE_WINDOW: Duration = Duration::from_millis(50);
+
 /// Jobs waiting per source, served in turn. A source may hold more than its
-/// fair share of threads only while no other source waits.
+/// fair share of threads only while no other source has asked for
+/// [`ACTIVE_WINDOW`]: a thread may idle a moment rather than be taken by a
+/// flood just before someone else's next request.
 pub struct FairQueue<T> {
     limits: QueueLimits,
     waiting: HashMap<Arc<str>, VecDeque<T>>,
@@ -67,6 +77,10 @@ pub struct FairQueue<T> {
     turn: VecDeque<Arc<str>>,
     running: HashMap<Arc<str>, usize>,
     waiting_total: usize,
+    /// The last source to ask and when, and when a source other than that one
+    /// last asked: enough to tell, for any source, when another last did.
+    last_ask: Option<(Arc<str>, Instant)>,
+    last_other_ask: Option<Instant>,
 }
 
 /// The queue is full, for everyone or for this source.
@@ -81,6 +95,8 @@ impl<T> FairQueue<T> {
             turn: VecDeque::new(),
             running: HashMap::new(),
             waiting_total: 0,
+            last_ask: None,
+            last_other_ask: None,
         }
     }
 
@@ -88,8 +104,34 @@ impl<T> FairQueue<T> {
         self.waiting_total
     }
 
-    /// Queues a job, or refuses it when the queue or the source's part of it is full.
-    pub fn push(&mut self, source: &str, job: T) -> Result<(), Full> {
+    /// Whether a job of `source` would be taken now.
+    pub fn has_room(&self, source: &str) -> bool {
+        self.waiting_total < self.limits.total
+            && self
+                .waiting
+                .get(source)
+                .is_none_or(|queued| queued.len() < self.limits.per_source)
+    }
+
+    /// Whether a source other than `source` asked within [`ACTIVE_WINDOW`] of `now`.
+    fn others_active(&self, source: &str, now: Instant) -> bool {
+        let other = match &self.last_ask {
+            Some((last, at)) if &**last != source => Some(*at),
+            _ => self.last_other_ask,
+        };
+        other.is_some_and(|at| now.saturating_duration_since(at) < ACTIVE_WINDOW)
+    }
+
+    /// Queues a job asked for at `now`, or refuses it when the queue or the
+    /// source's part of it is full.
+    pub fn push(&mut self, source: &str, job: T, now: Instant) -> Result<(), Full> {
+        match &mut self.last_ask {
+            Some((last, at)) if &**last == source => *at = now,
+            last => {
+                self.last_other_ask = last.as_ref().map(|(_, at)| *at);
+                *last = Some((Arc::from(source), now));
+            }
+        }
         if self.waiting_total >= self.limits.total {
             return Err(Full);
         }
@@ -105,17 +147,17 @@ impl<T> FairQueue<T> {
         Ok(())
     }
 
-    /// The next job to run, and its source: the first source in turn that
-    /// holds less than its fair share, or, when every waiting source holds
-    /// that much, the first in turn (a thread never idles while work waits).
-    /// The source goes to the back of the turn.
-    pub fn pop(&mut self) -> Option<(Arc<str>, T)> {
+    /// The next job to run at `now`, and its source: the first source in
+    /// turn that holds less than its fair share, or else the first in turn
+    /// that nobody else has been asking beside. The source goes to the back
+    /// of the turn. None while every waiting source is held to its share.
+    pub fn pop(&mut self, now: Instant) -> Option<(Arc<str>, T)> {
         let running = |source: &Arc<str>| self.running.get(source).copied().unwrap_or(0);
         let position = self
             .turn
             .iter()
             .position(|source| running(source) < self.limits.fair_share)
-            .or((!self.turn.is_empty()).then_some(0))?;
+            .or_else(|| self.turn.iter().position(|source| !self.others_active(source, now)))?;
         let source = self.turn.remove(position)?;
         let queued = self.waiting.get_mut(&source)?;
         let job = queued.pop_front()?;
@@ -170,11 +212,21 @@ impl Pool {
                     if *closed {
                         return;
                     }
-                    if let Some(next) = queue.pop() {
+                    if let Some(next) = queue.pop(Instant::now()) {
                         self.report(queue.waiting());
                         break next;
                     }
-                    guard = match self.work.wait(guard) {
+                    // Work held back for others who asked lately is looked at
+                    // again once they may have stopped asking.
+                    let waited = if queue.waiting() > 0 {
+                        self.work
+                            .wait_timeout(guard, ACTIVE_WINDOW)
+                            .map(|(guard, _)| guard)
+                            .map_err(drop)
+                    } else {
+                        self.work.wait(guard).map_err(drop)
+                    };
+                    guard = match waited {
                         Ok(guard) => guard,
                         Err(_) => return,
                     };
@@ -251,6 +303,24 @@ impl PasswordHasher {
         })
     }
 
+    /// Refuses at once, as `hash` and `verify` would, when `source` has no
+    /// room in the queue now: a request that would be refused later is
+    /// spared the work before (a flood's refusals must cost next to nothing).
+    /// Room is not reserved: a call that passes may still be refused.
+    pub fn check_room(&self, source: &str) -> Result<(), AppError> {
+        let guard = self
+            .owner
+            .pool
+            .queue
+            .lock()
+            .map_err(|_| AppError::internal("the password hashing queue is poisoned"))?;
+        if guard.0.has_room(source) {
+            Ok(())
+        } else {
+            Err(AppError::Busy)
+        }
+    }
+
     /// Hashes a new password for `source` (who asked: see [`FairQueue`]).
     pub async fn hash(&self, source: &str, password: String) -> Result<String, AppError> {
         self.run(source, move |memory| hash_with(memory, &password)).await?
@@ -287,7 +357,10 @@ impl PasswordHasher {
                 .queue
                 .lock()
                 .map_err(|_| AppError::internal("the password hashing queue is poisoned"))?;
-            guard.0.push(source, job).map_err(|Full| AppError::Busy)?;
+            guard
+                .0
+                .push(source, job, Instant::now())
+                .map_err(|Full| AppError::Busy)?;
             pool.report(guard.0.waiting());
         }
         pool.work.notify_one();
@@ -359,46 +432,60 @@ mod tests {
         })
     }
 
-    fn next(queue: &mut FairQueue<u32>) -> Option<(String, u32)> {
-        queue.pop().map(|(source, job)| (source.to_string(), job))
+    fn next(queue: &mut FairQueue<u32>, now: Instant) -> Option<(String, u32)> {
+        queue.pop(now).map(|(source, job)| (source.to_string(), job))
     }
 
     #[test]
     fn the_queue_is_bounded_overall_and_per_source() {
         let mut queue = queue();
+        let now = Instant::now();
         for job in 0..4 {
-            assert_eq!(queue.push("flood", job), Ok(()));
+            assert_eq!(queue.push("flood", job, now), Ok(()));
         }
-        assert_eq!(queue.push("flood", 4), Err(Full));
-        assert_eq!(queue.push("a", 5), Ok(()));
-        assert_eq!(queue.push("b", 6), Ok(()));
-        assert_eq!(queue.push("c", 7), Err(Full));
+        assert!(!queue.has_room("flood") && queue.has_room("a"));
+        assert_eq!(queue.push("flood", 4, now), Err(Full));
+        assert_eq!(queue.push("a", 5, now), Ok(()));
+        assert_eq!(queue.push("b", 6, now), Ok(()));
+        assert!(!queue.has_room("c"));
+        assert_eq!(queue.push("c", 7, now), Err(Full));
         // Taking a job makes room.
-        assert!(queue.pop().is_some());
-        assert_eq!(queue.push("c", 7), Ok(()));
+        assert!(queue.pop(now).is_some());
+        assert_eq!(queue.push("c", 7, now), Ok(()));
     }
 
     #[test]
     fn a_source_at_its_share_gives_way_to_the_others() {
         let mut queue = queue();
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
         for job in 0..4 {
-            queue.push("flood", job).unwrap();
+            queue.push("flood", job, at(0)).unwrap();
         }
-        // The flood holds a thread; whatever else waits goes first.
-        assert_eq!(next(&mut queue), Some(("flood".into(), 0)));
-        queue.push("alice", 10).unwrap();
-        queue.push("bob", 20).unwrap();
-        assert_eq!(next(&mut queue), Some(("alice".into(), 10)));
-        // Both threads busy; alice's ends: bob is next, not the flood.
+        // Alone, the flood may use every thread.
+        assert_eq!(next(&mut queue, at(1)), Some(("flood".into(), 0)));
+        assert_eq!(next(&mut queue, at(1)), Some(("flood".into(), 1)));
+        queue.done("flood");
+        // Others ask: they go first, whatever waited before them.
+        queue.push("alice", 10, at(2)).unwrap();
+        queue.push("bob", 20, at(2)).unwrap();
+        assert_eq!(next(&mut queue, at(3)), Some(("alice".into(), 10)));
+        // The flood's job ends: it may take its share again, no more.
+        queue.done("flood");
+        assert_eq!(next(&mut queue, at(4)), Some(("flood".into(), 2)));
         queue.done("alice");
-        assert_eq!(next(&mut queue), Some(("bob".into(), 20)));
-        // Nobody else waits: the flood may use every thread.
-        assert_eq!(next(&mut queue), Some(("flood".into(), 1)));
-        assert_eq!(next(&mut queue), Some(("flood".into(), 2)));
-        queue.push("carol", 30).unwrap();
-        assert_eq!(next(&mut queue), Some(("carol".into(), 30)));
-        assert_eq!(next(&mut queue), Some(("flood".into(), 3)));
-        assert_eq!(next(&mut queue), None);
+        assert_eq!(next(&mut queue, at(5)), Some(("bob".into(), 20)));
+        // Bob's ends; alice or bob may ask again in a moment: the thread waits
+        // for them rather than go to the flood, which holds its share.
+        queue.done("bob");
+        assert_eq!(next(&mut queue, at(6)), None, "held for whoever asked lately");
+        queue.push("alice", 11, at(7)).unwrap();
+        assert_eq!(next(&mut queue, at(8)), Some(("alice".into(), 11)));
+        queue.done("alice");
+        // Nobody else has asked for a while: the flood may use every thread again.
+        let quiet = at(7) + ACTIVE_WINDOW;
+        assert_eq!(next(&mut queue, quiet), Some(("flood".into(), 3)));
+        assert_eq!(next(&mut queue, quiet), None);
         assert_eq!(queue.waiting(), 0);
     }
 

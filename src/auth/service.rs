@@ -198,6 +198,7 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     let now = state.clock.now();
     let ip = origin.ip.to_string();
     let ip_key = state.ip_keys.key(origin.ip);
+    state.hasher.check_room(&ip_key)?;
     // Counted before the password is checked, so parallel guesses are all
     // counted. Only login throttles are written.
     let credentials = {
@@ -209,7 +210,18 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let (member_id, stored) = credentials.map(|c| (c.member_id, c.password_hash)).unzip();
-    let matches = state.hasher.verify(&ip_key, input.password, stored.clone()).await?;
+    let matches = match state.hasher.verify(&ip_key, input.password, stored.clone()).await {
+        // Not a failure: the password was never checked.
+        Err(AppError::Busy) => {
+            let (identifier, ip_key) = (identifier.clone(), ip_key.clone());
+            state
+                .db
+                .read(move |conn| store::take_back_attempt(conn, &identifier, &ip_key))
+                .await?;
+            return Err(AppError::Busy);
+        }
+        verified => verified?,
+    };
     let (Some(member_id), Some(verified), true) = (member_id, stored, matches) else {
         return Err(invalid_credentials());
     };

@@ -449,6 +449,36 @@ pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str, comm
     Ok(())
 }
 
+/// Takes back an attempt that was counted but never judged (the password
+/// could not be checked: the service was busy), in every scope, as a
+/// success takes back its IP's. Rows are locked in the order
+/// [`count_attempt`] locks them.
+pub fn take_back_attempt(conn: &mut PgConnection, identifier: &str, ip: &str) -> Result<(), AppError> {
+    let (mut scopes, mut identifiers, mut ips) = (Vec::new(), Vec::new(), Vec::new());
+    for scope in ThrottleScope::ALL {
+        let (ident, address) = scope.key(identifier, ip);
+        scopes.push(scope.as_str());
+        identifiers.push(ident);
+        ips.push(address);
+    }
+    db::prepared(
+        "WITH keys AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY \
+                       AS k (scope, identifier, ip, ord)), \
+              locked AS MATERIALIZED ( \
+                 SELECT t.scope, t.identifier, t.ip FROM login_throttles t JOIN keys k \
+                 ON t.scope = k.scope AND t.identifier = k.identifier AND t.ip = k.ip \
+                 ORDER BY k.ord FOR UPDATE OF t) \
+         UPDATE login_throttles t SET failures = t.failures - 1, \
+             last_failure_at = coalesce(t.previous_failure_at, t.last_failure_at) FROM locked l \
+         WHERE t.scope = l.scope AND t.identifier = l.identifier AND t.ip = l.ip AND t.failures > 0",
+    )
+    .bind::<Array<Text>, _>(scopes)
+    .bind::<Array<Text>, _>(identifiers)
+    .bind::<Array<Text>, _>(ips)
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Deletes the counters whose last failure is older than the throttle window:
 /// the next attempt would start them again from one anyway. Returns how many.
 pub fn forget_lapsed_counters(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, AppError> {

@@ -42,7 +42,9 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
         &input.password_confirmation,
     );
     let (username, email) = (check.username.clone(), check.email.clone());
-    let ip = state.ip_keys.key(input.ip);
+    let ip_key = state.ip_keys.key(input.ip);
+    state.hasher.check_room(&ip_key)?;
+    let ip = ip_key.clone();
     let mut errors = check.errors;
     errors.extend(
         state
@@ -73,7 +75,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
     };
 
     // Hashed whether or not the address is taken, so both take the same time.
-    let password_hash = state.hasher.hash(&state.ip_keys.key(input.ip), input.password).await?;
+    let password_hash = state.hasher.hash(&ip_key, input.password).await?;
     let config = state.config.clone();
     let locale = input.locale;
     let mail: Result<Option<OutgoingMail>, AppError> = state
