@@ -52,8 +52,9 @@ impl QueueLimits {
             // A hash takes tens of milliseconds: a second or so of work.
             total: 32 * threads,
             // Room for a busy address (a NAT, an office) to keep every thread
-            // busy while nobody else asks.
-            per_source: 4 * threads,
+            // busy while nobody else asks, and for the requests of its clients
+            // that gave up a moment ago and are not yet known to have gone.
+            per_source: 8 * threads,
             fair_share: threads.div_ceil(2),
         }
     }
@@ -72,7 +73,8 @@ pub const ACTIVE_WINDOW: Duration = Duration::from_millis(50);
 /// flood just before someone else's next request.
 pub struct FairQueue<T> {
     limits: QueueLimits,
-    waiting: HashMap<Arc<str>, VecDeque<T>>,
+    waiting: HashMap<Arc<str>, VecDeque<(Ticket, T)>>,
+    next_ticket: Ticket,
     /// Sources with waiting jobs, in the order they are served.
     turn: VecDeque<Arc<str>>,
     running: HashMap<Arc<str>, usize>,
@@ -83,6 +85,9 @@ pub struct FairQueue<T> {
     last_other_ask: Option<Instant>,
 }
 
+/// A queued job, for taking it back.
+pub type Ticket = u64;
+
 /// The queue is full, for everyone or for this source.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
@@ -92,6 +97,7 @@ impl<T> FairQueue<T> {
         Self {
             limits,
             waiting: HashMap::new(),
+            next_ticket: 0,
             turn: VecDeque::new(),
             running: HashMap::new(),
             waiting_total: 0,
@@ -124,7 +130,7 @@ impl<T> FairQueue<T> {
 
     /// Queues a job asked for at `now`, or refuses it when the queue or the
     /// source's part of it is full.
-    pub fn push(&mut self, source: &str, job: T, now: Instant) -> Result<(), Full> {
+    pub fn push(&mut self, source: &str, job: T, now: Instant) -> Result<Ticket, Full> {
         match &mut self.last_ask {
             Some((last, at)) if &**last == source => *at = now,
             last => {
@@ -139,12 +145,32 @@ impl<T> FairQueue<T> {
         if queued.len() >= self.limits.per_source {
             return Err(Full);
         }
-        queued.push_back(job);
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        queued.push_back((ticket, job));
         if queued.len() == 1 {
             self.turn.push_back(Arc::from(source));
         }
         self.waiting_total += 1;
-        Ok(())
+        Ok(ticket)
+    }
+
+    /// Takes back a job that has not started (whoever asked has gone), so
+    /// that it holds no place; false if it had started.
+    pub fn cancel(&mut self, source: &str, ticket: Ticket) -> bool {
+        let Some(queued) = self.waiting.get_mut(source) else {
+            return false;
+        };
+        let Some(position) = queued.iter().position(|(queued, _)| *queued == ticket) else {
+            return false;
+        };
+        queued.remove(position);
+        if queued.is_empty() {
+            self.waiting.remove(source);
+            self.turn.retain(|turn| &**turn != source);
+        }
+        self.waiting_total -= 1;
+        true
     }
 
     /// The next job to run at `now`, and its source: the first source in
@@ -160,7 +186,7 @@ impl<T> FairQueue<T> {
             .or_else(|| self.turn.iter().position(|source| !self.others_active(source, now)))?;
         let source = self.turn.remove(position)?;
         let queued = self.waiting.get_mut(&source)?;
-        let job = queued.pop_front()?;
+        let (_, job) = queued.pop_front()?;
         if queued.is_empty() {
             self.waiting.remove(&source);
         } else {
@@ -246,6 +272,23 @@ impl Pool {
             guard.1 = true;
         }
         self.work.notify_all();
+    }
+}
+
+/// A job in the queue, taken back if whoever asked stops waiting first.
+struct Queued<'a> {
+    pool: &'a Pool,
+    source: &'a str,
+    ticket: Ticket,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut guard) = self.pool.queue.lock()
+            && guard.0.cancel(self.source, self.ticket)
+        {
+            self.pool.report(guard.0.waiting());
+        }
     }
 }
 
@@ -352,18 +395,22 @@ impl PasswordHasher {
             }
         });
         let pool = &self.owner.pool;
-        {
+        let ticket = {
             let mut guard = pool
                 .queue
                 .lock()
                 .map_err(|_| AppError::internal("the password hashing queue is poisoned"))?;
-            guard
+            let ticket = guard
                 .0
                 .push(source, job, Instant::now())
                 .map_err(|Full| AppError::Busy)?;
             pool.report(guard.0.waiting());
-        }
+            ticket
+        };
         pool.work.notify_one();
+        // Dropped with this future when the client hangs up: its place in the
+        // queue is given back at once, rather than when a thread reaches it.
+        let _queued = Queued { pool, source, ticket };
         result
             .await
             .map_err(|_| AppError::internal("a password hashing thread stopped"))
@@ -441,17 +488,22 @@ mod tests {
         let mut queue = queue();
         let now = Instant::now();
         for job in 0..4 {
-            assert_eq!(queue.push("flood", job, now), Ok(()));
+            assert!(queue.push("flood", job, now).is_ok());
         }
         assert!(!queue.has_room("flood") && queue.has_room("a"));
         assert_eq!(queue.push("flood", 4, now), Err(Full));
-        assert_eq!(queue.push("a", 5, now), Ok(()));
-        assert_eq!(queue.push("b", 6, now), Ok(()));
+        assert!(queue.push("a", 5, now).is_ok());
+        assert!(queue.push("b", 6, now).is_ok());
         assert!(!queue.has_room("c"));
         assert_eq!(queue.push("c", 7, now), Err(Full));
         // Taking a job makes room.
         assert!(queue.pop(now).is_some());
-        assert_eq!(queue.push("c", 7, now), Ok(()));
+        let ticket = queue.push("c", 7, now).unwrap();
+        // Whoever asked went away: the place is free again.
+        assert!(queue.cancel("c", ticket));
+        assert!(!queue.cancel("c", ticket));
+        assert!(queue.has_room("c") && queue.waiting() == 5);
+        assert!(queue.turn.iter().all(|source| &**source != "c"));
     }
 
     #[test]
