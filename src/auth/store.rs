@@ -360,18 +360,12 @@ fn count(
     now: DateTime<Utc>,
     below_thresholds: bool,
 ) -> QueryResult<Vec<CountedAndFound>> {
-    // The three counters as parallel arrays, in the scopes' order: the order
-    // rows are locked in (`forget_failures` follows it too), so that attempts
-    // never deadlock.
-    let (mut scopes, mut identifiers, mut ips, mut thresholds) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for scope in ThrottleScope::ALL {
-        let (ident, address) = scope.key(identifier, ip);
-        scopes.push(scope.as_str());
-        identifiers.push(ident);
-        ips.push(address);
-        // A count past it raises; none raises without one.
-        thresholds.push(below_thresholds.then(|| scope.threshold()));
-    }
+    let (scopes, identifiers, ips) = counter_keys(identifier, ip);
+    // A count past it raises; none raises without one.
+    let thresholds: Vec<Option<i32>> = ThrottleScope::ALL
+        .iter()
+        .map(|scope| below_thresholds.then(|| scope.threshold()))
+        .collect();
     // One upsert, which inserts or locks each row in that order. The
     // increment happens in SQL so that concurrent first failures still count
     // twice; the row keeps the failure before, for the count before.
@@ -389,6 +383,20 @@ fn count(
         .bind::<Text, _>(identifier.to_string())
         .bind::<Array<Nullable<Integer>>, _>(thresholds)
         .load(conn)
+}
+
+/// The keys of an attempt's three counters as parallel arrays, in the scopes'
+/// order: the order rows are locked in (`forget_failures` follows it too), so
+/// that attempts never deadlock.
+fn counter_keys(identifier: &str, ip: &str) -> (Vec<&'static str>, Vec<String>, Vec<String>) {
+    let (mut scopes, mut identifiers, mut ips) = (Vec::new(), Vec::new(), Vec::new());
+    for scope in ThrottleScope::ALL {
+        let (ident, address) = scope.key(identifier, ip);
+        scopes.push(scope.as_str());
+        identifiers.push(ident);
+        ips.push(address);
+    }
+    (scopes, identifiers, ips)
 }
 
 /// The longest wait the counts before an attempt impose, and its member.
@@ -454,13 +462,7 @@ pub fn forget_failures(conn: &mut PgConnection, identifier: &str, ip: &str, comm
 /// success takes back its IP's. Rows are locked in the order
 /// [`count_attempt`] locks them.
 pub fn take_back_attempt(conn: &mut PgConnection, identifier: &str, ip: &str) -> Result<(), AppError> {
-    let (mut scopes, mut identifiers, mut ips) = (Vec::new(), Vec::new(), Vec::new());
-    for scope in ThrottleScope::ALL {
-        let (ident, address) = scope.key(identifier, ip);
-        scopes.push(scope.as_str());
-        identifiers.push(ident);
-        ips.push(address);
-    }
+    let (scopes, identifiers, ips) = counter_keys(identifier, ip);
     db::prepared(
         "WITH keys AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY \
                        AS k (scope, identifier, ip, ord)), \

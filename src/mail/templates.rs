@@ -1,7 +1,7 @@
 //! The e-mails memberd sends, in English and French, as text and HTML.
 
 use crate::mail::OutgoingMail;
-use crate::members::model::Locale;
+use crate::members::model::{Locale, Member};
 use crate::sanctions::model::{Action, Restriction};
 
 fn escape(text: &str) -> String {
@@ -229,14 +229,9 @@ pub enum PasswordChanged {
 /// Tells a member their password changed, so that a change they did not make
 /// does not go unnoticed. It carries no token: the link opens the page where a
 /// reset is asked for.
-pub fn password_changed(
-    locale: Locale,
-    to: &str,
-    username: &str,
-    how: PasswordChanged,
-    reset_page: &str,
-) -> OutgoingMail {
-    match locale {
+pub fn password_changed(member: &Member, how: PasswordChanged, reset_page: &str) -> OutgoingMail {
+    let (to, username) = (&member.email, &member.username);
+    match member.locale {
         Locale::En => compose(
             to,
             "Your password was changed".into(),

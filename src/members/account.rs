@@ -114,9 +114,7 @@ pub async fn change_password(
             store::set_password(conn, member_id, &hash)?;
             sessions::revoke_member_sessions_except(conn, member_id, session_id, "password_changed", now)?;
             Ok(templates::password_changed(
-                member.locale,
-                &member.email,
-                &member.username,
+                &member,
                 PasswordChanged::Changed,
                 &reset_page,
             ))

@@ -152,16 +152,15 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
             // `active: false` deactivates, a never-validated account too (its
             // links stop working); only `active: true` undoes it.
             let deactivates = !roles.active && target.deactivated_at.is_none();
-            let is_active = roles.active;
             let deactivated_at = if roles.active { None } else { target.deactivated_at.or(Some(now)) };
             // A superuser is staff too.
-            store::set_flags(conn, target.id, roles.staff || roles.superuser, roles.superuser, is_active, deactivated_at)?;
+            store::set_flags(conn, target.id, roles.staff || roles.superuser, roles.superuser, roles.active, deactivated_at)?;
             if deactivates {
                 sessions::revoke_member_sessions(conn, target.id, "deactivated", now)?;
                 // Links sent before no longer open anything.
                 tokens::void_outstanding(conn, target.id, &TokenKind::ALL)?;
             }
-            let after = Roles { groups: names, staff: roles.staff || roles.superuser, superuser: roles.superuser, active: is_active };
+            let after = Roles { groups: names, staff: roles.staff || roles.superuser, superuser: roles.superuser, active: roles.active };
             let details = serde_json::json!({
                 "before": before,
                 "after": { "groups": after.groups, "staff": after.staff, "superuser": after.superuser, "active": after.active },

@@ -162,9 +162,7 @@ pub async fn reset_password(
             sessions::forget_failures(conn, &fold_identifier(&member.username), "", sessions::Commit::Durable)?;
             sessions::forget_failures(conn, &member.email.to_lowercase(), "", sessions::Commit::Durable)?;
             Ok(templates::password_changed(
-                member.locale,
-                &member.email,
-                &member.username,
+                &member,
                 PasswordChanged::Reset,
                 &reset_page,
             ))
