@@ -4,13 +4,11 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::middleware::{Next, from_fn};
-use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -22,24 +20,11 @@ use crate::auth::password::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, Db};
-use crate::error::{self, AppError};
+use crate::error;
+use crate::http::cors::{CorsPolicy, response_headers};
+use crate::http::fallback::{OPENAPI_PATH, OpenApiJson, RouteIndex, fallback, serve_openapi};
 use crate::mail::Mailer;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub clock: Clock,
-    pub issuer: Arc<TokenIssuer>,
-    pub mailer: Mailer,
-    pub hasher: PasswordHasher,
-    pub geoip: Option<Arc<crate::geoip::CityLookup>>,
-    pub notifications: crate::integration::notify::Notifications,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    pub cache: Arc<crate::cache::MemberCache>,
-    /// What per-IP counters are keyed by.
-    pub ip_keys: crate::rate_limit::IpKeys,
-}
+use crate::state::AppState;
 
 /// How the process runs, as opposed to what it is configured to serve.
 #[derive(Clone)]
@@ -132,9 +117,8 @@ impl Application {
             None => None,
         };
         let cache = Arc::new(crate::cache::MemberCache::new(metrics.cache_lookups.clone()));
-        let db = db.with_cache(cache.clone());
-        let notifications =
-            crate::integration::notify::start(config.listen_database_url.expose().clone(), cache.clone());
+        let db = db.reporting_changes_to(cache.clone());
+        let notifications = crate::db::notify::start(config.listen_database_url.expose().clone(), cache.clone());
         let state = web::Data::new(AppState {
             geoip,
             notifications,
@@ -165,7 +149,7 @@ impl Application {
                 .app_data(cors.clone())
                 .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
                 .wrap(from_fn(response_headers))
-                .wrap(from_fn(crate::metrics::record))
+                .wrap(from_fn(crate::http::metrics::record))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 // Before the /v1 scope, which would otherwise take this path.
                 .route(OPENAPI_PATH, web::get().to(serve_openapi))
@@ -246,7 +230,7 @@ fn routes_config(config: &mut ServiceConfig) {
         )
         .configure(crate::auth::routes::configure_root)
         .configure(crate::health::configure)
-        .configure(crate::metrics::configure);
+        .configure(crate::http::metrics::configure);
 }
 
 /// The OpenAPI document of this build, as served at `/v1/openapi.json`.
@@ -257,149 +241,4 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .configure(routes_config)
         .split_for_parts()
         .1
-}
-
-const OPENAPI_PATH: &str = "/v1/openapi.json";
-
-/// The document, serialised once at start-up.
-struct OpenApiJson(String);
-
-async fn serve_openapi(document: web::Data<OpenApiJson>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(document.0.clone())
-}
-
-/// Path templates and their methods, to tell "no such resource" (404) from
-/// "not with this method" (405) for requests no route took.
-pub struct RouteIndex {
-    routes: Vec<(Vec<String>, Vec<&'static str>)>,
-}
-
-impl RouteIndex {
-    pub fn new(document: &utoipa::openapi::OpenApi) -> Self {
-        let routes = document
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(method, present)| present.then_some(method))
-                .collect();
-                (path.split('/').map(String::from).collect(), methods)
-            })
-            .collect();
-        Self { routes }
-    }
-
-    pub fn allowed_methods(&self, path: &str) -> Option<String> {
-        let segments: Vec<&str> = path.split('/').collect();
-        let mut allowed: Vec<&str> = self
-            .routes
-            .iter()
-            .filter(|(template, _)| {
-                template.len() == segments.len()
-                    && template
-                        .iter()
-                        .zip(&segments)
-                        .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
-            })
-            .flat_map(|(_, methods)| methods.iter().copied())
-            .collect();
-        allowed.sort_unstable();
-        allowed.dedup();
-        (!allowed.is_empty()).then(|| allowed.join(", "))
-    }
-}
-
-async fn fallback(request: HttpRequest, routes: web::Data<RouteIndex>) -> Result<HttpResponse, AppError> {
-    Err(match routes.allowed_methods(request.path()) {
-        Some(allow) => AppError::MethodNotAllowed { allow },
-        None => AppError::not_found("not_found", format!("There is no resource at {}.", request.path())),
-    })
-}
-
-/// Origins whose browsers may call the API: the configured front ends and
-/// this service's own (Swagger UI's "try it out").
-pub struct CorsPolicy {
-    origins: Vec<String>,
-}
-
-impl CorsPolicy {
-    fn new(config: &Config) -> Self {
-        let origin = |text: &str| url::Url::parse(text).map(|u| u.origin().ascii_serialization()).ok();
-        let mut origins: Vec<String> = config.cors_origins.iter().filter_map(|o| origin(o)).collect();
-        origins.push(config.public_url.origin().ascii_serialization());
-        Self { origins }
-    }
-
-    fn allows(&self, origin: &str) -> bool {
-        self.origins.iter().any(|o| o == origin)
-    }
-}
-
-/// CORS headers and the request id, in one layer: each layer costs a boxed
-/// future per request, and this is on the path other services call most.
-///
-/// CORS without refusals: a disallowed origin simply gets no CORS headers and
-/// the browser enforces the rest, so no request is answered with a
-/// non-problem error. The request id is the one every log line of the
-/// request carries, so a client's report can be matched to the logs.
-async fn response_headers(
-    request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let id = request.extensions().get::<RequestId>().copied();
-    // Most callers are services, which send no Origin: no policy lookup for them.
-    let origin = request
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|origin| {
-            request
-                .app_data::<web::Data<CorsPolicy>>()
-                .is_some_and(|p| p.allows(origin))
-        })
-        .map(String::from);
-    let preflight =
-        request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = if preflight {
-        let mut answer = HttpResponse::NoContent();
-        if origin.is_some() {
-            answer
-                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT, PATCH, DELETE"))
-                .insert_header((
-                    header::ACCESS_CONTROL_ALLOW_HEADERS,
-                    "authorization, content-type, accept-language",
-                ))
-                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "3600"));
-        }
-        request.into_response(answer.finish()).map_into_right_body()
-    } else {
-        next.call(request).await?.map_into_left_body()
-    };
-    let headers = response.headers_mut();
-    if let Some(origin) = origin {
-        if let Ok(value) = header::HeaderValue::from_str(&origin) {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        }
-        headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            header::HeaderValue::from_static("link, retry-after, x-request-id, www-authenticate"),
-        );
-    }
-    if let Some(id) = id
-        && let Ok(value) = header::HeaderValue::from_str(&id.to_string())
-    {
-        headers.insert(header::HeaderName::from_static("x-request-id"), value);
-    }
-    Ok(response)
 }

@@ -7,7 +7,7 @@
 //! drops it before its write returns (`Db::run` reads the names the triggers
 //! collected). Memory is trusted only while the listener proves it hears:
 //! each heartbeat it hears back through its connection (see
-//! `integration::notify`) extends the trust by [`TRUST_PER_HEARTBEAT`], so a
+//! `db::notify`) extends the trust by [`TRUST_PER_HEARTBEAT`], so a
 //! connection that silently stopped delivering (half-open TCP, a pooler that
 //! does not keep LISTEN) is distrusted within seconds, even if the listening
 //! thread is stuck. While memory is not trusted nothing is served from or kept
@@ -37,13 +37,13 @@ use prometheus::{IntCounter, IntCounterVec};
 use quick_cache::sync::Cache;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::store::SessionState;
+use crate::db::{ChangeSink, Db};
 use crate::error::AppError;
 use crate::integration::clients::{self, ClientRow};
 use crate::members::model::{Member, MemberKey};
 use crate::members::store as members;
-use crate::sanctions::service::OpenStanding;
+use crate::sanctions::standing::OpenStanding;
 use crate::sanctions::store::{self as sanctions, SanctionRow};
 
 /// Members kept at most; a member costs about a kilobyte.
@@ -54,8 +54,9 @@ const CLIENTS: usize = 1_000;
 /// replica's login and visit times show, and on how long a change whose
 /// announcement was lost can go unseen.
 pub const MAX_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
-/// How long memory stays trusted after a heartbeat is heard.
-pub const TRUST_PER_HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long memory stays trusted after a heartbeat is heard: as long as the
+/// listener waits for the next one.
+pub const TRUST_PER_HEARTBEAT: Duration = crate::db::notify::HEARTBEAT_DEADLINE;
 
 /// A member and their standing, as loaded at one instant.
 pub struct MemberFacts {
@@ -132,19 +133,6 @@ impl MemberCache {
         }
     }
 
-    /// Applies one change announcement: `m<id>`, `c<id>`, or `*` (everything).
-    pub fn changed(&self, what: &str) {
-        match (what.get(..1), what.get(1..).and_then(|id| id.parse::<i64>().ok())) {
-            (Some("m"), Some(id)) => self.forget_member(id),
-            // Keys are cached by hash, so a change to one client drops them all; that is rare.
-            (Some("c"), Some(_)) => {
-                self.epoch.fetch_add(1, Ordering::SeqCst);
-                self.clients.clear();
-            }
-            _ => self.clear(),
-        }
-    }
-
     /// Drops a member's copy; called directly for writes that announce nothing.
     pub fn forget_member(&self, id: i64) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -159,24 +147,6 @@ impl MemberCache {
     /// Whether memory may be read and filled now.
     fn trusted(&self) -> bool {
         self.millis() < self.trusted_until.load(Ordering::SeqCst)
-    }
-
-    /// The listener heard its heartbeat: every announcement sent before it has
-    /// been heard too. Trust is extended, or, if it had lapsed, starts again
-    /// from empty.
-    pub fn heard_heartbeat(&self) {
-        if !self.trusted() {
-            self.clear();
-        }
-        let until = self.millis().saturating_add(TRUST_PER_HEARTBEAT.as_millis() as u64);
-        self.trusted_until.store(until, Ordering::SeqCst);
-    }
-
-    /// The listener lost its connection, or stopped hearing: memory is not
-    /// trusted until a heartbeat is heard again.
-    pub fn distrust(&self) {
-        self.trusted_until.store(0, Ordering::SeqCst);
-        self.clear();
     }
 
     pub fn clear(&self) {
@@ -233,147 +203,197 @@ impl MemberCache {
     }
 }
 
-/// The member a key names (built-in members excluded) and their standing.
-pub async fn member(state: &AppState, key: MemberKey) -> Result<Option<Arc<MemberFacts>>, AppError> {
-    Ok(members_by_keys(state, vec![key]).await?.pop().flatten())
+/// The listener and this process's own writes report here.
+impl ChangeSink for MemberCache {
+    /// Applies one change announcement: `m<id>`, `c<id>`, or `*` (everything).
+    fn changed(&self, what: &str) {
+        match (what.get(..1), what.get(1..).and_then(|id| id.parse::<i64>().ok())) {
+            (Some("m"), Some(id)) => self.forget_member(id),
+            // Keys are cached by hash, so a change to one client drops them all; that is rare.
+            (Some("c"), Some(_)) => {
+                self.epoch.fetch_add(1, Ordering::SeqCst);
+                self.clients.clear();
+            }
+            _ => self.clear(),
+        }
+    }
+
+    fn forget_everything(&self) {
+        self.clear();
+    }
+
+    /// The listener heard its heartbeat: every announcement sent before it has
+    /// been heard too. Trust is extended, or, if it had lapsed, starts again
+    /// from empty.
+    fn heard_heartbeat(&self) {
+        if !self.trusted() {
+            self.clear();
+        }
+        let until = self.millis().saturating_add(TRUST_PER_HEARTBEAT.as_millis() as u64);
+        self.trusted_until.store(until, Ordering::SeqCst);
+    }
+
+    /// The listener lost its connection, or stopped hearing: memory is not
+    /// trusted until a heartbeat is heard again.
+    fn distrust(&self) {
+        self.trusted_until.store(0, Ordering::SeqCst);
+        self.clear();
+    }
 }
 
-/// Many members at once, in the order asked; whatever memory lacks is read
-/// in one round of queries.
-pub async fn members_by_keys(
-    state: &AppState,
-    keys: Vec<MemberKey>,
-) -> Result<Vec<Option<Arc<MemberFacts>>>, AppError> {
-    let cache = &state.cache;
-    let now = state.clock.now();
-    let mut found: Vec<Option<Arc<MemberFacts>>> = keys.iter().map(|key| cache.cached_member(key, now)).collect();
-    let missing: Vec<MemberKey> = keys
-        .iter()
-        .zip(&found)
-        .filter(|(_, facts)| facts.is_none())
-        .map(|(key, _)| key.clone())
-        .collect();
-    cache.count(Kind::Member, missing.is_empty());
-    if missing.is_empty() {
-        return Ok(found);
+/// Reads through memory: fills take the database and the instant they read at.
+impl MemberCache {
+    /// The member a key names (built-in members excluded) and their standing.
+    pub async fn member(
+        &self,
+        db: &Db,
+        now: DateTime<Utc>,
+        key: MemberKey,
+    ) -> Result<Option<Arc<MemberFacts>>, AppError> {
+        Ok(self.members_by_keys(db, now, vec![key]).await?.pop().flatten())
     }
-    let ticket = cache.ticket();
-    let rows = state
-        .db
-        .read(move |conn| {
-            let ids: Vec<i64> = missing
-                .iter()
-                .filter_map(|k| if let MemberKey::Id(id) = k { Some(*id) } else { None })
-                .collect();
-            let names: Vec<String> = missing
-                .iter()
-                .filter_map(|k| match k {
-                    MemberKey::Username(name) => Some(name.to_lowercase()),
-                    MemberKey::Id(_) => None,
-                })
-                .collect();
-            let members = members::find_many_by_key(conn, &ids, &names)?;
-            let member_ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-            let mut sanctions = sanctions::open_of_members(conn, &member_ids, now)?;
-            sanctions.extend(sanctions::unrecorded_expiries_of_members(conn, &member_ids, now)?);
-            Ok((members, sanctions))
-        })
-        .await?;
-    let (loaded_members, open_rows) = rows;
-    let mut rows_by_member: HashMap<i64, Vec<SanctionRow>> = HashMap::new();
-    for row in open_rows {
-        rows_by_member.entry(row.member_id).or_default().push(row);
+
+    /// Many members at once, in the order asked; whatever memory lacks is read
+    /// in one round of queries.
+    pub async fn members_by_keys(
+        &self,
+        db: &Db,
+        now: DateTime<Utc>,
+        keys: Vec<MemberKey>,
+    ) -> Result<Vec<Option<Arc<MemberFacts>>>, AppError> {
+        let cache = self;
+        let mut found: Vec<Option<Arc<MemberFacts>>> = keys.iter().map(|key| cache.cached_member(key, now)).collect();
+        let missing: Vec<MemberKey> = keys
+            .iter()
+            .zip(&found)
+            .filter(|(_, facts)| facts.is_none())
+            .map(|(key, _)| key.clone())
+            .collect();
+        cache.count(Kind::Member, missing.is_empty());
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let ticket = cache.ticket();
+        let rows = db
+            .read(move |conn| {
+                let ids: Vec<i64> = missing
+                    .iter()
+                    .filter_map(|k| if let MemberKey::Id(id) = k { Some(*id) } else { None })
+                    .collect();
+                let names: Vec<String> = missing
+                    .iter()
+                    .filter_map(|k| match k {
+                        MemberKey::Username(name) => Some(name.to_lowercase()),
+                        MemberKey::Id(_) => None,
+                    })
+                    .collect();
+                let members = members::find_many_by_key(conn, &ids, &names)?;
+                let member_ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+                let mut sanctions = sanctions::open_of_members(conn, &member_ids, now)?;
+                sanctions.extend(sanctions::unrecorded_expiries_of_members(conn, &member_ids, now)?);
+                Ok((members, sanctions))
+            })
+            .await?;
+        let (loaded_members, open_rows) = rows;
+        let mut rows_by_member: HashMap<i64, Vec<SanctionRow>> = HashMap::new();
+        for row in open_rows {
+            rows_by_member.entry(row.member_id).or_default().push(row);
+        }
+        let mut loaded: Vec<Arc<MemberFacts>> = Vec::with_capacity(loaded_members.len());
+        for member in loaded_members {
+            let rows = rows_by_member.remove(&member.id).unwrap_or_default();
+            let facts = Arc::new(MemberFacts {
+                generation: cache.next_generation(),
+                loaded_at: now,
+                standing: OpenStanding::new(rows)?,
+                member,
+            });
+            if let Some(ticket) = ticket {
+                cache.store(&cache.members, ticket, facts.member.id, facts.clone());
+                cache.store(
+                    &cache.names,
+                    ticket,
+                    facts.member.username.to_lowercase(),
+                    facts.member.id,
+                );
+            }
+            loaded.push(facts);
+        }
+        for (key, slot) in keys.iter().zip(found.iter_mut()) {
+            if slot.is_none() {
+                *slot = loaded
+                    .iter()
+                    .find(|facts| match key {
+                        MemberKey::Id(id) => facts.member.id == *id,
+                        MemberKey::Username(name) => facts.member.username.to_lowercase() == name.to_lowercase(),
+                    })
+                    .cloned();
+            }
+        }
+        Ok(found)
     }
-    let mut loaded: Vec<Arc<MemberFacts>> = Vec::with_capacity(loaded_members.len());
-    for member in loaded_members {
-        let rows = rows_by_member.remove(&member.id).unwrap_or_default();
-        let facts = Arc::new(MemberFacts {
-            generation: cache.next_generation(),
+
+    /// A session of the member `facts` describe, if it exists.
+    pub async fn session(
+        &self,
+        db: &Db,
+        facts: &MemberFacts,
+        session_id: Uuid,
+    ) -> Result<Option<Arc<SessionState>>, AppError> {
+        let cache = self;
+        if cache.trusted()
+            && let Some(cached) = cache.sessions.get(&session_id)
+            && cached.generation == facts.generation
+        {
+            cache.count(Kind::Session, true);
+            return Ok(Some(cached.session));
+        }
+        cache.count(Kind::Session, false);
+        let ticket = cache.ticket();
+        let session = db
+            .read(move |conn| crate::auth::store::find_session(conn, session_id))
+            .await?
+            .map(Arc::new);
+        if let (Some(ticket), Some(session)) = (ticket, &session) {
+            let entry = CachedSession {
+                generation: facts.generation,
+                session: session.clone(),
+            };
+            cache.store(&cache.sessions, ticket, session_id, entry);
+        }
+        Ok(session)
+    }
+
+    /// The live service client holding this key.
+    pub async fn client(
+        &self,
+        db: &Db,
+        now: DateTime<Utc>,
+        key: String,
+    ) -> Result<Option<Arc<CachedClient>>, AppError> {
+        let cache = self;
+        let hash = clients::hash_key(&key);
+        if cache.trusted()
+            && let Some(client) = cache.clients.get(&hash)
+            && now - client.loaded_at < MAX_AGE
+        {
+            cache.count(Kind::Client, true);
+            return Ok(Some(client));
+        }
+        cache.count(Kind::Client, false);
+        let ticket = cache.ticket();
+        let row = db.read(move |conn| clients::find_live(conn, &key)).await?;
+        let Some(row) = row else { return Ok(None) };
+        let client = Arc::new(CachedClient {
             loaded_at: now,
-            standing: OpenStanding::new(rows)?,
-            member,
+            last_used_written: AtomicI64::new(row.last_used_at.map_or(0, |at| at.timestamp())),
+            row,
         });
         if let Some(ticket) = ticket {
-            cache.store(&cache.members, ticket, facts.member.id, facts.clone());
-            cache.store(
-                &cache.names,
-                ticket,
-                facts.member.username.to_lowercase(),
-                facts.member.id,
-            );
+            cache.store(&cache.clients, ticket, hash, client.clone());
         }
-        loaded.push(facts);
+        Ok(Some(client))
     }
-    for (key, slot) in keys.iter().zip(found.iter_mut()) {
-        if slot.is_none() {
-            *slot = loaded
-                .iter()
-                .find(|facts| match key {
-                    MemberKey::Id(id) => facts.member.id == *id,
-                    MemberKey::Username(name) => facts.member.username.to_lowercase() == name.to_lowercase(),
-                })
-                .cloned();
-        }
-    }
-    Ok(found)
-}
-
-/// A session of the member `facts` describe, if it exists.
-pub async fn session(
-    state: &AppState,
-    facts: &MemberFacts,
-    session_id: Uuid,
-) -> Result<Option<Arc<SessionState>>, AppError> {
-    let cache = &state.cache;
-    if cache.trusted()
-        && let Some(cached) = cache.sessions.get(&session_id)
-        && cached.generation == facts.generation
-    {
-        cache.count(Kind::Session, true);
-        return Ok(Some(cached.session));
-    }
-    cache.count(Kind::Session, false);
-    let ticket = cache.ticket();
-    let session = state
-        .db
-        .read(move |conn| crate::auth::store::find_session(conn, session_id))
-        .await?
-        .map(Arc::new);
-    if let (Some(ticket), Some(session)) = (ticket, &session) {
-        let entry = CachedSession {
-            generation: facts.generation,
-            session: session.clone(),
-        };
-        cache.store(&cache.sessions, ticket, session_id, entry);
-    }
-    Ok(session)
-}
-
-/// The live service client holding this key.
-pub async fn client(state: &AppState, key: String) -> Result<Option<Arc<CachedClient>>, AppError> {
-    let cache = &state.cache;
-    let hash = clients::hash_key(&key);
-    let now = state.clock.now();
-    if cache.trusted()
-        && let Some(client) = cache.clients.get(&hash)
-        && now - client.loaded_at < MAX_AGE
-    {
-        cache.count(Kind::Client, true);
-        return Ok(Some(client));
-    }
-    cache.count(Kind::Client, false);
-    let ticket = cache.ticket();
-    let row = state.db.read(move |conn| clients::find_live(conn, &key)).await?;
-    let Some(row) = row else { return Ok(None) };
-    let client = Arc::new(CachedClient {
-        loaded_at: now,
-        last_used_written: AtomicI64::new(row.last_used_at.map_or(0, |at| at.timestamp())),
-        row,
-    });
-    if let Some(ticket) = ticket {
-        cache.store(&cache.clients, ticket, hash, client.clone());
-    }
-    Ok(Some(client))
 }
 
 #[cfg(test)]

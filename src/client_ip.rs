@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use ipnet::IpNet;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The client of a request from `peer` carrying these `X-Forwarded-For` lines.
 pub fn resolve<'a>(peer: IpAddr, forwarded_for: impl DoubleEndedIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {

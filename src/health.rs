@@ -6,8 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(live).service(ready);

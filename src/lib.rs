@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod client_ip;
@@ -11,8 +12,10 @@ pub mod config;
 pub mod db;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod geoip;
 pub mod health;
+pub mod http;
 pub mod input;
 pub mod integration;
 pub mod karma;
@@ -25,5 +28,6 @@ pub mod rate_limit;
 pub mod sanctions;
 pub mod schema;
 pub mod staff;
+pub mod state;
 pub mod telemetry;
 pub mod tokens;

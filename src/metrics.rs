@@ -1,21 +1,11 @@
-//! Prometheus metrics: requests by route and status, latency, the database
+//! The Prometheus registry: requests by route and status, latency, the database
 //! pool, the password-hashing queue, the member cache and webhooks.
 
-use std::time::Instant;
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, header};
-use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, get, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use subtle::ConstantTimeEq;
-use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
-use crate::error::{AppError, Problem};
+use crate::error::AppError;
 
 pub struct Metrics {
     registry: Registry,
@@ -91,8 +81,14 @@ impl Metrics {
         })
     }
 
-    fn render(&self, state: &AppState) -> Result<String, AppError> {
-        let pool = state.db.pool().state();
+    /// Counts and times one request under the route pattern that served it.
+    pub fn observe_request(&self, route: &str, method: &str, status: &str, seconds: f64) {
+        self.requests.with_label_values(&[route, method, status]).inc();
+        self.latency.with_label_values(&[route, method]).observe(seconds);
+    }
+
+    /// The text exposition, with the pool's gauges as `pool` reports them now.
+    pub fn render(&self, pool: diesel::r2d2::State) -> Result<String, AppError> {
         self.pool
             .with_label_values(&["idle"])
             .set(i64::from(pool.idle_connections));
@@ -105,70 +101,4 @@ impl Metrics {
             .map_err(AppError::internal)?;
         String::from_utf8(buffer).map_err(AppError::internal)
     }
-}
-
-/// Counts and times every request under the route pattern that served it
-/// (`/v1/members/{member}`), never the raw path, to keep label sets small.
-pub async fn record(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let metrics = request.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
-    let method = method_label(request.method());
-    let response = next.call(request).await?;
-    if let Some(metrics) = metrics {
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-        let status = response.status();
-        metrics
-            .requests
-            .with_label_values(&[route.as_str(), method, status.as_str()])
-            .inc();
-        metrics
-            .latency
-            .with_label_values(&[route.as_str(), method])
-            .observe(started.elapsed().as_secs_f64());
-    }
-    Ok(response)
-}
-
-/// HTTP lets a client send any token as a method; each would become a new
-/// series kept for the life of the process, so the unusual ones count as one.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
-pub fn configure(config: &mut ServiceConfig) {
-    config.service(scrape);
-}
-
-/// Metrics in the Prometheus text format; a bearer token when `MEMBERD_METRICS_TOKEN` is set.
-#[utoipa::path(
-    tag = "operations",
-    responses(
-        (status = 200, description = "Prometheus text exposition format.", body = String, content_type = "text/plain; version=0.0.4"),
-        (status = 401, description = "`missing_credentials` or `invalid_token`: MEMBERD_METRICS_TOKEN is set and was not sent.", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/metrics")]
-async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, AppError> {
-    if let Some(expected) = &state.config.metrics_token {
-        let sent = crate::auth::extract::bearer_token(&request)?;
-        if !bool::from(sent.as_bytes().ct_eq(expected.expose().as_bytes())) {
-            return Err(AppError::unauthenticated("invalid_token", "Wrong metrics token."));
-        }
-    }
-    let body = state.metrics.render(&state)?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
-        .body(body))
 }

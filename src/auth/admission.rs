@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::AppError;
 use crate::members::model::Member;
-use crate::sanctions::service::OpenStanding;
+use crate::sanctions::standing::OpenStanding;
 
 /// Proof that a member was allowed a session at a given instant. Only
 /// [`admit`] makes one.

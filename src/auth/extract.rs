@@ -7,13 +7,13 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::cache::{self, CachedClient};
+use crate::cache::CachedClient;
 use crate::error::AppError;
 use crate::integration::clients;
 use crate::members::model::MemberKey;
 use crate::members::store as members;
 use crate::sanctions::service::ensure_can_write;
+use crate::state::AppState;
 
 /// An authenticated member, from a valid access token of a session that has
 /// not ended. Roles are read from the database, not the token, so a change
@@ -59,10 +59,14 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
     // The session is checked on every request (from memory that every
     // replica drops on any change), so an ended session's tokens are refused
     // at once rather than when they expire.
-    let facts = cache::member(&state, MemberKey::Id(member_id))
+    let facts = state
+        .cache
+        .member(&state.db, now, MemberKey::Id(member_id))
         .await?
         .ok_or_else(session_ended)?;
-    let session = cache::session(&state, &facts, session_id)
+    let session = state
+        .cache
+        .session(&state.db, &facts, session_id)
         .await?
         .ok_or_else(session_ended)?;
     if session.member_id != member_id {
@@ -173,9 +177,10 @@ impl FromRequest for Principal {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let now = state.clock.now();
             // From memory that every replica drops when a key is revoked.
-            let client = cache::client(&state, token)
-                .await?
-                .ok_or_else(|| AppError::unauthenticated("invalid_api_key", "The API key is unknown or revoked."))?;
+            let client =
+                state.cache.client(&state.db, now, token).await?.ok_or_else(|| {
+                    AppError::unauthenticated("invalid_api_key", "The API key is unknown or revoked.")
+                })?;
             if client.claim_use_record(now) {
                 let id = client.row.id;
                 state.db.run(move |conn| clients::record_use(conn, id, now)).await?;

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
 use crate::auth::extract::Caller;
 use crate::auth::keys::Jwks;
 use crate::auth::service::{self, Grant, LoginInput, Origin};
@@ -15,6 +14,7 @@ use crate::error::{AppError, Problem};
 use crate::input::{Json, OptionalJson};
 use crate::members::routes::OwnAccount;
 use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
+use crate::state::AppState;
 
 /// Routes under `/v1`.
 pub fn configure(config: &mut ServiceConfig) {

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::TokenIssuer;
 use crate::auth::admission::{Admitted, admit};
 use crate::auth::keys::{AUDIENCE, AccessClaims};
@@ -16,7 +15,8 @@ use crate::auth::store;
 use crate::error::{AppError, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
 use crate::members::store as members;
-use crate::sanctions::service::OpenStanding;
+use crate::sanctions::standing::OpenStanding;
+use crate::state::AppState;
 use crate::tokens::model::{OpaqueToken, hash_presented};
 
 /// A session as handed to its holder.

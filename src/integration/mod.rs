@@ -1,7 +1,5 @@
-//! What memberd offers other services: API keys, the events outbox.
+//! What memberd offers other services: API keys and webhooks.
 
 pub mod clients;
-pub mod events;
-pub mod notify;
 pub mod routes;
 pub mod webhooks;

@@ -7,16 +7,16 @@ use utoipa::IntoParams;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
 use crate::auth::extract::{Caller, Principal, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
+use crate::events::{self, EventType};
 use crate::input::{Json, Query};
 use crate::integration::clients::{self, ApiKey, ClientRow};
-use crate::integration::events::{self, EventType};
 use crate::openapi::{AuthProblems, BodyProblems};
-use crate::staff::audit::{self, AuditEntry};
 use crate::staff::service::superuser_only;
+use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
     config

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
 use crate::auth::extract::{Caller, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
@@ -17,6 +16,7 @@ use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::sanctions::routes::MemberRef;
 use crate::sanctions::service::{Actor, staff_only};
+use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(add).service(history);

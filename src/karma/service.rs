@@ -1,8 +1,8 @@
 //! Writing and reading karma notes.
 
-use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
 use crate::error::AppError;
-use crate::integration::events::{self, EventType};
+use crate::events::{self, EventType};
 use crate::karma::model::KarmaNote;
 use crate::karma::store::{self, NoteRow};
 use crate::members::model::MemberKey;
@@ -10,7 +10,7 @@ use crate::members::profiles::member_not_found;
 use crate::members::store as members;
 use crate::sanctions::service::{Actor, check_may_moderate};
 use crate::sanctions::store::usernames;
-use crate::staff::audit::{self, AuditEntry};
+use crate::state::AppState;
 
 pub struct NoteView {
     pub row: NoteRow,

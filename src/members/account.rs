@@ -3,18 +3,18 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::app::AppState;
 use crate::auth::password::member_source;
 use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
 use crate::error::{AppError, FieldError};
-use crate::integration::events::{self, EventType};
+use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
 use crate::members::model::{Email, Member, ProfileChanges, Username, check_password};
 use crate::members::service::clash_error;
 use crate::members::store::{self, IpRecord, PersonalRecords, Rename};
 use crate::rate_limit;
+use crate::state::AppState;
 use crate::tokens::model::{OpaqueToken, TokenKind};
 use crate::tokens::store as tokens;
 
@@ -295,7 +295,7 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
             crate::karma::store::reattribute(conn, member_id, placeholder)?;
             crate::integration::clients::reattribute(conn, member_id, placeholder)?;
             crate::integration::webhooks::store::reattribute(conn, member_id, placeholder)?;
-            crate::staff::audit::anonymise_member(conn, member_id, placeholder)?;
+            crate::audit::anonymise_member(conn, member_id, placeholder)?;
             store::delete(conn, member_id)?;
             events::record(
                 conn,
@@ -344,7 +344,7 @@ pub async fn prune_ip_records(state: &AppState, now: DateTime<Utc>) -> Result<us
         .transaction(move |conn| {
             Ok(store::prune_ips(conn, cutoff)?
                 + sessions::forget_old_origins(conn, cutoff, now)?
-                + crate::staff::audit::forget_old_ips(conn, cutoff)?
+                + crate::audit::forget_old_ips(conn, cutoff)?
                 + rate_limit::prune(conn, cutoff)?
                 + sessions::forget_lapsed_counters(conn, now)?)
         })

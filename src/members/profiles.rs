@@ -1,9 +1,9 @@
 //! What others see of members: public profiles and the directory.
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::members::model::{Member, MemberKey};
 use crate::members::store::{self, DirectoryQuery};
+use crate::state::AppState;
 
 /// Who is looking, which decides what a profile shows.
 #[derive(Debug, Clone, Copy, Default)]

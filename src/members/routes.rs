@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
 use crate::auth::extract::{Caller, MaybePrincipal, Principal, Writer};
 use crate::client_ip::ClientIp;
 use crate::config::Config;
@@ -20,6 +19,7 @@ use crate::members::service::{self, RegistrationInput};
 use crate::members::store::DirectoryQuery;
 use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
 use crate::pagination::{Page, Paged};
+use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
     // The `me` routes first: `{member}` would take "me" as a username.
@@ -332,7 +332,9 @@ async fn profile(
 )]
 #[get("/members/me")]
 async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnAccount>, AppError> {
-    let facts = crate::cache::member(&state, MemberKey::Id(caller.member_id))
+    let facts = state
+        .cache
+        .member(&state.db, state.clock.now(), MemberKey::Id(caller.member_id))
         .await?
         .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
     Ok(web::Json(OwnAccount::new(&facts.member, &state.config)))

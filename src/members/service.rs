@@ -1,14 +1,14 @@
 //! Registration: rules, uniqueness, the new member, its token, its event and
 //! its e-mail, in that order.
 
-use crate::app::AppState;
 use crate::config::Link;
 use crate::error::{AppError, FieldError};
-use crate::integration::events::{self, EventType};
+use crate::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
 use crate::members::model::{Locale, Member, check_registration};
 use crate::members::store::{self, NameClash, NewMember};
 use crate::rate_limit;
+use crate::state::AppState;
 use crate::tokens::service::issue_registration_token;
 
 pub struct RegistrationInput {

@@ -7,9 +7,7 @@ use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
 use crate::auth::extract::{Caller, Principal};
-use crate::cache;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::input::{Json, Query};
@@ -19,7 +17,9 @@ use crate::members::profiles::member_not_found;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{EndingKind, SanctionRequest, parse_reason, parse_resource};
-use crate::sanctions::service::{self, Actor, ListQuery, SanctionView, staff_only, until_to_option};
+use crate::sanctions::service::{self, Actor, ListQuery, SanctionView, staff_only};
+use crate::sanctions::standing::{StatusView, until_to_option};
+use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
     config
@@ -418,8 +418,8 @@ pub struct MemberStatus {
     pub active_sanctions: Vec<PublicSanction>,
 }
 
-impl From<service::StatusView> for MemberStatus {
-    fn from(view: service::StatusView) -> Self {
+impl From<StatusView> for MemberStatus {
+    fn from(view: StatusView) -> Self {
         MemberStatus {
             can_read: view.status.can_read(),
             can_write: view.status.can_write(),
@@ -503,7 +503,13 @@ async fn status(
         .map(|r| parse_resource("resource", r))
         .transpose()
         .map_err(|e| AppError::Validation(vec![e]))?;
-    let target = cache::member(&state, MemberKey::parse(&member, principal.member_id()))
+    let target = state
+        .cache
+        .member(
+            &state.db,
+            state.clock.now(),
+            MemberKey::parse(&member, principal.member_id()),
+        )
         .await?
         .ok_or_else(member_not_found)?;
     if let Principal::Member(caller) = &principal

@@ -1,6 +1,5 @@
-//! Staff tools: the audit log, roles and groups, IP lookups, forbidden domains.
+//! Staff tools: roles and groups, IP lookups, forbidden domains.
 
-pub mod audit;
 pub mod model;
 pub mod routes;
 pub mod service;

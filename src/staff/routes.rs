@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
 use crate::auth::extract::{Caller, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
@@ -18,6 +17,7 @@ use crate::sanctions::routes::MemberRef;
 use crate::sanctions::service::{Actor, staff_only};
 use crate::staff::model::{lookup_network, parse_domain, parse_group_name};
 use crate::staff::service::{self, AuditQuery, Roles, superuser_only};
+use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
     config

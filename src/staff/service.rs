@@ -2,16 +2,16 @@
 //! forbidden domains, and reading the audit log. Every change and every
 //! lookup of personal data is written to the audit log.
 
-use crate::app::AppState;
+use crate::audit::{self, AuditEntry, AuditFilter, AuditRow};
 use crate::auth::store as sessions;
 use crate::error::{AppError, FieldError};
-use crate::integration::events::{self, EventType};
+use crate::events::{self, EventType};
 use crate::members::model::{Member, MemberKey};
 use crate::members::profiles::member_not_found;
 use crate::members::store::{self as members, IpRecord};
 use crate::sanctions::service::{Actor, rank_of};
-use crate::staff::audit::{self, AuditEntry, AuditFilter, AuditRow};
 use crate::staff::store::{self, SeenAt};
+use crate::state::AppState;
 use crate::tokens::model::TokenKind;
 use crate::tokens::store as tokens;
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
-use crate::app::AppState;
 use crate::auth::admission::account_disabled;
 use crate::auth::model::fold_identifier;
 use crate::auth::password::member_source;
@@ -14,12 +13,13 @@ use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::{Config, Link};
 use crate::error::AppError;
-use crate::integration::events::{self, EventType};
+use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
 use crate::members::model::{Email, Member, check_password};
 use crate::members::store as members;
 use crate::rate_limit;
+use crate::state::AppState;
 use crate::tokens::model::{OpaqueToken, TokenKind, TokenProblem, check_usable, hash_presented};
 use crate::tokens::store;
 

@@ -157,7 +157,7 @@ pub struct TestApp {
     pub inbox: Inbox,
     pub clock: Clock,
     pub database_url: String,
-    pub state: actix_web::web::Data<memberd::app::AppState>,
+    pub state: actix_web::web::Data<memberd::state::AppState>,
     /// Dropped after the server has let go of it (see `Drop`).
     _database: TestDatabase,
 }
@@ -262,7 +262,7 @@ impl TestApp {
     pub async fn replica(
         &self,
         overrides: &[(&'static str, &str)],
-    ) -> (String, actix_web::web::Data<memberd::app::AppState>) {
+    ) -> (String, actix_web::web::Data<memberd::state::AppState>) {
         let config = Config::from_lookup(|name| match name {
             "DATABASE_URL" => Some(self.database_url.clone()),
             "MEMBERD_BIND" => Some("127.0.0.1:0".into()),

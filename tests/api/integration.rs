@@ -1,6 +1,7 @@
 //! For other services: API keys, single and batch status.
 
 use diesel::prelude::*;
+use memberd::db::ChangeSink;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

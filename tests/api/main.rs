@@ -7,6 +7,7 @@ mod access;
 mod account;
 mod errors;
 mod integration;
+mod layers;
 mod openapi;
 mod operations;
 mod pg_proxy;

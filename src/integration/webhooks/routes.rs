@@ -6,19 +6,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
+use crate::audit::{self, AuditEntry};
 use crate::auth::extract::{Caller, Writer};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
+use crate::events::EventType;
 use crate::input::{Json, Query};
-use crate::integration::events::EventType;
 use crate::integration::webhooks::model::{generate_secret, parse_url, secret_key};
 use crate::integration::webhooks::service::check_url;
 use crate::integration::webhooks::store::{self, WebhookRow};
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
-use crate::staff::audit::{self, AuditEntry};
 use crate::staff::service::superuser_only;
+use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
     config

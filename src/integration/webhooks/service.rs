@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::integration::webhooks::model::{is_private, secret_key, signature};
 use crate::integration::webhooks::store::{self, Outcome, Outgoing};
+use crate::state::AppState;
 
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const BATCH: i32 = 20;

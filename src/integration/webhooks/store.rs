@@ -150,7 +150,7 @@ pub struct DeliveryRow {
 pub struct Outgoing {
     pub delivery: DeliveryRow,
     pub hook: WebhookRow,
-    pub event: crate::integration::events::EventRow,
+    pub event: crate::events::EventRow,
 }
 
 pub fn outgoing(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Outgoing>, AppError> {
@@ -163,7 +163,7 @@ pub fn outgoing(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Outgoing>, A
         let hook = find(conn, delivery.webhook_id)?;
         let event = events::table
             .find(delivery.event_id)
-            .select(crate::integration::events::EventRow::as_select())
+            .select(crate::events::EventRow::as_select())
             .first(conn)
             .optional()?;
         if let (Some(hook), Some(event)) = (hook, event) {

@@ -17,8 +17,9 @@ use diesel::sql_types::{HasSqlType, Untyped};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use url::Url;
 
-use crate::cache::MemberCache;
 use crate::error::AppError;
+
+pub mod notify;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -27,11 +28,27 @@ const MIGRATION_LOCK_KEY: i64 = 0x006d_656d_6265_7264; // "memberd"
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 
+/// Whoever keeps copies of rows (the member cache): told what changed, by this
+/// process's own units of work and by the listener, which hears every replica.
+pub trait ChangeSink: Send + Sync {
+    /// One announcement, as the `change_notifications` triggers write it.
+    fn changed(&self, what: &str);
+    /// What changed is unknown: no copy may be kept.
+    fn forget_everything(&self);
+    /// The listener heard its own heartbeat back: every announcement sent
+    /// before it has been heard, so copies may be trusted for
+    /// [`notify::HEARTBEAT_DEADLINE`] more.
+    fn heard_heartbeat(&self);
+    /// The listener may be missing announcements: copies are not trusted
+    /// until a heartbeat is heard again.
+    fn distrust(&self);
+}
+
 /// The pool plus the way it is used: one blocking-pool task per unit of work.
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
-    cache: Option<Arc<MemberCache>>,
+    changes: Option<Arc<dyn ChangeSink>>,
 }
 
 impl Db {
@@ -51,15 +68,15 @@ impl Db {
             .connection_timeout(Duration::from_secs(3))
             .build(manager)
             .with_context(|| format!("cannot open a connection pool to {}", describe(database_url)))?;
-        Ok(Self { pool, cache: None })
+        Ok(Self { pool, changes: None })
     }
 
-    /// Drops the cache's copies of whatever each unit of work changed, before
-    /// the work's result is returned: this process never answers from a copy
-    /// older than its own writes, even before the notification of them arrives.
-    pub fn with_cache(self, cache: Arc<MemberCache>) -> Self {
+    /// Tells `changes` what each unit of work changed, before the work's
+    /// result is returned: this process never answers from a copy older than
+    /// its own writes, even before the notification of them arrives.
+    pub fn reporting_changes_to(self, changes: Arc<dyn ChangeSink>) -> Self {
         Self {
-            cache: Some(cache),
+            changes: Some(changes),
             ..self
         }
     }
@@ -70,11 +87,11 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let cache = self.cache.clone();
+        let changes = self.changes.clone();
         self.read(move |conn| {
             let result = work(conn);
-            if let Some(cache) = cache {
-                forget_changes(conn, &cache);
+            if let Some(changes) = changes {
+                report_changes(conn, &*changes);
             }
             result
         })
@@ -125,11 +142,11 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> Result<(T, String), AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let cache = self.cache.clone();
+        let changes = self.changes.clone();
         self.read(move |conn| {
             let (result, changed) = conn.transaction(work)?;
-            if let Some(cache) = cache {
-                drop_changed(&cache, &changed);
+            if let Some(changes) = changes {
+                report(&*changes, &changed);
             }
             Ok(result)
         })
@@ -147,22 +164,22 @@ diesel::define_sql_function! {
     fn memberd_take_changes() -> diesel::sql_types::Text;
 }
 
-/// Drops from the cache what this connection's work changed, in one round
-/// trip. If that cannot be read, the whole cache goes.
-fn forget_changes(conn: &mut PgConnection, cache: &MemberCache) {
+/// Reports what this connection's work changed, in one round trip. If that
+/// cannot be read, nothing copied can be trusted.
+fn report_changes(conn: &mut PgConnection, changes: &dyn ChangeSink) {
     match diesel::select(memberd_take_changes()).get_result::<String>(conn) {
-        Ok(changed) => drop_changed(cache, &changed),
+        Ok(changed) => report(changes, &changed),
         Err(error) => {
-            tracing::warn!(%error, "could not read what a unit of work changed; clearing the member cache");
-            cache.clear();
+            tracing::warn!(%error, "could not read what a unit of work changed; forgetting every copy");
+            changes.forget_everything();
         }
     }
 }
 
-/// Drops from the cache what `memberd_take_changes()` named.
-fn drop_changed(cache: &MemberCache, changed: &str) {
+/// Reports each change `memberd_take_changes()` named.
+fn report(changes: &dyn ChangeSink, changed: &str) {
     for what in changed.split_whitespace() {
-        cache.changed(what);
+        changes.changed(what);
     }
 }
 

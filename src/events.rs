@@ -83,7 +83,7 @@ pub fn record(
 ) -> Result<(), AppError> {
     diesel::sql_query(format!("SELECT pg_advisory_xact_lock({EVENTS_LOCK})")).execute(conn)?;
     // Delivered at commit, and not at all on rollback.
-    diesel::sql_query(format!("NOTIFY {}", crate::integration::notify::EVENTS_CHANNEL)).execute(conn)?;
+    diesel::sql_query(format!("NOTIFY {}", crate::db::notify::EVENTS_CHANNEL)).execute(conn)?;
     diesel::insert_into(events::table)
         .values((
             events::event_type.eq(event_type.as_str()),

@@ -1,7 +1,7 @@
 //! LISTEN/NOTIFY: a dedicated thread holds one connection listening for
 //! memberd's notifications: new events wake whoever waits on them, and
-//! changes to members, sessions, sanctions and keys drop the member cache's
-//! copies. diesel's notification iterator does not block, so the thread
+//! changes to members, sessions, sanctions and keys are reported to the
+//! [`ChangeSink`] (the member cache). diesel's notification iterator does not block, so the thread
 //! drains it every few milliseconds. While the connection is down the cache
 //! is not trusted; a dropped connection is reopened, the cache starts again
 //! from empty, and waiters are woken so that they re-read rather than trust
@@ -12,7 +12,7 @@
 //! server connection it has at hand. So the listener sends itself a heartbeat
 //! through its own connection every second, on a channel only it listens to;
 //! hearing it back proves that every announcement sent before it was heard,
-//! and is what keeps the cache trusted (`MemberCache::heard_heartbeat`). A
+//! and is what keeps the cache trusted ([`ChangeSink::heard_heartbeat`]). A
 //! heartbeat that does not come back in time is handled as a lost connection.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use tokio::sync::watch;
 
-use crate::cache::MemberCache;
+use super::ChangeSink;
 
 /// New events were committed.
 pub const EVENTS_CHANNEL: &str = "memberd_events";
@@ -38,7 +38,7 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// A heartbeat not heard back for this long means the connection no longer
 /// delivers; the cache stops trusting memory by itself at the same point.
-const HEARTBEAT_DEADLINE: Duration = crate::cache::TRUST_PER_HEARTBEAT;
+pub const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Something changed: the value counts wake-ups, its content does not matter.
 #[derive(Clone)]
@@ -80,15 +80,15 @@ impl EventWaiter {
     }
 }
 
-pub fn start(database_url: String, cache: Arc<MemberCache>) -> Notifications {
+pub fn start(database_url: String, changes: Arc<dyn ChangeSink>) -> Notifications {
     let (sender, receiver) = watch::channel(0u64);
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     let spawned = std::thread::Builder::new()
         .name("memberd-listen".into())
         .spawn(move || {
-            listen(&database_url, &sender, &cache, &stopping);
-            cache.distrust();
+            listen(&database_url, &sender, &*changes, &stopping);
+            changes.distrust();
         });
     let thread = match spawned {
         Ok(handle) => Some(handle),
@@ -122,7 +122,7 @@ fn heartbeat_channel() -> String {
     format!("memberd_heartbeat_{}", hex::encode(bytes))
 }
 
-fn listen(database_url: &str, sender: &watch::Sender<u64>, cache: &MemberCache, stop: &AtomicBool) {
+fn listen(database_url: &str, sender: &watch::Sender<u64>, changes: &dyn ChangeSink, stop: &AtomicBool) {
     let heartbeats = heartbeat_channel();
     while !sender.is_closed() && !stop.load(Ordering::Relaxed) {
         let mut conn = match PgConnection::establish(database_url) {
@@ -175,10 +175,10 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, cache: &MemberCache, 
             let mut woke = false;
             for notification in conn.notifications_iter() {
                 match notification {
-                    Ok(n) if n.channel == CHANGES_CHANNEL => cache.changed(&n.payload),
+                    Ok(n) if n.channel == CHANGES_CHANNEL => changes.changed(&n.payload),
                     Ok(n) if n.channel == heartbeats => {
                         last_heard = Instant::now();
-                        cache.heard_heartbeat();
+                        changes.heard_heartbeat();
                     }
                     Ok(_) => woke = true,
                     Err(error) => {
@@ -192,7 +192,7 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, cache: &MemberCache, 
             }
             std::thread::sleep(POLL_EVERY);
         }
-        cache.distrust();
+        changes.distrust();
         sender.send_modify(|n| *n += 1);
         pause(RECONNECT_AFTER, stop);
     }

@@ -1,0 +1,78 @@
+//! The metrics of HTTP: every request counted and timed by the pattern that
+//! served it, and the `/metrics` endpoint.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use subtle::ConstantTimeEq;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::{AppError, Problem};
+use crate::state::AppState;
+
+/// Counts and times every request under the route pattern that served it
+/// (`/v1/members/{member}`), never the raw path, to keep label sets small.
+pub async fn record(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let metrics = request.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let method = method_label(request.method());
+    let response = next.call(request).await?;
+    if let Some(metrics) = metrics {
+        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        metrics.observe_request(
+            &route,
+            method,
+            response.status().as_str(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(response)
+}
+
+/// HTTP lets a client send any token as a method; each would become a new
+/// series kept for the life of the process, so the unusual ones count as one.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(scrape);
+}
+
+/// Metrics in the Prometheus text format; a bearer token when `MEMBERD_METRICS_TOKEN` is set.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format.", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "`missing_credentials` or `invalid_token`: MEMBERD_METRICS_TOKEN is set and was not sent.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/metrics")]
+async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, AppError> {
+    if let Some(expected) = &state.config.metrics_token {
+        let sent = crate::auth::extract::bearer_token(&request)?;
+        if !bool::from(sent.as_bytes().ct_eq(expected.expose().as_bytes())) {
+            return Err(AppError::unauthenticated("invalid_token", "Wrong metrics token."));
+        }
+    }
+    let body = state.metrics.render(state.db.pool().state())?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4"))
+        .body(body))
+}

@@ -1,0 +1,32 @@
+//! What every request and background task can reach: the pool, the cache,
+//! the configuration, the clock, the mailer. Built once by `app`.
+
+use std::sync::Arc;
+
+use crate::auth::TokenIssuer;
+use crate::auth::password::PasswordHasher;
+use crate::cache::MemberCache;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::notify::Notifications;
+use crate::geoip::CityLookup;
+use crate::mail::Mailer;
+use crate::metrics::Metrics;
+use crate::rate_limit::IpKeys;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub clock: Clock,
+    pub issuer: Arc<TokenIssuer>,
+    pub mailer: Mailer,
+    pub hasher: PasswordHasher,
+    pub geoip: Option<Arc<CityLookup>>,
+    pub notifications: Notifications,
+    pub metrics: Arc<Metrics>,
+    pub cache: Arc<MemberCache>,
+    /// What per-IP counters are keyed by.
+    pub ip_keys: IpKeys,
+}
