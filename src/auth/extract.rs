@@ -1,30 +1,21 @@
-//! Who is calling: the extractor that turns `Authorization: Bearer <JWT>`
-//! into a member whose session is still live.
+//! Who is calling: the extractors that turn `Authorization: Bearer <JWT>`
+//! into a member whose session is still live, or an API key into a service,
+//! and refuse whoever the endpoint's rule (`auth::policy`) does not admit.
 
-use std::sync::Arc;
+use std::marker::PhantomData;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
-use crate::cache::CachedClient;
+pub use crate::auth::model::Caller;
+use crate::auth::policy;
+pub use crate::auth::policy::Principal;
 use crate::error::AppError;
-use crate::integration::clients;
+use crate::integration::clients::{self, Scope};
 use crate::members::model::MemberKey;
 use crate::members::store as members;
-use crate::sanctions::service::ensure_can_write;
 use crate::state::AppState;
-
-/// An authenticated member, from a valid access token of a session that has
-/// not ended. Roles are read from the database, not the token, so a change
-/// of roles applies at once.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub member_id: i64,
-    pub session_id: Uuid,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-}
 
 /// How often a member's "last visit" is written, at most.
 const VISIT_RESOLUTION_MINUTES: i64 = 5;
@@ -103,22 +94,111 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
     })
 }
 
-/// A caller allowed to change what others see or do: not read-only, not
-/// banned. Every write endpoint takes this instead of [`Caller`].
-pub struct Writer(pub Caller);
+/// Authenticates the caller, applies the write guard when `writes`, then
+/// `rule`: the order in which their refusals come.
+fn member_passing(
+    request: &HttpRequest,
+    writes: bool,
+    rule: fn(&Caller) -> Result<(), AppError>,
+) -> LocalBoxFuture<'static, Result<Caller, AppError>> {
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let future = authenticate(state.clone(), bearer_token(request));
+    Box::pin(async move {
+        let caller = future.await?;
+        if writes {
+            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+            policy::ensure_can_write(&state, caller.member_id).await?;
+        }
+        rule(&caller)?;
+        Ok(caller)
+    })
+}
 
-impl FromRequest for Writer {
+/// An extractor for members who pass a rule of [`policy`].
+macro_rules! member_extractor {
+    ($(#[$doc:meta])* $name:ident, writes: $writes:expr, $rule:expr) => {
+        $(#[$doc])*
+        pub struct $name(pub Caller);
+
+        impl FromRequest for $name {
+            type Error = AppError;
+            type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+            fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let caller = member_passing(request, $writes, $rule);
+                Box::pin(async move { caller.await.map($name) })
+            }
+        }
+    };
+}
+
+member_extractor!(
+    /// A caller allowed to change what others see or do: not read-only, not
+    /// banned. Every write endpoint takes this instead of [`Caller`].
+    Writer, writes: true, |_| Ok(())
+);
+member_extractor!(
+    /// A staff member (superusers are staff).
+    Staff, writes: false, policy::require_staff
+);
+member_extractor!(
+    /// A superuser.
+    Superuser, writes: false, policy::require_superuser
+);
+member_extractor!(
+    /// A staff member who may write (see [`Writer`]).
+    StaffWriter, writes: true, policy::require_staff
+);
+member_extractor!(
+    /// A superuser who may write (see [`Writer`]).
+    SuperuserWriter, writes: true, policy::require_superuser
+);
+
+/// A key scope named as a type, so that an extractor can require it.
+pub trait ScopeName {
+    const SCOPE: Scope;
+}
+
+pub struct StatusRead;
+impl ScopeName for StatusRead {
+    const SCOPE: Scope = Scope::StatusRead;
+}
+
+pub struct EventsRead;
+impl ScopeName for EventsRead {
+    const SCOPE: Scope = Scope::EventsRead;
+}
+
+/// Any member, or a service whose key holds `S`.
+pub struct Scoped<S: ScopeName>(pub Principal, pub PhantomData<S>);
+
+impl<S: ScopeName> FromRequest for Scoped<S> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let future = authenticate(state.clone(), bearer_token(request));
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let principal = Principal::from_request(request, payload);
         Box::pin(async move {
-            let caller = future.await?;
-            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            ensure_can_write(&state, caller.member_id).await?;
-            Ok(Writer(caller))
+            let principal = principal.await?;
+            principal.require_scope(S::SCOPE)?;
+            Ok(Scoped(principal, PhantomData))
+        })
+    }
+}
+
+/// Staff, or a service whose key holds `S`.
+pub struct StaffOrKey<S: ScopeName>(pub Principal, pub PhantomData<S>);
+
+impl<S: ScopeName> FromRequest for StaffOrKey<S> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let principal = Principal::from_request(request, payload);
+        Box::pin(async move {
+            let principal = principal.await?;
+            policy::require_staff_or_scope(&principal, S::SCOPE)?;
+            Ok(StaffOrKey(principal, PhantomData))
         })
     }
 }
@@ -132,33 +212,6 @@ impl FromRequest for Caller {
             request.app_data::<web::Data<AppState>>().cloned(),
             bearer_token(request),
         ))
-    }
-}
-
-/// Whoever calls an endpoint open to members, staff and services alike.
-pub enum Principal {
-    Member(Caller),
-    Service(Arc<CachedClient>),
-}
-
-impl Principal {
-    /// The member calling, if a member is.
-    pub fn member_id(&self) -> Option<i64> {
-        match self {
-            Self::Member(caller) => Some(caller.member_id),
-            Self::Service(_) => None,
-        }
-    }
-
-    /// Refuses a service without `scope`; members pass (the endpoint decides for them).
-    pub fn require_scope(&self, scope: clients::Scope) -> Result<(), AppError> {
-        match self {
-            Self::Service(client) if !client.row.has(scope) => Err(AppError::forbidden(
-                "insufficient_scope",
-                format!("This key lacks the {} scope.", scope.as_str()),
-            )),
-            _ => Ok(()),
-        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod keys;
 pub mod model;
 pub mod password;
+pub mod policy;
 pub mod routes;
 pub mod service;
 pub mod store;

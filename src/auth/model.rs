@@ -1,6 +1,7 @@
 //! Rules of sessions and login throttling, in plain Rust.
 
 use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
 
 /// How long a refresh token lives: `remember_me` chooses the long one.
 pub fn refresh_lifetime(remember_me: bool) -> Duration {
@@ -170,4 +171,15 @@ mod tests {
     fn identifiers_fold_case_and_space() {
         assert_eq!(fold_identifier("  Alice@Example.COM "), "alice@example.com");
     }
+}
+
+/// An authenticated member, from a valid access token of a session that has
+/// not ended. Roles are read from the database, not the token, so a change
+/// of roles applies at once.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub member_id: i64,
+    pub session_id: Uuid,
+    pub is_staff: bool,
+    pub is_superuser: bool,
 }

@@ -8,14 +8,13 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::audit::{self, AuditEntry};
-use crate::auth::extract::{Caller, Principal, Writer};
+use crate::auth::extract::{EventsRead, StaffOrKey, Superuser, SuperuserWriter};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::events::{self, EventType};
 use crate::input::{Json, Query};
 use crate::integration::clients::{self, ApiKey, ClientRow};
 use crate::openapi::{AuthProblems, BodyProblems};
-use crate::staff::service::superuser_only;
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -90,11 +89,10 @@ impl From<ClientRow> for ServiceClient {
 #[post("/service-clients")]
 async fn create_client(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,
     Json(body): Json<ClientRequest>,
 ) -> Result<HttpResponse, AppError> {
-    superuser_only(caller.is_superuser)?;
     let (name, scopes) = clients::parse_client(&body.name, &body.scopes).map_err(AppError::Validation)?;
     let key = ApiKey::generate();
     let now = state.clock.now();
@@ -140,8 +138,7 @@ async fn create_client(
     )
 )]
 #[get("/service-clients")]
-async fn list_clients(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Vec<ServiceClient>>, AppError> {
-    superuser_only(caller.is_superuser)?;
+async fn list_clients(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<ServiceClient>>, AppError> {
     let rows = state.db.run(clients::list).await?;
     Ok(web::Json(rows.into_iter().map(ServiceClient::from).collect()))
 }
@@ -161,11 +158,10 @@ async fn list_clients(state: web::Data<AppState>, caller: Caller) -> Result<web:
 #[delete("/service-clients/{id}")]
 async fn revoke_client(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    superuser_only(caller.is_superuser)?;
     let not_found = || AppError::not_found("service_client_not_found", "No such live service client.");
     let id: i64 = id.parse().map_err(|_| not_found())?;
     let now = state.clock.now();
@@ -318,13 +314,9 @@ fn parse_event_query(params: EventParams) -> Result<EventQuery, AppError> {
 #[get("/events")]
 async fn event_feed(
     state: web::Data<AppState>,
-    principal: Principal,
+    _: StaffOrKey<EventsRead>,
     Query(params): Query<EventParams>,
 ) -> Result<web::Json<EventPage>, AppError> {
-    principal.require_scope(crate::integration::clients::Scope::EventsRead)?;
-    if let Principal::Member(caller) = &principal {
-        crate::sanctions::service::staff_only(caller.is_staff)?;
-    }
     let query = parse_event_query(params)?;
     let deadline = query.wait.map(|w| tokio::time::Instant::now() + w);
     let types = std::sync::Arc::new(query.types);

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::extract::{Caller, Writer};
+use crate::auth::extract::{Staff, StaffWriter};
+use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
 use crate::input::Json;
@@ -15,7 +16,6 @@ use crate::karma::service::{self, NoteView};
 use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::sanctions::routes::MemberRef;
-use crate::sanctions::service::{Actor, staff_only};
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -85,12 +85,11 @@ pub struct KarmaHistory {
 #[post("/members/{member}/karma-notes")]
 async fn add(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    StaffWriter(caller): StaffWriter,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
     Json(body): Json<KarmaNoteRequest>,
 ) -> Result<HttpResponse, AppError> {
-    staff_only(caller.is_staff)?;
     let note = KarmaNote::parse(&body.note, body.karma).map_err(AppError::Validation)?;
     let actor = Actor {
         member_id: caller.member_id,
@@ -115,10 +114,9 @@ async fn add(
 #[get("/members/{member}/karma-notes")]
 async fn history(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     member: web::Path<String>,
 ) -> Result<web::Json<KarmaHistory>, AppError> {
-    staff_only(caller.is_staff)?;
     let (views, karma) = service::history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
     Ok(web::Json(KarmaHistory {
         karma,

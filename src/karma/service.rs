@@ -1,6 +1,7 @@
 //! Writing and reading karma notes.
 
 use crate::audit::{self, AuditEntry};
+use crate::auth::policy::{Actor, check_may_moderate};
 use crate::error::AppError;
 use crate::events::{self, EventType};
 use crate::karma::model::KarmaNote;
@@ -8,7 +9,6 @@ use crate::karma::store::{self, NoteRow};
 use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
 use crate::members::store as members;
-use crate::sanctions::service::{Actor, check_may_moderate};
 use crate::sanctions::store::usernames;
 use crate::state::AppState;
 

@@ -475,7 +475,7 @@ async fn change_account(
 ) -> Result<HttpResponse, AppError> {
     // A rename changes what others see; a new address does not.
     if body.username.is_some() {
-        crate::sanctions::service::ensure_can_write(&state, caller.member_id).await?;
+        crate::auth::policy::ensure_can_write(&state, caller.member_id).await?;
     }
     let change = AccountChange {
         current_password: body.current_password,

@@ -7,17 +7,17 @@ use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::extract::{Caller, Principal};
+use crate::auth::extract::{Caller, Scoped, Staff, StaffOrKey, StatusRead};
+use crate::auth::policy::{self, Actor};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::input::{Json, Query};
-use crate::integration::clients::Scope;
 use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{EndingKind, SanctionRequest, parse_reason, parse_resource};
-use crate::sanctions::service::{self, Actor, ListQuery, SanctionView, staff_only};
+use crate::sanctions::service::{self, ListQuery, SanctionView};
 use crate::sanctions::standing::{StatusView, until_to_option};
 use crate::state::AppState;
 
@@ -145,12 +145,11 @@ const RANK_PROBLEMS: &str = "`staff_only`, `member_read_only`/`member_banned` (t
 #[post("/members/{member}/sanctions")]
 async fn apply(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
     Json(body): Json<SanctionRequestBody>,
 ) -> Result<HttpResponse, AppError> {
-    staff_only(caller.is_staff)?;
     let request = SanctionRequest::parse(
         &body.kind,
         &body.reason,
@@ -188,10 +187,9 @@ async fn apply(
 #[get("/members/{member}/sanctions")]
 async fn member_sanctions(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     member: web::Path<String>,
 ) -> Result<web::Json<Vec<Sanction>>, AppError> {
-    staff_only(caller.is_staff)?;
     let views = service::member_history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
     Ok(web::Json(
         views
@@ -231,10 +229,9 @@ pub struct SanctionListParams {
 #[get("/sanctions")]
 async fn list(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     Query(params): Query<SanctionListParams>,
 ) -> Result<Paged<Sanction>, AppError> {
-    staff_only(caller.is_staff)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
         .map_err(|e| errors.extend(e))
@@ -293,10 +290,9 @@ async fn list(
 #[get("/sanctions/{id}")]
 async fn get_one(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     id: web::Path<String>,
 ) -> Result<web::Json<Sanction>, AppError> {
-    staff_only(caller.is_staff)?;
     let id = parse_id(&id)?;
     Ok(web::Json(Sanction::seen_by(
         service::get(&state, id).await?,
@@ -324,7 +320,6 @@ async fn end_early(
     kind: EndingKind,
     body: EndRequest,
 ) -> Result<web::Json<Sanction>, AppError> {
-    staff_only(caller.is_staff)?;
     let id = parse_id(id)?;
     let reason = parse_reason("reason", &body.reason, crate::sanctions::model::REASON_MAX_CHARS)
         .map_err(|e| AppError::Validation(vec![e]))?;
@@ -354,7 +349,7 @@ async fn end_early(
 #[post("/sanctions/{id}/forgiveness")]
 async fn forgive(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
     Json(body): Json<EndRequest>,
@@ -380,7 +375,7 @@ async fn forgive(
 #[post("/sanctions/{id}/reversion")]
 async fn revert(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
     Json(body): Json<EndRequest>,
@@ -492,11 +487,10 @@ fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Res
 async fn status(
     state: web::Data<AppState>,
     request: HttpRequest,
-    principal: Principal,
+    Scoped(principal, _): Scoped<StatusRead>,
     member: web::Path<String>,
     Query(params): Query<StatusParams>,
 ) -> Result<HttpResponse, AppError> {
-    principal.require_scope(Scope::StatusRead)?;
     let resource = params
         .resource
         .as_deref()
@@ -512,15 +506,7 @@ async fn status(
         )
         .await?
         .ok_or_else(member_not_found)?;
-    if let Principal::Member(caller) = &principal
-        && target.member.id != caller.member_id
-        && !caller.is_staff
-    {
-        return Err(AppError::forbidden(
-            "forbidden",
-            "Only the member, staff and services may see this status.",
-        ));
-    }
+    policy::may_read_status_of(&principal, target.member.id)?;
     let view = service::status(&state, &target, resource.as_deref()).await?;
     cacheable(
         &request,
@@ -577,13 +563,9 @@ pub const BATCH_MAX: usize = 1_000;
 async fn batch_status(
     state: web::Data<AppState>,
     request: HttpRequest,
-    principal: Principal,
+    StaffOrKey(principal, _): StaffOrKey<StatusRead>,
     Json(body): Json<BatchRequest>,
 ) -> Result<HttpResponse, AppError> {
-    principal.require_scope(Scope::StatusRead)?;
-    if let Principal::Member(caller) = &principal {
-        staff_only(caller.is_staff)?;
-    }
     let mut errors: Vec<FieldError> = Vec::new();
     if body.members.len() > BATCH_MAX {
         errors.push(FieldError::new(

@@ -7,15 +7,16 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::audit::{self, AuditEntry};
+use crate::auth::policy::{Actor, check_may_moderate, ensure_can_write};
 use crate::auth::store as sessions;
 use crate::cache::MemberFacts;
 use crate::error::AppError;
 use crate::events::{self, EventType};
 use crate::mail::templates;
-use crate::members::model::{Member, MemberKey};
+use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
 use crate::members::store as members;
-use crate::sanctions::model::{Action, EndingKind, Rank, Refusal, SanctionRequest, State, may_moderate};
+use crate::sanctions::model::{Action, EndingKind, SanctionRequest, State};
 use crate::sanctions::standing::{Standing, StatusView, due_expiries};
 use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow};
 use crate::state::AppState;
@@ -28,54 +29,6 @@ pub struct SanctionView {
     pub member_name: String,
     pub moderator_name: String,
     pub ended_by_name: Option<String>,
-}
-
-/// The write guard, from the member cache.
-pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), AppError> {
-    let facts = state
-        .cache
-        .member(&state.db, state.clock.now(), MemberKey::Id(member_id))
-        .await?
-        .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
-    facts.standing.ensure_can_write(state.clock.now())
-}
-
-pub fn rank_of(member: &Member) -> Rank {
-    if member.is_superuser {
-        Rank::Superuser
-    } else if member.is_staff {
-        Rank::Staff
-    } else {
-        Rank::Member
-    }
-}
-
-/// The rank rule of sanctions and karma, as the 403 a moderator gets.
-pub fn check_may_moderate(
-    conn: &mut PgConnection,
-    moderator: &Member,
-    target: &Member,
-    bot_group: &str,
-) -> Result<(), AppError> {
-    let is_bot = !members::bots_among(conn, &[target.id], bot_group)?.is_empty();
-    may_moderate(moderator.id, rank_of(moderator), target.id, rank_of(target), is_bot).map_err(
-        |refusal| match refusal {
-            Refusal::Yourself => AppError::forbidden("cannot_moderate_self", "Nobody moderates themselves."),
-            Refusal::Bot => AppError::forbidden("cannot_moderate_bot", "Bots are not moderated."),
-            Refusal::Superuser => AppError::forbidden("cannot_moderate_superuser", "Superusers are not moderated."),
-            Refusal::Outranked => {
-                AppError::forbidden("insufficient_rank", "Moderating this member needs a higher rank.")
-            }
-        },
-    )
-}
-
-pub fn staff_only(is_staff: bool) -> Result<(), AppError> {
-    if is_staff {
-        Ok(())
-    } else {
-        Err(AppError::forbidden("staff_only", "Only staff may do this."))
-    }
 }
 
 /// Stores the queue's derived schedule and records expiries that came due.
@@ -163,12 +116,6 @@ fn views(conn: &mut PgConnection, rows: Vec<SanctionRow>, now: DateTime<Utc>) ->
         });
     }
     Ok(out)
-}
-
-/// Where a staff action comes from, for the audit log.
-pub struct Actor {
-    pub member_id: i64,
-    pub ip: String,
 }
 
 pub async fn apply(

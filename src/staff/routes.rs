@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::extract::{Caller, Writer};
+use crate::auth::extract::{Staff, StaffWriter, Superuser, SuperuserWriter};
+use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::input::{Json, Query};
@@ -14,9 +15,8 @@ use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
 use crate::sanctions::routes::MemberRef;
-use crate::sanctions::service::{Actor, staff_only};
 use crate::staff::model::{lookup_network, parse_domain, parse_group_name};
-use crate::staff::service::{self, AuditQuery, Roles, superuser_only};
+use crate::staff::service::{self, AuditQuery, Roles};
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -61,11 +61,10 @@ pub struct SessionsRevoked {
 #[post("/members/{member}/sessions/revocation")]
 async fn revoke_sessions(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    StaffWriter(caller): StaffWriter,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
 ) -> Result<web::Json<SessionsRevoked>, AppError> {
-    staff_only(caller.is_staff)?;
     let revoked = service::revoke_sessions(
         &state,
         actor(&caller, ip),
@@ -103,11 +102,10 @@ pub struct MemberIps {
 #[get("/members/{member}/ips")]
 async fn member_ips(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
 ) -> Result<web::Json<MemberIps>, AppError> {
-    staff_only(caller.is_staff)?;
     let (member, ips) = service::member_ips(
         &state,
         actor(&caller, ip),
@@ -160,11 +158,10 @@ pub struct MembersAtIp {
 #[get("/ips/{ip}/members")]
 async fn members_at_ip(
     state: web::Data<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     ClientIp(client): ClientIp,
     ip: web::Path<String>,
 ) -> Result<web::Json<MembersAtIp>, AppError> {
-    staff_only(caller.is_staff)?;
     let network = lookup_network(&ip).map_err(|e| AppError::Validation(vec![e]))?;
     let seen = service::members_at(&state, actor(&caller, client), network).await?;
     Ok(web::Json(MembersAtIp {
@@ -215,12 +212,11 @@ pub struct RolesBody {
 #[put("/members/{member}/roles")]
 async fn set_roles(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
     Json(body): Json<RolesBody>,
 ) -> Result<web::Json<RolesBody>, AppError> {
-    superuser_only(caller.is_superuser)?;
     let roles = Roles {
         groups: body.groups,
         staff: body.staff,
@@ -260,8 +256,7 @@ pub struct Group {
     )
 )]
 #[get("/groups")]
-async fn list_groups(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Vec<Group>>, AppError> {
-    staff_only(caller.is_staff)?;
+async fn list_groups(state: web::Data<AppState>, _: Staff) -> Result<web::Json<Vec<Group>>, AppError> {
     let groups = service::groups(&state).await?;
     Ok(web::Json(
         groups
@@ -296,11 +291,10 @@ pub struct GroupRequest {
 #[post("/groups")]
 async fn create_group(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,
     Json(body): Json<GroupRequest>,
 ) -> Result<HttpResponse, AppError> {
-    superuser_only(caller.is_superuser)?;
     let name = parse_group_name(&body.name).map_err(|e| AppError::Validation(vec![e]))?;
     let id = service::create_group(&state, actor(&caller, ip), name.clone()).await?;
     Ok(HttpResponse::Created().json(Group { id, name, members: 0 }))
@@ -337,10 +331,9 @@ pub struct ForbiddenDomain {
 #[get("/forbidden-email-domains")]
 async fn list_domains(
     state: web::Data<AppState>,
-    caller: Caller,
+    _: Staff,
     Query(params): Query<DomainParams>,
 ) -> Result<Paged<ForbiddenDomain>, AppError> {
-    staff_only(caller.is_staff)?;
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
     let prefix = params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
     let (rows, total) = service::domains(&state, prefix, page.offset(), page.per_page).await?;
@@ -377,11 +370,10 @@ pub struct DomainRequest {
 #[post("/forbidden-email-domains")]
 async fn add_domain(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    StaffWriter(caller): StaffWriter,
     ClientIp(ip): ClientIp,
     Json(body): Json<DomainRequest>,
 ) -> Result<HttpResponse, AppError> {
-    staff_only(caller.is_staff)?;
     let domain = parse_domain(&body.domain).map_err(|e| AppError::Validation(vec![e]))?;
     service::change_domain(&state, actor(&caller, ip), domain.clone(), true).await?;
     Ok(HttpResponse::Created().json(ForbiddenDomain {
@@ -405,11 +397,10 @@ async fn add_domain(
 #[delete("/forbidden-email-domains/{domain}")]
 async fn remove_domain(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    StaffWriter(caller): StaffWriter,
     ClientIp(ip): ClientIp,
     domain: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    staff_only(caller.is_staff)?;
     let domain =
         parse_domain(&domain).map_err(|_| AppError::not_found("domain_not_found", "Not a domain on the list."))?;
     service::change_domain(&state, actor(&caller, ip), domain, false).await?;
@@ -460,10 +451,9 @@ pub struct AuditRecord {
 #[get("/audit")]
 async fn audit_log(
     state: web::Data<AppState>,
-    caller: Caller,
+    Superuser(caller): Superuser,
     Query(params): Query<AuditParams>,
 ) -> Result<Paged<AuditRecord>, AppError> {
-    superuser_only(caller.is_superuser)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let page = Page::parse(params.page, params.per_page)
         .map_err(|e| errors.extend(e))

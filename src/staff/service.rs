@@ -3,25 +3,17 @@
 //! lookup of personal data is written to the audit log.
 
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRow};
+use crate::auth::policy::{Actor, rank_of};
 use crate::auth::store as sessions;
 use crate::error::{AppError, FieldError};
 use crate::events::{self, EventType};
 use crate::members::model::{Member, MemberKey};
 use crate::members::profiles::member_not_found;
 use crate::members::store::{self as members, IpRecord};
-use crate::sanctions::service::{Actor, rank_of};
 use crate::staff::store::{self, SeenAt};
 use crate::state::AppState;
 use crate::tokens::model::TokenKind;
 use crate::tokens::store as tokens;
-
-pub fn superuser_only(is_superuser: bool) -> Result<(), AppError> {
-    if is_superuser {
-        Ok(())
-    } else {
-        Err(AppError::forbidden("superuser_only", "Only superusers may do this."))
-    }
-}
 
 fn entry<'a>(actor: &'a Actor, action: &'a str, target: &Member) -> AuditEntry<'a> {
     AuditEntry {

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::audit::{self, AuditEntry};
-use crate::auth::extract::{Caller, Writer};
+use crate::auth::extract::{Caller, Superuser, SuperuserWriter};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, FieldError, Problem};
 use crate::events::EventType;
@@ -17,7 +17,6 @@ use crate::integration::webhooks::service::check_url;
 use crate::integration::webhooks::store::{self, WebhookRow};
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
-use crate::staff::service::superuser_only;
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -97,11 +96,10 @@ impl From<WebhookRow> for Webhook {
 #[post("/webhooks")]
 async fn create(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,
     Json(body): Json<WebhookRequest>,
 ) -> Result<HttpResponse, AppError> {
-    superuser_only(caller.is_superuser)?;
     let mut errors: Vec<FieldError> = Vec::new();
     let url = parse_url(&body.url).map_err(|e| errors.push(e)).ok();
     if body.events.is_empty() {
@@ -172,8 +170,7 @@ async fn create(
     )
 )]
 #[get("/webhooks")]
-async fn list(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<Vec<Webhook>>, AppError> {
-    superuser_only(caller.is_superuser)?;
+async fn list(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<Webhook>>, AppError> {
     Ok(web::Json(
         state
             .db
@@ -204,11 +201,10 @@ fn webhook_not_found() -> AppError {
 #[delete("/webhooks/{id}")]
 async fn remove(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    superuser_only(caller.is_superuser)?;
     let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
     let now = state.clock.now();
     state
@@ -274,11 +270,10 @@ pub struct Delivery {
 #[get("/webhooks/{id}/deliveries")]
 async fn deliveries(
     state: web::Data<AppState>,
-    caller: Caller,
+    _: Superuser,
     id: web::Path<String>,
     Query(params): Query<DeliveryParams>,
 ) -> Result<Paged<Delivery>, AppError> {
-    superuser_only(caller.is_superuser)?;
     let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
     let (rows, total) = state
@@ -325,11 +320,10 @@ async fn deliveries(
 #[post("/webhooks/{id}/deliveries/{delivery}/redelivery")]
 async fn redeliver(
     state: web::Data<AppState>,
-    Writer(caller): Writer,
+    SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    superuser_only(caller.is_superuser)?;
     let not_found = || AppError::not_found("delivery_not_found", "No such delivery of this webhook.");
     let (id, delivery) = path.into_inner();
     let (id, delivery): (i64, i64) = (

@@ -1,0 +1,127 @@
+//! Who may do what. The HTTP layer turns each rule into an extractor
+//! (`auth::extract`), so that a handler states its rule in its signature and
+//! no handler body checks a role.
+
+use std::sync::Arc;
+
+use diesel::PgConnection;
+
+use crate::auth::model::Caller;
+use crate::cache::CachedClient;
+use crate::error::AppError;
+use crate::integration::clients::Scope;
+use crate::members::model::{Member, MemberKey};
+use crate::members::store as members;
+use crate::sanctions::model::{Rank, Refusal, may_moderate};
+use crate::state::AppState;
+
+/// Whoever calls an endpoint open to members, staff and services alike.
+pub enum Principal {
+    Member(Caller),
+    Service(Arc<CachedClient>),
+}
+
+impl Principal {
+    /// The member calling, if a member is.
+    pub fn member_id(&self) -> Option<i64> {
+        match self {
+            Self::Member(caller) => Some(caller.member_id),
+            Self::Service(_) => None,
+        }
+    }
+
+    /// Refuses a service without `scope`; members pass (the endpoint decides for them).
+    pub fn require_scope(&self, scope: Scope) -> Result<(), AppError> {
+        match self {
+            Self::Service(client) if !client.row.has(scope) => Err(AppError::forbidden(
+                "insufficient_scope",
+                format!("This key lacks the {} scope.", scope.as_str()),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Services with `scope`, and staff; other members are refused.
+pub fn require_staff_or_scope(principal: &Principal, scope: Scope) -> Result<(), AppError> {
+    principal.require_scope(scope)?;
+    match principal {
+        Principal::Member(caller) => require_staff(caller),
+        Principal::Service(_) => Ok(()),
+    }
+}
+
+/// A member's status is theirs, staff's and services' to read.
+pub fn may_read_status_of(principal: &Principal, member_id: i64) -> Result<(), AppError> {
+    match principal {
+        Principal::Member(caller) if caller.member_id != member_id && !caller.is_staff => Err(AppError::forbidden(
+            "forbidden",
+            "Only the member, staff and services may see this status.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Superusers pass.
+pub fn require_superuser(caller: &Caller) -> Result<(), AppError> {
+    if caller.is_superuser {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("superuser_only", "Only superusers may do this."))
+    }
+}
+
+/// The write guard, from the member cache.
+pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), AppError> {
+    let facts = state
+        .cache
+        .member(&state.db, state.clock.now(), MemberKey::Id(member_id))
+        .await?
+        .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
+    facts.standing.ensure_can_write(state.clock.now())
+}
+
+pub fn rank_of(member: &Member) -> Rank {
+    if member.is_superuser {
+        Rank::Superuser
+    } else if member.is_staff {
+        Rank::Staff
+    } else {
+        Rank::Member
+    }
+}
+
+/// The rank rule of sanctions and karma, as the 403 a moderator gets.
+pub fn check_may_moderate(
+    conn: &mut PgConnection,
+    moderator: &Member,
+    target: &Member,
+    bot_group: &str,
+) -> Result<(), AppError> {
+    let is_bot = !members::bots_among(conn, &[target.id], bot_group)?.is_empty();
+    may_moderate(moderator.id, rank_of(moderator), target.id, rank_of(target), is_bot).map_err(
+        |refusal| match refusal {
+            Refusal::Yourself => AppError::forbidden("cannot_moderate_self", "Nobody moderates themselves."),
+            Refusal::Bot => AppError::forbidden("cannot_moderate_bot", "Bots are not moderated."),
+            Refusal::Superuser => AppError::forbidden("cannot_moderate_superuser", "Superusers are not moderated."),
+            Refusal::Outranked => {
+                AppError::forbidden("insufficient_rank", "Moderating this member needs a higher rank.")
+            }
+        },
+    )
+}
+
+/// Staff and superusers pass.
+pub fn require_staff(caller: &Caller) -> Result<(), AppError> {
+    if caller.is_staff {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("staff_only", "Only staff may do this."))
+    }
+}
+
+/// Where a staff action comes from, for the audit log.
+pub struct Actor {
+    pub member_id: i64,
+    pub ip: String,
+}
