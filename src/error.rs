@@ -47,13 +47,152 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable snake_case error code that clients switch on.
-    pub code: String,
+    pub code: ErrorCode,
     /// Field errors, for invalid input.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
     /// The sanction behind a `member_banned` or `member_read_only` refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sanction: Option<SanctionNotice>,
+}
+
+/// Every problem code this API answers with: the one place a code is
+/// written. Clients switch on these; each operation's document lists the
+/// ones it may answer.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(Self::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Input that parsed but breaks a rule; `errors` names each field.
+    ValidationFailed = "validation_failed",
+    /// The body is not JSON.
+    MalformedJson = "malformed_json",
+    /// A query parameter is not of its type, or holds U+0000.
+    InvalidQuery = "invalid_query",
+    /// A request that cannot be read at all.
+    BadRequest = "bad_request",
+    /// No bearer token was sent.
+    MissingCredentials = "missing_credentials",
+    /// The access token is not one of ours, or is malformed.
+    InvalidToken = "invalid_token",
+    /// The access token, or an e-mailed link, has expired.
+    TokenExpired = "token_expired",
+    /// The session (or the account) has ended.
+    SessionRevoked = "session_revoked",
+    /// The session reached its maximum age.
+    SessionExpired = "session_expired",
+    /// The API key is unknown or revoked.
+    InvalidApiKey = "invalid_api_key",
+    /// Wrong login or password.
+    InvalidCredentials = "invalid_credentials",
+    /// The refresh token is unknown or ended.
+    InvalidRefreshToken = "invalid_refresh_token",
+    /// A rotated refresh token was used again: the session is ended.
+    RefreshTokenReused = "refresh_token_reused",
+    /// The e-mail address was never validated.
+    AccountInactive = "account_inactive",
+    /// A superuser deactivated the account.
+    AccountDisabled = "account_disabled",
+    /// The member is banned; `sanction` says why and until when.
+    MemberBanned = "member_banned",
+    /// The member is read-only; `sanction` says why and until when.
+    MemberReadOnly = "member_read_only",
+    /// The caller may not see this.
+    Forbidden = "forbidden",
+    /// Only staff may do this.
+    StaffOnly = "staff_only",
+    /// Only superusers may do this.
+    SuperuserOnly = "superuser_only",
+    /// The API key lacks the scope this needs.
+    InsufficientScope = "insufficient_scope",
+    /// Moderating this member needs a higher rank.
+    InsufficientRank = "insufficient_rank",
+    /// Nobody moderates themselves.
+    CannotModerateSelf = "cannot_moderate_self",
+    /// Bots are not moderated.
+    CannotModerateBot = "cannot_moderate_bot",
+    /// Superusers are not moderated.
+    CannotModerateSuperuser = "cannot_moderate_superuser",
+    /// Nobody changes their own roles.
+    CannotChangeOwnRoles = "cannot_change_own_roles",
+    /// No resource at this path.
+    NotFound = "not_found",
+    /// No such member.
+    MemberNotFound = "member_not_found",
+    /// No such sanction.
+    SanctionNotFound = "sanction_not_found",
+    /// The e-mailed link is unknown, used up, or voided.
+    TokenNotFound = "token_not_found",
+    /// No such forbidden domain.
+    DomainNotFound = "domain_not_found",
+    /// No such service client.
+    ServiceClientNotFound = "service_client_not_found",
+    /// No such webhook.
+    WebhookNotFound = "webhook_not_found",
+    /// No such webhook delivery.
+    DeliveryNotFound = "delivery_not_found",
+    /// The resource exists, not with this method; see `Allow`.
+    MethodNotAllowed = "method_not_allowed",
+    /// The e-mailed link was already used.
+    TokenUsed = "token_used",
+    /// The change conflicts with an existing record.
+    Conflict = "conflict",
+    /// Another account has this e-mail address.
+    EmailTaken = "email_taken",
+    /// A group has this name.
+    GroupExists = "group_exists",
+    /// This domain is already forbidden.
+    DomainExists = "domain_exists",
+    /// The last active superuser cannot be removed.
+    LastSuperuser = "last_superuser",
+    /// The sanction has already ended this way.
+    SanctionNotEndable = "sanction_not_endable",
+    /// A lift is not itself forgiven or reverted.
+    SanctionIsALift = "sanction_is_a_lift",
+    /// The body is over 64 KiB.
+    PayloadTooLarge = "payload_too_large",
+    /// The body is not `application/json`.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// Too many requests of this kind; see `Retry-After`.
+    RateLimited = "rate_limited",
+    /// Too many failed logins; see `Retry-After`.
+    TooManyAttempts = "too_many_attempts",
+    /// The database is unreachable or busy; try again.
+    ServiceUnavailable = "service_unavailable",
+    /// Too many password hashes wait already; try again in a moment.
+    Busy = "busy",
+    /// A bug: the log has the cause.
+    InternalError = "internal_error",
+}
+
+/// Lets a code be compared with the text a client sees.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,32 +202,32 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     /// Input that could not be read at all: 400.
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: ErrorCode, detail: String },
     /// No usable credentials: 401 with `WWW-Authenticate`.
     #[error("{detail}")]
-    Unauthenticated { code: &'static str, detail: String },
+    Unauthenticated { code: ErrorCode, detail: String },
     /// Known caller, not allowed: 403.
     #[error("{detail}")]
-    Forbidden { code: &'static str, detail: String },
+    Forbidden { code: ErrorCode, detail: String },
     #[error("banned")]
     Banned(SanctionNotice),
     #[error("read-only")]
     ReadOnly(SanctionNotice),
     #[error("{detail}")]
-    NotFound { code: &'static str, detail: String },
+    NotFound { code: ErrorCode, detail: String },
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
     #[error("{detail}")]
-    Gone { code: &'static str, detail: String },
+    Gone { code: ErrorCode, detail: String },
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ErrorCode, detail: String },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("{detail}")]
     TooManyRequests {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
         retry_after_secs: u64,
     },
@@ -107,21 +246,21 @@ impl AppError {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
-    pub fn unauthenticated(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthenticated(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::Unauthenticated {
             code,
             detail: detail.into(),
         }
     }
 
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::Forbidden {
             code,
             detail: detail.into(),
         }
     }
 
-    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::NotFound {
             code,
             detail: detail.into(),
@@ -132,24 +271,24 @@ impl AppError {
         Self::Internal(anyhow::anyhow!("{message}"))
     }
 
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Validation(_) => "validation_failed",
+            Self::Validation(_) => ErrorCode::ValidationFailed,
             Self::BadRequest { code, .. }
             | Self::Unauthenticated { code, .. }
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Gone { code, .. }
             | Self::Conflict { code, .. }
-            | Self::TooManyRequests { code, .. } => code,
-            Self::Banned(_) => "member_banned",
-            Self::ReadOnly(_) => "member_read_only",
-            Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Busy => "busy",
-            Self::Internal(_) => "internal_error",
+            | Self::TooManyRequests { code, .. } => *code,
+            Self::Banned(_) => ErrorCode::MemberBanned,
+            Self::ReadOnly(_) => ErrorCode::MemberReadOnly,
+            Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Busy => ErrorCode::Busy,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -189,7 +328,7 @@ impl AppError {
             title: status.canonical_reason().unwrap_or("Error").into(),
             status: status.as_u16(),
             detail: self.detail(),
-            code: self.code().into(),
+            code: self.code(),
             errors: match self {
                 Self::Validation(errors) => Some(errors.clone()),
                 _ => None,
@@ -264,9 +403,9 @@ impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match error {
-            Error::NotFound => Self::not_found("not_found", "No such resource."),
+            Error::NotFound => Self::not_found(ErrorCode::NotFound, "No such resource."),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Self::Conflict {
-                code: "conflict",
+                code: ErrorCode::Conflict,
                 detail: format!(
                     "This conflicts with an existing record ({}).",
                     info.constraint_name().unwrap_or("unique")
@@ -320,12 +459,24 @@ pub fn json_error(error: serde_json::Error) -> AppError {
         json_data_error(&error)
     } else {
         AppError::BadRequest {
-            code: "malformed_json",
+            code: ErrorCode::MalformedJson,
             detail: format!("The body is not valid JSON: {error}"),
         }
     }
 }
 
 pub fn path_error_handler(error: actix_error::PathError, _: &HttpRequest) -> actix_web::Error {
-    AppError::not_found("not_found", format!("No such resource: {error}")).into()
+    AppError::not_found(ErrorCode::NotFound, format!("No such resource: {error}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn each_code_is_written_as_its_text() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::error::{AppError, FieldError, json_error};
+use crate::error::{AppError, ErrorCode, FieldError, json_error};
 
 /// The largest body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -55,14 +55,14 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
         // U+0000 can only arrive percent-encoded: a raw NUL is not valid in a request line.
         let parsed = if query.contains("%00") {
             Err(AppError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 detail: "A query parameter holds the character U+0000.".into(),
             })
         } else {
             web::Query::<T>::from_query(query)
                 .map(|q| Query(q.into_inner()))
                 .map_err(|e| AppError::BadRequest {
-                    code: "invalid_query",
+                    code: ErrorCode::InvalidQuery,
                     detail: e.to_string(),
                 })
         };
@@ -117,7 +117,7 @@ async fn read(request: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes
         let chunk = chunk.map_err(|e| match e {
             actix_web::error::PayloadError::Overflow => AppError::PayloadTooLarge,
             e => AppError::BadRequest {
-                code: "bad_request",
+                code: ErrorCode::BadRequest,
                 detail: format!("The body could not be read: {e}"),
             },
         })?;

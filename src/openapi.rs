@@ -82,7 +82,11 @@ pub struct BodyProblems;
 impl IntoResponses for BodyProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses(&[
-            ("400", "`malformed_json`: the body is not JSON (or not UTF-8)."),
+            (
+                "400",
+                "`malformed_json`: the body is not JSON (or not UTF-8); `bad_request`: the body could not be read \
+                 (the connection broke off before its end).",
+            ),
             ("413", "`payload_too_large`: the body is over 64 KiB."),
             ("415", "`unsupported_media_type`: the body is not `application/json`."),
             (

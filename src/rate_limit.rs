@@ -9,7 +9,7 @@ use diesel::sql_types::{Integer, Text, Timestamptz};
 use ipnet::Ipv6Net;
 use sha2::{Digest, Sha256};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// The network a client is counted as wherever a limit is kept per IP: its
 /// IPv4 address, or the /64 of its IPv6 address. A /64 is what one subscriber
@@ -142,7 +142,7 @@ pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>)
 /// Like [`hit`], as the 429 problem clients get.
 pub fn enforce(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     hit(conn, limit, key, now)?.map_err(|retry_after_secs| AppError::TooManyRequests {
-        code: "rate_limited",
+        code: ErrorCode::RateLimited,
         detail: format!("Too many requests; try again in {retry_after_secs} seconds."),
         retry_after_secs,
     })

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::members::model::Member;
 use crate::sanctions::standing::OpenStanding;
 
@@ -30,7 +30,7 @@ pub fn admit(member: Member, standing: &OpenStanding, now: DateTime<Utc>) -> Res
     }
     if !member.is_active {
         return Err(AppError::forbidden(
-            "account_inactive",
+            ErrorCode::AccountInactive,
             "This account is not active yet: use the link in the validation e-mail, or ask for a new one.",
         ));
     }
@@ -41,7 +41,7 @@ pub fn admit(member: Member, standing: &OpenStanding, now: DateTime<Utc>) -> Res
 /// A superuser deactivated the account: nothing its member does alone brings it back.
 pub fn account_disabled() -> AppError {
     AppError::forbidden(
-        "account_disabled",
+        ErrorCode::AccountDisabled,
         "This account has been deactivated by the community's administrators.",
     )
 }

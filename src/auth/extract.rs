@@ -11,7 +11,7 @@ use uuid::Uuid;
 pub use crate::auth::model::Caller;
 use crate::auth::policy;
 pub use crate::auth::policy::Principal;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::integration::clients::{self, Scope};
 use crate::members::model::MemberKey;
 use crate::members::store as members;
@@ -23,7 +23,7 @@ const VISIT_RESOLUTION_MINUTES: i64 = 5;
 pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
     let missing = || {
         AppError::unauthenticated(
-            "missing_credentials",
+            ErrorCode::MissingCredentials,
             "Send an access token as `Authorization: Bearer <token>`.",
         )
     };
@@ -37,14 +37,14 @@ pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
 }
 
 fn session_ended() -> AppError {
-    AppError::unauthenticated("session_revoked", "This session has ended; log in again.")
+    AppError::unauthenticated(ErrorCode::SessionRevoked, "This session has ended; log in again.")
 }
 
 async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, AppError>) -> Result<Caller, AppError> {
     let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
     let now = state.clock.now();
     let claims = state.issuer.keys.verify(&token?, &state.issuer.issuer, now)?;
-    let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
+    let invalid = || AppError::unauthenticated(ErrorCode::InvalidToken, "The access token is invalid.");
     let session_id = Uuid::parse_str(&claims.sid).map_err(|_| invalid())?;
     let member_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
     // The session is checked on every request (from memory that every
@@ -230,10 +230,9 @@ impl FromRequest for Principal {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
             let now = state.clock.now();
             // From memory that every replica drops when a key is revoked.
-            let client =
-                state.cache.client(&state.db, now, token).await?.ok_or_else(|| {
-                    AppError::unauthenticated("invalid_api_key", "The API key is unknown or revoked.")
-                })?;
+            let client = state.cache.client(&state.db, now, token).await?.ok_or_else(|| {
+                AppError::unauthenticated(ErrorCode::InvalidApiKey, "The API key is unknown or revoked.")
+            })?;
             if client.claim_use_record(now) {
                 let id = client.row.id;
                 state.db.run(move |conn| clients::record_use(conn, id, now)).await?;

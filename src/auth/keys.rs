@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 
 /// Claims of an access token, as API.md lists them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl SigningKeys {
     /// Checks signature, issuer and audience; expiry is checked against the
     /// service's clock by the caller, so that it is the same clock everywhere.
     pub fn verify(&self, token: &str, issuer: &str, now: DateTime<Utc>) -> Result<Arc<AccessClaims>, AppError> {
-        let invalid = || AppError::unauthenticated("invalid_token", "The access token is invalid.");
+        let invalid = || AppError::unauthenticated(ErrorCode::InvalidToken, "The access token is invalid.");
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let claims = match self.verified.get(&digest) {
             Some(claims) => claims,
@@ -139,7 +139,7 @@ impl SigningKeys {
         }
         if claims.exp <= now.timestamp() {
             return Err(AppError::unauthenticated(
-                "token_expired",
+                ErrorCode::TokenExpired,
                 "The access token has expired; refresh it.",
             ));
         }

@@ -8,7 +8,7 @@ use diesel::PgConnection;
 
 use crate::auth::model::Caller;
 use crate::cache::CachedClient;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::integration::clients::Scope;
 use crate::members::model::{Member, MemberKey};
 use crate::members::store as members;
@@ -34,7 +34,7 @@ impl Principal {
     pub fn require_scope(&self, scope: Scope) -> Result<(), AppError> {
         match self {
             Self::Service(client) if !client.row.has(scope) => Err(AppError::forbidden(
-                "insufficient_scope",
+                ErrorCode::InsufficientScope,
                 format!("This key lacks the {} scope.", scope.as_str()),
             )),
             _ => Ok(()),
@@ -55,7 +55,7 @@ pub fn require_staff_or_scope(principal: &Principal, scope: Scope) -> Result<(),
 pub fn may_read_status_of(principal: &Principal, member_id: i64) -> Result<(), AppError> {
     match principal {
         Principal::Member(caller) if caller.member_id != member_id && !caller.is_staff => Err(AppError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "Only the member, staff and services may see this status.",
         )),
         _ => Ok(()),
@@ -67,7 +67,10 @@ pub fn require_superuser(caller: &Caller) -> Result<(), AppError> {
     if caller.is_superuser {
         Ok(())
     } else {
-        Err(AppError::forbidden("superuser_only", "Only superusers may do this."))
+        Err(AppError::forbidden(
+            ErrorCode::SuperuserOnly,
+            "Only superusers may do this.",
+        ))
     }
 }
 
@@ -77,7 +80,7 @@ pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), Ap
         .cache
         .member(&state.db, state.clock.now(), MemberKey::Id(member_id))
         .await?
-        .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
+        .ok_or_else(|| AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists."))?;
     facts.standing.ensure_can_write(state.clock.now())
 }
 
@@ -101,12 +104,15 @@ pub fn check_may_moderate(
     let is_bot = !members::bots_among(conn, &[target.id], bot_group)?.is_empty();
     may_moderate(moderator.id, rank_of(moderator), target.id, rank_of(target), is_bot).map_err(
         |refusal| match refusal {
-            Refusal::Yourself => AppError::forbidden("cannot_moderate_self", "Nobody moderates themselves."),
-            Refusal::Bot => AppError::forbidden("cannot_moderate_bot", "Bots are not moderated."),
-            Refusal::Superuser => AppError::forbidden("cannot_moderate_superuser", "Superusers are not moderated."),
-            Refusal::Outranked => {
-                AppError::forbidden("insufficient_rank", "Moderating this member needs a higher rank.")
+            Refusal::Yourself => AppError::forbidden(ErrorCode::CannotModerateSelf, "Nobody moderates themselves."),
+            Refusal::Bot => AppError::forbidden(ErrorCode::CannotModerateBot, "Bots are not moderated."),
+            Refusal::Superuser => {
+                AppError::forbidden(ErrorCode::CannotModerateSuperuser, "Superusers are not moderated.")
             }
+            Refusal::Outranked => AppError::forbidden(
+                ErrorCode::InsufficientRank,
+                "Moderating this member needs a higher rank.",
+            ),
         },
     )
 }
@@ -116,7 +122,7 @@ pub fn require_staff(caller: &Caller) -> Result<(), AppError> {
     if caller.is_staff {
         Ok(())
     } else {
-        Err(AppError::forbidden("staff_only", "Only staff may do this."))
+        Err(AppError::forbidden(ErrorCode::StaffOnly, "Only staff may do this."))
     }
 }
 

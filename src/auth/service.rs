@@ -12,7 +12,7 @@ use crate::auth::admission::{Admitted, admit};
 use crate::auth::keys::{AUDIENCE, AccessClaims};
 use crate::auth::model::fold_identifier;
 use crate::auth::store;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, ErrorCode, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
 use crate::members::store as members;
 use crate::sanctions::standing::OpenStanding;
@@ -157,7 +157,7 @@ fn grant(
 }
 
 fn invalid_credentials() -> AppError {
-    AppError::unauthenticated("invalid_credentials", "The login or the password is wrong.")
+    AppError::unauthenticated(ErrorCode::InvalidCredentials, "The login or the password is wrong.")
 }
 
 pub struct LoginInput {
@@ -273,7 +273,7 @@ pub fn count_login_attempt(
         // A refusal rolls the count back.
         if let Some(retry_after_secs) = counted.wait_secs {
             return Err(AppError::TooManyRequests {
-                code: "too_many_attempts",
+                code: ErrorCode::TooManyAttempts,
                 detail: format!("Too many failed logins; try again in {retry_after_secs} seconds."),
                 retry_after_secs,
             });
@@ -283,7 +283,12 @@ pub fn count_login_attempt(
 }
 
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, AppError> {
-    let invalid = || AppError::unauthenticated("invalid_refresh_token", "The refresh token is unknown or has ended.");
+    let invalid = || {
+        AppError::unauthenticated(
+            ErrorCode::InvalidRefreshToken,
+            "The refresh token is unknown or has ended.",
+        )
+    };
     let hash = hash_presented(refresh_token).ok_or_else(invalid)?;
     let now = state.clock.now();
     let issuer = Arc::clone(&state.issuer);
@@ -297,14 +302,14 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
             if rotated_at.is_some() {
                 store::revoke_session(conn, session.id, "refresh_token_reused", now)?;
                 return Ok(Err(AppError::unauthenticated(
-                    "refresh_token_reused",
+                    ErrorCode::RefreshTokenReused,
                     "This refresh token was already used; the session has been ended. Log in again.",
                 )));
             }
             let lifetime = issuer.session_lifetime(session.remember_me);
             if session.revoked_at.is_none() && lifetime.outlived(session.created_at, now) {
                 return Ok(Err(AppError::unauthenticated(
-                    "session_expired",
+                    ErrorCode::SessionExpired,
                     "This session has reached its maximum age; log in again.",
                 )));
             }

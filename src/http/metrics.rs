@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use subtle::ConstantTimeEq;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, ErrorCode, Problem};
 use crate::state::AppState;
 
 /// Counts and times every request under the route pattern that served it
@@ -68,7 +68,10 @@ async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<Http
     if let Some(expected) = &state.config.metrics_token {
         let sent = crate::auth::extract::bearer_token(&request)?;
         if !bool::from(sent.as_bytes().ct_eq(expected.expose().as_bytes())) {
-            return Err(AppError::unauthenticated("invalid_token", "Wrong metrics token."));
+            return Err(AppError::unauthenticated(
+                ErrorCode::InvalidToken,
+                "Wrong metrics token.",
+            ));
         }
     }
     let body = state.metrics.render(state.db.pool().state())?;

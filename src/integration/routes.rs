@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::audit::{self, AuditEntry};
 use crate::auth::extract::{EventsRead, StaffOrKey, Superuser, SuperuserWriter};
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, ErrorCode, FieldError, Problem};
 use crate::events::{self, EventType};
 use crate::input::{Json, Query};
 use crate::integration::clients::{self, ApiKey, ClientRow};
@@ -162,7 +162,7 @@ async fn revoke_client(
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let not_found = || AppError::not_found("service_client_not_found", "No such live service client.");
+    let not_found = || AppError::not_found(ErrorCode::ServiceClientNotFound, "No such live service client.");
     let id: i64 = id.parse().map_err(|_| not_found())?;
     let now = state.clock.now();
     state

@@ -6,12 +6,11 @@ use chrono::{DateTime, Utc};
 use crate::auth::password::member_source;
 use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, ErrorCode, FieldError};
 use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
 use crate::members::model::{Email, Member, ProfileChanges, Username, check_password};
-use crate::members::service::clash_error;
 use crate::members::store::{self, IpRecord, PersonalRecords, Rename};
 use crate::rate_limit;
 use crate::state::AppState;
@@ -51,7 +50,7 @@ async fn confirm_password(
 }
 
 fn gone() -> AppError {
-    AppError::unauthenticated("session_revoked", "This account no longer exists.")
+    AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists.")
 }
 
 pub async fn update_profile(state: &AppState, member_id: i64, changes: ProfileChanges) -> Result<Member, AppError> {
@@ -183,7 +182,7 @@ pub async fn change_account(
             if let Some(new_name) = &rename
                 && let Some(clash) = store::name_clash(conn, new_name, Some(member.id))?
             {
-                errors.push(clash_error(clash));
+                errors.push(clash.into());
             }
             let new_email = email.filter(|e| e.key() != member.email.to_lowercase());
             if let Some(address) = &new_email
@@ -241,13 +240,7 @@ pub async fn change_account(
             }
             Ok((member, mails, email_pending))
         })
-        .await
-        .map_err(|error| match error {
-            AppError::Conflict { detail, .. } if detail.contains("username") => {
-                AppError::Validation(vec![clash_error(store::NameClash::Taken)])
-            }
-            other => other,
-        })?;
+        .await?;
     for mail in mails {
         state.mailer.send_later(mail);
     }
@@ -269,7 +262,7 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
         .transaction(move |conn| {
             if crate::staff::store::lock_superusers(conn)? == [member_id] {
                 return Err(AppError::Conflict {
-                    code: "last_superuser",
+                    code: ErrorCode::LastSuperuser,
                     detail: "The last active superuser cannot unregister; make another member superuser first.".into(),
                 });
             }

@@ -443,6 +443,26 @@ pub fn check_registration(username: &str, email: &str, password: &str, confirmat
     }
 }
 
+/// Why a username cannot be had.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NameClash {
+    Taken,
+    Confusable,
+}
+
+impl From<NameClash> for FieldError {
+    fn from(clash: NameClash) -> Self {
+        match clash {
+            NameClash::Taken => FieldError::new("username", "taken", "This username is taken."),
+            NameClash::Confusable => FieldError::new(
+                "username",
+                "confusable",
+                "This username looks too much like another member's.",
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! What others see of members: public profiles and the directory.
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::members::model::{Member, MemberKey};
 use crate::members::store::{self, DirectoryQuery};
 use crate::state::AppState;
@@ -69,7 +69,7 @@ pub async fn profile(state: &AppState, key: MemberKey, viewer: Viewer) -> Result
 }
 
 pub fn member_not_found() -> AppError {
-    AppError::not_found("member_not_found", "No such member.")
+    AppError::not_found(ErrorCode::MemberNotFound, "No such member.")
 }
 
 pub async fn directory(

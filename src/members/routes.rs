@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Caller, MaybePrincipal, Principal, Writer};
 use crate::client_ip::ClientIp;
 use crate::config::Config;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, ErrorCode, FieldError, Problem};
 use crate::input::{Json, Query};
 use crate::integration::clients::Scope;
 use crate::members::account::{self, AccountChange, PasswordChange};
@@ -336,7 +336,7 @@ async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnA
         .cache
         .member(&state.db, state.clock.now(), MemberKey::Id(caller.member_id))
         .await?
-        .ok_or_else(|| AppError::unauthenticated("session_revoked", "This account no longer exists."))?;
+        .ok_or_else(|| AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists."))?;
     Ok(web::Json(OwnAccount::new(&facts.member, &state.config)))
 }
 

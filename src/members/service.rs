@@ -2,11 +2,11 @@
 //! its e-mail, in that order.
 
 use crate::config::Link;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, ErrorCode, FieldError};
 use crate::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
 use crate::members::model::{Locale, Member, check_registration};
-use crate::members::store::{self, NameClash, NewMember};
+use crate::members::store::{self, NewMember};
 use crate::rate_limit;
 use crate::state::AppState;
 use crate::tokens::service::issue_registration_token;
@@ -18,17 +18,6 @@ pub struct RegistrationInput {
     pub password_confirmation: String,
     pub locale: Locale,
     pub ip: std::net::IpAddr,
-}
-
-pub fn clash_error(clash: NameClash) -> FieldError {
-    match clash {
-        NameClash::Taken => FieldError::new("username", "taken", "This username is taken."),
-        NameClash::Confusable => FieldError::new(
-            "username",
-            "confusable",
-            "This username looks too much like another member's.",
-        ),
-    }
 }
 
 /// Registers a member. Whether the e-mail address was free or taken, the
@@ -55,7 +44,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
                 if let Some(username) = &username
                     && let Some(clash) = store::name_clash(conn, username, None)?
                 {
-                    errors.push(clash_error(clash));
+                    errors.push(clash.into());
                 }
                 if let Some(email) = &email
                     && store::email_domain_forbidden(conn, email)?
@@ -95,7 +84,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
                 )));
             }
             if let Some(clash) = store::name_clash(conn, &username, None)? {
-                return Err(AppError::Validation(vec![clash_error(clash)]));
+                return Err(AppError::Validation(vec![clash.into()]));
             }
             let new = NewMember {
                 username: &username,
@@ -105,13 +94,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
                 superuser: false,
                 now,
             };
-            let member = store::insert(conn, &new).map_err(|error| match error {
-                // Lost a race with a simultaneous registration of the same name.
-                AppError::Conflict { detail, .. } if detail.contains("username") => {
-                    AppError::Validation(vec![clash_error(NameClash::Taken)])
-                }
-                other => other,
-            })?;
+            let member = store::insert(conn, &new)?;
             events::record(
                 conn,
                 EventType::MemberRegistered,
@@ -127,7 +110,10 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
         Ok(None) => {}
         // Lost a race with a simultaneous registration of the same address:
         // answer as for any taken address; that registration's mail is on its way.
-        Err(AppError::Conflict { detail, .. }) if detail.contains("email") => {}
+        Err(AppError::Conflict {
+            code: ErrorCode::EmailTaken,
+            ..
+        }) => {}
         Err(error) => return Err(error),
     }
     Ok(())
@@ -152,7 +138,7 @@ pub async fn create_superuser(state: &AppState, input: SuperuserInput) -> Result
         .db
         .transaction(move |conn| {
             if let Some(clash) = store::name_clash(conn, &username, None)? {
-                return Err(AppError::Validation(vec![clash_error(clash)]));
+                return Err(AppError::Validation(vec![clash.into()]));
             }
             if store::find_by_email(conn, &email)?.is_some() {
                 return Err(AppError::validation(

@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::members::model::{
-    DirectorySort, Email, Locale, Member, MemberKey, Preferences, Profile, ProfileChanges, Username, domain_and_parents,
+    DirectorySort, Email, Locale, Member, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
+    domain_and_parents,
 };
 use crate::pagination::Page;
 use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, sessions, username_history};
@@ -95,6 +96,25 @@ pub struct NewMember<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What a unique index of `members` refused, told by the index's name: a
+/// write that lost a race with another taking the same name or address.
+fn taken(error: diesel::result::Error) -> AppError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match &error {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => match info.constraint_name() {
+            Some("members_username_key" | "members_username_skeleton_key") => {
+                AppError::Validation(vec![NameClash::Taken.into()])
+            }
+            Some("members_email_key_key") => AppError::Conflict {
+                code: ErrorCode::EmailTaken,
+                detail: "Another account has this e-mail address.".into(),
+            },
+            _ => error.into(),
+        },
+        _ => error.into(),
+    }
+}
+
 pub fn insert(conn: &mut PgConnection, new: &NewMember) -> Result<Member, AppError> {
     let row = MemberInsert {
         username: new.username.as_str(),
@@ -111,7 +131,8 @@ pub fn insert(conn: &mut PgConnection, new: &NewMember) -> Result<Member, AppErr
     Ok(diesel::insert_into(members::table)
         .values(&row)
         .returning(MemberRow::as_returning())
-        .get_result(conn)?
+        .get_result(conn)
+        .map_err(taken)?
         .into())
 }
 
@@ -183,12 +204,6 @@ pub fn find_by_login(conn: &mut PgConnection, folded: &str) -> Result<Option<Mem
             .optional()?
     };
     Ok(row.map(Into::into))
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum NameClash {
-    Taken,
-    Confusable,
 }
 
 /// Whether another member already has this name, or one that looks like it.
@@ -345,7 +360,8 @@ pub fn set_password(conn: &mut PgConnection, id: i64, password_hash: &str) -> Re
 pub fn set_email(conn: &mut PgConnection, id: i64, email: &Email) -> Result<(), AppError> {
     diesel::update(members::table.find(id))
         .set((members::email.eq(email.as_str()), members::email_key.eq(email.key())))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(taken)?;
     Ok(())
 }
 
@@ -356,7 +372,8 @@ pub fn rename(conn: &mut PgConnection, member: &Member, to: &Username, now: Date
             members::username.eq(to.as_str()),
             members::username_skeleton.eq(to.confusable_key()),
         ))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(taken)?;
     diesel::insert_into(username_history::table)
         .values((
             username_history::member_id.eq(member.id),

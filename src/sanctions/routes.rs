@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Caller, Scoped, Staff, StaffOrKey, StatusRead};
 use crate::auth::policy::{self, Actor};
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, ErrorCode, FieldError, Problem};
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
@@ -302,7 +302,7 @@ async fn get_one(
 
 fn parse_id(text: &str) -> Result<i64, AppError> {
     text.parse()
-        .map_err(|_| AppError::not_found("sanction_not_found", "No such sanction."))
+        .map_err(|_| AppError::not_found(ErrorCode::SanctionNotFound, "No such sanction."))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -615,7 +615,7 @@ async fn batch_status(
             None => BatchItem {
                 member,
                 status: None,
-                error: Some("not_found".into()),
+                error: Some(ErrorCode::NotFound.as_str().into()),
             },
         })
         .collect();

@@ -10,7 +10,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::policy::{Actor, check_may_moderate, ensure_can_write};
 use crate::auth::store as sessions;
 use crate::cache::MemberFacts;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::events::{self, EventType};
 use crate::mail::templates;
 use crate::members::model::MemberKey;
@@ -206,7 +206,7 @@ pub async fn apply(
 }
 
 fn sanction_not_found() -> AppError {
-    AppError::not_found("sanction_not_found", "No such sanction.")
+    AppError::not_found(ErrorCode::SanctionNotFound, "No such sanction.")
 }
 
 /// Forgives (ends now) or reverts (erases) one sanction.
@@ -231,7 +231,7 @@ pub async fn end_early(
             let current = standing.state(id, now).ok_or_else(sanction_not_found)?;
             if row.kind.starts_with("lift_") {
                 return Err(AppError::Conflict {
-                    code: "sanction_is_a_lift",
+                    code: ErrorCode::SanctionIsALift,
                     detail: "A lift cannot be forgiven or reverted.".into(),
                 });
             }
@@ -241,7 +241,7 @@ pub async fn end_early(
             };
             if !allowed {
                 return Err(AppError::Conflict {
-                    code: "sanction_not_endable",
+                    code: ErrorCode::SanctionNotEndable,
                     detail: format!("This sanction is {} already.", current.as_str()),
                 });
             }

@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Staff, StaffWriter, Superuser, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, ErrorCode, FieldError, Problem};
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
@@ -401,8 +401,8 @@ async fn remove_domain(
     ClientIp(ip): ClientIp,
     domain: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let domain =
-        parse_domain(&domain).map_err(|_| AppError::not_found("domain_not_found", "Not a domain on the list."))?;
+    let domain = parse_domain(&domain)
+        .map_err(|_| AppError::not_found(ErrorCode::DomainNotFound, "Not a domain on the list."))?;
     service::change_domain(&state, actor(&caller, ip), domain, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,7 @@
 use crate::audit::{self, AuditEntry, AuditFilter, AuditRow};
 use crate::auth::policy::{Actor, rank_of};
 use crate::auth::store as sessions;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, ErrorCode, FieldError};
 use crate::events::{self, EventType};
 use crate::members::model::{Member, MemberKey};
 use crate::members::profiles::member_not_found;
@@ -37,7 +37,7 @@ pub async fn revoke_sessions(state: &AppState, actor: Actor, target: MemberKey) 
             let moderator = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
             if target.id == moderator.id || rank_of(&moderator) <= rank_of(&target) {
                 return Err(AppError::forbidden(
-                    "insufficient_rank",
+                    ErrorCode::InsufficientRank,
                     "Logging this member out needs a higher rank.",
                 ));
             }
@@ -116,7 +116,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
         .transaction(move |conn| {
             let found = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
             if found.id == actor.member_id {
-                return Err(AppError::forbidden("cannot_change_own_roles", "Nobody changes their own roles."));
+                return Err(AppError::forbidden(ErrorCode::CannotChangeOwnRoles, "Nobody changes their own roles."));
             }
             let superusers = store::lock_superusers(conn)?;
             let target = members::find_for_update(conn, found.id)?.ok_or_else(member_not_found)?;
@@ -134,7 +134,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
             }
             let stays_superuser = roles.superuser && roles.active;
             if superusers.contains(&target.id) && !stays_superuser && superusers.len() == 1 {
-                return Err(AppError::Conflict { code: "last_superuser", detail: "The last superuser cannot be demoted.".into() });
+                return Err(AppError::Conflict { code: ErrorCode::LastSuperuser, detail: "The last superuser cannot be demoted.".into() });
             }
             let before = serde_json::json!({
                 "groups": store::groups_of(conn, target.id)?,

@@ -51,7 +51,7 @@ pub fn parse_domain_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::schema::{groups, member_groups, members};
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 
@@ -77,7 +77,7 @@ pub fn create_group(conn: &mut PgConnection, name: &str, now: DateTime<Utc>) -> 
         .get_result(conn)
         .map_err(|e| match AppError::from(e) {
             AppError::Conflict { .. } => AppError::Conflict {
-                code: "group_exists",
+                code: ErrorCode::GroupExists,
                 detail: format!("There is a group {name} already."),
             },
             other => other,
@@ -206,7 +206,7 @@ pub fn add_domain(conn: &mut PgConnection, domain: &str, now: DateTime<Utc>) -> 
         .execute(conn)?;
     if added == 0 {
         return Err(AppError::Conflict {
-            code: "domain_exists",
+            code: ErrorCode::DomainExists,
             detail: format!("{domain} is forbidden already."),
         });
     }
@@ -217,7 +217,7 @@ pub fn remove_domain(conn: &mut PgConnection, domain: &str) -> Result<(), AppErr
     let removed = diesel::delete(forbidden_email_domains::table.find(domain)).execute(conn)?;
     if removed == 0 {
         return Err(AppError::not_found(
-            "domain_not_found",
+            ErrorCode::DomainNotFound,
             format!("{domain} is not on the list."),
         ));
     }

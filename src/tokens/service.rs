@@ -12,7 +12,7 @@ use crate::auth::password::member_source;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::{Config, Link};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
@@ -24,17 +24,17 @@ use crate::tokens::model::{OpaqueToken, TokenKind, TokenProblem, check_usable, h
 use crate::tokens::store;
 
 fn token_not_found() -> AppError {
-    AppError::not_found("token_not_found", "This link is not valid.")
+    AppError::not_found(ErrorCode::TokenNotFound, "This link is not valid.")
 }
 
 fn token_refusal(problem: TokenProblem) -> AppError {
     match problem {
         TokenProblem::Used => AppError::Gone {
-            code: "token_used",
+            code: ErrorCode::TokenUsed,
             detail: "This link was already used.".into(),
         },
         TokenProblem::Expired => AppError::Gone {
-            code: "token_expired",
+            code: ErrorCode::TokenExpired,
             detail: "This link has expired; ask for a new one.".into(),
         },
     }
@@ -188,7 +188,7 @@ pub async fn confirm_email_change(state: &AppState, token: String) -> Result<(),
                 .ok_or_else(token_not_found)?;
             if members::find_by_email(conn, &address)?.is_some_and(|other| other.id != stored.member_id) {
                 return Err(AppError::Conflict {
-                    code: "email_taken",
+                    code: ErrorCode::EmailTaken,
                     detail: "Another account took this address in the meantime.".into(),
                 });
             }

@@ -195,3 +195,68 @@ async fn swagger_ui_is_served_from_the_binary() {
     assert_eq!(bundle.status(), StatusCode::OK);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
 }
+
+/// Codes that no operation answers: the answers for paths no route takes,
+/// and two that only a bug can cause (an unexpected unique index, a 500).
+const ANSWERED_OUTSIDE_OPERATIONS: [&str; 4] = ["not_found", "method_not_allowed", "conflict", "internal_error"];
+
+#[test]
+fn every_documented_code_is_an_error_code_and_every_error_code_is_documented() {
+    let document = generated();
+    let codes: BTreeSet<String> = document["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("the ErrorCode enum is in the document")
+        .iter()
+        .map(|code| code.as_str().unwrap().to_string())
+        .collect();
+    let problem_fields: BTreeSet<&str> = document["components"]["schemas"]["Problem"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut documented = BTreeSet::new();
+    let mut unknown = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let description = response["description"].as_str().unwrap_or_default();
+                let quoted = description.split('`').skip(1).step_by(2);
+                // A 422 names its problem code first, then fields and their codes.
+                let quoted: Vec<&str> = if status == "422" {
+                    quoted.take(1).collect()
+                } else {
+                    quoted.collect()
+                };
+                for word in quoted {
+                    let snake = !word.is_empty()
+                        && word
+                            .split('_')
+                            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()));
+                    if !snake || problem_fields.contains(word) {
+                        continue;
+                    }
+                    documented.insert(word.to_string());
+                    if !codes.contains(word) {
+                        unknown.push(format!("{method} {path} {status}: `{word}`"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "documented codes that are no ErrorCode: {unknown:#?}"
+    );
+    let undocumented: Vec<&String> = codes
+        .iter()
+        .filter(|code| !documented.contains(*code) && !ANSWERED_OUTSIDE_OPERATIONS.contains(&code.as_str()))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "error codes no operation documents: {undocumented:?}"
+    );
+}

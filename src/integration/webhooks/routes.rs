@@ -9,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::audit::{self, AuditEntry};
 use crate::auth::extract::{Caller, Superuser, SuperuserWriter};
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, ErrorCode, FieldError, Problem};
 use crate::events::EventType;
 use crate::input::{Json, Query};
 use crate::integration::webhooks::model::{generate_secret, parse_url, secret_key};
@@ -183,7 +183,7 @@ async fn list(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<
 }
 
 fn webhook_not_found() -> AppError {
-    AppError::not_found("webhook_not_found", "No such webhook.")
+    AppError::not_found(ErrorCode::WebhookNotFound, "No such webhook.")
 }
 
 /// Delete a webhook and its delivery log.
@@ -324,7 +324,7 @@ async fn redeliver(
     ClientIp(ip): ClientIp,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let not_found = || AppError::not_found("delivery_not_found", "No such delivery of this webhook.");
+    let not_found = || AppError::not_found(ErrorCode::DeliveryNotFound, "No such delivery of this webhook.");
     let (id, delivery) = path.into_inner();
     let (id, delivery): (i64, i64) = (
         id.parse().map_err(|_| not_found())?,
