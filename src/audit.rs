@@ -7,10 +7,55 @@ use diesel::prelude::*;
 use crate::error::AppError;
 use crate::schema::audit_log;
 
+/// What a staff member did, as the log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    SanctionApplied,
+    SanctionForgiven,
+    SanctionReverted,
+    KarmaNoted,
+    MemberSessionsRevoked,
+    MemberIpsViewed,
+    /// A lookup of the members seen at an IP; its target is the network.
+    IpMembersViewed,
+    MemberRolesChanged,
+    GroupCreated,
+    ForbiddenDomainAdded,
+    ForbiddenDomainRemoved,
+    ServiceClientCreated,
+    ServiceClientRevoked,
+    WebhookCreated,
+    WebhookDeleted,
+    WebhookRedelivered,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SanctionApplied => "sanction.applied",
+            Self::SanctionForgiven => "sanction.forgiven",
+            Self::SanctionReverted => "sanction.reverted",
+            Self::KarmaNoted => "karma.noted",
+            Self::MemberSessionsRevoked => "member.sessions_revoked",
+            Self::MemberIpsViewed => "member.ips_viewed",
+            Self::IpMembersViewed => "ip.members_viewed",
+            Self::MemberRolesChanged => "member.roles_changed",
+            Self::GroupCreated => "group.created",
+            Self::ForbiddenDomainAdded => "forbidden_domain.added",
+            Self::ForbiddenDomainRemoved => "forbidden_domain.removed",
+            Self::ServiceClientCreated => "service_client.created",
+            Self::ServiceClientRevoked => "service_client.revoked",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookDeleted => "webhook.deleted",
+            Self::WebhookRedelivered => "webhook.redelivered",
+        }
+    }
+}
+
 /// One staff action about to be recorded.
 pub struct AuditEntry<'a> {
     pub actor_id: i64,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub target_member_id: Option<i64>,
     /// What the action was about when it is not a member: an IP, a group, a domain.
     pub target: Option<&'a str>,
@@ -19,14 +64,11 @@ pub struct AuditEntry<'a> {
     pub details: serde_json::Value,
 }
 
-/// The action of a staff lookup of the members seen at an IP; its target is the network.
-pub const IP_LOOKUP: &str = "ip.members_viewed";
-
 pub fn record(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) -> Result<(), AppError> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::actor_id.eq(entry.actor_id),
-            audit_log::action.eq(entry.action),
+            audit_log::action.eq(entry.action.as_str()),
             audit_log::target_member_id.eq(entry.target_member_id),
             audit_log::target.eq(entry.target),
             audit_log::reason.eq(entry.reason),
@@ -115,7 +157,7 @@ pub fn forget_old_ips(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<
     let lookups = diesel::update(
         audit_log::table
             .filter(old)
-            .filter(audit_log::action.eq(IP_LOOKUP))
+            .filter(audit_log::action.eq(AuditAction::IpMembersViewed.as_str()))
             .filter(audit_log::target.is_not_null()),
     )
     .set(audit_log::target.eq(None::<String>))

@@ -109,6 +109,34 @@ pub fn fold_identifier(login: &str) -> String {
     login.trim().to_lowercase()
 }
 
+/// Why a session ended, as kept with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Logout,
+    /// A rotated refresh token came back: someone holds a copy.
+    RefreshTokenReused,
+    Banned,
+    /// Staff logged the member out.
+    Staff,
+    Deactivated,
+    PasswordChanged,
+    PasswordReset,
+}
+
+impl Revocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::Banned => "banned",
+            Self::Staff => "staff",
+            Self::Deactivated => "deactivated",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::TokenIssuer;
 use crate::auth::admission::{Admitted, admit};
 use crate::auth::keys::{AUDIENCE, AccessClaims};
-use crate::auth::model::fold_identifier;
+use crate::auth::model::{Revocation, fold_identifier};
 use crate::auth::store;
 use crate::error::{AppError, ErrorCode, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
@@ -300,7 +300,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
                 return Ok(Err(invalid()));
             };
             if rotated_at.is_some() {
-                store::revoke_session(conn, session.id, "refresh_token_reused", now)?;
+                store::revoke_session(conn, session.id, Revocation::RefreshTokenReused, now)?;
                 return Ok(Err(AppError::unauthenticated(
                     ErrorCode::RefreshTokenReused,
                     "This refresh token was already used; the session has been ended. Log in again.",
@@ -330,9 +330,9 @@ pub async fn logout(state: &AppState, member_id: i64, session_id: Uuid, everywhe
         .db
         .transaction(move |conn| {
             if everywhere {
-                store::revoke_member_sessions(conn, member_id, "logout", now)?;
+                store::revoke_member_sessions(conn, member_id, Revocation::Logout, now)?;
             } else {
-                store::revoke_session(conn, session_id, "logout", now)?;
+                store::revoke_session(conn, session_id, Revocation::Logout, now)?;
             }
             Ok(())
         })

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Bytea, Integer, Nullable, Text, Timestamptz};
 use uuid::Uuid;
 
-use crate::auth::model::{FailureCount, THROTTLE_WINDOW, ThrottleScope};
+use crate::auth::model::{FailureCount, Revocation, THROTTLE_WINDOW, ThrottleScope};
 use crate::db;
 use crate::error::AppError;
 use crate::sanctions::store::{SanctionRow, open_sanctions_sql};
@@ -178,9 +178,17 @@ pub fn extend_session(
     Ok(())
 }
 
-pub fn revoke_session(conn: &mut PgConnection, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+pub fn revoke_session(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: Revocation,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     diesel::update(sessions::table.find(id).filter(sessions::revoked_at.is_null()))
-        .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq(reason)))
+        .set((
+            sessions::revoked_at.eq(now),
+            sessions::revoked_reason.eq(reason.as_str()),
+        ))
         .execute(conn)?;
     Ok(())
 }
@@ -189,7 +197,7 @@ pub fn revoke_session(conn: &mut PgConnection, id: Uuid, reason: &str, now: Date
 pub fn revoke_member_sessions(
     conn: &mut PgConnection,
     member_id: i64,
-    reason: &str,
+    reason: Revocation,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
     Ok(diesel::update(
@@ -197,7 +205,10 @@ pub fn revoke_member_sessions(
             .filter(sessions::member_id.eq(member_id))
             .filter(sessions::revoked_at.is_null()),
     )
-    .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq(reason)))
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(reason.as_str()),
+    ))
     .execute(conn)?)
 }
 
@@ -528,7 +539,7 @@ pub fn revoke_member_sessions_except(
     conn: &mut PgConnection,
     member_id: i64,
     keep: Uuid,
-    reason: &str,
+    reason: Revocation,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
     Ok(diesel::update(
@@ -537,7 +548,10 @@ pub fn revoke_member_sessions_except(
             .filter(sessions::id.ne(keep))
             .filter(sessions::revoked_at.is_null()),
     )
-    .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq(reason)))
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(reason.as_str()),
+    ))
     .execute(conn)?)
 }
 

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::extract::{EventsRead, StaffOrKey, Superuser, SuperuserWriter};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, ErrorCode, FieldError, Problem};
@@ -106,7 +106,7 @@ async fn create_client(
                 conn,
                 AuditEntry {
                     actor_id: caller.member_id,
-                    action: "service_client.created",
+                    action: AuditAction::ServiceClientCreated,
                     target_member_id: None,
                     target: Some(&row.name),
                     reason: None,
@@ -176,7 +176,7 @@ async fn revoke_client(
                 conn,
                 AuditEntry {
                     actor_id: caller.member_id,
-                    action: "service_client.revoked",
+                    action: AuditAction::ServiceClientRevoked,
                     target_member_id: None,
                     target: None,
                     reason: None,

@@ -1,6 +1,6 @@
 //! Writing and reading karma notes.
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::{Actor, check_may_moderate};
 use crate::error::AppError;
 use crate::events::{self, EventType};
@@ -36,7 +36,7 @@ pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaN
                 conn,
                 AuditEntry {
                     actor_id: author.id,
-                    action: "karma.noted",
+                    action: AuditAction::KarmaNoted,
                     target_member_id: Some(target.id),
                     target: None,
                     reason: Some(&note.note),

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::auth::model::Revocation;
 use crate::auth::password::member_source;
 use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
@@ -111,7 +112,7 @@ pub async fn change_password(
             tokens::void_outstanding(conn, member_id, &TokenKind::ALL)?;
             let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
             store::set_password(conn, member_id, &hash)?;
-            sessions::revoke_member_sessions_except(conn, member_id, session_id, "password_changed", now)?;
+            sessions::revoke_member_sessions_except(conn, member_id, session_id, Revocation::PasswordChanged, now)?;
             Ok(templates::password_changed(
                 &member,
                 PasswordChanged::Changed,

@@ -651,7 +651,7 @@ async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
             .into_iter()
             .map(|view| SanctionExport {
                 state: view.state.as_str().into(),
-                kind: view.row.kind,
+                kind: view.row.kind.as_str().into(),
                 resource: view.row.resource,
                 reason: view.row.reason,
                 created_at: view.row.created_at,

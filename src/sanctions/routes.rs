@@ -81,7 +81,7 @@ impl Sanction {
                 id: row.member_id,
                 username: view.member_name,
             },
-            kind: row.kind,
+            kind: row.kind.as_str().into(),
             resource: row.resource,
             reason: row.reason,
             private_note: (row.member_id != viewer).then_some(row.private_note),
@@ -425,7 +425,7 @@ impl From<StatusView> for MemberStatus {
                 .into_iter()
                 .map(|row| PublicSanction {
                     id: row.id,
-                    kind: row.kind,
+                    kind: row.kind.as_str().into(),
                     resource: row.resource,
                     reason: row.reason,
                     starts_at: row.starts_at,

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::{self, AuditAction, AuditEntry};
+use crate::auth::model::Revocation;
 use crate::auth::policy::{Actor, check_may_moderate, ensure_can_write};
 use crate::auth::store as sessions;
 use crate::cache::MemberFacts;
@@ -79,7 +80,7 @@ fn event_data(row: &SanctionRow, member_name: Option<&str>) -> serde_json::Value
     serde_json::json!({
         "sanction": {
             "id": row.id,
-            "kind": row.kind,
+            "kind": row.kind.as_str(),
             "resource": row.resource,
             "reason": row.reason,
             "starts_at": row.starts_at,
@@ -162,7 +163,7 @@ pub async fn apply(
             if standing.status(None, now).banned_until.is_some() {
                 // A ban takes effect at once: refresh tokens stop working and
                 // access tokens are refused from this instant.
-                sessions::revoke_member_sessions(conn, target.id, "banned", now)?;
+                sessions::revoke_member_sessions(conn, target.id, Revocation::Banned, now)?;
             }
             let row = store::find(conn, id)?.ok_or_else(|| AppError::internal("sanction vanished"))?;
             events::record(
@@ -176,12 +177,12 @@ pub async fn apply(
                 conn,
                 AuditEntry {
                     actor_id: moderator.id,
-                    action: "sanction.applied",
+                    action: AuditAction::SanctionApplied,
                     target_member_id: Some(target.id),
                     target: None,
                     reason: Some(&request.reason),
                     ip: &actor.ip,
-                    details: serde_json::json!({ "sanction_id": id, "kind": row.kind, "resource": row.resource }),
+                    details: serde_json::json!({ "sanction_id": id, "kind": row.kind.as_str(), "resource": row.resource }),
                 },
                 now,
             )?;
@@ -229,7 +230,7 @@ pub async fn end_early(
             check_may_moderate(conn, &moderator, &target, &bot_group)?;
             let standing = Standing::load(conn, target.id)?;
             let current = standing.state(id, now).ok_or_else(sanction_not_found)?;
-            if row.kind.starts_with("lift_") {
+            if matches!(row.kind, Action::Lift(_)) {
                 return Err(AppError::Conflict {
                     code: ErrorCode::SanctionIsALift,
                     detail: "A lift cannot be forgiven or reverted.".into(),
@@ -249,8 +250,8 @@ pub async fn end_early(
             settle(conn, target.id, now)?;
             let row = store::find(conn, id)?.ok_or_else(sanction_not_found)?;
             let (event, action) = match kind {
-                EndingKind::Forgiven => (EventType::SanctionForgiven, "sanction.forgiven"),
-                _ => (EventType::SanctionReverted, "sanction.reverted"),
+                EndingKind::Forgiven => (EventType::SanctionForgiven, AuditAction::SanctionForgiven),
+                _ => (EventType::SanctionReverted, AuditAction::SanctionReverted),
             };
             events::record(conn, event, target.id, event_data(&row, Some(&target.username)), now)?;
             audit::record(

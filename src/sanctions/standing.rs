@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::error::{AppError, SanctionNotice};
-use crate::sanctions::model::{History, OpenQueue, Restriction, Slot, State, Status, Until};
+use crate::sanctions::model::{Action, History, OpenQueue, Restriction, Slot, State, Status, Until};
 use crate::sanctions::store::{self, SanctionRow};
 
 /// A member's history and standing at one instant.
@@ -49,7 +49,7 @@ fn notice(rows: &[SanctionRow], status: &Status, restriction: Restriction) -> Op
         .active
         .iter()
         .filter_map(|id| rows.iter().find(|r| r.id == *id))
-        .filter(|row| row.kind == restriction.as_str())
+        .filter(|row| row.kind == Action::Impose(restriction))
         .max_by_key(|row| (row.created_at, row.id))
         .map(|row| row.reason.clone())?;
     Some(SanctionNotice {
@@ -140,7 +140,7 @@ pub struct StatusView {
 /// `sanction.expired` event.
 pub fn due_expiries(rows: &[SanctionRow], now: DateTime<Utc>) -> Vec<i64> {
     rows.iter()
-        .filter(|r| !r.expiry_recorded && r.ended_kind.is_none() && matches!(r.kind.as_str(), "ban" | "read_only"))
+        .filter(|r| !r.expiry_recorded && r.ended_kind.is_none() && matches!(r.kind, Action::Impose(_)))
         .filter(|r| r.starts_at.is_some() && r.ends_at.is_some_and(|end| end <= now))
         .map(|r| r.id)
         .collect()

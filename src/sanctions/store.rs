@@ -1,20 +1,43 @@
 //! Queries on sanctions.
 
 use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Timestamptz};
+use diesel::sql_types::{Bool, Text, Timestamptz};
 
 use crate::duration::Duration;
 use crate::error::AppError;
 use crate::sanctions::model::{Action, Ending, EndingKind, Entry, History, Slot, Until};
 use crate::schema::{members, sanctions};
 
+/// A stored kind, read as the domain's [`Action`]: a kind no version wrote
+/// fails the read rather than reaching the queue model.
+#[derive(FromSqlRow)]
+pub struct StoredAction(Action);
+
+impl FromSql<Text, Pg> for StoredAction {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+        Action::parse(&text)
+            .map(StoredAction)
+            .ok_or_else(|| format!("unknown sanction kind {text}").into())
+    }
+}
+
+impl From<StoredAction> for Action {
+    fn from(stored: StoredAction) -> Self {
+        stored.0
+    }
+}
+
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = sanctions)]
 pub struct SanctionRow {
     pub id: i64,
     pub member_id: i64,
-    pub kind: String,
+    #[diesel(deserialize_as = StoredAction)]
+    pub kind: Action,
     pub resource: Option<String>,
     pub reason: String,
     pub private_note: String,
@@ -32,8 +55,6 @@ pub struct SanctionRow {
 
 impl SanctionRow {
     pub fn entry(&self) -> Result<Entry, AppError> {
-        let action = Action::parse(&self.kind)
-            .ok_or_else(|| AppError::internal(format!("unknown sanction kind {}", self.kind)))?;
         let ending = match (self.ended_kind.as_deref(), self.ended_at) {
             (Some(kind), Some(at)) => Some(Ending {
                 kind: match kind {
@@ -52,7 +73,7 @@ impl SanctionRow {
             .map_err(AppError::internal)?;
         Ok(Entry {
             id: self.id,
-            action,
+            action: self.kind,
             resource: self.resource.clone(),
             created_at: self.created_at,
             duration,

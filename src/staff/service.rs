@@ -2,7 +2,8 @@
 //! forbidden domains, and reading the audit log. Every change and every
 //! lookup of personal data is written to the audit log.
 
-use crate::audit::{self, AuditEntry, AuditFilter, AuditRow};
+use crate::audit::{self, AuditAction, AuditEntry, AuditFilter, AuditRow};
+use crate::auth::model::Revocation;
 use crate::auth::policy::{Actor, rank_of};
 use crate::auth::store as sessions;
 use crate::error::{AppError, ErrorCode, FieldError};
@@ -15,7 +16,7 @@ use crate::state::AppState;
 use crate::tokens::model::TokenKind;
 use crate::tokens::store as tokens;
 
-fn entry<'a>(actor: &'a Actor, action: &'a str, target: &Member) -> AuditEntry<'a> {
+fn entry<'a>(actor: &'a Actor, action: AuditAction, target: &Member) -> AuditEntry<'a> {
     AuditEntry {
         actor_id: actor.member_id,
         action,
@@ -41,7 +42,7 @@ pub async fn revoke_sessions(state: &AppState, actor: Actor, target: MemberKey) 
                     "Logging this member out needs a higher rank.",
                 ));
             }
-            let revoked = sessions::revoke_member_sessions(conn, target.id, "staff", now)?;
+            let revoked = sessions::revoke_member_sessions(conn, target.id, Revocation::Staff, now)?;
             let data =
                 serde_json::json!({ "member": { "id": target.id, "username": target.username }, "sessions": revoked });
             events::record(conn, EventType::MemberSessionsRevoked, target.id, data, now)?;
@@ -49,7 +50,7 @@ pub async fn revoke_sessions(state: &AppState, actor: Actor, target: MemberKey) 
                 conn,
                 AuditEntry {
                     details: serde_json::json!({ "sessions": revoked }),
-                    ..entry(&actor, "member.sessions_revoked", &target)
+                    ..entry(&actor, AuditAction::MemberSessionsRevoked, &target)
                 },
                 now,
             )?;
@@ -69,7 +70,7 @@ pub async fn member_ips(
         .transaction(move |conn| {
             let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
             let ips = members::ips_of(conn, target.id)?;
-            audit::record(conn, entry(&actor, "member.ips_viewed", &target), now)?;
+            audit::record(conn, entry(&actor, AuditAction::MemberIpsViewed, &target), now)?;
             Ok((target, ips))
         })
         .await
@@ -86,7 +87,7 @@ pub async fn members_at(state: &AppState, actor: Actor, network: ipnet::IpNet) -
                 conn,
                 AuditEntry {
                     actor_id: actor.member_id,
-                    action: audit::IP_LOOKUP,
+                    action: AuditAction::IpMembersViewed,
                     target_member_id: None,
                     target: Some(&network),
                     reason: None,
@@ -148,7 +149,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
             // A superuser is staff too.
             store::set_flags(conn, target.id, roles.staff || roles.superuser, roles.superuser, roles.active, deactivated_at)?;
             if deactivates {
-                sessions::revoke_member_sessions(conn, target.id, "deactivated", now)?;
+                sessions::revoke_member_sessions(conn, target.id, Revocation::Deactivated, now)?;
                 // Links sent before no longer open anything.
                 tokens::void_outstanding(conn, target.id, &TokenKind::ALL)?;
             }
@@ -159,7 +160,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
             });
             let data = serde_json::json!({ "member": { "id": target.id, "username": target.username }, "roles": details["after"] });
             events::record(conn, EventType::MemberRolesChanged, target.id, data, now)?;
-            audit::record(conn, AuditEntry { details, ..entry(&actor, "member.roles_changed", &target) }, now)?;
+            audit::record(conn, AuditEntry { details, ..entry(&actor, AuditAction::MemberRolesChanged, &target) }, now)?;
             Ok(after)
         })
         .await
@@ -179,7 +180,7 @@ pub async fn create_group(state: &AppState, actor: Actor, name: String) -> Resul
                 conn,
                 AuditEntry {
                     actor_id: actor.member_id,
-                    action: "group.created",
+                    action: AuditAction::GroupCreated,
                     target_member_id: None,
                     target: Some(&name),
                     reason: None,
@@ -221,9 +222,9 @@ pub async fn change_domain(state: &AppState, actor: Actor, domain: String, add: 
                 AuditEntry {
                     actor_id: actor.member_id,
                     action: if add {
-                        "forbidden_domain.added"
+                        AuditAction::ForbiddenDomainAdded
                     } else {
-                        "forbidden_domain.removed"
+                        AuditAction::ForbiddenDomainRemoved
                     },
                     target_member_id: None,
                     target: Some(&domain),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::auth::admission::account_disabled;
-use crate::auth::model::fold_identifier;
+use crate::auth::model::{Revocation, fold_identifier};
 use crate::auth::password::member_source;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
@@ -155,7 +155,7 @@ pub async fn reset_password(
             store::mark_used(conn, stored.id, now)?;
             let member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
             members::set_password(conn, member.id, &hash)?;
-            sessions::revoke_member_sessions(conn, member.id, "password_reset", now)?;
+            sessions::revoke_member_sessions(conn, member.id, Revocation::PasswordReset, now)?;
             // Whatever was asked with the old password (an address change,
             // other reset links) must not outlive it.
             store::void_outstanding(conn, member.id, &TokenKind::ALL)?;

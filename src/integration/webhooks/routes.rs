@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::extract::{Caller, Superuser, SuperuserWriter};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, ErrorCode, FieldError, Problem};
@@ -143,7 +143,7 @@ async fn create(
                 conn,
                 &caller,
                 ip,
-                "webhook.created",
+                AuditAction::WebhookCreated,
                 serde_json::json!({ "webhook_id": row.id, "url": row.url, "events": row.event_types }),
                 now,
             )?;
@@ -217,7 +217,7 @@ async fn remove(
                 conn,
                 &caller,
                 ip,
-                "webhook.deleted",
+                AuditAction::WebhookDeleted,
                 serde_json::json!({ "webhook_id": id }),
                 now,
             )
@@ -338,7 +338,7 @@ async fn redeliver(
                 return Err(not_found());
             }
             let details = serde_json::json!({ "webhook_id": id, "delivery_id": delivery });
-            record(conn, &caller, ip, "webhook.redelivered", details, now)
+            record(conn, &caller, ip, AuditAction::WebhookRedelivered, details, now)
         })
         .await?;
     Ok(HttpResponse::Accepted().finish())
@@ -349,7 +349,7 @@ fn record(
     conn: &mut diesel::PgConnection,
     caller: &Caller,
     ip: std::net::IpAddr,
-    action: &'static str,
+    action: AuditAction,
     details: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
