@@ -40,7 +40,8 @@ use uuid::Uuid;
 use crate::auth::store::SessionState;
 use crate::db::{ChangeSink, Db};
 use crate::error::AppError;
-use crate::integration::clients::{self, ClientRow};
+use crate::integration::model::hash_key;
+use crate::integration::store::{self as clients, ClientRow};
 use crate::members::model::{Member, MemberKey};
 use crate::members::store as members;
 use crate::sanctions::standing::OpenStanding;
@@ -372,7 +373,7 @@ impl MemberCache {
         key: String,
     ) -> Result<Option<Arc<CachedClient>>, AppError> {
         let cache = self;
-        let hash = clients::hash_key(&key);
+        let hash = hash_key(&key);
         if cache.trusted()
             && let Some(client) = cache.clients.get(&hash)
             && now - client.loaded_at < MAX_AGE

@@ -12,7 +12,8 @@ pub use crate::auth::model::Caller;
 use crate::auth::policy;
 pub use crate::auth::policy::Principal;
 use crate::error::{AppError, ErrorCode};
-use crate::integration::clients::{self, Scope};
+use crate::integration::model::{Scope, is_api_key};
+use crate::integration::store as clients;
 use crate::members::model::MemberKey;
 use crate::members::store as members;
 use crate::state::AppState;
@@ -224,7 +225,7 @@ impl FromRequest for Principal {
         let token = bearer_token(request);
         Box::pin(async move {
             let token = token?;
-            if !clients::is_api_key(&token) {
+            if !is_api_key(&token) {
                 return authenticate(state, Ok(token)).await.map(Principal::Member);
             }
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;

@@ -9,7 +9,7 @@ use diesel::PgConnection;
 use crate::auth::model::Caller;
 use crate::cache::CachedClient;
 use crate::error::{AppError, ErrorCode};
-use crate::integration::clients::Scope;
+use crate::integration::model::Scope;
 use crate::members::model::{Member, MemberKey};
 use crate::members::store as members;
 use crate::sanctions::model::{Rank, Refusal, may_moderate};
@@ -130,4 +130,13 @@ pub fn require_staff(caller: &Caller) -> Result<(), AppError> {
 pub struct Actor {
     pub member_id: i64,
     pub ip: String,
+}
+
+impl Actor {
+    pub fn new(caller: &Caller, ip: std::net::IpAddr) -> Self {
+        Self {
+            member_id: caller.member_id,
+            ip: ip.to_string(),
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! What memberd offers other services: API keys and webhooks.
 
-pub mod clients;
+pub mod model;
 pub mod routes;
+pub mod service;
+pub mod store;
 pub mod webhooks;

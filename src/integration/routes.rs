@@ -1,4 +1,4 @@
-//! HTTP handlers for service clients.
+//! HTTP handlers for service clients and the event feed.
 
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
@@ -7,13 +7,14 @@ use utoipa::IntoParams;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::extract::{EventsRead, StaffOrKey, Superuser, SuperuserWriter};
+use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, ErrorCode, FieldError, Problem};
-use crate::events::{self, EventType};
+use crate::error::{AppError, Problem};
 use crate::input::{Json, Query};
-use crate::integration::clients::{self, ApiKey, ClientRow};
+use crate::integration::model::{EventQuery, parse_client};
+use crate::integration::service;
+use crate::integration::store::ClientRow;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::state::AppState;
 
@@ -93,36 +94,13 @@ async fn create_client(
     ClientIp(ip): ClientIp,
     Json(body): Json<ClientRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (name, scopes) = clients::parse_client(&body.name, &body.scopes).map_err(AppError::Validation)?;
-    let key = ApiKey::generate();
-    let now = state.clock.now();
-    let text = key.text.clone();
-    let row = state
-        .db
-        .transaction(move |conn| {
-            let row = clients::insert(conn, &name, &scopes, &key, caller.member_id, now)?;
-            let ip = ip.to_string();
-            audit::record(
-                conn,
-                AuditEntry {
-                    actor_id: caller.member_id,
-                    action: AuditAction::ServiceClientCreated,
-                    target_member_id: None,
-                    target: Some(&row.name),
-                    reason: None,
-                    ip: &ip,
-                    details: serde_json::json!({ "service_client_id": row.id, "scopes": row.scopes }),
-                },
-                now,
-            )?;
-            Ok(row)
-        })
-        .await?;
+    let (name, scopes) = parse_client(&body.name, &body.scopes).map_err(AppError::Validation)?;
+    let (row, key) = service::create_client(&state, Actor::new(&caller, ip), name, scopes).await?;
     Ok(HttpResponse::Created().json(CreatedClient {
         id: row.id,
         name: row.name,
         scopes: row.scopes,
-        key: text,
+        key,
         created_at: row.created_at,
     }))
 }
@@ -139,7 +117,7 @@ async fn create_client(
 )]
 #[get("/service-clients")]
 async fn list_clients(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<ServiceClient>>, AppError> {
-    let rows = state.db.run(clients::list).await?;
+    let rows = service::list_clients(&state).await?;
     Ok(web::Json(rows.into_iter().map(ServiceClient::from).collect()))
 }
 
@@ -162,31 +140,7 @@ async fn revoke_client(
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let not_found = || AppError::not_found(ErrorCode::ServiceClientNotFound, "No such live service client.");
-    let id: i64 = id.parse().map_err(|_| not_found())?;
-    let now = state.clock.now();
-    state
-        .db
-        .transaction(move |conn| {
-            if !clients::revoke(conn, id, now)? {
-                return Err(not_found());
-            }
-            let ip = ip.to_string();
-            audit::record(
-                conn,
-                AuditEntry {
-                    actor_id: caller.member_id,
-                    action: AuditAction::ServiceClientRevoked,
-                    target_member_id: None,
-                    target: None,
-                    reason: None,
-                    ip: &ip,
-                    details: serde_json::json!({ "service_client_id": id }),
-                },
-                now,
-            )
-        })
-        .await?;
+    service::revoke_client(&state, Actor::new(&caller, ip), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -222,76 +176,6 @@ pub struct EventPage {
     pub next_cursor: String,
 }
 
-const MAX_WAIT_SECS: u64 = 60;
-
-struct EventQuery {
-    cursor: i64,
-    types: Vec<EventType>,
-    wait: Option<std::time::Duration>,
-    limit: i64,
-}
-
-fn parse_event_query(params: EventParams) -> Result<EventQuery, AppError> {
-    let mut errors = Vec::new();
-    let cursor = match params.after.as_deref() {
-        None | Some("") => 0,
-        Some(text) => text.parse::<i64>().ok().filter(|c| *c >= 0).unwrap_or_else(|| {
-            errors.push(FieldError::new(
-                "after",
-                "invalid",
-                "Use a next_cursor from an earlier answer.",
-            ));
-            0
-        }),
-    };
-    let mut types = Vec::new();
-    for name in params
-        .types
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        match EventType::parse(name) {
-            Some(t) => types.push(t),
-            None => errors.push(FieldError::new(
-                "types",
-                "unknown_type",
-                format!("{name} is not an event type."),
-            )),
-        }
-    }
-    let wait = match params.wait.as_deref() {
-        None => None,
-        Some(text) => match crate::duration::Duration::parse(text) {
-            Ok(d) if d.as_secs() <= MAX_WAIT_SECS => Some(d.to_std()),
-            Ok(_) => {
-                errors.push(FieldError::new("wait", "too_long", "Wait at most 60 seconds."));
-                None
-            }
-            Err(e) => {
-                errors.push(FieldError::new("wait", "invalid", e.to_string()));
-                None
-            }
-        },
-    };
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=1_000).contains(&limit) {
-        errors.push(FieldError::new("limit", "out_of_range", "limit is between 1 and 1000."));
-    }
-    if errors.is_empty() {
-        Ok(EventQuery {
-            cursor,
-            types,
-            wait,
-            limit,
-        })
-    } else {
-        Err(AppError::Validation(errors))
-    }
-}
-
 /// The event feed: what changed, in order, from a cursor.
 ///
 /// With `wait`, an empty answer is held until an event arrives (woken by
@@ -317,34 +201,32 @@ async fn event_feed(
     _: StaffOrKey<EventsRead>,
     Query(params): Query<EventParams>,
 ) -> Result<web::Json<EventPage>, AppError> {
-    let query = parse_event_query(params)?;
-    let deadline = query.wait.map(|w| tokio::time::Instant::now() + w);
-    let types = std::sync::Arc::new(query.types);
-    loop {
-        // Subscribed before reading, so an event committed in between still wakes us.
-        let mut changes = state.notifications.events();
-        let types = types.clone();
-        let (cursor, limit) = (query.cursor, query.limit);
-        let rows = state
-            .db
-            .run(move |conn| events::after(conn, cursor, &types, limit))
-            .await?;
-        let expired = deadline.is_none_or(|d| tokio::time::Instant::now() >= d);
-        if !rows.is_empty() || expired {
-            let next_cursor = rows.last().map_or(query.cursor, |r| r.id).to_string();
-            let items = rows
-                .into_iter()
-                .map(|r| Event {
-                    id: r.id,
-                    type_: r.event_type,
-                    occurred_at: r.occurred_at,
-                    data: r.data,
-                })
-                .collect();
-            return Ok(web::Json(EventPage { items, next_cursor }));
-        }
-        if let Some(deadline) = deadline {
-            let _ = tokio::time::timeout_at(deadline, changes.next()).await;
-        }
+    let (rows, next_cursor) = service::events_after(&state, params.try_into()?).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| Event {
+            id: r.id,
+            type_: r.event_type,
+            occurred_at: r.occurred_at,
+            data: r.data,
+        })
+        .collect();
+    Ok(web::Json(EventPage {
+        items,
+        next_cursor: next_cursor.to_string(),
+    }))
+}
+
+impl TryFrom<EventParams> for EventQuery {
+    type Error = AppError;
+
+    fn try_from(params: EventParams) -> Result<Self, AppError> {
+        EventQuery::parse(
+            params.after.as_deref(),
+            params.types.as_deref(),
+            params.wait.as_deref(),
+            params.limit,
+        )
+        .map_err(AppError::Validation)
     }
 }

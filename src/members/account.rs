@@ -287,7 +287,7 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
             let placeholder = store::placeholder_id(conn)?;
             crate::sanctions::store::reattribute(conn, member_id, placeholder)?;
             crate::karma::store::reattribute(conn, member_id, placeholder)?;
-            crate::integration::clients::reattribute(conn, member_id, placeholder)?;
+            crate::integration::store::reattribute(conn, member_id, placeholder)?;
             crate::integration::webhooks::store::reattribute(conn, member_id, placeholder)?;
             crate::audit::anonymise_member(conn, member_id, placeholder)?;
             store::delete(conn, member_id)?;

@@ -11,7 +11,7 @@ use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::error::{AppError, ErrorCode, FieldError, Problem};
 use crate::input::{Json, Query};
-use crate::integration::clients::Scope;
+use crate::integration::model::Scope;
 use crate::members::account::{self, AccountChange, PasswordChange};
 use crate::members::model::{DirectorySort, Locale, Member, MemberKey, ProfileChanges, directory_prefix};
 use crate::members::profiles::{self, ProfileView, Viewer};

@@ -11,6 +11,7 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::error::FieldError;
+use crate::events::model::EventType;
 
 pub const SECRET_PREFIX: &str = "whsec_";
 
@@ -106,6 +107,59 @@ pub fn parse_url(text: &str) -> Result<url::Url, FieldError> {
         return Err(invalid());
     }
     Ok(url)
+}
+
+/// A webhook to create, checked: its URL, the event types it hears (sorted,
+/// each once), and its secret (the one given, or a new one).
+pub struct NewWebhook {
+    pub url: url::Url,
+    pub events: Vec<EventType>,
+    pub secret: String,
+}
+
+impl NewWebhook {
+    pub fn parse(url: &str, events: &[String], secret: Option<String>) -> Result<Self, Vec<FieldError>> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let url = parse_url(url).map_err(|e| errors.push(e)).ok();
+        if events.is_empty() {
+            errors.push(FieldError::new("events", "required", "Name at least one event type."));
+        }
+        let mut types = Vec::new();
+        for name in events {
+            match EventType::parse(name) {
+                Some(t) => types.push(t),
+                None => errors.push(FieldError::new(
+                    "events",
+                    "unknown_type",
+                    format!("{name} is not an event type."),
+                )),
+            }
+        }
+        let secret = match secret {
+            Some(secret) if secret_key(&secret).is_none() => {
+                errors.push(FieldError::new(
+                    "secret",
+                    "invalid",
+                    "A secret is whsec_ and base64 of 16 to 64 bytes.",
+                ));
+                None
+            }
+            Some(secret) => Some(secret),
+            None => Some(generate_secret()),
+        };
+        match (url, secret, errors.is_empty()) {
+            (Some(url), Some(secret), true) => {
+                types.sort_by_key(|t| t.as_str());
+                types.dedup();
+                Ok(Self {
+                    url,
+                    events: types,
+                    secret,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
 }
 
 #[cfg(test)]

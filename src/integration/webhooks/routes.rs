@@ -6,15 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::audit::{self, AuditAction, AuditEntry};
-use crate::auth::extract::{Caller, Superuser, SuperuserWriter};
+use crate::auth::extract::{Superuser, SuperuserWriter};
+use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, ErrorCode, FieldError, Problem};
-use crate::events::EventType;
+use crate::error::{AppError, Problem};
 use crate::input::{Json, Query};
-use crate::integration::webhooks::model::{generate_secret, parse_url, secret_key};
-use crate::integration::webhooks::service::check_url;
-use crate::integration::webhooks::store::{self, WebhookRow};
+use crate::integration::webhooks::model::NewWebhook;
+use crate::integration::webhooks::service;
+use crate::integration::webhooks::store::WebhookRow;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
 use crate::state::AppState;
@@ -62,6 +61,14 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
 }
 
+impl TryFrom<WebhookRequest> for NewWebhook {
+    type Error = AppError;
+
+    fn try_from(body: WebhookRequest) -> Result<Self, AppError> {
+        NewWebhook::parse(&body.url, &body.events, body.secret).map_err(AppError::Validation)
+    }
+}
+
 impl From<WebhookRow> for Webhook {
     fn from(row: WebhookRow) -> Self {
         Webhook {
@@ -100,56 +107,9 @@ async fn create(
     ClientIp(ip): ClientIp,
     Json(body): Json<WebhookRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    let url = parse_url(&body.url).map_err(|e| errors.push(e)).ok();
-    if body.events.is_empty() {
-        errors.push(FieldError::new("events", "required", "Name at least one event type."));
-    }
-    for name in &body.events {
-        if EventType::parse(name).is_none() {
-            errors.push(FieldError::new(
-                "events",
-                "unknown_type",
-                format!("{name} is not an event type."),
-            ));
-        }
-    }
-    let secret = match body.secret {
-        Some(secret) if secret_key(&secret).is_none() => {
-            errors.push(FieldError::new(
-                "secret",
-                "invalid",
-                "A secret is whsec_ and base64 of 16 to 64 bytes.",
-            ));
-            None
-        }
-        Some(secret) => Some(secret),
-        None => Some(generate_secret()),
-    };
-    let (Some(url), Some(secret), true) = (url, secret, errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
-    check_url(&url, state.config.webhook_allow_private).await?;
-    let mut events = body.events;
-    events.sort();
-    events.dedup();
-    let now = state.clock.now();
-    let (url_text, kept_secret) = (url.to_string(), secret.clone());
-    let row = state
-        .db
-        .transaction(move |conn| {
-            let row = store::insert(conn, &url_text, &events, &kept_secret, caller.member_id, now)?;
-            record(
-                conn,
-                &caller,
-                ip,
-                AuditAction::WebhookCreated,
-                serde_json::json!({ "webhook_id": row.id, "url": row.url, "events": row.event_types }),
-                now,
-            )?;
-            Ok(row)
-        })
-        .await?;
+    let hook = NewWebhook::try_from(body)?;
+    let secret = hook.secret.clone();
+    let row = service::create(&state, Actor::new(&caller, ip), hook).await?;
     Ok(HttpResponse::Created().json(CreatedWebhook {
         id: row.id,
         url: row.url,
@@ -171,19 +131,8 @@ async fn create(
 )]
 #[get("/webhooks")]
 async fn list(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<Webhook>>, AppError> {
-    Ok(web::Json(
-        state
-            .db
-            .run(store::list)
-            .await?
-            .into_iter()
-            .map(Webhook::from)
-            .collect(),
-    ))
-}
-
-fn webhook_not_found() -> AppError {
-    AppError::not_found(ErrorCode::WebhookNotFound, "No such webhook.")
+    let rows = service::list(&state).await?;
+    Ok(web::Json(rows.into_iter().map(Webhook::from).collect()))
 }
 
 /// Delete a webhook and its delivery log.
@@ -205,24 +154,7 @@ async fn remove(
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
-    let now = state.clock.now();
-    state
-        .db
-        .transaction(move |conn| {
-            if !store::delete(conn, id)? {
-                return Err(webhook_not_found());
-            }
-            record(
-                conn,
-                &caller,
-                ip,
-                AuditAction::WebhookDeleted,
-                serde_json::json!({ "webhook_id": id }),
-                now,
-            )
-        })
-        .await?;
+    service::remove(&state, Actor::new(&caller, ip), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -274,15 +206,8 @@ async fn deliveries(
     id: web::Path<String>,
     Query(params): Query<DeliveryParams>,
 ) -> Result<Paged<Delivery>, AppError> {
-    let id: i64 = id.parse().map_err(|_| webhook_not_found())?;
     let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
-    let (rows, total) = state
-        .db
-        .run(move |conn| {
-            store::find(conn, id)?.ok_or_else(webhook_not_found)?;
-            store::deliveries(conn, id, page.offset(), page.per_page)
-        })
-        .await?;
+    let (rows, total) = service::deliveries(&state, &id, page).await?;
     let items = rows
         .into_iter()
         .map(|(delivery, event_type, attempts)| Delivery {
@@ -324,47 +249,7 @@ async fn redeliver(
     ClientIp(ip): ClientIp,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let not_found = || AppError::not_found(ErrorCode::DeliveryNotFound, "No such delivery of this webhook.");
     let (id, delivery) = path.into_inner();
-    let (id, delivery): (i64, i64) = (
-        id.parse().map_err(|_| not_found())?,
-        delivery.parse().map_err(|_| not_found())?,
-    );
-    let now = state.clock.now();
-    state
-        .db
-        .transaction(move |conn| {
-            if !store::redeliver(conn, id, delivery, now)? {
-                return Err(not_found());
-            }
-            let details = serde_json::json!({ "webhook_id": id, "delivery_id": delivery });
-            record(conn, &caller, ip, AuditAction::WebhookRedelivered, details, now)
-        })
-        .await?;
+    service::redeliver(&state, Actor::new(&caller, ip), &id, &delivery).await?;
     Ok(HttpResponse::Accepted().finish())
-}
-
-/// A superuser's change to the webhooks, in the audit log with the change itself.
-fn record(
-    conn: &mut diesel::PgConnection,
-    caller: &Caller,
-    ip: std::net::IpAddr,
-    action: AuditAction,
-    details: serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let ip = ip.to_string();
-    audit::record(
-        conn,
-        AuditEntry {
-            actor_id: caller.member_id,
-            action,
-            target_member_id: None,
-            target: None,
-            reason: None,
-            ip: &ip,
-            details,
-        },
-        now,
-    )
 }

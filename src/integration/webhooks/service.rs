@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 
-use crate::error::AppError;
-use crate::integration::webhooks::model::{is_private, secret_key, signature};
-use crate::integration::webhooks::store::{self, Outcome, Outgoing};
+use crate::audit::{self, AuditAction, AuditEntry};
+use crate::auth::policy::Actor;
+use crate::error::{AppError, ErrorCode};
+use crate::integration::webhooks::model::{NewWebhook, is_private, secret_key, signature};
+use crate::integration::webhooks::store::{self, DeliveryLog, Outcome, Outgoing, WebhookRow};
+use crate::pagination::Page;
 use crate::state::AppState;
 
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
@@ -177,4 +180,113 @@ pub async fn check_url(url: &url::Url, allow_private: bool) -> Result<(), AppErr
         None => Ok(()),
         Some(reason) => Err(AppError::validation("url", "url_not_allowed", reason)),
     }
+}
+
+fn webhook_not_found() -> AppError {
+    AppError::not_found(ErrorCode::WebhookNotFound, "No such webhook.")
+}
+
+/// Ids come from the path: one that is not a number names no webhook.
+fn webhook_id(text: &str) -> Result<i64, AppError> {
+    text.parse().map_err(|_| webhook_not_found())
+}
+
+/// A superuser's change to the webhooks, in the audit log with the change itself.
+fn record(
+    conn: &mut diesel::PgConnection,
+    actor: &Actor,
+    action: AuditAction,
+    details: serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    audit::record(
+        conn,
+        AuditEntry {
+            actor_id: actor.member_id,
+            action,
+            target_member_id: None,
+            target: None,
+            reason: None,
+            ip: &actor.ip,
+            details,
+        },
+        now,
+    )
+}
+
+/// Creates a webhook; it hears of events from now on.
+pub async fn create(state: &AppState, actor: Actor, hook: NewWebhook) -> Result<WebhookRow, AppError> {
+    check_url(&hook.url, state.config.webhook_allow_private).await?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            let row = store::insert(
+                conn,
+                hook.url.as_str(),
+                &hook.events,
+                &hook.secret,
+                actor.member_id,
+                now,
+            )?;
+            let details = serde_json::json!({ "webhook_id": row.id, "url": row.url, "events": row.event_types });
+            record(conn, &actor, AuditAction::WebhookCreated, details, now)?;
+            Ok(row)
+        })
+        .await
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<WebhookRow>, AppError> {
+    state.db.run(store::list).await
+}
+
+/// Deletes a webhook and its delivery log.
+pub async fn remove(state: &AppState, actor: Actor, id: &str) -> Result<(), AppError> {
+    let id = webhook_id(id)?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if !store::delete(conn, id)? {
+                return Err(webhook_not_found());
+            }
+            record(
+                conn,
+                &actor,
+                AuditAction::WebhookDeleted,
+                serde_json::json!({ "webhook_id": id }),
+                now,
+            )
+        })
+        .await
+}
+
+/// A page of a webhook's deliveries, newest first, and how many there are.
+pub async fn deliveries(state: &AppState, id: &str, page: Page) -> Result<(Vec<DeliveryLog>, i64), AppError> {
+    let id = webhook_id(id)?;
+    state
+        .db
+        .run(move |conn| {
+            store::find(conn, id)?.ok_or_else(webhook_not_found)?;
+            store::deliveries(conn, id, page.offset(), page.per_page)
+        })
+        .await
+}
+
+/// Sends a delivery again, from the start of the retry schedule.
+pub async fn redeliver(state: &AppState, actor: Actor, id: &str, delivery: &str) -> Result<(), AppError> {
+    let not_found = || AppError::not_found(ErrorCode::DeliveryNotFound, "No such delivery of this webhook.");
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let delivery: i64 = delivery.parse().map_err(|_| not_found())?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if !store::redeliver(conn, id, delivery, now)? {
+                return Err(not_found());
+            }
+            let details = serde_json::json!({ "webhook_id": id, "delivery_id": delivery });
+            record(conn, &actor, AuditAction::WebhookRedelivered, details, now)
+        })
+        .await
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Timestamptz};
 
 use crate::error::AppError;
+use crate::events::EventType;
 use crate::integration::webhooks::model::retry_delay;
 use crate::schema::{events, webhook_attempts, webhook_deliveries, webhooks};
 
@@ -25,7 +26,7 @@ pub struct WebhookRow {
 pub fn insert(
     conn: &mut PgConnection,
     url: &str,
-    types: &[String],
+    types: &[EventType],
     secret: &str,
     by: i64,
     now: DateTime<Utc>,
@@ -34,7 +35,7 @@ pub fn insert(
     Ok(diesel::insert_into(webhooks::table)
         .values((
             webhooks::url.eq(url),
-            webhooks::event_types.eq(types),
+            webhooks::event_types.eq(types.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
             webhooks::secret.eq(secret),
             webhooks::created_by.eq(by),
             webhooks::created_at.eq(now),

@@ -1,14 +1,14 @@
-//! Service clients: other services of the community, calling with an API key.
+//! Service clients — other services of the community, calling with an API
+//! key — and what they ask of the event feed, in plain Rust.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::error::{AppError, FieldError};
-use crate::schema::service_clients;
+use crate::duration::Duration;
+use crate::error::FieldError;
+use crate::events::model::EventType;
 
 /// What a key lets its service do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,87 +102,83 @@ pub fn parse_client(name: &str, scopes: &[String]) -> Result<(String, Vec<Scope>
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = service_clients)]
-pub struct ClientRow {
-    pub id: i64,
-    pub name: String,
-    pub scopes: Vec<String>,
-    pub key_prefix: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
+const MAX_WAIT_SECS: u64 = 60;
+
+/// A read of the event feed, checked.
+pub struct EventQuery {
+    /// Events after this id.
+    pub cursor: i64,
+    /// Only these types; every type when empty.
+    pub types: Vec<EventType>,
+    /// How long to hold an empty answer for an event to arrive.
+    pub wait: Option<std::time::Duration>,
+    pub limit: i64,
 }
 
-impl ClientRow {
-    pub fn has(&self, scope: Scope) -> bool {
-        self.scopes.iter().any(|s| s == scope.as_str())
+impl EventQuery {
+    pub fn parse(
+        after: Option<&str>,
+        type_names: Option<&str>,
+        wait: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let cursor = match after {
+            None | Some("") => 0,
+            Some(text) => text.parse::<i64>().ok().filter(|c| *c >= 0).unwrap_or_else(|| {
+                errors.push(FieldError::new(
+                    "after",
+                    "invalid",
+                    "Use a next_cursor from an earlier answer.",
+                ));
+                0
+            }),
+        };
+        let mut types = Vec::new();
+        for name in type_names
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            match EventType::parse(name) {
+                Some(t) => types.push(t),
+                None => errors.push(FieldError::new(
+                    "types",
+                    "unknown_type",
+                    format!("{name} is not an event type."),
+                )),
+            }
+        }
+        let wait = match wait {
+            None => None,
+            Some(text) => match Duration::parse(text) {
+                Ok(d) if d.as_secs() <= MAX_WAIT_SECS => Some(d.to_std()),
+                Ok(_) => {
+                    errors.push(FieldError::new("wait", "too_long", "Wait at most 60 seconds."));
+                    None
+                }
+                Err(e) => {
+                    errors.push(FieldError::new("wait", "invalid", e.to_string()));
+                    None
+                }
+            },
+        };
+        let limit = limit.unwrap_or(100);
+        if !(1..=1_000).contains(&limit) {
+            errors.push(FieldError::new("limit", "out_of_range", "limit is between 1 and 1000."));
+        }
+        if errors.is_empty() {
+            Ok(Self {
+                cursor,
+                types,
+                wait,
+                limit,
+            })
+        } else {
+            Err(errors)
+        }
     }
-}
-
-pub fn insert(
-    conn: &mut PgConnection,
-    name: &str,
-    scopes: &[Scope],
-    key: &ApiKey,
-    by: i64,
-    now: DateTime<Utc>,
-) -> Result<ClientRow, AppError> {
-    Ok(diesel::insert_into(service_clients::table)
-        .values((
-            service_clients::name.eq(name),
-            service_clients::scopes.eq(scopes.iter().map(|s| s.as_str().to_string()).collect::<Vec<_>>()),
-            service_clients::key_hash.eq(hash_key(&key.text)),
-            service_clients::key_prefix.eq(key.prefix()),
-            service_clients::created_by.eq(by),
-            service_clients::created_at.eq(now),
-        ))
-        .returning(ClientRow::as_returning())
-        .get_result(conn)?)
-}
-
-pub fn list(conn: &mut PgConnection) -> Result<Vec<ClientRow>, AppError> {
-    Ok(service_clients::table
-        .order(service_clients::id.asc())
-        .select(ClientRow::as_select())
-        .load(conn)?)
-}
-
-pub fn revoke(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let changed = diesel::update(
-        service_clients::table
-            .find(id)
-            .filter(service_clients::revoked_at.is_null()),
-    )
-    .set(service_clients::revoked_at.eq(now))
-    .execute(conn)?;
-    Ok(changed == 1)
-}
-
-/// The live (unrevoked) client holding this key.
-pub fn find_live(conn: &mut PgConnection, key: &str) -> Result<Option<ClientRow>, AppError> {
-    Ok(service_clients::table
-        .filter(service_clients::key_hash.eq(hash_key(key)))
-        .filter(service_clients::revoked_at.is_null())
-        .select(ClientRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-pub fn record_use(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
-    diesel::update(service_clients::table.find(id))
-        .set(service_clients::last_used_at.eq(now))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Keys belong to the community, not to the superuser who made them: when
-/// that superuser unregisters, they are attributed to the placeholder member.
-pub fn reattribute(conn: &mut PgConnection, from: i64, to: i64) -> Result<(), AppError> {
-    diesel::update(service_clients::table.filter(service_clients::created_by.eq(from)))
-        .set(service_clients::created_by.eq(to))
-        .execute(conn)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,114 @@
+//! Service clients and the event feed: creating and revoking keys (each in
+//! the audit log), and reading events as they commit.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+
+use crate::audit::{self, AuditAction, AuditEntry};
+use crate::auth::policy::Actor;
+use crate::error::{AppError, ErrorCode};
+use crate::events::{self, EventRow};
+use crate::integration::model::{ApiKey, EventQuery, Scope};
+use crate::integration::store::{self, ClientRow};
+use crate::state::AppState;
+
+/// A superuser's change to the keys, in the audit log with the change itself.
+fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    action: AuditAction,
+    target: Option<&str>,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    audit::record(
+        conn,
+        AuditEntry {
+            actor_id: actor.member_id,
+            action,
+            target_member_id: None,
+            target,
+            reason: None,
+            ip: &actor.ip,
+            details,
+        },
+        now,
+    )
+}
+
+/// Creates a client and its key; the key's text is returned this once.
+pub async fn create_client(
+    state: &AppState,
+    actor: Actor,
+    name: String,
+    scopes: Vec<Scope>,
+) -> Result<(ClientRow, String), AppError> {
+    let key = ApiKey::generate();
+    let text = key.text.clone();
+    let now = state.clock.now();
+    let row = state
+        .db
+        .transaction(move |conn| {
+            let row = store::insert(conn, &name, &scopes, &key, actor.member_id, now)?;
+            let details = serde_json::json!({ "service_client_id": row.id, "scopes": row.scopes });
+            record(
+                conn,
+                &actor,
+                AuditAction::ServiceClientCreated,
+                Some(&row.name),
+                details,
+                now,
+            )?;
+            Ok(row)
+        })
+        .await?;
+    Ok((row, text))
+}
+
+pub async fn list_clients(state: &AppState) -> Result<Vec<ClientRow>, AppError> {
+    state.db.run(store::list).await
+}
+
+/// Revokes a client's key: it stops working at once, on every replica.
+pub async fn revoke_client(state: &AppState, actor: Actor, id: &str) -> Result<(), AppError> {
+    let not_found = || AppError::not_found(ErrorCode::ServiceClientNotFound, "No such live service client.");
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if !store::revoke(conn, id, now)? {
+                return Err(not_found());
+            }
+            let details = serde_json::json!({ "service_client_id": id });
+            record(conn, &actor, AuditAction::ServiceClientRevoked, None, details, now)
+        })
+        .await
+}
+
+/// Events after the query's cursor, and the cursor to continue from. With a
+/// wait, an empty answer is held until an event commits or the wait runs out.
+pub async fn events_after(state: &AppState, query: EventQuery) -> Result<(Vec<EventRow>, i64), AppError> {
+    let deadline = query.wait.map(|w| tokio::time::Instant::now() + w);
+    let types = Arc::new(query.types);
+    loop {
+        // Subscribed before reading, so an event committed in between still wakes us.
+        let mut changes = state.notifications.events();
+        let types = types.clone();
+        let (cursor, limit) = (query.cursor, query.limit);
+        let rows = state
+            .db
+            .run(move |conn| events::after(conn, cursor, &types, limit))
+            .await?;
+        let expired = deadline.is_none_or(|d| tokio::time::Instant::now() >= d);
+        if !rows.is_empty() || expired {
+            let next_cursor = rows.last().map_or(query.cursor, |r| r.id);
+            return Ok((rows, next_cursor));
+        }
+        if let Some(deadline) = deadline {
+            let _ = tokio::time::timeout_at(deadline, changes.next()).await;
+        }
+    }
+}
