@@ -1,18 +1,17 @@
 //! HTTP handlers for logging in and out, refreshing, and the JWKS.
 
-use actix_web::body::BoxBody;
-use actix_web::{HttpRequest, HttpResponse, Responder, get, http::header, post, web};
-use serde::{Deserialize, Serialize};
+use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::Caller;
 use crate::auth::keys::Jwks;
-use crate::auth::service::{self, Grant, LoginInput, Origin};
+use crate::auth::service::{self, LoginInput};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
+use crate::http::wire::{SessionResponse, origin};
 use crate::input::{Json, OptionalJson};
-use crate::members::routes::OwnAccount;
 use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
 use crate::state::AppState;
 
@@ -50,55 +49,6 @@ pub struct LogoutRequest {
     /// End every session of the caller, not only this one.
     #[serde(default)]
     pub all: bool,
-}
-
-/// A session: a short-lived access token and the refresh token that renews it.
-#[derive(Serialize, ToSchema)]
-pub struct SessionResponse {
-    /// EdDSA-signed JWT; verify it with `/.well-known/jwks.json`.
-    pub access_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Opaque; single use: each refresh returns a new one.
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires (1 day, or 30 with `remember_me`).
-    pub refresh_expires_in: u64,
-    pub member: OwnAccount,
-}
-
-impl SessionResponse {
-    pub fn new(grant: Grant, config: &crate::config::Config) -> Self {
-        SessionResponse {
-            access_token: grant.access_token,
-            token_type: "Bearer".into(),
-            expires_in: grant.expires_in,
-            refresh_token: grant.refresh_token,
-            refresh_expires_in: grant.refresh_expires_in,
-            member: OwnAccount::new(&grant.member, config),
-        }
-    }
-}
-
-/// A session is sent once, to its holder: no cache on the way may keep it.
-impl Responder for SessionResponse {
-    type Body = BoxBody;
-
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(self)
-    }
-}
-
-pub fn origin(request: &HttpRequest, ip: std::net::IpAddr) -> Origin {
-    let user_agent = request
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    Origin { ip, user_agent }
 }
 
 /// Log in with a username or e-mail address.

@@ -10,12 +10,12 @@ use crate::auth::extract::{Staff, StaffWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
+use crate::http::wire::MemberRef;
 use crate::input::Json;
 use crate::karma::model::KarmaNote;
 use crate::karma::service::{self, NoteView};
 use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
-use crate::sanctions::routes::MemberRef;
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {

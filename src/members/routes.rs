@@ -10,10 +10,11 @@ use crate::auth::extract::{Caller, MaybePrincipal, Principal, Writer};
 use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::error::{AppError, ErrorCode, FieldError, Problem};
+use crate::http::wire::{Accepted, OwnAccount};
 use crate::input::{Json, Query};
 use crate::integration::model::Scope;
 use crate::members::account::{self, AccountChange, PasswordChange};
-use crate::members::model::{DirectorySort, Locale, Member, MemberKey, ProfileChanges, directory_prefix};
+use crate::members::model::{DirectorySort, Locale, MemberKey, ProfileChanges, directory_prefix};
 use crate::members::profiles::{self, ProfileView, Viewer};
 use crate::members::service::{self, RegistrationInput};
 use crate::members::store::DirectoryQuery;
@@ -48,74 +49,6 @@ pub struct RegistrationRequest {
     /// 8–256 characters, not a common password, not the username or e-mail.
     pub password: String,
     pub password_confirmation: String,
-}
-
-/// The request was taken; what follows happens by e-mail.
-#[derive(Serialize, ToSchema)]
-pub struct Accepted {
-    #[schema(example = "validation_email_sent")]
-    pub status: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PreferencesBody {
-    pub show_email: bool,
-    pub show_signature: bool,
-    pub hover_menus: bool,
-    pub email_on_private_message: bool,
-}
-
-/// The caller's own account.
-#[derive(Serialize, ToSchema)]
-pub struct OwnAccount {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub locale: Locale,
-    pub is_active: bool,
-    /// `member`, plus `staff` and `superuser` where they apply.
-    pub roles: Vec<String>,
-    pub date_joined: DateTime<Utc>,
-    pub last_login_at: Option<DateTime<Utc>>,
-    pub last_visit_at: Option<DateTime<Utc>>,
-    pub biography: String,
-    pub website: String,
-    /// The avatar shown: the custom one, or the Gravatar of the e-mail address.
-    pub avatar_url: String,
-    /// The custom avatar; empty when the Gravatar is used.
-    pub custom_avatar_url: String,
-    pub signature: String,
-    pub preferences: PreferencesBody,
-    /// The member's page on the front end.
-    pub profile_url: String,
-}
-
-impl OwnAccount {
-    pub fn new(member: &Member, config: &Config) -> Self {
-        OwnAccount {
-            id: member.id,
-            username: member.username.clone(),
-            email: member.email.clone(),
-            locale: member.locale,
-            is_active: member.is_active,
-            roles: member.roles(),
-            date_joined: member.date_joined,
-            last_login_at: member.last_login_at,
-            last_visit_at: member.last_visit_at,
-            biography: member.profile.biography.clone(),
-            website: member.profile.website.clone(),
-            avatar_url: member.avatar_url(),
-            custom_avatar_url: member.profile.avatar_url.clone(),
-            signature: member.profile.signature.clone(),
-            preferences: PreferencesBody {
-                show_email: member.preferences.show_email,
-                show_signature: member.preferences.show_signature,
-                hover_menus: member.preferences.hover_menus,
-                email_on_private_message: member.preferences.email_on_private_message,
-            },
-            profile_url: config.profile_url(member.id, &member.username),
-        }
-    }
 }
 
 /// A member as others see them.

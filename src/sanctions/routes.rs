@@ -11,6 +11,7 @@ use crate::auth::extract::{Caller, Scoped, Staff, StaffOrKey, StatusRead};
 use crate::auth::policy::{self, Actor};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, ErrorCode, FieldError, Problem};
+use crate::http::wire::MemberRef;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
@@ -34,13 +35,6 @@ pub fn configure(config: &mut ServiceConfig) {
 /// The routes other services call many times a second (see `app::routes_config`).
 pub fn configure_status(config: &mut ServiceConfig) {
     config.service(status).service(batch_status);
-}
-
-/// A member or moderator named in a sanction.
-#[derive(Serialize, ToSchema)]
-pub struct MemberRef {
-    pub id: i64,
-    pub username: String,
 }
 
 /// A sanction, or a lift.

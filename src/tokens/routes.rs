@@ -5,11 +5,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::routes::{SessionResponse, origin};
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, Problem};
+use crate::http::wire::{Accepted, SessionResponse, origin};
 use crate::input::Json;
-use crate::members::routes::Accepted;
 use crate::openapi::{BodyProblems, HashingProblems};
 use crate::state::AppState;
 use crate::tokens::service;

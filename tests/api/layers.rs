@@ -354,3 +354,18 @@ fn the_import_reader_sees_groups_aliases_and_super() {
         ]
     );
 }
+
+#[test]
+fn handlers_share_wire_types_through_http_not_through_each_other() {
+    let is_routes = |path: &[String]| path.iter().any(|segment| segment == "routes");
+    let mut crossing = Vec::new();
+    for source in sources().iter().filter(|source| is_routes(&source.module)) {
+        for path in imports(source) {
+            let configures = path.last().is_some_and(|last| last.starts_with("configure"));
+            if is_routes(&path) && !configures && !path.starts_with(&source.module) {
+                crossing.push(format!("{} imports {}", source.module.join("::"), path.join("::")));
+            }
+        }
+    }
+    assert!(crossing.is_empty(), "routes importing routes: {crossing:#?}");
+}
