@@ -9,6 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
 pub use crate::auth::model::Caller;
+use crate::auth::model::session_ended;
 use crate::auth::policy;
 pub use crate::auth::policy::Principal;
 use crate::error::{AppError, ErrorCode};
@@ -35,10 +36,6 @@ pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
         return Err(missing());
     }
     Ok(token.trim().to_string())
-}
-
-fn session_ended() -> AppError {
-    AppError::unauthenticated(ErrorCode::SessionRevoked, "This session has ended; log in again.")
 }
 
 async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, AppError>) -> Result<Caller, AppError> {

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
+use crate::error::{AppError, ErrorCode};
+
 /// How long a refresh token lives: `remember_me` chooses the long one.
 pub fn refresh_lifetime(remember_me: bool) -> Duration {
     if remember_me {
@@ -135,6 +137,16 @@ impl Revocation {
             Self::PasswordReset => "password_reset",
         }
     }
+}
+
+/// The session a token names has ended (logout, password change, staff).
+pub fn session_ended() -> AppError {
+    AppError::unauthenticated(ErrorCode::SessionRevoked, "This session has ended; log in again.")
+}
+
+/// The member a live token names no longer exists (unregistered meanwhile).
+pub fn account_gone() -> AppError {
+    AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists.")
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use diesel::PgConnection;
 
-use crate::auth::model::Caller;
+use crate::auth::model::{Caller, account_gone};
 use crate::cache::CachedClient;
 use crate::error::{AppError, ErrorCode};
 use crate::integration::model::Scope;
@@ -80,7 +80,7 @@ pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), Ap
         .cache
         .member(&state.db, state.clock.now(), MemberKey::Id(member_id))
         .await?
-        .ok_or_else(|| AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists."))?;
+        .ok_or_else(account_gone)?;
     facts.standing.ensure_can_write(state.clock.now())
 }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::model::Revocation;
+use crate::auth::model::{Revocation, account_gone};
 use crate::auth::password::member_source;
 use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
@@ -36,7 +36,7 @@ async fn confirm_password(
                 &member_id.to_string(),
                 now,
             )?;
-            store::find(conn, member_id)?.ok_or_else(gone)
+            store::find(conn, member_id)?.ok_or_else(account_gone)
         })
         .await?;
     if state
@@ -50,17 +50,13 @@ async fn confirm_password(
     }
 }
 
-fn gone() -> AppError {
-    AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists.")
-}
-
 pub async fn update_profile(state: &AppState, member_id: i64, changes: ProfileChanges) -> Result<Member, AppError> {
     let changes = changes.checked().map_err(AppError::Validation)?;
     let now = state.clock.now();
     state
         .db
         .transaction(move |conn| {
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
             if !changes.is_empty() {
                 store::update_profile(conn, member_id, &changes)?;
                 events::record(
@@ -71,7 +67,7 @@ pub async fn update_profile(state: &AppState, member_id: i64, changes: ProfileCh
                     now,
                 )?;
             }
-            store::find(conn, member_id)?.ok_or_else(gone)
+            store::find(conn, member_id)?.ok_or_else(account_gone)
         })
         .await
 }
@@ -110,7 +106,7 @@ pub async fn change_password(
             // asked for by whoever knew the old password. Tokens are locked
             // before their member, as a reset locks them.
             tokens::void_outstanding(conn, member_id, &TokenKind::ALL)?;
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
             store::set_password(conn, member_id, &hash)?;
             sessions::revoke_member_sessions_except(conn, member_id, session_id, Revocation::PasswordChanged, now)?;
             Ok(templates::password_changed(
@@ -177,7 +173,7 @@ pub async fn change_account(
     let (member, mails, email_pending) = state
         .db
         .transaction(move |conn| {
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
             let mut errors: Vec<FieldError> = Vec::new();
             let rename = username.filter(|u| u.as_str() != member.username);
             if let Some(new_name) = &rename
@@ -209,7 +205,7 @@ pub async fn change_account(
                 });
                 events::record(conn, EventType::MemberUsernameChanged, member.id, data, now)?;
             }
-            let member = store::find(conn, member_id)?.ok_or_else(gone)?;
+            let member = store::find(conn, member_id)?.ok_or_else(account_gone)?;
             let mut mails: Vec<OutgoingMail> = Vec::new();
             let email_pending = new_email.is_some();
             if let Some(address) = new_email
@@ -267,7 +263,7 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
                     detail: "The last active superuser cannot unregister; make another member superuser first.".into(),
                 });
             }
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
             let email_key = member.email.to_lowercase();
             // Failed logins are counted under whatever was typed: the current
             // name and address, and the names the member had before.
@@ -317,7 +313,7 @@ pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError
         .db
         .run(move |conn| {
             Ok(Export {
-                member: store::find(conn, member_id)?.ok_or_else(gone)?,
+                member: store::find(conn, member_id)?.ok_or_else(account_gone)?,
                 sanctions: crate::sanctions::service::views_of_member(conn, member_id, now)?,
                 sessions: sessions::sessions_of(conn, member_id)?,
                 ips: store::ips_of(conn, member_id)?,

@@ -7,9 +7,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Caller, MaybePrincipal, Principal, Writer};
+use crate::auth::model::account_gone;
 use crate::client_ip::ClientIp;
 use crate::config::Config;
-use crate::error::{AppError, ErrorCode, FieldError, Problem};
+use crate::error::{AppError, FieldError, Problem};
 use crate::http::wire::{Accepted, OwnAccount};
 use crate::input::{Json, Query};
 use crate::integration::model::Scope;
@@ -187,7 +188,25 @@ pub struct DirectoryParams {
     pub per_page: Option<i64>,
 }
 
-/// The `Link` header of a page: the same query with another page number.
+impl TryFrom<DirectoryParams> for DirectoryQuery {
+    type Error = AppError;
+
+    fn try_from(params: DirectoryParams) -> Result<Self, AppError> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let page = Page::parse(params.page, params.per_page)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let sort = DirectorySort::parse(params.sort.as_deref())
+            .map_err(|e| errors.push(e))
+            .ok();
+        let prefix = directory_prefix(params.q.as_deref()).map_err(|e| errors.push(e)).ok();
+        match (page, sort, prefix) {
+            (Some(page), Some(sort), Some(prefix)) => Ok(DirectoryQuery { prefix, sort, page }),
+            _ => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
 /// The member directory.
 ///
 /// Lists active members, without bots or banned members, by username unless
@@ -209,18 +228,9 @@ async fn directory(
     caller: MaybePrincipal,
     Query(params): Query<DirectoryParams>,
 ) -> Result<Paged<MemberProfile>, AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    let page = Page::parse(params.page, params.per_page)
-        .map_err(|e| errors.extend(e))
-        .ok();
-    let sort = DirectorySort::parse(params.sort.as_deref())
-        .map_err(|e| errors.push(e))
-        .ok();
-    let prefix = directory_prefix(params.q.as_deref()).map_err(|e| errors.push(e)).ok();
-    let (Some(page), Some(sort), Some(prefix)) = (page, sort, prefix) else {
-        return Err(AppError::Validation(errors));
-    };
-    let (views, total) = profiles::directory(&state, DirectoryQuery { prefix, sort, page }, viewer(&caller)?).await?;
+    let query = DirectoryQuery::try_from(params)?;
+    let page = query.page;
+    let (views, total) = profiles::directory(&state, query, viewer(&caller)?).await?;
     Ok(Paged::new(
         views
             .into_iter()
@@ -269,7 +279,7 @@ async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnA
         .cache
         .member(&state.db, state.clock.now(), MemberKey::Id(caller.member_id))
         .await?
-        .ok_or_else(|| AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists."))?;
+        .ok_or_else(account_gone)?;
     Ok(web::Json(OwnAccount::new(&facts.member, &state.config)))
 }
 

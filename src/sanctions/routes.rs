@@ -17,7 +17,7 @@ use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
-use crate::sanctions::model::{EndingKind, SanctionRequest, parse_reason, parse_resource};
+use crate::sanctions::model::{Action, EndingKind, SanctionRequest, parse_reason, parse_resource};
 use crate::sanctions::service::{self, ListQuery, SanctionView};
 use crate::sanctions::standing::{StatusView, until_to_option};
 use crate::state::AppState;
@@ -207,6 +207,46 @@ pub struct SanctionListParams {
     pub per_page: Option<i64>,
 }
 
+impl SanctionListParams {
+    /// The query these parameters ask, read for `caller` (`me` is them), and its page.
+    fn into_query(self, caller: i64) -> Result<(ListQuery, Page), AppError> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let page = Page::parse(self.page, self.per_page).map_err(|e| errors.extend(e)).ok();
+        let kind = match self.kind.as_deref().map(Action::parse) {
+            Some(None) => {
+                errors.push(FieldError::new(
+                    "kind",
+                    "invalid",
+                    "kind is read_only, ban, lift_read_only or lift_ban.",
+                ));
+                None
+            }
+            Some(kind) => kind,
+            None => None,
+        };
+        let resource = self
+            .resource
+            .as_deref()
+            .map(|r| parse_resource("resource", r))
+            .transpose()
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        let Some(page) = page.filter(|_| errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let query = ListQuery {
+            active: self.active.unwrap_or(false),
+            kind,
+            resource,
+            moderator: self.moderator.as_deref().map(|m| MemberKey::parse(m, Some(caller))),
+            offset: page.offset(),
+            limit: page.per_page,
+        };
+        Ok((query, page))
+    }
+}
+
 /// All sanctions, newest first, with filters.
 #[utoipa::path(
     tag = "sanctions",
@@ -226,41 +266,7 @@ async fn list(
     Staff(caller): Staff,
     Query(params): Query<SanctionListParams>,
 ) -> Result<Paged<Sanction>, AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    let page = Page::parse(params.page, params.per_page)
-        .map_err(|e| errors.extend(e))
-        .ok();
-    if let Some(kind) = &params.kind
-        && crate::sanctions::model::Action::parse(kind).is_none()
-    {
-        errors.push(FieldError::new(
-            "kind",
-            "invalid",
-            "kind is read_only, ban, lift_read_only or lift_ban.",
-        ));
-    }
-    let resource = params
-        .resource
-        .as_deref()
-        .map(|r| parse_resource("resource", r))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let Some(page) = page.filter(|_| errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
-    let query = ListQuery {
-        active: params.active.unwrap_or(false),
-        kind: params.kind,
-        resource,
-        moderator: params
-            .moderator
-            .as_deref()
-            .map(|m| MemberKey::parse(m, Some(caller.member_id))),
-        offset: page.offset(),
-        limit: page.per_page,
-    };
+    let (query, page) = params.into_query(caller.member_id)?;
     let (views, total) = service::list(&state, query).await?;
     let items = views
         .into_iter()
@@ -519,6 +525,49 @@ pub struct BatchRequest {
     pub resource: Option<String>,
 }
 
+impl BatchRequest {
+    /// The members asked about (`me` is the calling member) and the resource.
+    fn keys_for(&self, caller: Option<i64>) -> Result<(Vec<MemberKey>, Option<String>), AppError> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        if self.members.len() > BATCH_MAX {
+            errors.push(FieldError::new(
+                "members",
+                "too_many",
+                "At most 1000 members per request.",
+            ));
+        }
+        let keys: Vec<MemberKey> = self
+            .members
+            .iter()
+            .filter_map(|value| match value {
+                serde_json::Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(MemberKey::Id),
+                serde_json::Value::String(s) => Some(MemberKey::parse(s, caller)),
+                _ => None,
+            })
+            .collect();
+        if keys.len() != self.members.len() {
+            errors.push(FieldError::new(
+                "members",
+                "invalid_type",
+                "Each member is a numeric id or a username.",
+            ));
+        }
+        let resource = self
+            .resource
+            .as_deref()
+            .map(|r| parse_resource("resource", r))
+            .transpose()
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        if errors.is_empty() {
+            Ok((keys, resource))
+        } else {
+            Err(AppError::Validation(errors))
+        }
+    }
+}
+
 /// One member of a batch answer: `status`, or `error` (`not_found`).
 #[derive(Serialize, ToSchema)]
 pub struct BatchItem {
@@ -560,41 +609,7 @@ async fn batch_status(
     StaffOrKey(principal, _): StaffOrKey<StatusRead>,
     Json(body): Json<BatchRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    if body.members.len() > BATCH_MAX {
-        errors.push(FieldError::new(
-            "members",
-            "too_many",
-            "At most 1000 members per request.",
-        ));
-    }
-    let keys: Vec<MemberKey> = body
-        .members
-        .iter()
-        .filter_map(|value| match value {
-            serde_json::Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(MemberKey::Id),
-            serde_json::Value::String(s) => Some(MemberKey::parse(s, principal.member_id())),
-            _ => None,
-        })
-        .collect();
-    if keys.len() != body.members.len() {
-        errors.push(FieldError::new(
-            "members",
-            "invalid_type",
-            "Each member is a numeric id or a username.",
-        ));
-    }
-    let resource = body
-        .resource
-        .as_deref()
-        .map(|r| parse_resource("resource", r))
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
+    let (keys, resource) = body.keys_for(principal.member_id())?;
     let statuses = service::statuses(&state, keys, resource).await?;
     let items = body
         .members

@@ -323,7 +323,7 @@ pub async fn get(state: &AppState, id: i64) -> Result<SanctionView, AppError> {
 
 pub struct ListQuery {
     pub active: bool,
-    pub kind: Option<String>,
+    pub kind: Option<Action>,
     pub resource: Option<String>,
     pub moderator: Option<MemberKey>,
     pub offset: i64,
@@ -344,7 +344,7 @@ pub async fn list(state: &AppState, query: ListQuery) -> Result<(Vec<SanctionVie
             };
             let filter = SanctionFilter {
                 active_at: query.active.then_some(now),
-                kind: query.kind.clone(),
+                kind: query.kind,
                 resource: query.resource.clone(),
                 moderator_id,
             };

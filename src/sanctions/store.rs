@@ -215,7 +215,7 @@ pub fn usernames(conn: &mut PgConnection, ids: &[i64]) -> Result<std::collection
 #[derive(Debug, Default)]
 pub struct SanctionFilter {
     pub active_at: Option<DateTime<Utc>>,
-    pub kind: Option<String>,
+    pub kind: Option<Action>,
     pub resource: Option<String>,
     pub moderator_id: Option<i64>,
 }
@@ -229,7 +229,7 @@ fn filtered(filter: &SanctionFilter) -> sanctions::BoxedQuery<'_, diesel::pg::Pg
             .filter(sanctions::kind.eq_any(["read_only", "ban"]));
     }
     if let Some(kind) = &filter.kind {
-        query = query.filter(sanctions::kind.eq(kind));
+        query = query.filter(sanctions::kind.eq(kind.as_str()));
     }
     if let Some(resource) = &filter.resource {
         query = query.filter(sanctions::resource.eq(resource));
