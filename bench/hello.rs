@@ -2,6 +2,9 @@
 //! with the same profile and workers as memberd. Every memberd number in the
 //! benchmark is printed as a ratio to this one, measured in the same run.
 
+// A measuring harness, not the service: it may stop at the first failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use actix_web::{App, HttpResponse, HttpServer, get};
 
 #[get("/hello")]

@@ -64,7 +64,8 @@ fn one_malloc_arena() {
         return;
     }
     // SAFETY: mallopt only sets an allocator parameter; it is called before
-    // any other thread exists.
+    // any other thread exists. The crate's one unsafe block.
+    #[allow(unsafe_code)]
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }

@@ -1,5 +1,8 @@
 //! memberd's integration tests: real PostgreSQL, real HTTP, real SMTP.
 
+// Helpers outside #[test] functions are test code too: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 mod smtp;
 
