@@ -218,7 +218,7 @@ fn routes_config(config: &mut ServiceConfig) {
                 // The router tries routes in this order, and each pattern with
                 // a parameter before the match costs a regex search: status
                 // comes first. No other route matches its paths.
-                .configure(crate::sanctions::routes::configure_status)
+                .configure(crate::sanctions::routes::status::configure)
                 .configure(crate::auth::routes::configure)
                 .configure(crate::members::routes::configure)
                 .configure(crate::tokens::routes::configure)

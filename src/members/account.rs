@@ -12,7 +12,8 @@ use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
 use crate::members::model::{Email, Member, ProfileChanges, Username, check_password};
-use crate::members::store::{self, IpRecord, PersonalRecords, Rename};
+use crate::members::records::{self, PersonalRecords};
+use crate::members::store::{self, IpRecord, Rename};
 use crate::rate_limit;
 use crate::state::AppState;
 use crate::tokens::model::{OpaqueToken, TokenKind};
@@ -245,7 +246,10 @@ pub async fn change_account(
 }
 
 pub async fn unregistration_summary(state: &AppState, member_id: i64) -> Result<PersonalRecords, AppError> {
-    state.db.run(move |conn| store::personal_records(conn, member_id)).await
+    state
+        .db
+        .run(move |conn| records::personal_records(conn, member_id))
+        .await
 }
 
 /// Unregisters: in one transaction, the member's row and everything hanging

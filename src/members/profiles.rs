@@ -1,8 +1,9 @@
 //! What others see of members: public profiles and the directory.
 
 use crate::error::{AppError, ErrorCode};
+use crate::members::directory::{self, DirectoryQuery};
 use crate::members::model::{Member, MemberKey};
-use crate::members::store::{self, DirectoryQuery};
+use crate::members::store;
 use crate::state::AppState;
 
 /// Who is looking, which decides what a profile shows.
@@ -81,7 +82,7 @@ pub async fn directory(
     let now = state.clock.now();
     let (members, total) = state
         .db
-        .read(move |conn| store::directory(conn, &query, &bot_group, now))
+        .read(move |conn| directory::directory(conn, &query, &bot_group, now))
         .await?;
     // The directory lists no bots, by definition.
     Ok((

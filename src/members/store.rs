@@ -5,15 +5,13 @@ use diesel::prelude::*;
 
 use crate::error::{AppError, ErrorCode};
 use crate::members::model::{
-    DirectorySort, Email, Locale, Member, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
-    domain_and_parents,
+    Email, Locale, Member, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username, domain_and_parents,
 };
-use crate::pagination::Page;
-use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, sessions, username_history};
+use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, username_history};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = members)]
-struct MemberRow {
+pub(super) struct MemberRow {
     id: i64,
     username: String,
     email: String,
@@ -409,154 +407,6 @@ pub fn bots_among(conn: &mut PgConnection, ids: &[i64], bot_group: &str) -> Resu
         .filter(member_groups::member_id.eq_any(ids))
         .select(member_groups::member_id)
         .load(conn)?)
-}
-
-pub struct DirectoryQuery {
-    pub prefix: Option<String>,
-    pub sort: DirectorySort,
-    pub page: Page,
-}
-
-/// Listed members: active, not bots, not built-in, not under a running global ban.
-fn listed<'a>(
-    bot_group: &'a str,
-    prefix: Option<&'a str>,
-    now: DateTime<Utc>,
-) -> members::BoxedQuery<'a, diesel::pg::Pg> {
-    use crate::schema::sanctions;
-    let bots = member_groups::table
-        .inner_join(groups::table)
-        .filter(groups::name.eq(bot_group))
-        .select(member_groups::member_id);
-    let mut query = members::table
-        .filter(members::is_active.eq(true))
-        .filter(members::is_system.eq(false))
-        .filter(diesel::dsl::not(members::id.eq_any(bots)))
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            sanctions::table
-                .filter(sanctions::member_id.eq(members::id))
-                .filter(sanctions::kind.eq("ban"))
-                .filter(sanctions::resource.is_null())
-                .filter(sanctions::starts_at.le(now))
-                .filter(sanctions::ends_at.is_null().or(sanctions::ends_at.gt(now))),
-        )))
-        .into_boxed();
-    if let Some(prefix) = prefix {
-        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        query = query.filter(lower(members::username).like(format!("{escaped}%")).escape('\\'));
-    }
-    query
-}
-
-/// `count(*) OVER ()`: on every row, how many rows the query matches.
-/// Written as an expression of its own rather than a `sql` literal, which
-/// diesel never keeps as a prepared statement.
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct MatchCount;
-
-impl diesel::Expression for MatchCount {
-    type SqlType = diesel::sql_types::BigInt;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for MatchCount {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
-        out.push_sql("count(*) OVER ()");
-        Ok(())
-    }
-}
-
-impl<QS> diesel::SelectableExpression<QS> for MatchCount {}
-impl<QS> diesel::AppearsOnTable<QS> for MatchCount {}
-impl diesel::expression::ValidGrouping<()> for MatchCount {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
-pub fn directory(
-    conn: &mut PgConnection,
-    query: &DirectoryQuery,
-    bot_group: &str,
-    now: DateTime<Utc>,
-) -> Result<(Vec<Member>, i64), AppError> {
-    let prefix = query.prefix.as_deref();
-    // The total rides along with the page (one pass over the matches); only
-    // a page past the end needs a count of its own.
-    let rows = listed(bot_group, prefix, now).select((MemberRow::as_select(), MatchCount));
-    let rows = match query.sort {
-        DirectorySort::Username => rows.order((lower(members::username).asc(), members::id.asc())),
-        DirectorySort::UsernameDesc => rows.order((lower(members::username).desc(), members::id.desc())),
-        DirectorySort::DateJoined => rows.order((members::date_joined.asc(), members::id.asc())),
-        DirectorySort::DateJoinedDesc => rows.order((members::date_joined.desc(), members::id.desc())),
-    };
-    let found: Vec<(MemberRow, i64)> = rows.offset(query.page.offset()).limit(query.page.per_page).load(conn)?;
-    let total = match found.first() {
-        Some((_, total)) => *total,
-        None if query.page.offset() == 0 => 0,
-        None => listed(bot_group, prefix, now).count().get_result(conn)?,
-    };
-    Ok((found.into_iter().map(|(row, _)| row.into()).collect(), total))
-}
-
-/// How much of each kind of record unregistering would delete.
-pub struct PersonalRecords {
-    pub sessions: i64,
-    pub ip_records: i64,
-    pub username_changes: i64,
-    pub tokens: i64,
-    pub events: i64,
-    /// Sanctions and karma notes about the member.
-    pub sanctions_about: i64,
-    pub karma_notes_about: i64,
-    /// Audit entries by or about the member.
-    pub audit_entries: i64,
-    /// What the member did as staff.
-    pub sanctions_given: i64,
-    pub karma_notes_written: i64,
-}
-
-pub fn personal_records(conn: &mut PgConnection, id: i64) -> Result<PersonalRecords, AppError> {
-    use crate::schema::{audit_log, karma_notes, member_tokens, sanctions};
-    Ok(PersonalRecords {
-        sessions: sessions::table
-            .filter(sessions::member_id.eq(id))
-            .count()
-            .get_result(conn)?,
-        ip_records: member_ips::table
-            .filter(member_ips::member_id.eq(id))
-            .count()
-            .get_result(conn)?,
-        username_changes: username_history::table
-            .filter(username_history::member_id.eq(id))
-            .count()
-            .get_result(conn)?,
-        tokens: member_tokens::table
-            .filter(member_tokens::member_id.eq(id))
-            .count()
-            .get_result(conn)?,
-        events: crate::schema::events::table
-            .filter(crate::schema::events::member_id.eq(id))
-            .count()
-            .get_result(conn)?,
-        sanctions_about: sanctions::table
-            .filter(sanctions::member_id.eq(id))
-            .count()
-            .get_result(conn)?,
-        karma_notes_about: karma_notes::table
-            .filter(karma_notes::member_id.eq(id))
-            .count()
-            .get_result(conn)?,
-        audit_entries: audit_log::table
-            .filter(audit_log::actor_id.eq(id).or(audit_log::target_member_id.eq(id)))
-            .count()
-            .get_result(conn)?,
-        sanctions_given: sanctions::table
-            .filter(sanctions::moderator_id.eq(id).or(sanctions::ended_by.eq(id)))
-            .count()
-            .get_result(conn)?,
-        karma_notes_written: karma_notes::table
-            .filter(karma_notes::author_id.eq(id))
-            .count()
-            .get_result(conn)?,
-    })
 }
 
 /// Deletes the member's row; tokens, sessions, IP records, group memberships

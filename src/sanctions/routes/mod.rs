@@ -1,25 +1,26 @@
-//! HTTP handlers for sanctions and member status.
+//! HTTP handlers for sanctions; member status, which other services ask,
+//! is in `status`.
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+pub mod status;
+
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::extract::{Caller, Scoped, Staff, StaffOrKey, StatusRead};
-use crate::auth::policy::{self, Actor};
+use crate::auth::extract::{Caller, Staff};
+use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::error::{AppError, ErrorCode, FieldError, Problem};
 use crate::http::wire::MemberRef;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
-use crate::members::profiles::member_not_found;
 use crate::openapi::{AuthProblems, BodyProblems};
 use crate::pagination::{Page, Paged};
-use crate::sanctions::model::{Action, EndingKind, SanctionRequest, parse_reason, parse_resource};
+use crate::sanctions::model::{Action, EndingKind};
+use crate::sanctions::request::{REASON_MAX_CHARS, SanctionRequest, parse_reason, parse_resource};
 use crate::sanctions::service::{self, ListQuery, SanctionView};
-use crate::sanctions::standing::{StatusView, until_to_option};
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -30,11 +31,6 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(get_one)
         .service(forgive)
         .service(revert);
-}
-
-/// The routes other services call many times a second (see `app::routes_config`).
-pub fn configure_status(config: &mut ServiceConfig) {
-    config.service(status).service(batch_status);
 }
 
 /// A sanction, or a lift.
@@ -321,8 +317,7 @@ async fn end_early(
     body: EndRequest,
 ) -> Result<web::Json<Sanction>, AppError> {
     let id = parse_id(id)?;
-    let reason = parse_reason("reason", &body.reason, crate::sanctions::model::REASON_MAX_CHARS)
-        .map_err(|e| AppError::Validation(vec![e]))?;
+    let reason = parse_reason("reason", &body.reason, REASON_MAX_CHARS).map_err(|e| AppError::Validation(vec![e]))?;
     let actor = Actor {
         member_id: caller.member_id,
         ip: ip.to_string(),
@@ -381,256 +376,4 @@ async fn revert(
     Json(body): Json<EndRequest>,
 ) -> Result<web::Json<Sanction>, AppError> {
     end_early(state, caller, ip, &id, EndingKind::Reverted, body).await
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StatusParams {
-    /// The resource asked about, such as `forum:42`: global sanctions and this resource's count.
-    pub resource: Option<String>,
-}
-
-/// A running sanction, as the member and services see it.
-#[derive(Serialize, ToSchema)]
-pub struct PublicSanction {
-    pub id: i64,
-    pub kind: String,
-    pub resource: Option<String>,
-    pub reason: String,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-}
-
-/// What a member may do.
-#[derive(Serialize, ToSchema)]
-pub struct MemberStatus {
-    pub can_read: bool,
-    pub can_write: bool,
-    /// End of the whole ban queue; null when permanent or when no ban applies.
-    pub banned_until: Option<DateTime<Utc>>,
-    /// End of the whole read-only queue; null when permanent or when none applies.
-    pub read_only_until: Option<DateTime<Utc>>,
-    pub active_sanctions: Vec<PublicSanction>,
-}
-
-impl From<StatusView> for MemberStatus {
-    fn from(view: StatusView) -> Self {
-        MemberStatus {
-            can_read: view.status.can_read(),
-            can_write: view.status.can_write(),
-            banned_until: view.status.banned_until.and_then(until_to_option),
-            read_only_until: view.status.read_only_until.and_then(until_to_option),
-            active_sanctions: view
-                .active
-                .into_iter()
-                .map(|row| PublicSanction {
-                    id: row.id,
-                    kind: row.kind.as_str().into(),
-                    resource: row.resource,
-                    reason: row.reason,
-                    starts_at: row.starts_at,
-                    ends_at: row.ends_at,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// A cacheable status answer: `ETag` from the body, `Cache-Control` from
-/// MEMBERD_STATUS_MAX_AGE, and 304 when the caller already has it.
-fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Result<HttpResponse, AppError> {
-    let json = serde_json::to_vec(body).map_err(AppError::internal)?;
-    let digest = sha2::Sha256::digest(&json);
-    let etag = format!("\"{}\"", hex::encode(&digest[..16]));
-    let cache = format!("private, max-age={max_age}");
-    let matches = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
-    let mut response = if matches {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, cache));
-    Ok(if matches {
-        response.finish()
-    } else {
-        response.content_type("application/json").body(json)
-    })
-}
-
-/// Whether a member may read and write, globally or where `resource` is asked about.
-///
-/// For the member, staff, and service clients with `status:read`. Expired
-/// sanctions stop applying at their end instant, whether or not any
-/// background job has run. Answers carry an `ETag` and a short `Cache-Control`.
-#[utoipa::path(
-    tag = "sanctions",
-    security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller."), StatusParams),
-    responses(
-        (status = 200, description = "The status.", body = MemberStatus),
-        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
-        (status = 400, description = "`invalid_query`: a parameter holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_credentials`, `invalid_token`, `token_expired`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: only the member, staff and services may ask; `insufficient_scope`: the key lacks `status:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_unavailable`.", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/members/{member}/status")]
-async fn status(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    Scoped(principal, _): Scoped<StatusRead>,
-    member: web::Path<String>,
-    Query(params): Query<StatusParams>,
-) -> Result<HttpResponse, AppError> {
-    let resource = params
-        .resource
-        .as_deref()
-        .map(|r| parse_resource("resource", r))
-        .transpose()
-        .map_err(|e| AppError::Validation(vec![e]))?;
-    let target = state
-        .cache
-        .member(
-            &state.db,
-            state.clock.now(),
-            MemberKey::parse(&member, principal.member_id()),
-        )
-        .await?
-        .ok_or_else(member_not_found)?;
-    policy::may_read_status_of(&principal, target.member.id)?;
-    let view = service::status(&state, &target, resource.as_deref()).await?;
-    cacheable(
-        &request,
-        state.config.status_max_age.as_secs(),
-        &MemberStatus::from(view),
-    )
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    /// Up to 1,000 members: numeric ids (as numbers or strings) or usernames.
-    #[schema(value_type = Vec<Object>, example = json!([42, "alice"]))]
-    pub members: Vec<serde_json::Value>,
-    /// The resource asked about; global sanctions always count.
-    pub resource: Option<String>,
-}
-
-impl BatchRequest {
-    /// The members asked about (`me` is the calling member) and the resource.
-    fn keys_for(&self, caller: Option<i64>) -> Result<(Vec<MemberKey>, Option<String>), AppError> {
-        let mut errors: Vec<FieldError> = Vec::new();
-        if self.members.len() > BATCH_MAX {
-            errors.push(FieldError::new(
-                "members",
-                "too_many",
-                "At most 1000 members per request.",
-            ));
-        }
-        let keys: Vec<MemberKey> = self
-            .members
-            .iter()
-            .filter_map(|value| match value {
-                serde_json::Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(MemberKey::Id),
-                serde_json::Value::String(s) => Some(MemberKey::parse(s, caller)),
-                _ => None,
-            })
-            .collect();
-        if keys.len() != self.members.len() {
-            errors.push(FieldError::new(
-                "members",
-                "invalid_type",
-                "Each member is a numeric id or a username.",
-            ));
-        }
-        let resource = self
-            .resource
-            .as_deref()
-            .map(|r| parse_resource("resource", r))
-            .transpose()
-            .map_err(|e| errors.push(e))
-            .ok()
-            .flatten();
-        if errors.is_empty() {
-            Ok((keys, resource))
-        } else {
-            Err(AppError::Validation(errors))
-        }
-    }
-}
-
-/// One member of a batch answer: `status`, or `error` (`not_found`).
-#[derive(Serialize, ToSchema)]
-pub struct BatchItem {
-    /// The member as asked.
-    #[schema(value_type = Object)]
-    pub member: serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<MemberStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BatchResponse {
-    /// In the order asked.
-    pub items: Vec<BatchItem>,
-}
-
-pub const BATCH_MAX: usize = 1_000;
-
-/// The status of many members at once.
-#[utoipa::path(
-    tag = "sanctions",
-    security(("bearer" = [])),
-    request_body = BatchRequest,
-    responses(
-        (status = 200, description = "Statuses in request order.", body = BatchResponse),
-        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
-        BodyProblems,
-        (status = 401, description = "`missing_credentials`, `invalid_token`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`staff_only` for members; `insufficient_scope` for keys without `status:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `members` `too_many` (over 1,000) or `invalid_type`; `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/status/batch")]
-async fn batch_status(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    StaffOrKey(principal, _): StaffOrKey<StatusRead>,
-    Json(body): Json<BatchRequest>,
-) -> Result<HttpResponse, AppError> {
-    let (keys, resource) = body.keys_for(principal.member_id())?;
-    let statuses = service::statuses(&state, keys, resource).await?;
-    let items = body
-        .members
-        .into_iter()
-        .zip(statuses)
-        .map(|(member, found)| match found {
-            Some(view) => BatchItem {
-                member,
-                status: Some(view.into()),
-                error: None,
-            },
-            None => BatchItem {
-                member,
-                status: None,
-                error: Some(ErrorCode::NotFound.as_str().into()),
-            },
-        })
-        .collect();
-    cacheable(
-        &request,
-        state.config.status_max_age.as_secs(),
-        &BatchResponse { items },
-    )
 }

@@ -1,22 +1,26 @@
-//! HTTP handlers for staff tools.
+//! HTTP handlers for staff tools: a member's sessions and IPs, members at an
+//! IP, roles and groups; forbidden domains and the audit log have their own
+//! files.
 
-use actix_web::{HttpResponse, delete, get, post, put, web};
+pub mod audit;
+pub mod domains;
+
+use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::extract::{Staff, StaffWriter, Superuser, SuperuserWriter};
+use crate::auth::extract::{Staff, StaffWriter, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, ErrorCode, FieldError, Problem};
+use crate::error::{AppError, Problem};
 use crate::http::wire::MemberRef;
-use crate::input::{Json, Query};
+use crate::input::Json;
 use crate::members::model::MemberKey;
 use crate::openapi::{AuthProblems, BodyProblems};
-use crate::pagination::{Page, Paged};
-use crate::staff::model::{lookup_network, parse_domain, parse_group_name};
-use crate::staff::service::{self, AuditQuery, Roles};
+use crate::staff::model::{lookup_network, parse_group_name};
+use crate::staff::service::{self, Roles};
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -27,17 +31,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(set_roles)
         .service(list_groups)
         .service(create_group)
-        .service(list_domains)
-        .service(add_domain)
-        .service(remove_domain)
-        .service(audit_log);
-}
-
-fn actor(caller: &crate::auth::extract::Caller, ip: std::net::IpAddr) -> Actor {
-    Actor {
-        member_id: caller.member_id,
-        ip: ip.to_string(),
-    }
+        .configure(domains::configure)
+        .configure(audit::configure);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -67,7 +62,7 @@ async fn revoke_sessions(
 ) -> Result<web::Json<SessionsRevoked>, AppError> {
     let revoked = service::revoke_sessions(
         &state,
-        actor(&caller, ip),
+        Actor::new(&caller, ip),
         MemberKey::parse(&member, Some(caller.member_id)),
     )
     .await?;
@@ -108,7 +103,7 @@ async fn member_ips(
 ) -> Result<web::Json<MemberIps>, AppError> {
     let (member, ips) = service::member_ips(
         &state,
-        actor(&caller, ip),
+        Actor::new(&caller, ip),
         MemberKey::parse(&member, Some(caller.member_id)),
     )
     .await?;
@@ -163,7 +158,7 @@ async fn members_at_ip(
     ip: web::Path<String>,
 ) -> Result<web::Json<MembersAtIp>, AppError> {
     let network = lookup_network(&ip).map_err(|e| AppError::Validation(vec![e]))?;
-    let seen = service::members_at(&state, actor(&caller, client), network).await?;
+    let seen = service::members_at(&state, Actor::new(&caller, client), network).await?;
     Ok(web::Json(MembersAtIp {
         network: network.to_string(),
         items: seen
@@ -225,7 +220,7 @@ async fn set_roles(
     };
     let roles = service::set_roles(
         &state,
-        actor(&caller, ip),
+        Actor::new(&caller, ip),
         MemberKey::parse(&member, Some(caller.member_id)),
         roles,
     )
@@ -296,207 +291,6 @@ async fn create_group(
     Json(body): Json<GroupRequest>,
 ) -> Result<HttpResponse, AppError> {
     let name = parse_group_name(&body.name).map_err(|e| AppError::Validation(vec![e]))?;
-    let id = service::create_group(&state, actor(&caller, ip), name.clone()).await?;
+    let id = service::create_group(&state, Actor::new(&caller, ip), name.clone()).await?;
     Ok(HttpResponse::Created().json(Group { id, name, members: 0 }))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DomainParams {
-    /// Prefix of the domain.
-    pub q: Option<String>,
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ForbiddenDomain {
-    pub domain: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Forbidden e-mail domains: a domain and all its subdomains are refused at registration.
-#[utoipa::path(
-    tag = "staff",
-    security(("bearer" = [])),
-    params(DomainParams),
-    responses(
-        (status = 200, description = "A page of domains.", body = Paged<ForbiddenDomain>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
-    )
-)]
-#[get("/forbidden-email-domains")]
-async fn list_domains(
-    state: web::Data<AppState>,
-    _: Staff,
-    Query(params): Query<DomainParams>,
-) -> Result<Paged<ForbiddenDomain>, AppError> {
-    let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
-    let prefix = params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
-    let (rows, total) = service::domains(&state, prefix, page.offset(), page.per_page).await?;
-    Ok(Paged::new(
-        rows.into_iter()
-            .map(|(domain, created_at)| ForbiddenDomain { domain, created_at })
-            .collect(),
-        page,
-        total,
-    ))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DomainRequest {
-    #[schema(example = "spam.example")]
-    pub domain: String,
-}
-
-/// Forbid an e-mail domain (and its subdomains).
-#[utoipa::path(
-    tag = "staff",
-    security(("bearer" = [])),
-    request_body = DomainRequest,
-    responses(
-        (status = 201, description = "Forbidden from now on.", body = ForbiddenDomain),
-        BodyProblems,
-        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`domain_exists`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `domain` `invalid`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
-    )
-)]
-#[post("/forbidden-email-domains")]
-async fn add_domain(
-    state: web::Data<AppState>,
-    StaffWriter(caller): StaffWriter,
-    ClientIp(ip): ClientIp,
-    Json(body): Json<DomainRequest>,
-) -> Result<HttpResponse, AppError> {
-    let domain = parse_domain(&body.domain).map_err(|e| AppError::Validation(vec![e]))?;
-    service::change_domain(&state, actor(&caller, ip), domain.clone(), true).await?;
-    Ok(HttpResponse::Created().json(ForbiddenDomain {
-        domain,
-        created_at: state.clock.now(),
-    }))
-}
-
-/// Allow an e-mail domain again.
-#[utoipa::path(
-    tag = "staff",
-    security(("bearer" = [])),
-    params(("domain" = String, Path, description = "The domain.")),
-    responses(
-        (status = 204, description = "Removed from the list."),
-        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`domain_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
-    )
-)]
-#[delete("/forbidden-email-domains/{domain}")]
-async fn remove_domain(
-    state: web::Data<AppState>,
-    StaffWriter(caller): StaffWriter,
-    ClientIp(ip): ClientIp,
-    domain: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let domain = parse_domain(&domain)
-        .map_err(|_| AppError::not_found(ErrorCode::DomainNotFound, "Not a domain on the list."))?;
-    service::change_domain(&state, actor(&caller, ip), domain, false).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditParams {
-    /// Who acted, by id or username.
-    pub actor: Option<String>,
-    /// Whom it was about, by id or username.
-    pub target: Option<String>,
-    /// Such as `sanction.applied`, `member.ips_viewed`, `member.roles_changed`.
-    pub action: Option<String>,
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub actor: MemberRef,
-    pub action: String,
-    pub target_member: Option<MemberRef>,
-    /// What it was about when not a member: an IP network, a group, a domain.
-    pub target: Option<String>,
-    pub reason: Option<String>,
-    /// The actor's IP.
-    pub ip: Option<String>,
-    pub details: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-}
-
-/// The staff-action log, newest first.
-#[utoipa::path(
-    tag = "staff",
-    security(("bearer" = [])),
-    params(AuditParams),
-    responses(
-        (status = 200, description = "A page of the log.", body = Paged<AuditRecord>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: paging or `action` over 100 characters.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
-    )
-)]
-#[get("/audit")]
-async fn audit_log(
-    state: web::Data<AppState>,
-    Superuser(caller): Superuser,
-    Query(params): Query<AuditParams>,
-) -> Result<Paged<AuditRecord>, AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    let page = Page::parse(params.page, params.per_page)
-        .map_err(|e| errors.extend(e))
-        .ok();
-    if params.action.as_ref().is_some_and(|a| a.chars().count() > 100) {
-        errors.push(FieldError::new("action", "too_long", "At most 100 characters."));
-    }
-    let Some(page) = page.filter(|_| errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
-    let query = AuditQuery {
-        actor: params
-            .actor
-            .as_deref()
-            .map(|m| MemberKey::parse(m, Some(caller.member_id))),
-        target: params
-            .target
-            .as_deref()
-            .map(|m| MemberKey::parse(m, Some(caller.member_id))),
-        action: params.action,
-        offset: page.offset(),
-        limit: page.per_page,
-    };
-    let (rows, total, names) = service::audit_log(&state, query).await?;
-    let name = |id: i64| MemberRef {
-        id,
-        username: names.get(&id).cloned().unwrap_or_default(),
-    };
-    Ok(Paged::new(
-        rows.into_iter()
-            .map(|r| AuditRecord {
-                id: r.id,
-                actor: name(r.actor_id),
-                action: r.action,
-                target_member: r.target_member_id.map(name),
-                target: r.target,
-                reason: r.reason,
-                ip: r.ip,
-                details: r.details,
-                created_at: r.created_at,
-            })
-            .collect(),
-        page,
-        total,
-    ))
 }

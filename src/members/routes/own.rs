@@ -1,270 +1,32 @@
-//! HTTP handlers for members.
+//! HTTP handlers for the caller's own account: reading and changing it,
+//! its password and address, unregistering, and the export of its data.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, patch, post, put, web};
+use actix_web::{HttpResponse, delete, get, http::header, patch, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::extract::{Caller, MaybePrincipal, Principal, Writer};
+use crate::auth::extract::{Caller, Writer};
 use crate::auth::model::account_gone;
-use crate::client_ip::ClientIp;
-use crate::config::Config;
-use crate::error::{AppError, FieldError, Problem};
-use crate::http::wire::{Accepted, OwnAccount};
-use crate::input::{Json, Query};
-use crate::integration::model::Scope;
+use crate::error::{AppError, Problem};
+use crate::http::wire::OwnAccount;
+use crate::input::Json;
 use crate::members::account::{self, AccountChange, PasswordChange};
-use crate::members::model::{DirectorySort, Locale, MemberKey, ProfileChanges, directory_prefix};
-use crate::members::profiles::{self, ProfileView, Viewer};
-use crate::members::service::{self, RegistrationInput};
-use crate::members::store::DirectoryQuery;
+use crate::members::model::{Locale, MemberKey, ProfileChanges};
 use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
-use crate::pagination::{Page, Paged};
 use crate::state::AppState;
 
+/// Registered before `/members/{member}`, which would take `me` as a username.
 pub fn configure(config: &mut ServiceConfig) {
-    // The `me` routes first: `{member}` would take "me" as a username.
     config
-        .service(register)
-        .service(directory)
         .service(me)
         .service(update_me)
         .service(unregister)
         .service(change_password)
         .service(change_account)
         .service(unregistration_summary)
-        .service(export)
-        .service(profile);
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegistrationRequest {
-    /// 1–30 characters; no comma, slash, @, control character or emoji; not
-    /// confusable with another member's name.
-    #[schema(example = "alice")]
-    pub username: String,
-    #[schema(example = "alice@example.com")]
-    pub email: String,
-    /// 8–256 characters, not a common password, not the username or e-mail.
-    pub password: String,
-    pub password_confirmation: String,
-}
-
-/// A member as others see them.
-#[derive(Serialize, ToSchema)]
-pub struct MemberProfile {
-    pub id: i64,
-    pub username: String,
-    pub date_joined: DateTime<Utc>,
-    pub last_visit_at: Option<DateTime<Utc>>,
-    /// The custom avatar, or the Gravatar of the member's address.
-    pub avatar_url: String,
-    pub biography: String,
-    pub website: String,
-    /// Absent when the member hides it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
-    pub profile_url: String,
-    pub is_bot: bool,
-    /// Only to authenticated callers, and only when the member shows it (staff always see it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Staff only, from the last IP, when a GeoIP database is configured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    /// Staff only, on a single profile: the sum of the member's karma notes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub karma: Option<i64>,
-    /// Services with `members:read` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_active: Option<bool>,
-    /// Services with `members:read` only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
-}
-
-impl MemberProfile {
-    fn new(view: ProfileView, config: &Config) -> Self {
-        let member = &view.member;
-        MemberProfile {
-            id: member.id,
-            username: member.username.clone(),
-            date_joined: member.date_joined,
-            last_visit_at: member.last_visit_at,
-            avatar_url: member.avatar_url(),
-            biography: member.profile.biography.clone(),
-            website: member.profile.website.clone(),
-            signature: view.show_signature.then(|| member.profile.signature.clone()),
-            profile_url: config.profile_url(member.id, &member.username),
-            is_bot: view.is_bot,
-            email: view.show_email.then(|| member.email.clone()),
-            city: view.city,
-            karma: view.karma,
-            is_active: view.for_service.then_some(member.is_active),
-            roles: view.for_service.then(|| member.roles()),
-        }
-    }
-}
-
-fn viewer(caller: &MaybePrincipal) -> Result<Viewer, AppError> {
-    match &caller.0 {
-        Some(Principal::Member(caller)) => Ok(Viewer {
-            member_id: Some(caller.member_id),
-            is_staff: caller.is_staff,
-            is_service: false,
-        }),
-        Some(service @ Principal::Service(_)) => {
-            service.require_scope(Scope::MembersRead)?;
-            Ok(Viewer {
-                is_service: true,
-                ..Viewer::default()
-            })
-        }
-        None => Ok(Viewer::default()),
-    }
-}
-
-/// Register a member.
-///
-/// The account stays inactive until the link e-mailed to the address is used.
-/// An address that already has an account gets the same 202, and its owner a
-/// notice instead, so addresses cannot be probed. The e-mail is written in the
-/// language of `Accept-Language` (English or French).
-#[utoipa::path(
-    tag = "members",
-    request_body = RegistrationRequest,
-    responses(
-        (status = 202, description = "Validation e-mail sent (or a notice, if the address is taken).", body = Accepted),
-        BodyProblems,
-        HashingProblems,
-        (status = 422, description = "`validation_failed`, with every field error at once. Username codes: `required`, \
-            `too_long`, `surrounding_space`, `contains_comma`, `contains_slash`, `contains_at_sign`, `numeric`, `reserved`, \
-            `contains_control_character`, `contains_emoji`, `taken`, `confusable`. E-mail: `required`, `too_long`, \
-            `invalid`, `forbidden_domain`. Password: `too_short`, `too_long`, `same_as_username`, `same_as_email`, \
-            `too_common`; `password_confirmation`: `mismatch`.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many registrations from this IP; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/members")]
-async fn register(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    ClientIp(ip): ClientIp,
-    Json(body): Json<RegistrationRequest>,
-) -> Result<HttpResponse, AppError> {
-    let language = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    service::register(
-        &state,
-        RegistrationInput {
-            username: body.username,
-            email: body.email,
-            password: body.password,
-            password_confirmation: body.password_confirmation,
-            locale: Locale::from_accept_language(language),
-            ip,
-        },
-    )
-    .await?;
-    Ok(HttpResponse::Accepted().json(Accepted {
-        status: "validation_email_sent".into(),
-    }))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DirectoryParams {
-    /// Case-insensitive prefix of the username.
-    pub q: Option<String>,
-    /// `username` (default), `-username`, `date_joined` or `-date_joined`.
-    pub sort: Option<String>,
-    /// From 1.
-    pub page: Option<i64>,
-    /// 1 to 100; 20 by default.
-    pub per_page: Option<i64>,
-}
-
-impl TryFrom<DirectoryParams> for DirectoryQuery {
-    type Error = AppError;
-
-    fn try_from(params: DirectoryParams) -> Result<Self, AppError> {
-        let mut errors: Vec<FieldError> = Vec::new();
-        let page = Page::parse(params.page, params.per_page)
-            .map_err(|e| errors.extend(e))
-            .ok();
-        let sort = DirectorySort::parse(params.sort.as_deref())
-            .map_err(|e| errors.push(e))
-            .ok();
-        let prefix = directory_prefix(params.q.as_deref()).map_err(|e| errors.push(e)).ok();
-        match (page, sort, prefix) {
-            (Some(page), Some(sort), Some(prefix)) => Ok(DirectoryQuery { prefix, sort, page }),
-            _ => Err(AppError::Validation(errors)),
-        }
-    }
-}
-
-/// The member directory.
-///
-/// Lists active members, without bots or banned members, by username unless
-/// sorted otherwise. A page past the end is empty.
-#[utoipa::path(
-    tag = "members",
-    params(DirectoryParams),
-    responses(
-        (status = 200, description = "A page of members.", body = Paged<MemberProfile>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `page` or `per_page` out of range, unknown `sort`, `q` over 30 characters.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
-    )
-)]
-#[get("/members")]
-async fn directory(
-    state: web::Data<AppState>,
-    caller: MaybePrincipal,
-    Query(params): Query<DirectoryParams>,
-) -> Result<Paged<MemberProfile>, AppError> {
-    let query = DirectoryQuery::try_from(params)?;
-    let page = query.page;
-    let (views, total) = profiles::directory(&state, query, viewer(&caller)?).await?;
-    Ok(Paged::new(
-        views
-            .into_iter()
-            .map(|v| MemberProfile::new(v, &state.config))
-            .collect(),
-        page,
-        total,
-    ))
-}
-
-/// A member's public profile, by id or username.
-#[utoipa::path(
-    tag = "members",
-    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
-    responses(
-        (status = 200, description = "The profile; `email` and `city` only as described.", body = MemberProfile),
-        (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
-    )
-)]
-#[get("/members/{member}")]
-async fn profile(
-    state: web::Data<AppState>,
-    caller: MaybePrincipal,
-    member: web::Path<String>,
-) -> Result<web::Json<MemberProfile>, AppError> {
-    let view = profiles::profile(
-        &state,
-        MemberKey::parse(&member, caller.0.as_ref().and_then(Principal::member_id)),
-        viewer(&caller)?,
-    )
-    .await?;
-    Ok(web::Json(MemberProfile::new(view, &state.config)))
+        .service(export);
 }
 
 /// The caller's own account.

@@ -1,0 +1,104 @@
+//! A sanction as a moderator asks for it, checked field by field.
+
+use crate::duration::Duration;
+use crate::error::FieldError;
+use crate::sanctions::model::Action;
+
+pub const REASON_MAX_CHARS: usize = 1_000;
+pub const PRIVATE_NOTE_MAX_CHARS: usize = 2_000;
+pub const RESOURCE_MAX_CHARS: usize = 200;
+
+/// A sanction as a moderator asked for it, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SanctionRequest {
+    pub action: Action,
+    pub reason: String,
+    pub private_note: String,
+    pub duration: Option<Duration>,
+    pub resource: Option<String>,
+}
+
+/// A resource as services name it: opaque, 1–200 characters, no control characters.
+pub fn parse_resource(field: &str, text: &str) -> Result<String, FieldError> {
+    let count = text.chars().count();
+    if count == 0 || count > RESOURCE_MAX_CHARS {
+        Err(FieldError::new(
+            field,
+            "invalid_length",
+            "A resource has 1 to 200 characters.",
+        ))
+    } else if text.chars().any(char::is_control) {
+        Err(FieldError::new(
+            field,
+            "contains_control_character",
+            "A resource may not contain control characters.",
+        ))
+    } else {
+        Ok(text.to_string())
+    }
+}
+
+/// A required reason-like text of 1 to `max` characters.
+pub fn parse_reason(field: &str, text: &str, max: usize) -> Result<String, FieldError> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        Err(FieldError::new(field, "required", "Give a reason."))
+    } else if trimmed.chars().count() > max {
+        Err(FieldError::new(field, "too_long", format!("At most {max} characters.")))
+    } else {
+        Ok(trimmed.to_string())
+    }
+}
+
+impl SanctionRequest {
+    pub fn parse(
+        kind: &str,
+        reason: &str,
+        private_note: Option<&str>,
+        duration: Option<&str>,
+        resource: Option<&str>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let action = Action::parse(kind);
+        if action.is_none() {
+            errors.push(FieldError::new(
+                "kind",
+                "invalid",
+                "kind is read_only, ban, lift_read_only or lift_ban.",
+            ));
+        }
+        let reason = parse_reason("reason", reason, REASON_MAX_CHARS)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let private_note = private_note.unwrap_or_default().trim().to_string();
+        if private_note.chars().count() > PRIVATE_NOTE_MAX_CHARS {
+            errors.push(FieldError::new("private_note", "too_long", "At most 2000 characters."));
+        }
+        let duration = match (action, duration) {
+            (Some(Action::Lift(_)), Some(_)) => {
+                errors.push(FieldError::new("duration", "not_allowed", "A lift has no duration."));
+                None
+            }
+            (_, Some(text)) => Duration::parse(text)
+                .map_err(|e| errors.push(FieldError::new("duration", "invalid", e.to_string())))
+                .ok(),
+            (_, None) => None,
+        };
+        let resource = resource
+            .map(|r| parse_resource("resource", r))
+            .transpose()
+            .map_err(|e| errors.push(e))
+            .ok()
+            .flatten();
+        match (action, reason) {
+            (Some(action), Some(reason)) if errors.is_empty() => Ok(Self {
+                action,
+                reason,
+                private_note,
+                duration,
+                resource,
+            }),
+            _ => Err(errors),
+        }
+    }
+}

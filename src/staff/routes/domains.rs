@@ -1,0 +1,129 @@
+//! HTTP handlers for the forbidden e-mail domains.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::extract::{Staff, StaffWriter};
+use crate::auth::policy::Actor;
+use crate::client_ip::ClientIp;
+use crate::error::{AppError, ErrorCode, Problem};
+use crate::input::{Json, Query};
+use crate::openapi::{AuthProblems, BodyProblems};
+use crate::pagination::{Page, Paged};
+use crate::staff::model::parse_domain;
+use crate::staff::service::{self};
+use crate::state::AppState;
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(list_domains).service(add_domain).service(remove_domain);
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DomainParams {
+    /// Prefix of the domain.
+    pub q: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ForbiddenDomain {
+    pub domain: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Forbidden e-mail domains: a domain and all its subdomains are refused at registration.
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = [])),
+    params(DomainParams),
+    responses(
+        (status = 200, description = "A page of domains.", body = Paged<ForbiddenDomain>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
+        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[get("/forbidden-email-domains")]
+async fn list_domains(
+    state: web::Data<AppState>,
+    _: Staff,
+    Query(params): Query<DomainParams>,
+) -> Result<Paged<ForbiddenDomain>, AppError> {
+    let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
+    let prefix = params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
+    let (rows, total) = service::domains(&state, prefix, page.offset(), page.per_page).await?;
+    Ok(Paged::new(
+        rows.into_iter()
+            .map(|(domain, created_at)| ForbiddenDomain { domain, created_at })
+            .collect(),
+        page,
+        total,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainRequest {
+    #[schema(example = "spam.example")]
+    pub domain: String,
+}
+
+/// Forbid an e-mail domain (and its subdomains).
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = [])),
+    request_body = DomainRequest,
+    responses(
+        (status = 201, description = "Forbidden from now on.", body = ForbiddenDomain),
+        BodyProblems,
+        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`domain_exists`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `domain` `invalid`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[post("/forbidden-email-domains")]
+async fn add_domain(
+    state: web::Data<AppState>,
+    StaffWriter(caller): StaffWriter,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<DomainRequest>,
+) -> Result<HttpResponse, AppError> {
+    let domain = parse_domain(&body.domain).map_err(|e| AppError::Validation(vec![e]))?;
+    service::change_domain(&state, Actor::new(&caller, ip), domain.clone(), true).await?;
+    Ok(HttpResponse::Created().json(ForbiddenDomain {
+        domain,
+        created_at: state.clock.now(),
+    }))
+}
+
+/// Allow an e-mail domain again.
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = [])),
+    params(("domain" = String, Path, description = "The domain.")),
+    responses(
+        (status = 204, description = "Removed from the list."),
+        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`domain_not_found`.", body = Problem, content_type = "application/problem+json"),
+        AuthProblems,
+    )
+)]
+#[delete("/forbidden-email-domains/{domain}")]
+async fn remove_domain(
+    state: web::Data<AppState>,
+    StaffWriter(caller): StaffWriter,
+    ClientIp(ip): ClientIp,
+    domain: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let domain = parse_domain(&domain)
+        .map_err(|_| AppError::not_found(ErrorCode::DomainNotFound, "Not a domain on the list."))?;
+    service::change_domain(&state, Actor::new(&caller, ip), domain, false).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
