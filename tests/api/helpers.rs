@@ -240,6 +240,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
+        memberd::integration::webhooks::service::install_tls_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // Below the server's keep-alive, so a connection it closed is never reused.

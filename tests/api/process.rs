@@ -64,6 +64,7 @@ impl Process {
             child,
             logs,
         };
+        memberd::integration::webhooks::service::install_tls_provider();
         let client = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {

@@ -27,6 +27,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// no proxy is used, whatever the environment says: a proxy would resolve the
 /// name again, itself.
 pub fn http_client(allow_private: bool) -> reqwest::Client {
+    install_tls_provider();
     let builder = reqwest::Client::builder()
         .no_proxy()
         .timeout(TIMEOUT)
@@ -38,6 +39,14 @@ pub fn http_client(allow_private: bool) -> reqwest::Client {
         builder.dns_resolver(Arc::new(PublicOnly))
     };
     builder.build().unwrap_or_default()
+}
+
+/// Makes ring the process's TLS provider, once; later calls change nothing.
+pub fn install_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another caller installing the same provider is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 struct PublicOnly;
