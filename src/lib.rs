@@ -23,6 +23,7 @@ pub mod members;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod random;
 pub mod rate_limit;
 pub mod sanctions;
 pub mod schema;

@@ -100,7 +100,7 @@ impl SigningKeys {
     }
 
     pub fn generate_pem() -> anyhow::Result<String> {
-        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let key = SigningKey::from_bytes(&crate::random::os_bytes::<32>());
         Ok(key
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|e| anyhow::anyhow!("cannot encode key: {e}"))?

@@ -428,7 +428,7 @@ fn fit<'a>(memory: &'a mut Memory, params: &Params) -> &'a mut [Block] {
 fn hash_with(memory: &mut Memory, password: &str) -> Result<String, AppError> {
     let failed = |e: &dyn std::fmt::Display| AppError::internal(format!("password hashing failed: {e}"));
     let params = params()?;
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let salt = SaltString::encode_b64(&crate::random::os_bytes::<16>()).map_err(|e| failed(&e))?;
     let mut salt_bytes = [0u8; 64];
     let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];

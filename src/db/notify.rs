@@ -116,10 +116,7 @@ fn pause(duration: Duration, stop: &AtomicBool) {
 
 /// A channel name no other process listens to.
 fn heartbeat_channel() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("memberd_heartbeat_{}", hex::encode(bytes))
+    format!("memberd_heartbeat_{}", hex::encode(crate::random::os_bytes::<8>()))
 }
 
 fn listen(database_url: &str, sender: &watch::Sender<u64>, changes: &dyn ChangeSink, stop: &AtomicBool) {

@@ -3,12 +3,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
 use crate::error::FieldError;
 use crate::events::model::EventType;
+use crate::random::os_bytes;
 
 /// What a key lets its service do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,10 +48,8 @@ pub struct ApiKey {
 
 impl ApiKey {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
         Self {
-            text: format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)),
+            text: format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(os_bytes::<32>())),
         }
     }
 

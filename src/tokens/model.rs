@@ -5,7 +5,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// Length of the base64url text of 32 bytes.
@@ -37,10 +36,8 @@ pub struct OpaqueToken {
 
 impl OpaqueToken {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
         Self {
-            text: URL_SAFE_NO_PAD.encode(bytes),
+            text: URL_SAFE_NO_PAD.encode(crate::random::os_bytes::<32>()),
         }
     }
 

@@ -20,6 +20,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "pagination",
             "metrics",
             "geoip",
+            "random",
         ],
     ),
     ("database", &["db"]),

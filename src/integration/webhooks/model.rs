@@ -7,19 +7,17 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Duration;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 
 use crate::error::FieldError;
 use crate::events::model::EventType;
+use crate::random::os_bytes;
 
 pub const SECRET_PREFIX: &str = "whsec_";
 
 /// A new secret in the Standard Webhooks form: `whsec_` and base64 of 24 random bytes.
 pub fn generate_secret() -> String {
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{SECRET_PREFIX}{}", STANDARD.encode(bytes))
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(os_bytes::<24>()))
 }
 
 /// The HMAC key a secret stands for: the decoded bytes after `whsec_`.
