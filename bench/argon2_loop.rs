@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 fn main() {
@@ -17,11 +18,7 @@ fn main() {
         Version::V0x13,
         Params::new(19_456, 2, 1, None).unwrap(),
     );
-    let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap();
-    let hash = argon2
-        .hash_password(b"correct horse battery", &salt)
-        .unwrap()
-        .to_string();
+    let hash = argon2.hash_password(b"correct horse battery").unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let counts: Vec<u64> = std::thread::scope(|scope| {

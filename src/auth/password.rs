@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
@@ -428,18 +428,16 @@ fn fit<'a>(memory: &'a mut Memory, params: &Params) -> &'a mut [Block] {
 fn hash_with(memory: &mut Memory, password: &str) -> Result<String, AppError> {
     let failed = |e: &dyn std::fmt::Display| AppError::internal(format!("password hashing failed: {e}"));
     let params = params()?;
-    let salt = SaltString::encode_b64(&crate::random::os_bytes::<16>()).map_err(|e| failed(&e))?;
-    let mut salt_bytes = [0u8; 64];
-    let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
+    let salt = Salt::new(&crate::random::os_bytes::<{ Salt::RECOMMENDED_LENGTH }>()).map_err(|e| failed(&e))?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut output, fit(memory, &params))
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, fit(memory, &params))
         .map_err(|e| failed(&e))?;
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
         params: ParamsString::try_from(&params).map_err(|e| failed(&e))?,
-        salt: Some(salt.as_salt()),
+        salt: Some(salt),
         hash: Some(Output::new(&output).map_err(|e| failed(&e))?),
     };
     Ok(hash.to_string())
@@ -455,14 +453,12 @@ fn verify_with(memory: &mut Memory, password: &str, stored: &str) -> Result<bool
         return Ok(false);
     };
     let failed = |e: &dyn std::fmt::Display| AppError::internal(format!("stored password hash unusable: {e}"));
-    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| failed(&e))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| failed(&e))?;
     let version = Version::try_from(parsed.version.unwrap_or(Version::V0x13.into())).map_err(|e| failed(&e))?;
     let params = Params::try_from(&parsed).map_err(|e| failed(&e))?;
-    let mut salt_bytes = [0u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| failed(&e))?;
     let mut output = vec![0u8; expected.len()];
     Argon2::new(algorithm, version, params.clone())
-        .hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut output, fit(memory, &params))
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, fit(memory, &params))
         .map_err(|e| failed(&e))?;
     Ok(output.ct_eq(expected.as_bytes()).into())
 }
