@@ -167,6 +167,11 @@ impl ScopeName for EventsRead {
     const SCOPE: Scope = Scope::EventsRead;
 }
 
+pub struct MembersRead;
+impl ScopeName for MembersRead {
+    const SCOPE: Scope = Scope::MembersRead;
+}
+
 /// Any member, or a service whose key holds `S`.
 pub struct Scoped<S: ScopeName>(pub Principal, pub PhantomData<S>);
 
@@ -240,18 +245,23 @@ impl FromRequest for Principal {
     }
 }
 
-/// The caller of a public endpoint: anonymous, a member, or a service.
-pub struct MaybePrincipal(pub Option<Principal>);
+/// The caller of a public endpoint: anonymous, a member, or a service whose
+/// key holds `S`.
+pub struct MaybePrincipal<S: ScopeName>(pub Option<Principal>, pub PhantomData<S>);
 
-impl FromRequest for MaybePrincipal {
+impl<S: ScopeName> FromRequest for MaybePrincipal<S> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         if !request.headers().contains_key(header::AUTHORIZATION) {
-            return Box::pin(async { Ok(MaybePrincipal(None)) });
+            return Box::pin(async { Ok(MaybePrincipal(None, PhantomData)) });
         }
         let future = Principal::from_request(request, payload);
-        Box::pin(async move { future.await.map(|p| MaybePrincipal(Some(p))) })
+        Box::pin(async move {
+            let principal = future.await?;
+            principal.require_scope(S::SCOPE)?;
+            Ok(MaybePrincipal(Some(principal), PhantomData))
+        })
     }
 }

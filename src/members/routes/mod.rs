@@ -9,13 +9,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::extract::{MaybePrincipal, Principal};
+use crate::auth::extract::{MaybePrincipal, MembersRead, Principal};
 use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::error::{AppError, FieldError, Problem};
 use crate::http::wire::Accepted;
 use crate::input::{Json, Query};
-use crate::integration::model::Scope;
 use crate::members::directory::DirectoryQuery;
 use crate::members::model::{DirectorySort, Locale, MemberKey, directory_prefix};
 use crate::members::profiles::{self, ProfileView, Viewer};
@@ -101,21 +100,19 @@ impl MemberProfile {
     }
 }
 
-fn viewer(caller: &MaybePrincipal) -> Result<Viewer, AppError> {
+/// Who is looking, for what a profile shows them.
+fn viewer(caller: &MaybePrincipal<MembersRead>) -> Viewer {
     match &caller.0 {
-        Some(Principal::Member(caller)) => Ok(Viewer {
+        Some(Principal::Member(caller)) => Viewer {
             member_id: Some(caller.member_id),
             is_staff: caller.is_staff,
             is_service: false,
-        }),
-        Some(service @ Principal::Service(_)) => {
-            service.require_scope(Scope::MembersRead)?;
-            Ok(Viewer {
-                is_service: true,
-                ..Viewer::default()
-            })
-        }
-        None => Ok(Viewer::default()),
+        },
+        Some(Principal::Service(_)) => Viewer {
+            is_service: true,
+            ..Viewer::default()
+        },
+        None => Viewer::default(),
     }
 }
 
@@ -218,12 +215,12 @@ impl TryFrom<DirectoryParams> for DirectoryQuery {
 #[get("/members")]
 async fn directory(
     state: web::Data<AppState>,
-    caller: MaybePrincipal,
+    caller: MaybePrincipal<MembersRead>,
     Query(params): Query<DirectoryParams>,
 ) -> Result<Paged<MemberProfile>, AppError> {
     let query = DirectoryQuery::try_from(params)?;
     let page = query.page;
-    let (views, total) = profiles::directory(&state, query, viewer(&caller)?).await?;
+    let (views, total) = profiles::directory(&state, query, viewer(&caller)).await?;
     Ok(Paged::new(
         views
             .into_iter()
@@ -248,13 +245,13 @@ async fn directory(
 #[get("/members/{member}")]
 async fn profile(
     state: web::Data<AppState>,
-    caller: MaybePrincipal,
+    caller: MaybePrincipal<MembersRead>,
     member: web::Path<String>,
 ) -> Result<web::Json<MemberProfile>, AppError> {
     let view = profiles::profile(
         &state,
         MemberKey::parse(&member, caller.0.as_ref().and_then(Principal::member_id)),
-        viewer(&caller)?,
+        viewer(&caller),
     )
     .await?;
     Ok(web::Json(MemberProfile::new(view, &state.config)))
