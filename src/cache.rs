@@ -262,19 +262,18 @@ impl MemberCache {
         now: DateTime<Utc>,
         keys: Vec<MemberKey>,
     ) -> Result<Vec<Option<Arc<MemberFacts>>>, AppError> {
-        let cache = self;
-        let mut found: Vec<Option<Arc<MemberFacts>>> = keys.iter().map(|key| cache.cached_member(key, now)).collect();
+        let mut found: Vec<Option<Arc<MemberFacts>>> = keys.iter().map(|key| self.cached_member(key, now)).collect();
         let missing: Vec<MemberKey> = keys
             .iter()
             .zip(&found)
             .filter(|(_, facts)| facts.is_none())
             .map(|(key, _)| key.clone())
             .collect();
-        cache.count(Kind::Member, missing.is_empty());
+        self.count(Kind::Member, missing.is_empty());
         if missing.is_empty() {
             return Ok(found);
         }
-        let ticket = cache.ticket();
+        let ticket = self.ticket();
         let rows = db
             .read(move |conn| {
                 let ids: Vec<i64> = missing
@@ -304,15 +303,15 @@ impl MemberCache {
         for member in loaded_members {
             let rows = rows_by_member.remove(&member.id).unwrap_or_default();
             let facts = Arc::new(MemberFacts {
-                generation: cache.next_generation(),
+                generation: self.next_generation(),
                 loaded_at: now,
                 standing: OpenStanding::new(rows)?,
                 member,
             });
             if let Some(ticket) = ticket {
-                cache.store(&cache.members, ticket, facts.member.id, facts.clone());
-                cache.store(
-                    &cache.names,
+                self.store(&self.members, ticket, facts.member.id, facts.clone());
+                self.store(
+                    &self.names,
                     ticket,
                     facts.member.username.to_lowercase(),
                     facts.member.id,
@@ -341,16 +340,15 @@ impl MemberCache {
         facts: &MemberFacts,
         session_id: Uuid,
     ) -> Result<Option<Arc<SessionState>>, AppError> {
-        let cache = self;
-        if cache.trusted()
-            && let Some(cached) = cache.sessions.get(&session_id)
+        if self.trusted()
+            && let Some(cached) = self.sessions.get(&session_id)
             && cached.generation == facts.generation
         {
-            cache.count(Kind::Session, true);
+            self.count(Kind::Session, true);
             return Ok(Some(cached.session));
         }
-        cache.count(Kind::Session, false);
-        let ticket = cache.ticket();
+        self.count(Kind::Session, false);
+        let ticket = self.ticket();
         let session = db
             .read(move |conn| crate::auth::store::find_session(conn, session_id))
             .await?
@@ -360,7 +358,7 @@ impl MemberCache {
                 generation: facts.generation,
                 session: session.clone(),
             };
-            cache.store(&cache.sessions, ticket, session_id, entry);
+            self.store(&self.sessions, ticket, session_id, entry);
         }
         Ok(session)
     }
@@ -372,17 +370,16 @@ impl MemberCache {
         now: DateTime<Utc>,
         key: String,
     ) -> Result<Option<Arc<CachedClient>>, AppError> {
-        let cache = self;
         let hash = hash_key(&key);
-        if cache.trusted()
-            && let Some(client) = cache.clients.get(&hash)
+        if self.trusted()
+            && let Some(client) = self.clients.get(&hash)
             && now - client.loaded_at < MAX_AGE
         {
-            cache.count(Kind::Client, true);
+            self.count(Kind::Client, true);
             return Ok(Some(client));
         }
-        cache.count(Kind::Client, false);
-        let ticket = cache.ticket();
+        self.count(Kind::Client, false);
+        let ticket = self.ticket();
         let row = db.read(move |conn| clients::find_live(conn, &key)).await?;
         let Some(row) = row else { return Ok(None) };
         let client = Arc::new(CachedClient {
@@ -391,7 +388,7 @@ impl MemberCache {
             row,
         });
         if let Some(ticket) = ticket {
-            cache.store(&cache.clients, ticket, hash, client.clone());
+            self.store(&self.clients, ticket, hash, client.clone());
         }
         Ok(Some(client))
     }

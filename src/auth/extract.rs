@@ -98,10 +98,10 @@ fn member_passing(
     request: &HttpRequest,
     writes: bool,
     rule: fn(&Caller) -> Result<(), AppError>,
-) -> LocalBoxFuture<'static, Result<Caller, AppError>> {
+) -> impl Future<Output = Result<Caller, AppError>> + 'static {
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let future = authenticate(state.clone(), bearer_token(request));
-    Box::pin(async move {
+    async move {
         let caller = future.await?;
         if writes {
             let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
@@ -109,7 +109,7 @@ fn member_passing(
         }
         rule(&caller)?;
         Ok(caller)
-    })
+    }
 }
 
 /// An extractor for members who pass a rule of [`policy`].
@@ -179,8 +179,8 @@ impl<S: ScopeName> FromRequest for Scoped<S> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let principal = Principal::from_request(request, payload);
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = principal(request);
         Box::pin(async move {
             let principal = principal.await?;
             principal.require_scope(S::SCOPE)?;
@@ -196,8 +196,8 @@ impl<S: ScopeName> FromRequest for StaffOrKey<S> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let principal = Principal::from_request(request, payload);
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = principal(request);
         Box::pin(async move {
             let principal = principal.await?;
             policy::require_staff_or_scope(&principal, S::SCOPE)?;
@@ -218,30 +218,36 @@ impl FromRequest for Caller {
     }
 }
 
+/// Who calls with a bearer token: a member's access token or a service's key.
+fn principal(request: &HttpRequest) -> impl Future<Output = Result<Principal, AppError>> + 'static {
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let token = bearer_token(request);
+    async move {
+        let token = token?;
+        if !is_api_key(&token) {
+            return authenticate(state, Ok(token)).await.map(Principal::Member);
+        }
+        let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
+        let now = state.clock.now();
+        // From memory that every replica drops when a key is revoked.
+        let client =
+            state.cache.client(&state.db, now, token).await?.ok_or_else(|| {
+                AppError::unauthenticated(ErrorCode::InvalidApiKey, "The API key is unknown or revoked.")
+            })?;
+        if client.claim_use_record(now) {
+            let id = client.row.id;
+            state.db.run(move |conn| clients::record_use(conn, id, now)).await?;
+        }
+        Ok(Principal::Service(client))
+    }
+}
+
 impl FromRequest for Principal {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(request);
-        Box::pin(async move {
-            let token = token?;
-            if !is_api_key(&token) {
-                return authenticate(state, Ok(token)).await.map(Principal::Member);
-            }
-            let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
-            let now = state.clock.now();
-            // From memory that every replica drops when a key is revoked.
-            let client = state.cache.client(&state.db, now, token).await?.ok_or_else(|| {
-                AppError::unauthenticated(ErrorCode::InvalidApiKey, "The API key is unknown or revoked.")
-            })?;
-            if client.claim_use_record(now) {
-                let id = client.row.id;
-                state.db.run(move |conn| clients::record_use(conn, id, now)).await?;
-            }
-            Ok(Principal::Service(client))
-        })
+        Box::pin(principal(request))
     }
 }
 
@@ -253,11 +259,11 @@ impl<S: ScopeName> FromRequest for MaybePrincipal<S> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         if !request.headers().contains_key(header::AUTHORIZATION) {
             return Box::pin(async { Ok(MaybePrincipal(None, PhantomData)) });
         }
-        let future = Principal::from_request(request, payload);
+        let future = principal(request);
         Box::pin(async move {
             let principal = future.await?;
             principal.require_scope(S::SCOPE)?;

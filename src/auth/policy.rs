@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use diesel::PgConnection;
 
+use crate::audit::{AuditAction, AuditEntry};
 use crate::auth::model::{Caller, account_gone};
 use crate::cache::CachedClient;
 use crate::error::{AppError, ErrorCode};
@@ -137,6 +138,19 @@ impl Actor {
         Self {
             member_id: caller.member_id,
             ip: ip.to_string(),
+        }
+    }
+
+    /// The audit entry of `action` by this actor, about no member in particular.
+    pub fn audit(&self, action: AuditAction, details: serde_json::Value) -> AuditEntry<'_> {
+        AuditEntry {
+            actor_id: self.member_id,
+            action,
+            target_member_id: None,
+            target: None,
+            reason: None,
+            ip: &self.ip,
+            details,
         }
     }
 }

@@ -3,9 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use diesel::PgConnection;
-
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::Actor;
 use crate::error::{AppError, ErrorCode};
@@ -13,30 +10,6 @@ use crate::events::{self, EventRow};
 use crate::integration::model::{ApiKey, EventQuery, Scope};
 use crate::integration::store::{self, ClientRow};
 use crate::state::AppState;
-
-/// A superuser's change to the keys, in the audit log with the change itself.
-fn record(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    action: AuditAction,
-    target: Option<&str>,
-    details: serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    audit::record(
-        conn,
-        AuditEntry {
-            actor_id: actor.member_id,
-            action,
-            target_member_id: None,
-            target,
-            reason: None,
-            ip: &actor.ip,
-            details,
-        },
-        now,
-    )
-}
 
 /// Creates a client and its key; the key's text is returned this once.
 pub async fn create_client(
@@ -53,14 +26,11 @@ pub async fn create_client(
         .transaction(move |conn| {
             let row = store::insert(conn, &name, &scopes, &key, actor.member_id, now)?;
             let details = serde_json::json!({ "service_client_id": row.id, "scopes": row.scopes });
-            record(
-                conn,
-                &actor,
-                AuditAction::ServiceClientCreated,
-                Some(&row.name),
-                details,
-                now,
-            )?;
+            let entry = AuditEntry {
+                target: Some(&row.name),
+                ..actor.audit(AuditAction::ServiceClientCreated, details)
+            };
+            audit::record(conn, entry, now)?;
             Ok(row)
         })
         .await?;
@@ -83,7 +53,7 @@ pub async fn revoke_client(state: &AppState, actor: Actor, id: &str) -> Result<(
                 return Err(not_found());
             }
             let details = serde_json::json!({ "service_client_id": id });
-            record(conn, &actor, AuditAction::ServiceClientRevoked, None, details, now)
+            audit::record(conn, actor.audit(AuditAction::ServiceClientRevoked, details), now)
         })
         .await
 }

@@ -18,13 +18,8 @@ use crate::tokens::store as tokens;
 
 fn entry<'a>(actor: &'a Actor, action: AuditAction, target: &Member) -> AuditEntry<'a> {
     AuditEntry {
-        actor_id: actor.member_id,
-        action,
         target_member_id: Some(target.id),
-        target: None,
-        reason: None,
-        ip: &actor.ip,
-        details: serde_json::json!({}),
+        ..actor.audit(action, serde_json::json!({}))
     }
 }
 

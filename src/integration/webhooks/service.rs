@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 
-use crate::audit::{self, AuditAction, AuditEntry};
+use crate::audit::{self, AuditAction};
 use crate::auth::policy::Actor;
 use crate::error::{AppError, ErrorCode};
 use crate::integration::webhooks::model::{NewWebhook, is_private, secret_key, signature};
@@ -200,29 +200,6 @@ fn webhook_id(text: &str) -> Result<i64, AppError> {
     text.parse().map_err(|_| webhook_not_found())
 }
 
-/// A superuser's change to the webhooks, in the audit log with the change itself.
-fn record(
-    conn: &mut diesel::PgConnection,
-    actor: &Actor,
-    action: AuditAction,
-    details: serde_json::Value,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), AppError> {
-    audit::record(
-        conn,
-        AuditEntry {
-            actor_id: actor.member_id,
-            action,
-            target_member_id: None,
-            target: None,
-            reason: None,
-            ip: &actor.ip,
-            details,
-        },
-        now,
-    )
-}
-
 /// Creates a webhook; it hears of events from now on.
 pub async fn create(state: &AppState, actor: Actor, hook: NewWebhook) -> Result<WebhookRow, AppError> {
     check_url(&hook.url, state.config.webhook_allow_private).await?;
@@ -239,7 +216,7 @@ pub async fn create(state: &AppState, actor: Actor, hook: NewWebhook) -> Result<
                 now,
             )?;
             let details = serde_json::json!({ "webhook_id": row.id, "url": row.url, "events": row.event_types });
-            record(conn, &actor, AuditAction::WebhookCreated, details, now)?;
+            audit::record(conn, actor.audit(AuditAction::WebhookCreated, details), now)?;
             Ok(row)
         })
         .await
@@ -259,13 +236,8 @@ pub async fn remove(state: &AppState, actor: Actor, id: &str) -> Result<(), AppE
             if !store::delete(conn, id)? {
                 return Err(webhook_not_found());
             }
-            record(
-                conn,
-                &actor,
-                AuditAction::WebhookDeleted,
-                serde_json::json!({ "webhook_id": id }),
-                now,
-            )
+            let details = serde_json::json!({ "webhook_id": id });
+            audit::record(conn, actor.audit(AuditAction::WebhookDeleted, details), now)
         })
         .await
 }
@@ -295,7 +267,7 @@ pub async fn redeliver(state: &AppState, actor: Actor, id: &str, delivery: &str)
                 return Err(not_found());
             }
             let details = serde_json::json!({ "webhook_id": id, "delivery_id": delivery });
-            record(conn, &actor, AuditAction::WebhookRedelivered, details, now)
+            audit::record(conn, actor.audit(AuditAction::WebhookRedelivered, details), now)
         })
         .await
 }
