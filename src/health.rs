@@ -6,7 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::{AppError, Problem};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::openapi::problems;
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -26,12 +28,16 @@ async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into() })
 }
 
+problems!(
+    ReadyProblems: Db
+);
+
 /// The service can serve requests: its database answers.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Ready.", body = Health),
-        (status = 503, description = "`service_unavailable`: the database does not answer.", body = Problem, content_type = "application/problem+json"),
+        ReadyProblems,
     )
 )]
 #[get("/health/ready")]

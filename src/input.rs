@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::error::{AppError, ErrorCode, FieldError, json_error};
+use crate::error::{Answer, Answers, AppError, ErrorCode, FieldError, json_error};
 
 /// The largest body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -26,6 +26,36 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         json_body(request, payload, None)
             .map(|body| body.map(Json))
             .boxed_local()
+    }
+}
+
+/// What reading a JSON body may answer.
+const BODY_ANSWERS: &[Answer] = &[
+    Answer::new(400, ErrorCode::MalformedJson),
+    Answer::noted(
+        400,
+        ErrorCode::BadRequest,
+        "The body could not be read (the connection broke off before its end).",
+    ),
+    Answer::new(413, ErrorCode::PayloadTooLarge),
+    Answer::new(415, ErrorCode::UnsupportedMediaType),
+    Answer::noted(
+        422,
+        ErrorCode::ValidationFailed,
+        "Codes of any body: `required`, `too_long`, `unknown_field`, `invalid_type`, \
+         `null_character` (text holding U+0000).",
+    ),
+];
+
+impl<T> Answers for Json<T> {
+    fn answers() -> Vec<Answer> {
+        BODY_ANSWERS.to_vec()
+    }
+}
+
+impl<T> Answers for OptionalJson<T> {
+    fn answers() -> Vec<Answer> {
+        BODY_ANSWERS.to_vec()
     }
 }
 
@@ -67,6 +97,16 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
                 })
         };
         std::future::ready(parsed)
+    }
+}
+
+impl<T> Answers for Query<T> {
+    fn answers() -> Vec<Answer> {
+        vec![Answer::noted(
+            400,
+            ErrorCode::InvalidQuery,
+            "A parameter is not of its type, or holds U+0000.",
+        )]
     }
 }
 

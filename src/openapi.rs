@@ -1,13 +1,15 @@
 //! The root of the OpenAPI document: metadata, the bearer scheme, shared
-//! schemas, and the reusable problem responses that handlers list.
+//! schemas, and the problem responses each operation lists.
 
 use std::collections::BTreeMap;
 
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa::{Modify, OpenApi};
 
-use crate::error::{FieldError, Problem, SanctionNotice};
+use crate::error::{Answer, ErrorCode, FieldError, Problem, SanctionNotice};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,83 +58,100 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn problem(description: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
-        .build()
-        .into()
-}
+/// The problems an operation answers: the sets of its extractors (written
+/// once beside each, as [`Answers`]) and its own, each line `status: Code`
+/// or `status: Code = "what it means here"`. Descriptions and the per-response
+/// `code` enums are generated from [`ErrorCode`], so no code is typed twice.
+macro_rules! problems {
+    (@note) => { None };
+    (@note $note:literal) => { Some($note) };
+    ($(#[$meta:meta])* $name:ident: $($set:ty),* $(; $status:literal: $($code:ident $(= $note:literal)?),+)* $(;)?) => {
+        $(#[$meta])*
+        pub struct $name;
 
-fn responses(items: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
-    items
-        .iter()
-        .map(|(status, description)| (status.to_string(), problem(description)))
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<
+                String,
+                utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+            > {
+                let own: &[$crate::error::Answer] = &[$($($crate::error::Answer {
+                    status: $status,
+                    code: $crate::error::ErrorCode::$code,
+                    note: $crate::openapi::problems!(@note $($note)?),
+                },)+)*];
+                let mut answers: Vec<$crate::error::Answer> = Vec::new();
+                $(answers.extend(<$set as $crate::error::Answers>::answers());)*
+                answers.extend_from_slice(own);
+                $crate::openapi::problem_responses(&answers)
+            }
+        }
+    };
+}
+pub(crate) use problems;
+
+/// Groups answers by status into problem responses: each lists its codes
+/// with their meaning, restricts the problem's `code` to them, and declares
+/// the headers that come with the status.
+pub fn problem_responses(answers: &[Answer]) -> BTreeMap<String, RefOr<Response>> {
+    let mut by_status: BTreeMap<u16, BTreeMap<ErrorCode, Vec<&'static str>>> = BTreeMap::new();
+    for answer in answers {
+        let notes = by_status
+            .entry(answer.status)
+            .or_default()
+            .entry(answer.code)
+            .or_default();
+        if let Some(note) = answer.note
+            && !notes.contains(&note)
+        {
+            notes.push(note);
+        }
+    }
+    by_status
+        .into_iter()
+        .map(|(status, codes)| (status.to_string(), problem_response(status, &codes)))
         .collect()
 }
 
-/// Problems any endpoint with a JSON body can answer.
-pub struct BodyProblems;
-
-impl IntoResponses for BodyProblems {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses(&[
-            (
-                "400",
-                "`malformed_json`: the body is not JSON (or not UTF-8); `bad_request`: the body could not be read \
-                 (the connection broke off before its end).",
-            ),
-            ("413", "`payload_too_large`: the body is over 64 KiB."),
-            ("415", "`unsupported_media_type`: the body is not `application/json`."),
-            (
-                "422",
-                "`validation_failed`: `errors[]` lists each field with its code \
-                 (`required`, `too_long`, `unknown_field`, `invalid_type`, `null_character` for text holding U+0000, \
-                 and the rules of the endpoint).",
-            ),
-            (
-                "503",
-                "`service_unavailable`: the database could not be reached in time; retry.",
-            ),
-        ])
-    }
-}
-
-/// The problem of endpoints that check or hash a password, listed after
-/// `BodyProblems`, whose 503 it extends.
-pub struct HashingProblems;
-
-impl IntoResponses for HashingProblems {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses(&[(
-            "503",
-            "`service_unavailable`: the database could not be reached in time; or `busy`: more password \
-             checks wait than the service takes on, from everyone, or from this client (an IPv6 /64 counts as one) or member \
-             — refused at once rather than queued; retry after `Retry-After` seconds.",
-        )])
-    }
-}
-
-/// Problems of endpoints that need an access token.
-pub struct AuthProblems;
-
-impl IntoResponses for AuthProblems {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses(&[
-            (
-                "401",
-                "`missing_credentials`, `invalid_token`, `token_expired` or `session_revoked` \
-                 (the session was ended: logout, password change, staff action). Comes with `WWW-Authenticate`.",
-            ),
-            (
-                "503",
-                "`service_unavailable`: the database could not be reached in time; retry.",
-            ),
-        ])
-    }
+fn problem_response(status: u16, codes: &BTreeMap<ErrorCode, Vec<&'static str>>) -> RefOr<Response> {
+    let description = codes
+        .iter()
+        .map(|(code, notes)| {
+            let mut line = format!("- `{code}`: {}", code.meaning());
+            for note in notes {
+                line.push(' ');
+                line.push_str(note);
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let code = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes.keys().map(|code| code.as_str())));
+    let schema = AllOfBuilder::new()
+        .item(Ref::from_schema_name("Problem"))
+        .item(ObjectBuilder::new().property("code", code).required("code"));
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/problem+json",
+        ContentBuilder::new().schema(Some(schema)).build(),
+    );
+    response = match status {
+        401 => response.header(
+            "WWW-Authenticate",
+            HeaderBuilder::new()
+                .description(Some(
+                    "`Bearer realm=\"memberd\", error=\"invalid_token\", error_description=\"<code>\"`.",
+                ))
+                .build(),
+        ),
+        429 | 503 => response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+                .description(Some("Seconds to wait before trying again."))
+                .build(),
+        ),
+        _ => response,
+    };
+    response.build().into()
 }

@@ -12,7 +12,7 @@ pub use crate::auth::model::Caller;
 use crate::auth::model::session_ended;
 use crate::auth::policy;
 pub use crate::auth::policy::Principal;
-use crate::error::{AppError, ErrorCode};
+use crate::error::{Answer, Answers, AppError, ErrorCode};
 use crate::integration::model::{Scope, is_api_key};
 use crate::integration::store as clients;
 use crate::members::model::MemberKey;
@@ -92,6 +92,38 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
     })
 }
 
+/// What authenticating a member's access token may answer.
+fn authentication_answers() -> Vec<Answer> {
+    vec![
+        Answer::new(401, ErrorCode::MissingCredentials),
+        Answer::new(401, ErrorCode::InvalidToken),
+        Answer::new(401, ErrorCode::TokenExpired),
+        Answer::noted(
+            401,
+            ErrorCode::SessionRevoked,
+            "(Logout, a password change, a staff action.)",
+        ),
+        Answer::noted(
+            403,
+            ErrorCode::MemberBanned,
+            "When a ban ended the session, with `sanction`.",
+        ),
+        Answer::new(503, ErrorCode::ServiceUnavailable),
+    ]
+}
+
+/// What the write guard adds.
+const WRITE_ANSWERS: &[Answer] = &[
+    Answer::noted(403, ErrorCode::MemberReadOnly, "With `sanction`."),
+    Answer::noted(403, ErrorCode::MemberBanned, "With `sanction`."),
+];
+
+impl Answers for Caller {
+    fn answers() -> Vec<Answer> {
+        authentication_answers()
+    }
+}
+
 /// Authenticates the caller, applies the write guard when `writes`, then
 /// `rule`: the order in which their refusals come.
 fn member_passing(
@@ -114,9 +146,21 @@ fn member_passing(
 
 /// An extractor for members who pass a rule of [`policy`].
 macro_rules! member_extractor {
-    ($(#[$doc:meta])* $name:ident, writes: $writes:expr, $rule:expr) => {
+    ($(#[$doc:meta])* $name:ident, writes: $writes:expr, $rule:expr, answers: [$($answer:expr),*]) => {
         $(#[$doc])*
         pub struct $name(pub Caller);
+
+        impl Answers for $name {
+            fn answers() -> Vec<Answer> {
+                let mut answers = authentication_answers();
+                if $writes {
+                    answers.extend_from_slice(WRITE_ANSWERS);
+                }
+                let extra: &[Answer] = &[$($answer),*];
+                answers.extend_from_slice(extra);
+                answers
+            }
+        }
 
         impl FromRequest for $name {
             type Error = AppError;
@@ -130,46 +174,54 @@ macro_rules! member_extractor {
     };
 }
 
+const STAFF_ONLY: Answer = Answer::new(403, ErrorCode::StaffOnly);
+const SUPERUSER_ONLY: Answer = Answer::new(403, ErrorCode::SuperuserOnly);
+
 member_extractor!(
     /// A caller allowed to change what others see or do: not read-only, not
     /// banned. Every write endpoint takes this instead of [`Caller`].
-    Writer, writes: true, |_| Ok(())
+    Writer, writes: true, |_| Ok(()), answers: []
 );
 member_extractor!(
     /// A staff member (superusers are staff).
-    Staff, writes: false, policy::require_staff
+    Staff, writes: false, policy::require_staff, answers: [STAFF_ONLY]
 );
 member_extractor!(
     /// A superuser.
-    Superuser, writes: false, policy::require_superuser
+    Superuser, writes: false, policy::require_superuser, answers: [SUPERUSER_ONLY]
 );
 member_extractor!(
     /// A staff member who may write (see [`Writer`]).
-    StaffWriter, writes: true, policy::require_staff
+    StaffWriter, writes: true, policy::require_staff, answers: [STAFF_ONLY]
 );
 member_extractor!(
     /// A superuser who may write (see [`Writer`]).
-    SuperuserWriter, writes: true, policy::require_superuser
+    SuperuserWriter, writes: true, policy::require_superuser, answers: [SUPERUSER_ONLY]
 );
 
 /// A key scope named as a type, so that an extractor can require it.
 pub trait ScopeName {
     const SCOPE: Scope;
+    /// How a key without the scope is refused, for the document.
+    const REFUSAL: Answer;
 }
 
 pub struct StatusRead;
 impl ScopeName for StatusRead {
     const SCOPE: Scope = Scope::StatusRead;
+    const REFUSAL: Answer = Answer::noted(403, ErrorCode::InsufficientScope, "A key without `status:read`.");
 }
 
 pub struct EventsRead;
 impl ScopeName for EventsRead {
     const SCOPE: Scope = Scope::EventsRead;
+    const REFUSAL: Answer = Answer::noted(403, ErrorCode::InsufficientScope, "A key without `events:read`.");
 }
 
 pub struct MembersRead;
 impl ScopeName for MembersRead {
     const SCOPE: Scope = Scope::MembersRead;
+    const REFUSAL: Answer = Answer::noted(403, ErrorCode::InsufficientScope, "A key without `members:read`.");
 }
 
 /// Any member, or a service whose key holds `S`.
@@ -189,6 +241,14 @@ impl<S: ScopeName> FromRequest for Scoped<S> {
     }
 }
 
+impl<S: ScopeName> Answers for Scoped<S> {
+    fn answers() -> Vec<Answer> {
+        let mut answers = Principal::answers();
+        answers.push(S::REFUSAL);
+        answers
+    }
+}
+
 /// Staff, or a service whose key holds `S`.
 pub struct StaffOrKey<S: ScopeName>(pub Principal, pub PhantomData<S>);
 
@@ -203,6 +263,17 @@ impl<S: ScopeName> FromRequest for StaffOrKey<S> {
             policy::require_staff_or_scope(&principal, S::SCOPE)?;
             Ok(StaffOrKey(principal, PhantomData))
         })
+    }
+}
+
+impl<S: ScopeName> Answers for StaffOrKey<S> {
+    fn answers() -> Vec<Answer> {
+        let mut answers = Principal::answers();
+        answers.extend([
+            Answer::noted(403, ErrorCode::StaffOnly, "A member's token."),
+            S::REFUSAL,
+        ]);
+        answers
     }
 }
 
@@ -242,6 +313,14 @@ fn principal(request: &HttpRequest) -> impl Future<Output = Result<Principal, Ap
     }
 }
 
+impl Answers for Principal {
+    fn answers() -> Vec<Answer> {
+        let mut answers = authentication_answers();
+        answers.push(Answer::new(401, ErrorCode::InvalidApiKey));
+        answers
+    }
+}
+
 impl FromRequest for Principal {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
@@ -254,6 +333,13 @@ impl FromRequest for Principal {
 /// The caller of a public endpoint: anonymous, a member, or a service whose
 /// key holds `S`.
 pub struct MaybePrincipal<S: ScopeName>(pub Option<Principal>, pub PhantomData<S>);
+
+/// Anonymous callers pass; a caller who sends a token may be refused as by [`Scoped`].
+impl<S: ScopeName> Answers for MaybePrincipal<S> {
+    fn answers() -> Vec<Answer> {
+        Scoped::<S>::answers()
+    }
+}
 
 impl<S: ScopeName> FromRequest for MaybePrincipal<S> {
     type Error = AppError;

@@ -22,7 +22,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
-use crate::error::AppError;
+use crate::error::{Answer, Answers, AppError, ErrorCode};
 
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
 fn params() -> Result<Params, AppError> {
@@ -309,6 +309,18 @@ impl Drop for Owner {
 #[derive(Clone)]
 pub struct PasswordHasher {
     owner: Arc<Owner>,
+}
+
+/// Every operation that checks or hashes a password may find the queue full.
+impl Answers for PasswordHasher {
+    fn answers() -> Vec<Answer> {
+        vec![Answer::noted(
+            503,
+            ErrorCode::Busy,
+            "More password checks wait than the service takes on, from everyone, or from this client \
+             (an IPv6 /64 counts as one) or member: refused at once rather than queued.",
+        )]
+    }
 }
 
 impl PasswordHasher {

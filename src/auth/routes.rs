@@ -7,12 +7,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::Caller;
 use crate::auth::keys::Jwks;
+use crate::auth::password::PasswordHasher;
 use crate::auth::service::{self, LoginInput};
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, Problem};
+use crate::db::Db;
+use crate::error::AppError;
 use crate::http::wire::{SessionResponse, origin};
 use crate::input::{Json, OptionalJson};
-use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
+use crate::openapi::problems;
 use crate::state::AppState;
 
 /// Routes under `/v1`.
@@ -51,6 +53,15 @@ pub struct LogoutRequest {
     pub all: bool,
 }
 
+problems!(
+    LoginProblems: Json<LoginRequest>, PasswordHasher, Db;
+    401: InvalidCredentials = "The same answer for an unknown login as for a wrong password.";
+    403: AccountInactive = "The password was right.",
+        AccountDisabled = "The password was right.",
+        MemberBanned = "The password was right.";
+    429: TooManyAttempts
+);
+
 /// Log in with a username or e-mail address.
 ///
 /// Failed attempts are counted per login and IP, per login, and per IP;
@@ -61,11 +72,7 @@ pub struct LogoutRequest {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
-        BodyProblems,
-        HashingProblems,
-        (status = 401, description = "`invalid_credentials`: unknown login or wrong password (the same answer for both).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Correct password, but `account_inactive` (e-mail not validated), `account_disabled` (deactivated by a superuser) or `member_banned` (with `sanction`).", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: wait `Retry-After` seconds.", body = Problem, content_type = "application/problem+json"),
+        LoginProblems,
     )
 )]
 #[post("/auth/login")]
@@ -84,6 +91,14 @@ async fn login(
     Ok(SessionResponse::new(grant, &state.config))
 }
 
+problems!(
+    RefreshProblems: Json<RefreshRequest>, Db;
+    401: InvalidRefreshToken = "Unknown, expired or ended.",
+        RefreshTokenReused,
+        SessionExpired = "Since its login, after `MEMBERD_SESSION_MAX_AGE`: log in again.";
+    403: AccountInactive, AccountDisabled, MemberBanned
+);
+
 /// Exchange a refresh token for a new session pair.
 ///
 /// The presented token stops working. Presenting it again ends the whole
@@ -93,9 +108,7 @@ async fn login(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "Renewed.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
-        BodyProblems,
-        (status = 401, description = "`invalid_refresh_token` (unknown, expired or ended), `refresh_token_reused` (the session is now ended) or `session_expired` (the session reached `MEMBERD_SESSION_MAX_AGE` since its login: log in again).", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`account_inactive`, `account_disabled` or `member_banned`.", body = Problem, content_type = "application/problem+json"),
+        RefreshProblems,
     )
 )]
 #[post("/auth/refresh")]
@@ -104,6 +117,10 @@ async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest>) -
     Ok(SessionResponse::new(grant, &state.config))
 }
 
+problems!(
+    LogoutProblems: Caller, OptionalJson<LogoutRequest>, Db
+);
+
 /// End the current session, or with `{"all": true}` every session of the caller.
 ///
 /// The body may be left out.
@@ -111,7 +128,10 @@ async fn refresh(state: web::Data<AppState>, Json(body): Json<RefreshRequest>) -
     tag = "auth",
     request_body(content = Option<LogoutRequest>, description = "Optional."),
     security(("bearer" = [])),
-    responses((status = 204, description = "Logged out."), BodyProblems, AuthProblems)
+    responses(
+        (status = 204, description = "Logged out."),
+        LogoutProblems,
+    )
 )]
 #[post("/auth/logout")]
 async fn logout(

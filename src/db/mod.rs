@@ -17,7 +17,7 @@ use diesel::sql_types::{HasSqlType, Untyped};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use url::Url;
 
-use crate::error::AppError;
+use crate::error::{Answer, Answers, AppError, ErrorCode};
 
 pub mod notify;
 
@@ -49,6 +49,13 @@ pub trait ChangeSink: Send + Sync {
 pub struct Db {
     pool: PgPool,
     changes: Option<Arc<dyn ChangeSink>>,
+}
+
+/// Every operation that reaches the database may find it gone or busy.
+impl Answers for Db {
+    fn answers() -> Vec<Answer> {
+        vec![Answer::new(503, ErrorCode::ServiceUnavailable)]
+    }
 }
 
 impl Db {

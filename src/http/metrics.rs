@@ -11,7 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use subtle::ConstantTimeEq;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::{AppError, ErrorCode, Problem};
+use crate::error::{AppError, ErrorCode};
+use crate::openapi::problems;
 use crate::state::AppState;
 
 /// Counts and times every request under the route pattern that served it
@@ -55,12 +56,18 @@ pub fn configure(config: &mut ServiceConfig) {
     config.service(scrape);
 }
 
+problems!(
+    ScrapeProblems: ;
+    401: MissingCredentials = "`MEMBERD_METRICS_TOKEN` is set and was not sent.",
+        InvalidToken = "`MEMBERD_METRICS_TOKEN` is set and another was sent."
+);
+
 /// Metrics in the Prometheus text format; a bearer token when `MEMBERD_METRICS_TOKEN` is set.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text exposition format.", body = String, content_type = "text/plain; version=0.0.4"),
-        (status = 401, description = "`missing_credentials` or `invalid_token`: MEMBERD_METRICS_TOKEN is set and was not sent.", body = Problem, content_type = "application/problem+json"),
+        ScrapeProblems,
     )
 )]
 #[get("/metrics")]

@@ -10,12 +10,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{EventsRead, StaffOrKey, Superuser, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, Problem};
+use crate::db::Db;
+use crate::error::AppError;
 use crate::input::{Json, Query};
 use crate::integration::model::{EventQuery, parse_client};
 use crate::integration::service;
 use crate::integration::store::ClientRow;
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::problems;
+
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -74,6 +76,11 @@ impl From<ClientRow> for ServiceClient {
     }
 }
 
+problems!(
+    CreateClientProblems: SuperuserWriter, Json<ClientRequest>, Db;
+    422: ValidationFailed = "`name` `invalid_length`; `scopes` `required`/`unknown_scope`."
+);
+
 /// Create a service client and its API key.
 #[utoipa::path(
     tag = "integration",
@@ -81,10 +88,7 @@ impl From<ClientRow> for ServiceClient {
     request_body = ClientRequest,
     responses(
         (status = 201, description = "Created; the key is in the body, once.", body = CreatedClient),
-        BodyProblems,
-        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `name` `invalid_length`; `scopes` `required`/`unknown_scope`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        CreateClientProblems,
     )
 )]
 #[post("/service-clients")]
@@ -105,14 +109,17 @@ async fn create_client(
     }))
 }
 
+problems!(
+    ListClientsProblems: Superuser, Db
+);
+
 /// The service clients (keys are never shown again).
 #[utoipa::path(
     tag = "integration",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "All clients, revoked ones included.", body = Vec<ServiceClient>),
-        (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ListClientsProblems,
     )
 )]
 #[get("/service-clients")]
@@ -121,6 +128,11 @@ async fn list_clients(state: web::Data<AppState>, _: Superuser) -> Result<web::J
     Ok(web::Json(rows.into_iter().map(ServiceClient::from).collect()))
 }
 
+problems!(
+    RevokeClientProblems: SuperuserWriter, Db;
+    404: ServiceClientNotFound
+);
+
 /// Revoke a service client's key: it stops working at once.
 #[utoipa::path(
     tag = "integration",
@@ -128,9 +140,7 @@ async fn list_clients(state: web::Data<AppState>, _: Superuser) -> Result<web::J
     params(("id" = i64, Path, description = "Service client id.")),
     responses(
         (status = 204, description = "Revoked."),
-        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`service_client_not_found` (or already revoked).", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        RevokeClientProblems,
     )
 )]
 #[delete("/service-clients/{id}")]
@@ -176,6 +186,11 @@ pub struct EventPage {
     pub next_cursor: String,
 }
 
+problems!(
+    EventFeedProblems: StaffOrKey<EventsRead>, Query<EventParams>, Db;
+    422: ValidationFailed = "`after` `invalid`, `types` `unknown_type`, `wait` `invalid`/`too_long`, `limit` `out_of_range`."
+);
+
 /// The event feed: what changed, in order, from a cursor.
 ///
 /// With `wait`, an empty answer is held until an event arrives (woken by
@@ -188,11 +203,7 @@ pub struct EventPage {
     params(EventParams),
     responses(
         (status = 200, description = "Events after the cursor.", body = EventPage),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_credentials`, `invalid_token`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`staff_only` for members; `insufficient_scope` for keys without `events:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `after` `invalid`, `types` `unknown_type`, `wait` `invalid`/`too_long`, `limit` `out_of_range`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_unavailable`.", body = Problem, content_type = "application/problem+json"),
+        EventFeedProblems,
     )
 )]
 #[get("/events")]

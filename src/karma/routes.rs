@@ -9,13 +9,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Staff, StaffWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, Problem};
+use crate::db::Db;
+use crate::error::AppError;
 use crate::http::wire::MemberRef;
 use crate::input::Json;
 use crate::karma::model::KarmaNote;
 use crate::karma::service::{self, NoteView};
 use crate::members::model::MemberKey;
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::problems;
+
 use crate::state::AppState;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -67,6 +69,13 @@ pub struct KarmaHistory {
     pub items: Vec<KarmaNoteBody>,
 }
 
+problems!(
+    AddProblems: StaffWriter, Json<KarmaNoteRequest>, Db;
+    403: CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
+    404: MemberNotFound;
+    422: ValidationFailed = "`note` `required`/`too_long`, `karma` `out_of_range`."
+);
+
 /// Note something about a member, with a karma score.
 #[utoipa::path(
     tag = "karma",
@@ -75,11 +84,7 @@ pub struct KarmaHistory {
     request_body = KarmaNoteRequest,
     responses(
         (status = 201, description = "Noted.", body = KarmaNoteBody),
-        BodyProblems,
-        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`, `cannot_moderate_self`, `cannot_moderate_bot`, `cannot_moderate_superuser`, `insufficient_rank`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `note` `required`/`too_long`, `karma` `out_of_range`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        AddProblems,
     )
 )]
 #[post("/members/{member}/karma-notes")]
@@ -99,6 +104,11 @@ async fn add(
     Ok(HttpResponse::Created().json(KarmaNoteBody::seen_by(view, caller.member_id)))
 }
 
+problems!(
+    HistoryProblems: Staff, Db;
+    404: MemberNotFound
+);
+
 /// A member's karma notes, newest first, and their karma.
 #[utoipa::path(
     tag = "karma",
@@ -106,9 +116,7 @@ async fn add(
     params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "The notes.", body = KarmaHistory),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        HistoryProblems,
     )
 )]
 #[get("/members/{member}/karma-notes")]

@@ -5,11 +5,14 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::auth::password::PasswordHasher;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, Problem};
+use crate::db::Db;
+use crate::error::AppError;
 use crate::http::wire::{Accepted, SessionResponse, origin};
 use crate::input::Json;
-use crate::openapi::{BodyProblems, HashingProblems};
+use crate::openapi::problems;
+
 use crate::state::AppState;
 use crate::tokens::service;
 
@@ -30,6 +33,11 @@ pub struct ResendRequest {
     pub email: String,
 }
 
+problems!(
+    ResendRegistrationProblems: Json<ResendRequest>, Db;
+    429: RateLimited = "Too many requests from this IP; see `Retry-After`."
+);
+
 /// Send the validation e-mail again.
 ///
 /// Always 202, whether the address is unknown, active or waiting, so that
@@ -39,8 +47,7 @@ pub struct ResendRequest {
     request_body = ResendRequest,
     responses(
         (status = 202, description = "Accepted.", body = Accepted),
-        BodyProblems,
-        (status = 429, description = "`rate_limited`: too many requests from this IP; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        ResendRegistrationProblems,
     )
 )]
 #[post("/tokens/registration")]
@@ -55,6 +62,13 @@ async fn resend_registration(
     }))
 }
 
+problems!(
+    ActivateProblems: Db;
+    403: MemberBanned, AccountDisabled;
+    404: TokenNotFound;
+    410: TokenUsed, TokenExpired
+);
+
 /// Activate an account with the token from its validation e-mail.
 ///
 /// Answers with a first session, as a login does.
@@ -63,10 +77,7 @@ async fn resend_registration(
     params(("token" = String, Path, description = "The token from the e-mailed link.")),
     responses(
         (status = 200, description = "Activated and logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
-        (status = 403, description = "`member_banned`: the account is activated only once the ban allows a session; `account_disabled`: a superuser deactivated it.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_unavailable`.", body = Problem, content_type = "application/problem+json"),
+        ActivateProblems,
     )
 )]
 #[post("/tokens/registration/{token}")]
@@ -88,6 +99,11 @@ pub struct PasswordResetRequest {
     pub login: String,
 }
 
+problems!(
+    RequestPasswordResetProblems: Json<PasswordResetRequest>, Db;
+    429: RateLimited = "Too many requests from this IP; see `Retry-After`."
+);
+
 /// E-mail a password-reset link.
 ///
 /// Always 202, whether or not a member has this login, so that accounts
@@ -97,8 +113,7 @@ pub struct PasswordResetRequest {
     request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Accepted.", body = Accepted),
-        BodyProblems,
-        (status = 429, description = "`rate_limited`: too many requests from this IP; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        RequestPasswordResetProblems,
     )
 )]
 #[post("/tokens/password-reset")]
@@ -113,15 +128,19 @@ async fn request_password_reset(
     }))
 }
 
+problems!(
+    CheckPasswordResetProblems: Db;
+    404: TokenNotFound;
+    410: TokenUsed, TokenExpired
+);
+
 /// Check that a reset link is still usable, without using it.
 #[utoipa::path(
     tag = "tokens",
     params(("token" = String, Path, description = "The token from the e-mailed link.")),
     responses(
         (status = 204, description = "Usable."),
-        (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_unavailable`: the database could not be reached in time; retry.", body = Problem, content_type = "application/problem+json"),
+        CheckPasswordResetProblems,
     )
 )]
 #[get("/tokens/password-reset/{token}")]
@@ -137,6 +156,13 @@ pub struct NewPasswordRequest {
     pub password_confirmation: String,
 }
 
+problems!(
+    ResetPasswordProblems: Json<NewPasswordRequest>, PasswordHasher, Db;
+    404: TokenNotFound;
+    410: TokenUsed, TokenExpired;
+    422: ValidationFailed = "The password rules of registration."
+);
+
 /// Set a new password with a reset link; every session of the member ends.
 #[utoipa::path(
     tag = "tokens",
@@ -144,11 +170,7 @@ pub struct NewPasswordRequest {
     request_body = NewPasswordRequest,
     responses(
         (status = 204, description = "The password is set; log in with it."),
-        BodyProblems,
-        HashingProblems,
-        (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: the password rules of registration.", body = Problem, content_type = "application/problem+json"),
+        ResetPasswordProblems,
     )
 )]
 #[post("/tokens/password-reset/{token}")]
@@ -161,16 +183,20 @@ async fn reset_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+problems!(
+    ConfirmEmailChangeProblems: Db;
+    404: TokenNotFound;
+    409: EmailTaken = "Another account took the address in the meantime.";
+    410: TokenUsed, TokenExpired
+);
+
 /// Confirm a new e-mail address with the link sent to it; it replaces the old one.
 #[utoipa::path(
     tag = "tokens",
     params(("token" = String, Path, description = "The token from the e-mailed link.")),
     responses(
         (status = 204, description = "The address is the account's now."),
-        (status = 404, description = "`token_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`: another account took the address in the meantime.", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`token_used` or `token_expired`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_unavailable`: the database could not be reached in time; retry.", body = Problem, content_type = "application/problem+json"),
+        ConfirmEmailChangeProblems,
     )
 )]
 #[post("/tokens/email-change/{token}")]

@@ -293,14 +293,16 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
-        let mut request = self.client.request(method, format!("{}{path}", self.address));
+        let mut request = self.client.request(method.clone(), format!("{}{path}", self.address));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        Self::read(request.send().await.expect("request sent")).await
+        let response = Self::read(request.send().await.expect("request sent")).await;
+        assert_documented(&method, path, &response);
+        response
     }
 
     pub async fn read(response: reqwest::Response) -> Response {
@@ -361,7 +363,7 @@ impl TestApp {
     ) -> Response {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.address))
+            .request(method.clone(), format!("{}{path}", self.address))
             .header("x-forwarded-for", ip);
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -369,7 +371,9 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        Self::read(request.send().await.expect("request sent")).await
+        let response = Self::read(request.send().await.expect("request sent")).await;
+        assert_documented(&method, path, &response);
+        response
     }
 
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Response {
@@ -487,4 +491,65 @@ impl Drop for TestApp {
         // exits; the database is dropped after this, with the fields.
         self.state.notifications.stop();
     }
+}
+
+/// Fails when a problem the suite meets is not one its operation's document
+/// lists: the document names each operation's codes, and every request the
+/// tests send holds that list to what the server answers.
+#[track_caller]
+pub fn assert_documented(method: &Method, path: &str, response: &Response) {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    let is_problem = response
+        .headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/problem+json"));
+    if !is_problem {
+        return;
+    }
+    let document = DOCUMENT.get_or_init(|| serde_json::to_value(memberd::app::openapi_document()).unwrap());
+    let path = path.split('?').next().unwrap_or(path);
+    // Paths no operation takes are answered by the fallbacks, outside the document.
+    let Some((template, operation)) = operation_of(document, method, path) else {
+        return;
+    };
+    let status = response.status.as_str();
+    let code = response.code();
+    let listed = &operation["responses"][status]["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]
+        ["code"]["enum"];
+    let listed: Vec<&str> = listed
+        .as_array()
+        .map(|codes| codes.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(
+        listed.contains(&code),
+        "{method} {template} answered {status} `{code}`, which its document does not list (it lists {listed:?} for {status})"
+    );
+}
+
+/// The operation of the document that takes `method` on `path`: the path
+/// template matching it with the most literal segments.
+fn operation_of<'a>(document: &'a Value, method: &Method, path: &str) -> Option<(&'a str, &'a Value)> {
+    let segments: Vec<&str> = path.split('/').collect();
+    document["paths"]
+        .as_object()?
+        .iter()
+        .filter_map(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(part, segment)| part.starts_with('{') || part == segment);
+            let operation = item.get(method.as_str().to_lowercase())?;
+            matches.then(|| {
+                (
+                    parts.iter().filter(|part| !part.starts_with('{')).count(),
+                    template,
+                    operation,
+                )
+            })
+        })
+        .max_by_key(|(literals, _, _)| *literals)
+        .map(|(_, template, operation)| (template.as_str(), operation))
 }

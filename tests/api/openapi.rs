@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{Response, TestApp, assert_documented};
 
 fn generated() -> Value {
     serde_json::to_value(memberd::app::openapi_document()).unwrap()
@@ -209,13 +209,8 @@ fn every_documented_code_is_an_error_code_and_every_error_code_is_documented() {
         .iter()
         .map(|code| code.as_str().unwrap().to_string())
         .collect();
-    let problem_fields: BTreeSet<&str> = document["components"]["schemas"]["Problem"]["properties"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
     let mut documented = BTreeSet::new();
+    let mut unlisted = Vec::new();
     let mut unknown = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -223,30 +218,30 @@ fn every_documented_code_is_an_error_code_and_every_error_code_is_documented() {
                 if !(status.starts_with('4') || status.starts_with('5')) {
                     continue;
                 }
-                let description = response["description"].as_str().unwrap_or_default();
-                let quoted = description.split('`').skip(1).step_by(2);
-                // A 422 names its problem code first, then fields and their codes.
-                let quoted: Vec<&str> = if status == "422" {
-                    quoted.take(1).collect()
-                } else {
-                    quoted.collect()
+                let schema = &response["content"]["application/problem+json"]["schema"];
+                let Some(listed) = schema["allOf"][1]["properties"]["code"]["enum"].as_array() else {
+                    unlisted.push(format!("{method} {path} {status}"));
+                    continue;
                 };
-                for word in quoted {
-                    let snake = !word.is_empty()
-                        && word
-                            .split('_')
-                            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase()));
-                    if !snake || problem_fields.contains(word) {
-                        continue;
+                assert_eq!(schema["allOf"][0]["$ref"], "#/components/schemas/Problem");
+                for code in listed {
+                    let code = code.as_str().unwrap();
+                    documented.insert(code.to_string());
+                    if !codes.contains(code) {
+                        unknown.push(format!("{method} {path} {status}: `{code}`"));
                     }
-                    documented.insert(word.to_string());
-                    if !codes.contains(word) {
-                        unknown.push(format!("{method} {path} {status}: `{word}`"));
-                    }
+                    assert!(
+                        response["description"].as_str().unwrap().contains(&format!("`{code}`")),
+                        "{method} {path} {status} lists `{code}` without saying what it means"
+                    );
                 }
             }
         }
     }
+    assert!(
+        unlisted.is_empty(),
+        "problem responses without their codes: {unlisted:#?}"
+    );
     assert!(
         unknown.is_empty(),
         "documented codes that are no ErrorCode: {unknown:#?}"
@@ -258,5 +253,37 @@ fn every_documented_code_is_an_error_code_and_every_error_code_is_documented() {
     assert!(
         undocumented.is_empty(),
         "error codes no operation documents: {undocumented:?}"
+    );
+}
+
+fn problem(status: StatusCode, code: &str) -> Response {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("content-type", "application/problem+json".parse().unwrap());
+    Response {
+        status,
+        headers,
+        body: json!({ "code": code }),
+    }
+}
+
+/// Every request the suite sends has its problem checked against its
+/// operation's list (`helpers::assert_documented`); a listed one passes.
+#[test]
+fn the_harness_passes_a_problem_its_operation_lists() {
+    assert_documented(
+        &Method::GET,
+        "/v1/members/12/sanctions",
+        &problem(StatusCode::NOT_FOUND, "member_not_found"),
+    );
+}
+
+/// …and one the list lacks fails the test that met it.
+#[test]
+#[should_panic(expected = "answered 404 `sanction_not_found`, which its document does not list")]
+fn the_harness_refuses_a_problem_its_operation_does_not_list() {
+    assert_documented(
+        &Method::GET,
+        "/v1/members/12/sanctions",
+        &problem(StatusCode::NOT_FOUND, "sanction_not_found"),
     );
 }

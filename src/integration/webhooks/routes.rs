@@ -9,12 +9,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Superuser, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, Problem};
+use crate::db::Db;
+use crate::error::AppError;
 use crate::input::{Json, Query};
 use crate::integration::webhooks::model::NewWebhook;
 use crate::integration::webhooks::service;
 use crate::integration::webhooks::store::WebhookRow;
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
 use crate::state::AppState;
 
@@ -82,6 +83,11 @@ impl From<WebhookRow> for Webhook {
     }
 }
 
+problems!(
+    CreateProblems: SuperuserWriter, Json<WebhookRequest>, Db;
+    422: ValidationFailed = "`url` `invalid_url`/`url_not_allowed`; `events` `required`/`unknown_type`; `secret` `invalid`."
+);
+
 /// Subscribe a URL to events.
 ///
 /// Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`,
@@ -94,10 +100,7 @@ impl From<WebhookRow> for Webhook {
     request_body = WebhookRequest,
     responses(
         (status = 201, description = "Subscribed; the secret is in the body, once.", body = CreatedWebhook),
-        BodyProblems,
-        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `url` `invalid_url`/`url_not_allowed`; `events` `required`/`unknown_type`; `secret` `invalid`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        CreateProblems,
     )
 )]
 #[post("/webhooks")]
@@ -119,14 +122,17 @@ async fn create(
     }))
 }
 
+problems!(
+    ListProblems: Superuser, Db
+);
+
 /// The webhooks (secrets are never shown again).
 #[utoipa::path(
     tag = "integration",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "All webhooks.", body = Vec<Webhook>),
-        (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ListProblems,
     )
 )]
 #[get("/webhooks")]
@@ -135,6 +141,11 @@ async fn list(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<
     Ok(web::Json(rows.into_iter().map(Webhook::from).collect()))
 }
 
+problems!(
+    RemoveProblems: SuperuserWriter, Db;
+    404: WebhookNotFound
+);
+
 /// Delete a webhook and its delivery log.
 #[utoipa::path(
     tag = "integration",
@@ -142,9 +153,7 @@ async fn list(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<
     params(("id" = i64, Path, description = "Webhook id.")),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`webhook_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        RemoveProblems,
     )
 )]
 #[delete("/webhooks/{id}")]
@@ -185,6 +194,12 @@ pub struct Delivery {
     pub attempts: Vec<Attempt>,
 }
 
+problems!(
+    DeliveriesProblems: Superuser, Query<DeliveryParams>, Db;
+    404: WebhookNotFound;
+    422: ValidationFailed = "Paging."
+);
+
 /// A webhook's deliveries, newest first, with every attempt.
 #[utoipa::path(
     tag = "integration",
@@ -192,11 +207,7 @@ pub struct Delivery {
     params(("id" = i64, Path, description = "Webhook id."), DeliveryParams),
     responses(
         (status = 200, description = "A page of deliveries.", body = Paged<Delivery>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`webhook_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        DeliveriesProblems,
     )
 )]
 #[get("/webhooks/{id}/deliveries")]
@@ -230,6 +241,11 @@ async fn deliveries(
     Ok(Paged::new(items, page, total))
 }
 
+problems!(
+    RedeliverProblems: SuperuserWriter, Db;
+    404: DeliveryNotFound
+);
+
 /// Send a delivery again (with the same `webhook-id`), from the start of the retry schedule.
 #[utoipa::path(
     tag = "integration",
@@ -237,9 +253,7 @@ async fn deliveries(
     params(("id" = i64, Path, description = "Webhook id."), ("delivery" = i64, Path, description = "Delivery id.")),
     responses(
         (status = 202, description = "Queued for delivery."),
-        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`delivery_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        RedeliverProblems,
     )
 )]
 #[post("/webhooks/{id}/deliveries/{delivery}/redelivery")]

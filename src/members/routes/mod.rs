@@ -10,16 +10,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{MaybePrincipal, MembersRead, Principal};
+use crate::auth::password::PasswordHasher;
 use crate::client_ip::ClientIp;
 use crate::config::Config;
-use crate::error::{AppError, FieldError, Problem};
+use crate::db::Db;
+use crate::error::{AppError, FieldError};
 use crate::http::wire::Accepted;
 use crate::input::{Json, Query};
 use crate::members::directory::DirectoryQuery;
 use crate::members::model::{DirectorySort, Locale, MemberKey, directory_prefix};
 use crate::members::profiles::{self, ProfileView, Viewer};
 use crate::members::service::{self, RegistrationInput};
-use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
+use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
 use crate::state::AppState;
 
@@ -116,6 +118,12 @@ fn viewer(caller: &MaybePrincipal<MembersRead>) -> Viewer {
     }
 }
 
+problems!(
+    RegisterProblems: Json<RegistrationRequest>, PasswordHasher, Db;
+    422: ValidationFailed = "With every field error at once. Username codes: `required`, `too_long`, `surrounding_space`, `contains_comma`, `contains_slash`, `contains_at_sign`, `numeric`, `reserved`, `contains_control_character`, `contains_emoji`, `taken`, `confusable`. E-mail: `required`, `too_long`, `invalid`, `forbidden_domain`. Password: `too_short`, `too_long`, `same_as_username`, `same_as_email`, `too_common`; `password_confirmation`: `mismatch`.";
+    429: RateLimited = "Too many registrations from this IP; see `Retry-After`."
+);
+
 /// Register a member.
 ///
 /// The account stays inactive until the link e-mailed to the address is used.
@@ -127,14 +135,7 @@ fn viewer(caller: &MaybePrincipal<MembersRead>) -> Viewer {
     request_body = RegistrationRequest,
     responses(
         (status = 202, description = "Validation e-mail sent (or a notice, if the address is taken).", body = Accepted),
-        BodyProblems,
-        HashingProblems,
-        (status = 422, description = "`validation_failed`, with every field error at once. Username codes: `required`, \
-            `too_long`, `surrounding_space`, `contains_comma`, `contains_slash`, `contains_at_sign`, `numeric`, `reserved`, \
-            `contains_control_character`, `contains_emoji`, `taken`, `confusable`. E-mail: `required`, `too_long`, \
-            `invalid`, `forbidden_domain`. Password: `too_short`, `too_long`, `same_as_username`, `same_as_email`, \
-            `too_common`; `password_confirmation`: `mismatch`.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many registrations from this IP; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+        RegisterProblems,
     )
 )]
 #[post("/members")]
@@ -197,6 +198,11 @@ impl TryFrom<DirectoryParams> for DirectoryQuery {
     }
 }
 
+problems!(
+    DirectoryProblems: MaybePrincipal<MembersRead>, Query<DirectoryParams>, Db;
+    422: ValidationFailed = "`page` or `per_page` out of range, unknown `sort`, `q` over 30 characters."
+);
+
 /// The member directory.
 ///
 /// Lists active members, without bots or banned members, by username unless
@@ -206,10 +212,7 @@ impl TryFrom<DirectoryParams> for DirectoryQuery {
     params(DirectoryParams),
     responses(
         (status = 200, description = "A page of members.", body = Paged<MemberProfile>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `page` or `per_page` out of range, unknown `sort`, `q` over 30 characters.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        DirectoryProblems,
     )
 )]
 #[get("/members")]
@@ -231,15 +234,18 @@ async fn directory(
     ))
 }
 
+problems!(
+    ProfileProblems: MaybePrincipal<MembersRead>, Db;
+    404: MemberNotFound
+);
+
 /// A member's public profile, by id or username.
 #[utoipa::path(
     tag = "members",
     params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "The profile; `email` and `city` only as described.", body = MemberProfile),
-        (status = 403, description = "`insufficient_scope`: a service key without `members:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ProfileProblems,
     )
 )]
 #[get("/members/{member}")]

@@ -9,12 +9,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Caller, Writer};
 use crate::auth::model::account_gone;
-use crate::error::{AppError, Problem};
+use crate::auth::password::PasswordHasher;
+use crate::db::Db;
+use crate::error::AppError;
 use crate::http::wire::OwnAccount;
 use crate::input::Json;
 use crate::members::account::{self, AccountChange, PasswordChange};
 use crate::members::model::{Locale, MemberKey, ProfileChanges};
-use crate::openapi::{AuthProblems, BodyProblems, HashingProblems};
+use crate::openapi::problems;
 use crate::state::AppState;
 
 /// Registered before `/members/{member}`, which would take `me` as a username.
@@ -29,11 +31,18 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(export);
 }
 
+problems!(
+    MeProblems: Caller, Db
+);
+
 /// The caller's own account.
 #[utoipa::path(
     tag = "members",
     security(("bearer" = [])),
-    responses((status = 200, description = "The caller's account.", body = OwnAccount), AuthProblems)
+    responses(
+        (status = 200, description = "The caller's account.", body = OwnAccount),
+        MeProblems,
+    )
 )]
 #[get("/members/me")]
 async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnAccount>, AppError> {
@@ -64,6 +73,11 @@ pub struct ProfilePatch {
     pub email_on_private_message: Option<bool>,
 }
 
+problems!(
+    UpdateMeProblems: Writer, Json<ProfilePatch>, Db;
+    422: ValidationFailed = "`too_long`, `invalid_url`, `unknown_field`, `invalid_type`."
+);
+
 /// Change the caller's profile and preferences.
 #[utoipa::path(
     tag = "members",
@@ -71,10 +85,7 @@ pub struct ProfilePatch {
     request_body = ProfilePatch,
     responses(
         (status = 200, description = "The updated account.", body = OwnAccount),
-        BodyProblems,
-        (status = 403, description = "`member_read_only` or `member_banned`, with `sanction`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `too_long`, `invalid_url`, `unknown_field`, `invalid_type`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        UpdateMeProblems,
     )
 )]
 #[patch("/members/me")]
@@ -106,6 +117,12 @@ pub struct PasswordChangeRequest {
     pub password_confirmation: String,
 }
 
+problems!(
+    ChangePasswordProblems: Caller, Json<PasswordChangeRequest>, PasswordHasher, Db;
+    422: ValidationFailed = "`current_password` `incorrect`, or the password rules of registration.";
+    429: RateLimited = "Too many wrong current passwords."
+);
+
 /// Change the caller's password; every other session of the caller ends.
 #[utoipa::path(
     tag = "members",
@@ -113,11 +130,7 @@ pub struct PasswordChangeRequest {
     request_body = PasswordChangeRequest,
     responses(
         (status = 204, description = "Changed; this session stays, the others end."),
-        BodyProblems,
-        HashingProblems,
-        (status = 422, description = "`validation_failed`: `current_password` `incorrect`, or the password rules of registration.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many wrong current passwords.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ChangePasswordProblems,
     )
 )]
 #[put("/members/me/password")]
@@ -152,6 +165,13 @@ pub struct AccountChangeResponse {
     pub email_confirmation_sent: bool,
 }
 
+problems!(
+    ChangeAccountProblems: Caller, Json<AccountChangeRequest>, PasswordHasher, Db;
+    403: MemberReadOnly;
+    422: ValidationFailed = "`current_password` `incorrect`, or the username and e-mail rules of registration (`taken`, `confusable`, `forbidden_domain`, ...).";
+    429: RateLimited = "Too many wrong current passwords."
+);
+
 /// Change the caller's username and/or e-mail address.
 ///
 /// A rename applies at once. A new address applies only when the link sent
@@ -164,12 +184,7 @@ pub struct AccountChangeResponse {
     responses(
         (status = 200, description = "Renamed; no e-mail change was asked.", body = AccountChangeResponse),
         (status = 202, description = "An e-mail change waits for confirmation.", body = AccountChangeResponse),
-        BodyProblems,
-        HashingProblems,
-        (status = 403, description = "`member_read_only` or `member_banned`: a rename changes what others see.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `current_password` `incorrect`, or the username and e-mail rules of registration (`taken`, `confusable`, `forbidden_domain`, ...).", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many wrong current passwords.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ChangeAccountProblems,
     )
 )]
 #[patch("/members/me/account")]
@@ -221,11 +236,18 @@ pub struct UnregistrationSummary {
     pub kept: Vec<RecordCount>,
 }
 
+problems!(
+    UnregistrationSummaryProblems: Caller, Db
+);
+
 /// What unregistering would delete, keep and anonymise.
 #[utoipa::path(
     tag = "members",
     security(("bearer" = [])),
-    responses((status = 200, description = "The summary.", body = UnregistrationSummary), AuthProblems)
+    responses(
+        (status = 200, description = "The summary.", body = UnregistrationSummary),
+        UnregistrationSummaryProblems,
+    )
 )]
 #[get("/members/me/unregistration")]
 async fn unregistration_summary(
@@ -264,6 +286,13 @@ pub struct UnregisterRequest {
     pub password: String,
 }
 
+problems!(
+    UnregisterProblems: Caller, Json<UnregisterRequest>, PasswordHasher, Db;
+    409: LastSuperuser = "The community would be left without an active superuser.";
+    422: ValidationFailed = "`password` `incorrect`.";
+    429: RateLimited = "Too many wrong passwords."
+);
+
 /// Unregister: erase the caller's account and personal data.
 ///
 /// The username and e-mail address become free again; other services hear
@@ -274,12 +303,7 @@ pub struct UnregisterRequest {
     request_body = UnregisterRequest,
     responses(
         (status = 204, description = "Unregistered."),
-        BodyProblems,
-        HashingProblems,
-        (status = 409, description = "`last_superuser`: the community would be left without an active superuser.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `password` `incorrect`.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`rate_limited`: too many wrong passwords.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        UnregisterProblems,
     )
 )]
 #[delete("/members/me")]
@@ -340,11 +364,18 @@ pub struct DataExport {
     pub username_history: Vec<RenameExport>,
 }
 
+problems!(
+    ExportProblems: Caller, Db
+);
+
 /// Export the caller's data as JSON.
 #[utoipa::path(
     tag = "members",
     security(("bearer" = [])),
-    responses((status = 200, description = "The caller's data.", body = DataExport), AuthProblems)
+    responses(
+        (status = 200, description = "The caller's data.", body = DataExport),
+        ExportProblems,
+    )
 )]
 #[get("/members/me/export")]
 async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {

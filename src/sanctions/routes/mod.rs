@@ -12,11 +12,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Caller, Staff};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, ErrorCode, FieldError, Problem};
+use crate::db::Db;
+use crate::error::{AppError, ErrorCode, FieldError};
 use crate::http::wire::MemberRef;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{Action, EndingKind};
 use crate::sanctions::request::{REASON_MAX_CHARS, SanctionRequest, parse_reason, parse_resource};
@@ -110,8 +111,12 @@ pub struct SanctionRequestBody {
     pub resource: Option<String>,
 }
 
-const RANK_PROBLEMS: &str = "`staff_only`, `member_read_only`/`member_banned` (the moderator's own standing), \
-    `cannot_moderate_self`, `cannot_moderate_bot`, `cannot_moderate_superuser`, `insufficient_rank`.";
+problems!(
+    ApplyProblems: Staff, Json<SanctionRequestBody>, Db;
+    403: MemberReadOnly = "The moderator's own standing.", CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
+    404: MemberNotFound;
+    422: ValidationFailed = "`kind` `invalid`; `reason` `required`/`too_long`; `duration` `invalid` (zero, negative, malformed) or `not_allowed` (lifts); `resource` `invalid_length`."
+);
 
 /// Sanction a member, or lift their sanctions of a kind.
 ///
@@ -125,11 +130,7 @@ const RANK_PROBLEMS: &str = "`staff_only`, `member_read_only`/`member_banned` (t
     request_body = SanctionRequestBody,
     responses(
         (status = 201, description = "Applied.", body = Sanction),
-        BodyProblems,
-        (status = 403, description = RANK_PROBLEMS, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `kind` `invalid`; `reason` `required`/`too_long`; `duration` `invalid` (zero, negative, malformed) or `not_allowed` (lifts); `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ApplyProblems,
     )
 )]
 #[post("/members/{member}/sanctions")]
@@ -162,6 +163,11 @@ async fn apply(
     Ok(HttpResponse::Created().json(Sanction::seen_by(view, caller.member_id)))
 }
 
+problems!(
+    MemberSanctionsProblems: Staff, Db;
+    404: MemberNotFound
+);
+
 /// A member's sanction history: running first, then queued, then the rest, newest first.
 #[utoipa::path(
     tag = "sanctions",
@@ -169,9 +175,7 @@ async fn apply(
     params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "The history, lifts included.", body = Vec<Sanction>),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        MemberSanctionsProblems,
     )
 )]
 #[get("/members/{member}/sanctions")]
@@ -243,6 +247,11 @@ impl SanctionListParams {
     }
 }
 
+problems!(
+    ListProblems: Staff, Query<SanctionListParams>, Db;
+    422: ValidationFailed = "Paging, `kind` or `resource`."
+);
+
 /// All sanctions, newest first, with filters.
 #[utoipa::path(
     tag = "sanctions",
@@ -250,10 +259,7 @@ impl SanctionListParams {
     params(SanctionListParams),
     responses(
         (status = 200, description = "A page of sanctions.", body = Paged<Sanction>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: paging, `kind` or `resource`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ListProblems,
     )
 )]
 #[get("/sanctions")]
@@ -271,6 +277,11 @@ async fn list(
     Ok(Paged::new(items, page, total))
 }
 
+problems!(
+    GetOneProblems: Staff, Db;
+    404: SanctionNotFound
+);
+
 /// One sanction.
 #[utoipa::path(
     tag = "sanctions",
@@ -278,9 +289,7 @@ async fn list(
     params(("id" = i64, Path, description = "Sanction id.")),
     responses(
         (status = 200, description = "The sanction.", body = Sanction),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`sanction_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        GetOneProblems,
     )
 )]
 #[get("/sanctions/{id}")]
@@ -326,6 +335,13 @@ async fn end_early(
     Ok(web::Json(Sanction::seen_by(view, caller.member_id)))
 }
 
+problems!(
+    ForgiveProblems: Staff, Json<EndRequest>, Db;
+    403: MemberReadOnly = "The moderator's own standing.", CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
+    404: SanctionNotFound;
+    409: SanctionNotEndable, SanctionIsALift
+);
+
 /// Forgive a sanction: it ends now and still counts as served; the next in its queue starts now.
 #[utoipa::path(
     tag = "sanctions",
@@ -334,11 +350,7 @@ async fn end_early(
     request_body = EndRequest,
     responses(
         (status = 200, description = "Forgiven.", body = Sanction),
-        BodyProblems,
-        (status = 403, description = RANK_PROBLEMS, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`sanction_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sanction_not_endable` (not running or queued) or `sanction_is_a_lift`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ForgiveProblems,
     )
 )]
 #[post("/sanctions/{id}/forgiveness")]
@@ -352,6 +364,13 @@ async fn forgive(
     end_early(state, caller, ip, &id, EndingKind::Forgiven, body).await
 }
 
+problems!(
+    RevertProblems: Staff, Json<EndRequest>, Db;
+    403: MemberReadOnly = "The moderator's own standing.", CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
+    404: SanctionNotFound;
+    409: SanctionNotEndable, SanctionIsALift
+);
+
 /// Revert a sanction: as if it had never been given; later ones in its queue move earlier.
 #[utoipa::path(
     tag = "sanctions",
@@ -360,11 +379,7 @@ async fn forgive(
     request_body = EndRequest,
     responses(
         (status = 200, description = "Reverted.", body = Sanction),
-        BodyProblems,
-        (status = 403, description = RANK_PROBLEMS, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`sanction_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`sanction_not_endable` (already reverted) or `sanction_is_a_lift`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        RevertProblems,
     )
 )]
 #[post("/sanctions/{id}/reversion")]

@@ -9,11 +9,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Scoped, StaffOrKey, StatusRead};
 use crate::auth::policy;
-use crate::error::{AppError, ErrorCode, FieldError, Problem};
+use crate::db::Db;
+use crate::error::{AppError, ErrorCode, FieldError};
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::members::profiles::member_not_found;
-use crate::openapi::BodyProblems;
+use crate::openapi::problems;
 use crate::sanctions::request::parse_resource;
 use crate::sanctions::service;
 use crate::sanctions::standing::{StatusView, until_to_option};
@@ -104,6 +105,13 @@ fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Res
     })
 }
 
+problems!(
+    StatusProblems: Scoped<StatusRead>, Query<StatusParams>, Db;
+    403: Forbidden;
+    404: MemberNotFound;
+    422: ValidationFailed = "`resource` `invalid_length`."
+);
+
 /// Whether a member may read and write, globally or where `resource` is asked about.
 ///
 /// For the member, staff, and service clients with `status:read`. Expired
@@ -116,12 +124,7 @@ fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Res
     responses(
         (status = 200, description = "The status.", body = MemberStatus),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
-        (status = 400, description = "`invalid_query`: a parameter holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_credentials`, `invalid_token`, `token_expired`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: only the member, staff and services may ask; `insufficient_scope`: the key lacks `status:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_unavailable`.", body = Problem, content_type = "application/problem+json"),
+        StatusProblems,
     )
 )]
 #[get("/members/{member}/status")]
@@ -229,6 +232,11 @@ pub struct BatchResponse {
 
 pub const BATCH_MAX: usize = 1_000;
 
+problems!(
+    BatchStatusProblems: StaffOrKey<StatusRead>, Json<BatchRequest>, Db;
+    422: ValidationFailed = "`members` `too_many` (over 1,000) or `invalid_type`; `resource` `invalid_length`."
+);
+
 /// The status of many members at once.
 #[utoipa::path(
     tag = "sanctions",
@@ -237,10 +245,7 @@ pub const BATCH_MAX: usize = 1_000;
     responses(
         (status = 200, description = "Statuses in request order.", body = BatchResponse),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
-        BodyProblems,
-        (status = 401, description = "`missing_credentials`, `invalid_token`, `session_revoked`, or `invalid_api_key`.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`staff_only` for members; `insufficient_scope` for keys without `status:read`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `members` `too_many` (over 1,000) or `invalid_type`; `resource` `invalid_length`.", body = Problem, content_type = "application/problem+json"),
+        BatchStatusProblems,
     )
 )]
 #[post("/status/batch")]

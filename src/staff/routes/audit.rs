@@ -7,11 +7,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::Superuser;
-use crate::error::{AppError, FieldError, Problem};
+use crate::db::Db;
+use crate::error::{AppError, FieldError};
 use crate::http::wire::MemberRef;
 use crate::input::Query;
 use crate::members::model::MemberKey;
-use crate::openapi::AuthProblems;
+use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
 use crate::staff::service::{self, AuditQuery};
 use crate::state::AppState;
@@ -48,6 +49,11 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
+problems!(
+    AuditLogProblems: Superuser, Query<AuditParams>, Db;
+    422: ValidationFailed = "Paging or `action` over 100 characters."
+);
+
 /// The staff-action log, newest first.
 #[utoipa::path(
     tag = "staff",
@@ -55,10 +61,7 @@ pub struct AuditRecord {
     params(AuditParams),
     responses(
         (status = 200, description = "A page of the log.", body = Paged<AuditRecord>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`superuser_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: paging or `action` over 100 characters.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        AuditLogProblems,
     )
 )]
 #[get("/audit")]

@@ -9,9 +9,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Staff, StaffWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, ErrorCode, Problem};
+use crate::db::Db;
+use crate::error::{AppError, ErrorCode};
 use crate::input::{Json, Query};
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
 use crate::staff::model::parse_domain;
 use crate::staff::service::{self};
@@ -36,6 +37,11 @@ pub struct ForbiddenDomain {
     pub created_at: DateTime<Utc>,
 }
 
+problems!(
+    ListDomainsProblems: Staff, Query<DomainParams>, Db;
+    422: ValidationFailed = "Paging."
+);
+
 /// Forbidden e-mail domains: a domain and all its subdomains are refused at registration.
 #[utoipa::path(
     tag = "staff",
@@ -43,10 +49,7 @@ pub struct ForbiddenDomain {
     params(DomainParams),
     responses(
         (status = 200, description = "A page of domains.", body = Paged<ForbiddenDomain>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
-        (status = 400, description = "`invalid_query`: a parameter is not of its type, or holds U+0000.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: paging.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ListDomainsProblems,
     )
 )]
 #[get("/forbidden-email-domains")]
@@ -74,6 +77,12 @@ pub struct DomainRequest {
     pub domain: String,
 }
 
+problems!(
+    AddDomainProblems: StaffWriter, Json<DomainRequest>, Db;
+    409: DomainExists;
+    422: ValidationFailed = "`domain` `invalid`."
+);
+
 /// Forbid an e-mail domain (and its subdomains).
 #[utoipa::path(
     tag = "staff",
@@ -81,11 +90,7 @@ pub struct DomainRequest {
     request_body = DomainRequest,
     responses(
         (status = 201, description = "Forbidden from now on.", body = ForbiddenDomain),
-        BodyProblems,
-        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`domain_exists`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `domain` `invalid`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        AddDomainProblems,
     )
 )]
 #[post("/forbidden-email-domains")]
@@ -103,6 +108,11 @@ async fn add_domain(
     }))
 }
 
+problems!(
+    RemoveDomainProblems: StaffWriter, Db;
+    404: DomainNotFound
+);
+
 /// Allow an e-mail domain again.
 #[utoipa::path(
     tag = "staff",
@@ -110,9 +120,7 @@ async fn add_domain(
     params(("domain" = String, Path, description = "The domain.")),
     responses(
         (status = 204, description = "Removed from the list."),
-        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`domain_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        RemoveDomainProblems,
     )
 )]
 #[delete("/forbidden-email-domains/{domain}")]

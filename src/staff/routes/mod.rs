@@ -14,11 +14,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Staff, StaffWriter, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
-use crate::error::{AppError, Problem};
+use crate::db::Db;
+use crate::error::AppError;
 use crate::http::wire::MemberRef;
 use crate::input::Json;
 use crate::members::model::MemberKey;
-use crate::openapi::{AuthProblems, BodyProblems};
+use crate::openapi::problems;
 use crate::staff::model::{lookup_network, parse_group_name};
 use crate::staff::service::{self, Roles};
 use crate::state::AppState;
@@ -41,6 +42,12 @@ pub struct SessionsRevoked {
     pub revoked: usize,
 }
 
+problems!(
+    RevokeSessionsProblems: StaffWriter, Db;
+    403: InsufficientRank;
+    404: MemberNotFound
+);
+
 /// Log a member out everywhere.
 #[utoipa::path(
     tag = "staff",
@@ -48,9 +55,7 @@ pub struct SessionsRevoked {
     params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "Logged out.", body = SessionsRevoked),
-        (status = 403, description = "`staff_only`, `member_read_only`/`member_banned`, `insufficient_rank`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        RevokeSessionsProblems,
     )
 )]
 #[post("/members/{member}/sessions/revocation")]
@@ -82,6 +87,11 @@ pub struct MemberIps {
     pub items: Vec<IpSeen>,
 }
 
+problems!(
+    MemberIpsProblems: Staff, Db;
+    404: MemberNotFound
+);
+
 /// A member's known IP addresses. The lookup is written to the audit log.
 #[utoipa::path(
     tag = "staff",
@@ -89,9 +99,7 @@ pub struct MemberIps {
     params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
     responses(
         (status = 200, description = "Addresses, most recent first.", body = MemberIps),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        MemberIpsProblems,
     )
 )]
 #[get("/members/{member}/ips")]
@@ -138,6 +146,11 @@ pub struct MembersAtIp {
     pub items: Vec<MemberSeen>,
 }
 
+problems!(
+    MembersAtIpProblems: Staff, Db;
+    422: ValidationFailed = "`ip` `invalid`."
+);
+
 /// Members seen at an IP address (an IPv6 address matches its /64). Written to the audit log.
 #[utoipa::path(
     tag = "staff",
@@ -145,9 +158,7 @@ pub struct MembersAtIp {
     params(("ip" = String, Path, description = "An IPv4 or IPv6 address.")),
     responses(
         (status = 200, description = "Members seen there, most recent first (at most 500).", body = MembersAtIp),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `ip` `invalid`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        MembersAtIpProblems,
     )
 )]
 #[get("/ips/{ip}/members")]
@@ -188,6 +199,14 @@ pub struct RolesBody {
     pub active: bool,
 }
 
+problems!(
+    SetRolesProblems: SuperuserWriter, Json<RolesBody>, Db;
+    403: CannotChangeOwnRoles;
+    404: MemberNotFound;
+    409: LastSuperuser = "The last active superuser cannot be demoted or deactivated.";
+    422: ValidationFailed = "`groups` `unknown_group`."
+);
+
 /// Set a member's groups and roles.
 #[utoipa::path(
     tag = "staff",
@@ -196,12 +215,7 @@ pub struct RolesBody {
     request_body = RolesBody,
     responses(
         (status = 200, description = "The member's roles now.", body = RolesBody),
-        BodyProblems,
-        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`, `cannot_change_own_roles`.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`member_not_found`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`last_superuser`: the last active superuser cannot be demoted or deactivated.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `groups` `unknown_group`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        SetRolesProblems,
     )
 )]
 #[put("/members/{member}/roles")]
@@ -240,14 +254,17 @@ pub struct Group {
     pub members: i64,
 }
 
+problems!(
+    ListGroupsProblems: Staff, Db
+);
+
 /// The groups.
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Groups by name.", body = Vec<Group>),
-        (status = 403, description = "`staff_only`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        ListGroupsProblems,
     )
 )]
 #[get("/groups")]
@@ -269,6 +286,12 @@ pub struct GroupRequest {
     pub name: String,
 }
 
+problems!(
+    CreateGroupProblems: SuperuserWriter, Json<GroupRequest>, Db;
+    409: GroupExists;
+    422: ValidationFailed = "`name` `invalid`."
+);
+
 /// Create a group.
 #[utoipa::path(
     tag = "staff",
@@ -276,11 +299,7 @@ pub struct GroupRequest {
     request_body = GroupRequest,
     responses(
         (status = 201, description = "Created.", body = Group),
-        BodyProblems,
-        (status = 403, description = "`superuser_only`, `member_read_only`/`member_banned`.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`group_exists`.", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: `name` `invalid`.", body = Problem, content_type = "application/problem+json"),
-        AuthProblems,
+        CreateGroupProblems,
     )
 )]
 #[post("/groups")]

@@ -1,0 +1,197 @@
+//! Every problem code, the one place one is written, and the problems each
+//! part of a request may answer, for the OpenAPI document.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every problem code this API answers with: the one place a code is
+/// written. Clients switch on these; each operation's document lists the
+/// ones it may answer.
+macro_rules! error_codes {
+    ($(#[doc = $doc:literal] $variant:ident = $text:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(Self::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+
+            /// What the code means, for the OpenAPI document.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $doc.trim(),)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Input that parsed but breaks a rule; `errors` names each field.
+    ValidationFailed = "validation_failed",
+    /// The body is not JSON (or not UTF-8).
+    MalformedJson = "malformed_json",
+    /// A query parameter is not of its type, or holds U+0000.
+    InvalidQuery = "invalid_query",
+    /// A request that cannot be read at all.
+    BadRequest = "bad_request",
+    /// No bearer token was sent.
+    MissingCredentials = "missing_credentials",
+    /// The access token is not one of ours, or is malformed.
+    InvalidToken = "invalid_token",
+    /// The access token, or an e-mailed link, has expired.
+    TokenExpired = "token_expired",
+    /// The session (or the account) has ended.
+    SessionRevoked = "session_revoked",
+    /// The session reached its maximum age.
+    SessionExpired = "session_expired",
+    /// The API key is unknown or revoked.
+    InvalidApiKey = "invalid_api_key",
+    /// Wrong login or password.
+    InvalidCredentials = "invalid_credentials",
+    /// The refresh token is unknown or ended.
+    InvalidRefreshToken = "invalid_refresh_token",
+    /// A rotated refresh token was used again: the session is ended.
+    RefreshTokenReused = "refresh_token_reused",
+    /// The e-mail address was never validated.
+    AccountInactive = "account_inactive",
+    /// A superuser deactivated the account.
+    AccountDisabled = "account_disabled",
+    /// The member is banned; `sanction` says why and until when.
+    MemberBanned = "member_banned",
+    /// The member is read-only; `sanction` says why and until when.
+    MemberReadOnly = "member_read_only",
+    /// The caller may not see this.
+    Forbidden = "forbidden",
+    /// Only staff may do this.
+    StaffOnly = "staff_only",
+    /// Only superusers may do this.
+    SuperuserOnly = "superuser_only",
+    /// The API key lacks the scope this needs.
+    InsufficientScope = "insufficient_scope",
+    /// Moderating this member needs a higher rank.
+    InsufficientRank = "insufficient_rank",
+    /// Nobody moderates themselves.
+    CannotModerateSelf = "cannot_moderate_self",
+    /// Bots are not moderated.
+    CannotModerateBot = "cannot_moderate_bot",
+    /// Superusers are not moderated.
+    CannotModerateSuperuser = "cannot_moderate_superuser",
+    /// Nobody changes their own roles.
+    CannotChangeOwnRoles = "cannot_change_own_roles",
+    /// No resource at this path.
+    NotFound = "not_found",
+    /// No such member.
+    MemberNotFound = "member_not_found",
+    /// No such sanction.
+    SanctionNotFound = "sanction_not_found",
+    /// The e-mailed link is unknown, used up, or voided.
+    TokenNotFound = "token_not_found",
+    /// No such forbidden domain.
+    DomainNotFound = "domain_not_found",
+    /// No such service client.
+    ServiceClientNotFound = "service_client_not_found",
+    /// No such webhook.
+    WebhookNotFound = "webhook_not_found",
+    /// No such webhook delivery.
+    DeliveryNotFound = "delivery_not_found",
+    /// The resource exists, not with this method; see `Allow`.
+    MethodNotAllowed = "method_not_allowed",
+    /// The e-mailed link was already used.
+    TokenUsed = "token_used",
+    /// The change conflicts with an existing record.
+    Conflict = "conflict",
+    /// Another account has this e-mail address.
+    EmailTaken = "email_taken",
+    /// A group has this name.
+    GroupExists = "group_exists",
+    /// This domain is already forbidden.
+    DomainExists = "domain_exists",
+    /// The last active superuser cannot be removed.
+    LastSuperuser = "last_superuser",
+    /// The sanction has already ended this way.
+    SanctionNotEndable = "sanction_not_endable",
+    /// A lift is not itself forgiven or reverted.
+    SanctionIsALift = "sanction_is_a_lift",
+    /// The body is over 64 KiB.
+    PayloadTooLarge = "payload_too_large",
+    /// The body is not `application/json`.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// Too many requests of this kind; see `Retry-After`.
+    RateLimited = "rate_limited",
+    /// Too many failed logins; see `Retry-After`.
+    TooManyAttempts = "too_many_attempts",
+    /// The database is unreachable or busy; try again.
+    ServiceUnavailable = "service_unavailable",
+    /// Too many password hashes wait already; try again in a moment.
+    Busy = "busy",
+    /// A bug: the log has the cause.
+    InternalError = "internal_error",
+}
+
+/// Lets a code be compared with the text a client sees.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem an operation may answer, for its OpenAPI document: the
+/// status, the code, and what it means there when the code's own meaning
+/// is not enough.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub status: u16,
+    pub code: ErrorCode,
+    pub note: Option<&'static str>,
+}
+
+impl Answer {
+    pub const fn new(status: u16, code: ErrorCode) -> Self {
+        Self {
+            status,
+            code,
+            note: None,
+        }
+    }
+
+    pub const fn noted(status: u16, code: ErrorCode, note: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            note: Some(note),
+        }
+    }
+}
+
+/// The problems a part of a request (an extractor, a kind of body) may
+/// answer, written once beside it and listed by every operation that uses it.
+pub trait Answers {
+    fn answers() -> Vec<Answer>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn each_code_is_written_as_its_text() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+    }
+}
