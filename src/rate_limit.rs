@@ -9,7 +9,7 @@ use diesel::sql_types::{Integer, Text, Timestamptz};
 use ipnet::Ipv6Net;
 use sha2::{Digest, Sha256};
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, DomainError, ErrorCode, Kind};
 
 /// The network a client is counted as wherever a limit is kept per IP: its
 /// IPv4 address, or the /64 of its IPv6 address. A /64 is what one subscriber
@@ -139,13 +139,28 @@ pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>)
     Ok(Err(((reopens - now).num_seconds().max(1)) as u64))
 }
 
+/// A limit was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Too many requests; try again in {retry_after_secs} seconds.")]
+pub struct Limited {
+    pub retry_after_secs: u64,
+}
+
+impl DomainError for Limited {
+    fn kind(&self) -> Kind {
+        Kind::TooManyRequests {
+            retry_after_secs: self.retry_after_secs,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        ErrorCode::RateLimited
+    }
+}
+
 /// Like [`hit`], as the 429 problem clients get.
 pub fn enforce(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<(), AppError> {
-    hit(conn, limit, key, now)?.map_err(|retry_after_secs| AppError::TooManyRequests {
-        code: ErrorCode::RateLimited,
-        detail: format!("Too many requests; try again in {retry_after_secs} seconds."),
-        retry_after_secs,
-    })
+    hit(conn, limit, key, now)?.map_err(|retry_after_secs| Limited { retry_after_secs }.into())
 }
 
 /// Forgets every counter kept under one of these keys (an unregistered

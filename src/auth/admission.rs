@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{AppError, ErrorCode};
+use crate::auth::model::AuthError;
+use crate::error::AppError;
 use crate::members::model::Member;
 use crate::sanctions::standing::OpenStanding;
 
@@ -26,22 +27,11 @@ impl Admitted {
 /// locked, so that a ban committed meanwhile is seen.
 pub fn admit(member: Member, standing: &OpenStanding, now: DateTime<Utc>) -> Result<Admitted, AppError> {
     if member.deactivated_at.is_some() {
-        return Err(account_disabled());
+        return Err(AuthError::AccountDisabled.into());
     }
     if !member.is_active {
-        return Err(AppError::forbidden(
-            ErrorCode::AccountInactive,
-            "This account is not active yet: use the link in the validation e-mail, or ask for a new one.",
-        ));
+        return Err(AuthError::AccountInactive.into());
     }
     standing.refuse_if_banned(now)?;
     Ok(Admitted { member })
-}
-
-/// A superuser deactivated the account: nothing its member does alone brings it back.
-pub fn account_disabled() -> AppError {
-    AppError::forbidden(
-        ErrorCode::AccountDisabled,
-        "This account has been deactivated by the community's administrators.",
-    )
 }

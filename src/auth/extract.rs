@@ -8,8 +8,8 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
+use crate::auth::model::AuthError;
 pub use crate::auth::model::Caller;
-use crate::auth::model::session_ended;
 use crate::auth::policy;
 pub use crate::auth::policy::Principal;
 use crate::error::{Answer, Answers, AppError, ErrorCode};
@@ -23,17 +23,12 @@ use crate::state::AppState;
 const VISIT_RESOLUTION_MINUTES: i64 = 5;
 
 pub fn bearer_token(request: &HttpRequest) -> Result<String, AppError> {
-    let missing = || {
-        AppError::unauthenticated(
-            ErrorCode::MissingCredentials,
-            "Send an access token as `Authorization: Bearer <token>`.",
-        )
-    };
-    let value = request.headers().get(header::AUTHORIZATION).ok_or_else(missing)?;
-    let text = value.to_str().map_err(|_| missing())?;
-    let (scheme, token) = text.split_once(' ').ok_or_else(missing)?;
+    let missing = AuthError::MissingCredentials;
+    let value = request.headers().get(header::AUTHORIZATION).ok_or(missing)?;
+    let text = value.to_str().map_err(|_| missing)?;
+    let (scheme, token) = text.split_once(' ').ok_or(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(missing());
+        return Err(missing.into());
     }
     Ok(token.trim().to_string())
 }
@@ -42,9 +37,9 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
     let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
     let now = state.clock.now();
     let claims = state.issuer.keys.verify(&token?, &state.issuer.issuer, now)?;
-    let invalid = || AppError::unauthenticated(ErrorCode::InvalidToken, "The access token is invalid.");
-    let session_id = Uuid::parse_str(&claims.sid).map_err(|_| invalid())?;
-    let member_id: i64 = claims.sub.parse().map_err(|_| invalid())?;
+    let invalid = AuthError::InvalidToken;
+    let session_id = Uuid::parse_str(&claims.sid).map_err(|_| invalid)?;
+    let member_id: i64 = claims.sub.parse().map_err(|_| invalid)?;
     // The session is checked on every request (from memory that every
     // replica drops on any change), so an ended session's tokens are refused
     // at once rather than when they expire.
@@ -52,19 +47,19 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
         .cache
         .member(&state.db, now, MemberKey::Id(member_id))
         .await?
-        .ok_or_else(session_ended)?;
+        .ok_or(AuthError::SessionEnded)?;
     let session = state
         .cache
         .session(&state.db, &facts, session_id)
         .await?
-        .ok_or_else(session_ended)?;
+        .ok_or(AuthError::SessionEnded)?;
     if session.member_id != member_id {
-        return Err(invalid());
+        return Err(invalid.into());
     }
     if !session.is_live(now) {
         // When a ban ended it, say so.
         facts.standing.refuse_if_banned(now)?;
-        return Err(session_ended());
+        return Err(AuthError::SessionEnded.into());
     }
     let member = &facts.member;
     let visit_due = member
@@ -129,7 +124,7 @@ impl Answers for Caller {
 fn member_passing(
     request: &HttpRequest,
     writes: bool,
-    rule: fn(&Caller) -> Result<(), AppError>,
+    rule: fn(&Caller) -> Result<(), policy::Denied>,
 ) -> impl Future<Output = Result<Caller, AppError>> + 'static {
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let future = authenticate(state.clone(), bearer_token(request));
@@ -301,10 +296,11 @@ fn principal(request: &HttpRequest) -> impl Future<Output = Result<Principal, Ap
         let state = state.ok_or_else(|| AppError::internal("application state missing"))?;
         let now = state.clock.now();
         // From memory that every replica drops when a key is revoked.
-        let client =
-            state.cache.client(&state.db, now, token).await?.ok_or_else(|| {
-                AppError::unauthenticated(ErrorCode::InvalidApiKey, "The API key is unknown or revoked.")
-            })?;
+        let client = state
+            .cache
+            .client(&state.db, now, token)
+            .await?
+            .ok_or(AuthError::InvalidApiKey)?;
         if client.claim_use_record(now) {
             let id = client.row.id;
             state.db.run(move |conn| clients::record_use(conn, id, now)).await?;

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::error::{AppError, ErrorCode};
+use crate::auth::model::AuthError;
+use crate::error::AppError;
 
 /// Claims of an access token, as API.md lists them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -124,24 +125,20 @@ impl SigningKeys {
     /// Checks signature, issuer and audience; expiry is checked against the
     /// service's clock by the caller, so that it is the same clock everywhere.
     pub fn verify(&self, token: &str, issuer: &str, now: DateTime<Utc>) -> Result<Arc<AccessClaims>, AppError> {
-        let invalid = || AppError::unauthenticated(ErrorCode::InvalidToken, "The access token is invalid.");
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let claims = match self.verified.get(&digest) {
             Some(claims) => claims,
             None => {
-                let claims = Arc::new(self.check_signature(token, issuer).ok_or_else(invalid)?);
+                let claims = Arc::new(self.check_signature(token, issuer).ok_or(AuthError::InvalidToken)?);
                 self.verified.insert(digest, claims.clone());
                 claims
             }
         };
         if claims.iss != issuer {
-            return Err(invalid());
+            return Err(AuthError::InvalidToken.into());
         }
         if claims.exp <= now.timestamp() {
-            return Err(AppError::unauthenticated(
-                ErrorCode::TokenExpired,
-                "The access token has expired; refresh it.",
-            ));
+            return Err(AuthError::TokenExpired.into());
         }
         Ok(claims)
     }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::{DomainError, ErrorCode, Kind};
 
 /// How long a refresh token lives: `remember_me` chooses the long one.
 pub fn refresh_lifetime(remember_me: bool) -> Duration {
@@ -139,14 +139,66 @@ impl Revocation {
     }
 }
 
-/// The session a token names has ended (logout, password change, staff).
-pub fn session_ended() -> AppError {
-    AppError::unauthenticated(ErrorCode::SessionRevoked, "This session has ended; log in again.")
+/// Why a caller is not let in, or not given a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("Send an access token as `Authorization: Bearer <token>`.")]
+    MissingCredentials,
+    #[error("The access token is invalid.")]
+    InvalidToken,
+    #[error("The access token has expired; refresh it.")]
+    TokenExpired,
+    /// The session a token names has ended (logout, password change, staff).
+    #[error("This session has ended; log in again.")]
+    SessionEnded,
+    /// The member a live token names no longer exists (unregistered meanwhile).
+    #[error("This account no longer exists.")]
+    AccountGone,
+    #[error("The API key is unknown or revoked.")]
+    InvalidApiKey,
+    #[error("The login or the password is wrong.")]
+    InvalidCredentials,
+    #[error("Too many failed logins; try again in {retry_after_secs} seconds.")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("The refresh token is unknown or has ended.")]
+    InvalidRefreshToken,
+    #[error("This refresh token was already used; the session has been ended. Log in again.")]
+    RefreshTokenReused,
+    #[error("This session has reached its maximum age; log in again.")]
+    SessionExpired,
+    #[error("This account is not active yet: use the link in the validation e-mail, or ask for a new one.")]
+    AccountInactive,
+    #[error("This account has been deactivated by the community's administrators.")]
+    AccountDisabled,
 }
 
-/// The member a live token names no longer exists (unregistered meanwhile).
-pub fn account_gone() -> AppError {
-    AppError::unauthenticated(ErrorCode::SessionRevoked, "This account no longer exists.")
+impl DomainError for AuthError {
+    fn kind(&self) -> Kind {
+        match self {
+            Self::AccountInactive | Self::AccountDisabled => Kind::Forbidden,
+            Self::TooManyAttempts { retry_after_secs } => Kind::TooManyRequests {
+                retry_after_secs: *retry_after_secs,
+            },
+            _ => Kind::Unauthenticated,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::MissingCredentials => ErrorCode::MissingCredentials,
+            Self::InvalidToken => ErrorCode::InvalidToken,
+            Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::SessionEnded | Self::AccountGone => ErrorCode::SessionRevoked,
+            Self::InvalidApiKey => ErrorCode::InvalidApiKey,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Self::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
+            Self::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            Self::SessionExpired => ErrorCode::SessionExpired,
+            Self::AccountInactive => ErrorCode::AccountInactive,
+            Self::AccountDisabled => ErrorCode::AccountDisabled,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,14 +7,42 @@ use std::sync::Arc;
 use diesel::PgConnection;
 
 use crate::audit::{AuditAction, AuditEntry};
-use crate::auth::model::{Caller, account_gone};
+use crate::auth::model::{AuthError, Caller};
 use crate::cache::CachedClient;
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, DomainError, ErrorCode, Kind};
 use crate::integration::model::Scope;
 use crate::members::model::{Member, MemberKey};
 use crate::members::store as members;
-use crate::sanctions::model::{Rank, Refusal, may_moderate};
+use crate::sanctions::model::{Rank, may_moderate};
 use crate::state::AppState;
+
+/// Why a caller may not use an endpoint at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("Only staff may do this.")]
+    StaffOnly,
+    #[error("Only superusers may do this.")]
+    SuperuserOnly,
+    #[error("This key lacks the {} scope.", .0.as_str())]
+    MissingScope(Scope),
+    #[error("Only the member, staff and services may see this status.")]
+    NotYourStatus,
+}
+
+impl DomainError for Denied {
+    fn kind(&self) -> Kind {
+        Kind::Forbidden
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::StaffOnly => ErrorCode::StaffOnly,
+            Self::SuperuserOnly => ErrorCode::SuperuserOnly,
+            Self::MissingScope(_) => ErrorCode::InsufficientScope,
+            Self::NotYourStatus => ErrorCode::Forbidden,
+        }
+    }
+}
 
 /// Whoever calls an endpoint open to members, staff and services alike.
 pub enum Principal {
@@ -32,19 +60,16 @@ impl Principal {
     }
 
     /// Refuses a service without `scope`; members pass (the endpoint decides for them).
-    pub fn require_scope(&self, scope: Scope) -> Result<(), AppError> {
+    pub fn require_scope(&self, scope: Scope) -> Result<(), Denied> {
         match self {
-            Self::Service(client) if !client.row.has(scope) => Err(AppError::forbidden(
-                ErrorCode::InsufficientScope,
-                format!("This key lacks the {} scope.", scope.as_str()),
-            )),
+            Self::Service(client) if !client.row.has(scope) => Err(Denied::MissingScope(scope)),
             _ => Ok(()),
         }
     }
 }
 
 /// Services with `scope`, and staff; other members are refused.
-pub fn require_staff_or_scope(principal: &Principal, scope: Scope) -> Result<(), AppError> {
+pub fn require_staff_or_scope(principal: &Principal, scope: Scope) -> Result<(), Denied> {
     principal.require_scope(scope)?;
     match principal {
         Principal::Member(caller) => require_staff(caller),
@@ -53,25 +78,19 @@ pub fn require_staff_or_scope(principal: &Principal, scope: Scope) -> Result<(),
 }
 
 /// A member's status is theirs, staff's and services' to read.
-pub fn may_read_status_of(principal: &Principal, member_id: i64) -> Result<(), AppError> {
+pub fn may_read_status_of(principal: &Principal, member_id: i64) -> Result<(), Denied> {
     match principal {
-        Principal::Member(caller) if caller.member_id != member_id && !caller.is_staff => Err(AppError::forbidden(
-            ErrorCode::Forbidden,
-            "Only the member, staff and services may see this status.",
-        )),
+        Principal::Member(caller) if caller.member_id != member_id && !caller.is_staff => Err(Denied::NotYourStatus),
         _ => Ok(()),
     }
 }
 
 /// Superusers pass.
-pub fn require_superuser(caller: &Caller) -> Result<(), AppError> {
+pub fn require_superuser(caller: &Caller) -> Result<(), Denied> {
     if caller.is_superuser {
         Ok(())
     } else {
-        Err(AppError::forbidden(
-            ErrorCode::SuperuserOnly,
-            "Only superusers may do this.",
-        ))
+        Err(Denied::SuperuserOnly)
     }
 }
 
@@ -81,7 +100,7 @@ pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), Ap
         .cache
         .member(&state.db, state.clock.now(), MemberKey::Id(member_id))
         .await?
-        .ok_or_else(account_gone)?;
+        .ok_or(AuthError::AccountGone)?;
     facts.standing.ensure_can_write(state.clock.now())
 }
 
@@ -103,27 +122,21 @@ pub fn check_may_moderate(
     bot_group: &str,
 ) -> Result<(), AppError> {
     let is_bot = !members::bots_among(conn, &[target.id], bot_group)?.is_empty();
-    may_moderate(moderator.id, rank_of(moderator), target.id, rank_of(target), is_bot).map_err(
-        |refusal| match refusal {
-            Refusal::Yourself => AppError::forbidden(ErrorCode::CannotModerateSelf, "Nobody moderates themselves."),
-            Refusal::Bot => AppError::forbidden(ErrorCode::CannotModerateBot, "Bots are not moderated."),
-            Refusal::Superuser => {
-                AppError::forbidden(ErrorCode::CannotModerateSuperuser, "Superusers are not moderated.")
-            }
-            Refusal::Outranked => AppError::forbidden(
-                ErrorCode::InsufficientRank,
-                "Moderating this member needs a higher rank.",
-            ),
-        },
-    )
+    Ok(may_moderate(
+        moderator.id,
+        rank_of(moderator),
+        target.id,
+        rank_of(target),
+        is_bot,
+    )?)
 }
 
 /// Staff and superusers pass.
-pub fn require_staff(caller: &Caller) -> Result<(), AppError> {
+pub fn require_staff(caller: &Caller) -> Result<(), Denied> {
     if caller.is_staff {
         Ok(())
     } else {
-        Err(AppError::forbidden(ErrorCode::StaffOnly, "Only staff may do this."))
+        Err(Denied::StaffOnly)
     }
 }
 

@@ -10,9 +10,10 @@ use uuid::Uuid;
 use crate::auth::TokenIssuer;
 use crate::auth::admission::{Admitted, admit};
 use crate::auth::keys::{AUDIENCE, AccessClaims};
+use crate::auth::model::AuthError;
 use crate::auth::model::{Revocation, fold_identifier};
 use crate::auth::store;
-use crate::error::{AppError, ErrorCode, FieldError};
+use crate::error::{AppError, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
 use crate::members::store as members;
 use crate::sanctions::standing::OpenStanding;
@@ -156,10 +157,6 @@ fn grant(
     })
 }
 
-fn invalid_credentials() -> AppError {
-    AppError::unauthenticated(ErrorCode::InvalidCredentials, "The login or the password is wrong.")
-}
-
 pub struct LoginInput {
     pub login: String,
     pub password: String,
@@ -223,19 +220,20 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
         verified => verified?,
     };
     let (Some(member_id), Some(verified), true) = (member_id, stored, matches) else {
-        return Err(invalid_credentials());
+        return Err(AuthError::InvalidCredentials.into());
     };
 
     let issuer = Arc::clone(&state.issuer);
     let grant = state
         .db
         .transaction_reporting_changes(move |conn| {
-            let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or_else(invalid_credentials)?;
+            let member =
+                members::record_login(conn, member_id, now, Some(&ip))?.ok_or(AuthError::InvalidCredentials)?;
             // The password was checked against the hash read before hashing;
             // a change or reset committed since (which ended every session)
             // must not be followed by a session opened with the old password.
             if member.password_hash != verified {
-                return Err(invalid_credentials());
+                return Err(AuthError::InvalidCredentials.into());
             }
             // The failures are forgotten by the last statement, for the same
             // reason as the count. A login lost in a crash of PostgreSQL costs
@@ -272,24 +270,15 @@ pub fn count_login_attempt(
         let counted = store::count_attempt(conn, identifier, ip, now)?;
         // A refusal rolls the count back.
         if let Some(retry_after_secs) = counted.wait_secs {
-            return Err(AppError::TooManyRequests {
-                code: ErrorCode::TooManyAttempts,
-                detail: format!("Too many failed logins; try again in {retry_after_secs} seconds."),
-                retry_after_secs,
-            });
+            return Err(AuthError::TooManyAttempts { retry_after_secs }.into());
         }
         Ok(counted.credentials)
     })
 }
 
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, AppError> {
-    let invalid = || {
-        AppError::unauthenticated(
-            ErrorCode::InvalidRefreshToken,
-            "The refresh token is unknown or has ended.",
-        )
-    };
-    let hash = hash_presented(refresh_token).ok_or_else(invalid)?;
+    let invalid = AuthError::InvalidRefreshToken;
+    let hash = hash_presented(refresh_token).ok_or(invalid)?;
     let now = state.clock.now();
     let issuer = Arc::clone(&state.issuer);
     // The inner Result carries refusals that must still commit (reuse revokes the session).
@@ -297,26 +286,20 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
         .db
         .transaction(move |conn| {
             let Some((rotated_at, session)) = store::find_refresh_for_update(conn, &hash)? else {
-                return Ok(Err(invalid()));
+                return Ok(Err(invalid.into()));
             };
             if rotated_at.is_some() {
                 store::revoke_session(conn, session.id, Revocation::RefreshTokenReused, now)?;
-                return Ok(Err(AppError::unauthenticated(
-                    ErrorCode::RefreshTokenReused,
-                    "This refresh token was already used; the session has been ended. Log in again.",
-                )));
+                return Ok(Err(AuthError::RefreshTokenReused.into()));
             }
             let lifetime = issuer.session_lifetime(session.remember_me);
             if session.revoked_at.is_none() && lifetime.outlived(session.created_at, now) {
-                return Ok(Err(AppError::unauthenticated(
-                    ErrorCode::SessionExpired,
-                    "This session has reached its maximum age; log in again.",
-                )));
+                return Ok(Err(AuthError::SessionExpired.into()));
             }
             if !session.is_live(now) {
-                return Ok(Err(invalid()));
+                return Ok(Err(invalid.into()));
             }
-            let member = members::find_for_update(conn, session.member_id)?.ok_or_else(invalid)?;
+            let member = members::find_for_update(conn, session.member_id)?.ok_or(invalid)?;
             let standing = OpenStanding::load(conn, member.id, now)?;
             let admitted = admit(member, &standing, now)?;
             renew_session(conn, &issuer, admitted, &session, &hash, now).map(Ok)

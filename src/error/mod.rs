@@ -60,6 +60,42 @@ pub struct Problem {
     pub sanction: Option<SanctionNotice>,
 }
 
+/// How a domain refuses, in its own terms; the status each kind is
+/// answered with is chosen in one place ([`AppError`]'s `status_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The caller is not known (bad or missing credentials).
+    Unauthenticated,
+    /// The caller is known and may not do this.
+    Forbidden,
+    NotFound,
+    /// It existed and is used up or expired.
+    Gone,
+    /// It clashes with what is there.
+    Conflict,
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
+}
+
+/// A refusal a domain can explain: each domain's error enum says, in the one
+/// impl beside it, which code and kind each of its cases is; its `Display`
+/// is the sentence for a person. Services raise these with `?`.
+pub trait DomainError: std::fmt::Display {
+    fn kind(&self) -> Kind;
+    fn code(&self) -> ErrorCode;
+}
+
+impl<E: DomainError> From<E> for AppError {
+    fn from(error: E) -> Self {
+        Self::Refused {
+            kind: error.kind(),
+            code: error.code(),
+            detail: error.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Input that parsed but breaks a rule: 422 with every field error at once.
@@ -68,34 +104,23 @@ pub enum AppError {
     /// Input that could not be read at all: 400.
     #[error("{detail}")]
     BadRequest { code: ErrorCode, detail: String },
-    /// No usable credentials: 401 with `WWW-Authenticate`.
+    /// A domain's refusal ([`DomainError`]): its kind chooses the status.
     #[error("{detail}")]
-    Unauthenticated { code: ErrorCode, detail: String },
-    /// Known caller, not allowed: 403.
-    #[error("{detail}")]
-    Forbidden { code: ErrorCode, detail: String },
+    Refused {
+        kind: Kind,
+        code: ErrorCode,
+        detail: String,
+    },
     #[error("banned")]
     Banned(SanctionNotice),
     #[error("read-only")]
     ReadOnly(SanctionNotice),
-    #[error("{detail}")]
-    NotFound { code: ErrorCode, detail: String },
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
-    #[error("{detail}")]
-    Gone { code: ErrorCode, detail: String },
-    #[error("{detail}")]
-    Conflict { code: ErrorCode, detail: String },
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
-    #[error("{detail}")]
-    TooManyRequests {
-        code: ErrorCode,
-        detail: String,
-        retry_after_secs: u64,
-    },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// Too much work waits already (password hashing): 503 at once, rather
@@ -111,27 +136,6 @@ impl AppError {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
-    pub fn unauthenticated(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self::Unauthenticated {
-            code,
-            detail: detail.into(),
-        }
-    }
-
-    pub fn forbidden(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self::Forbidden {
-            code,
-            detail: detail.into(),
-        }
-    }
-
-    pub fn not_found(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self::NotFound {
-            code,
-            detail: detail.into(),
-        }
-    }
-
     pub fn internal(message: impl std::fmt::Display) -> Self {
         Self::Internal(anyhow::anyhow!("{message}"))
     }
@@ -139,13 +143,7 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Validation(_) => ErrorCode::ValidationFailed,
-            Self::BadRequest { code, .. }
-            | Self::Unauthenticated { code, .. }
-            | Self::Forbidden { code, .. }
-            | Self::NotFound { code, .. }
-            | Self::Gone { code, .. }
-            | Self::Conflict { code, .. }
-            | Self::TooManyRequests { code, .. } => *code,
+            Self::BadRequest { code, .. } | Self::Refused { code, .. } => *code,
             Self::Banned(_) => ErrorCode::MemberBanned,
             Self::ReadOnly(_) => ErrorCode::MemberReadOnly,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -211,15 +209,18 @@ impl ResponseError for AppError {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } | Self::Banned(_) | Self::ReadOnly(_) => StatusCode::FORBIDDEN,
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Refused { kind, .. } => match kind {
+                Kind::Unauthenticated => StatusCode::UNAUTHORIZED,
+                Kind::Forbidden => StatusCode::FORBIDDEN,
+                Kind::NotFound => StatusCode::NOT_FOUND,
+                Kind::Gone => StatusCode::GONE,
+                Kind::Conflict => StatusCode::CONFLICT,
+                Kind::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            },
+            Self::Banned(_) | Self::ReadOnly(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Gone { .. } => StatusCode::GONE,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -234,13 +235,20 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
-            Self::Unauthenticated { code, .. } => {
+            Self::Refused {
+                kind: Kind::Unauthenticated,
+                code,
+                ..
+            } => {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     format!("Bearer realm=\"memberd\", error=\"invalid_token\", error_description=\"{code}\""),
                 ));
             }
-            Self::TooManyRequests { retry_after_secs, .. } => {
+            Self::Refused {
+                kind: Kind::TooManyRequests { retry_after_secs },
+                ..
+            } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::MethodNotAllowed { allow } => {
@@ -268,8 +276,13 @@ impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match error {
-            Error::NotFound => Self::not_found(ErrorCode::NotFound, "No such resource."),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Self::Conflict {
+            Error::NotFound => Self::Refused {
+                kind: Kind::NotFound,
+                code: ErrorCode::NotFound,
+                detail: "No such resource.".into(),
+            },
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Self::Refused {
+                kind: Kind::Conflict,
                 code: ErrorCode::Conflict,
                 detail: format!(
                     "This conflicts with an existing record ({}).",
@@ -331,5 +344,10 @@ pub fn json_error(error: serde_json::Error) -> AppError {
 }
 
 pub fn path_error_handler(error: actix_error::PathError, _: &HttpRequest) -> actix_web::Error {
-    AppError::not_found(ErrorCode::NotFound, format!("No such resource: {error}")).into()
+    AppError::Refused {
+        kind: Kind::NotFound,
+        code: ErrorCode::NotFound,
+        detail: format!("No such resource: {error}"),
+    }
+    .into()
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, Kind};
 
 pub const OPENAPI_PATH: &str = "/v1/openapi.json";
 
@@ -67,9 +67,10 @@ impl RouteIndex {
 pub async fn fallback(request: HttpRequest, routes: web::Data<RouteIndex>) -> Result<HttpResponse, AppError> {
     Err(match routes.allowed_methods(request.path()) {
         Some(allow) => AppError::MethodNotAllowed { allow },
-        None => AppError::not_found(
-            ErrorCode::NotFound,
-            format!("There is no resource at {}.", request.path()),
-        ),
+        None => AppError::Refused {
+            kind: Kind::NotFound,
+            code: ErrorCode::NotFound,
+            detail: format!("There is no resource at {}.", request.path()),
+        },
     })
 }

@@ -11,7 +11,8 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use subtle::ConstantTimeEq;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::{AppError, ErrorCode};
+use crate::auth::model::AuthError;
+use crate::error::AppError;
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -75,10 +76,7 @@ async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> Result<Http
     if let Some(expected) = &state.config.metrics_token {
         let sent = crate::auth::extract::bearer_token(&request)?;
         if !bool::from(sent.as_bytes().ct_eq(expected.expose().as_bytes())) {
-            return Err(AppError::unauthenticated(
-                ErrorCode::InvalidToken,
-                "Wrong metrics token.",
-            ));
+            return Err(AuthError::InvalidToken.into());
         }
     }
     let body = state.metrics.render(state.db.pool().state())?;

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
-use crate::error::FieldError;
+use crate::error::{DomainError, ErrorCode, FieldError, Kind};
 use crate::events::model::EventType;
 use crate::random::os_bytes;
 
@@ -175,6 +175,31 @@ impl EventQuery {
             })
         } else {
             Err(errors)
+        }
+    }
+}
+
+/// What the integration routes may not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrationError {
+    #[error("No such live service client.")]
+    ClientNotFound,
+    #[error("No such webhook.")]
+    WebhookNotFound,
+    #[error("No such delivery of this webhook.")]
+    DeliveryNotFound,
+}
+
+impl DomainError for IntegrationError {
+    fn kind(&self) -> Kind {
+        Kind::NotFound
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::ClientNotFound => ErrorCode::ServiceClientNotFound,
+            Self::WebhookNotFound => ErrorCode::WebhookNotFound,
+            Self::DeliveryNotFound => ErrorCode::DeliveryNotFound,
         }
     }
 }

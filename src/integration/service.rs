@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::Actor;
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::events::{self, EventRow};
-use crate::integration::model::{ApiKey, EventQuery, Scope};
+use crate::integration::model::{ApiKey, EventQuery, IntegrationError, Scope};
 use crate::integration::store::{self, ClientRow};
 use crate::state::AppState;
 
@@ -43,14 +43,14 @@ pub async fn list_clients(state: &AppState) -> Result<Vec<ClientRow>, AppError> 
 
 /// Revokes a client's key: it stops working at once, on every replica.
 pub async fn revoke_client(state: &AppState, actor: Actor, id: &str) -> Result<(), AppError> {
-    let not_found = || AppError::not_found(ErrorCode::ServiceClientNotFound, "No such live service client.");
-    let id: i64 = id.parse().map_err(|_| not_found())?;
+    let not_found = IntegrationError::ClientNotFound;
+    let id: i64 = id.parse().map_err(|_| not_found)?;
     let now = state.clock.now();
     state
         .db
         .transaction(move |conn| {
             if !store::revoke(conn, id, now)? {
-                return Err(not_found());
+                return Err(not_found.into());
             }
             let details = serde_json::json!({ "service_client_id": id });
             audit::record(conn, actor.audit(AuditAction::ServiceClientRevoked, details), now)

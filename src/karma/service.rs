@@ -6,8 +6,8 @@ use crate::error::AppError;
 use crate::events::{self, EventType};
 use crate::karma::model::KarmaNote;
 use crate::karma::store::{self, NoteRow};
+use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
-use crate::members::profiles::member_not_found;
 use crate::members::store as members;
 use crate::sanctions::store::usernames;
 use crate::state::AppState;
@@ -23,8 +23,8 @@ pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaN
     state
         .db
         .transaction(move |conn| {
-            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
-            let author = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
+            let author = members::find(conn, actor.member_id)?.ok_or(MemberError::NotFound)?;
             check_may_moderate(conn, &author, &target, &bot_group)?;
             let row = store::insert(conn, target.id, Some(author.id), &note, now)?;
             let data = serde_json::json!({
@@ -57,7 +57,7 @@ pub async fn history(state: &AppState, target: MemberKey) -> Result<(Vec<NoteVie
     state
         .db
         .run(move |conn| {
-            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
             let rows = store::of_member(conn, target.id)?;
             let authors: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
             let names = usernames(conn, &authors)?;

@@ -3,15 +3,15 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::model::{Revocation, account_gone};
+use crate::auth::model::{AuthError, Revocation};
 use crate::auth::password::member_source;
 use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
-use crate::error::{AppError, ErrorCode, FieldError};
+use crate::error::{AppError, FieldError};
 use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
-use crate::members::model::{Email, Member, ProfileChanges, Username, check_password};
+use crate::members::model::{Email, Member, MemberError, ProfileChanges, Username, check_password};
 use crate::members::records::{self, PersonalRecords};
 use crate::members::store::{self, IpRecord, Rename};
 use crate::rate_limit;
@@ -37,7 +37,7 @@ async fn confirm_password(
                 &member_id.to_string(),
                 now,
             )?;
-            store::find(conn, member_id)?.ok_or_else(account_gone)
+            store::find(conn, member_id)?.ok_or_else(|| AuthError::AccountGone.into())
         })
         .await?;
     if state
@@ -57,7 +57,7 @@ pub async fn update_profile(state: &AppState, member_id: i64, changes: ProfileCh
     state
         .db
         .transaction(move |conn| {
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             if !changes.is_empty() {
                 store::update_profile(conn, member_id, &changes)?;
                 events::record(
@@ -68,7 +68,7 @@ pub async fn update_profile(state: &AppState, member_id: i64, changes: ProfileCh
                     now,
                 )?;
             }
-            store::find(conn, member_id)?.ok_or_else(account_gone)
+            store::find(conn, member_id)?.ok_or_else(|| AuthError::AccountGone.into())
         })
         .await
 }
@@ -107,7 +107,7 @@ pub async fn change_password(
             // asked for by whoever knew the old password. Tokens are locked
             // before their member, as a reset locks them.
             tokens::void_outstanding(conn, member_id, &TokenKind::ALL)?;
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             store::set_password(conn, member_id, &hash)?;
             sessions::revoke_member_sessions_except(conn, member_id, session_id, Revocation::PasswordChanged, now)?;
             Ok(templates::password_changed(
@@ -174,7 +174,7 @@ pub async fn change_account(
     let (member, mails, email_pending) = state
         .db
         .transaction(move |conn| {
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             let mut errors: Vec<FieldError> = Vec::new();
             let rename = username.filter(|u| u.as_str() != member.username);
             if let Some(new_name) = &rename
@@ -206,7 +206,7 @@ pub async fn change_account(
                 });
                 events::record(conn, EventType::MemberUsernameChanged, member.id, data, now)?;
             }
-            let member = store::find(conn, member_id)?.ok_or_else(account_gone)?;
+            let member = store::find(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             let mut mails: Vec<OutgoingMail> = Vec::new();
             let email_pending = new_email.is_some();
             if let Some(address) = new_email
@@ -262,12 +262,9 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
         .db
         .transaction(move |conn| {
             if crate::staff::store::lock_superusers(conn)? == [member_id] {
-                return Err(AppError::Conflict {
-                    code: ErrorCode::LastSuperuser,
-                    detail: "The last active superuser cannot unregister; make another member superuser first.".into(),
-                });
+                return Err(MemberError::LastSuperuser.into());
             }
-            let member = store::find_for_update(conn, member_id)?.ok_or_else(account_gone)?;
+            let member = store::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             let email_key = member.email.to_lowercase();
             // Failed logins are counted under whatever was typed: the current
             // name and address, and the names the member had before.
@@ -317,7 +314,7 @@ pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError
         .db
         .run(move |conn| {
             Ok(Export {
-                member: store::find(conn, member_id)?.ok_or_else(account_gone)?,
+                member: store::find(conn, member_id)?.ok_or(AuthError::AccountGone)?,
                 sanctions: crate::sanctions::service::views_of_member(conn, member_id, now)?,
                 sessions: sessions::sessions_of(conn, member_id)?,
                 ips: store::ips_of(conn, member_id)?,

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategoryGroup, UnicodeEmoji, UnicodeGeneralCategory};
 
-use crate::error::FieldError;
+use crate::error::{DomainError, ErrorCode, FieldError, Kind};
 
 pub const USERNAME_MAX_CHARS: usize = 30;
 pub const EMAIL_MAX_CHARS: usize = 254;
@@ -459,6 +459,34 @@ impl From<NameClash> for FieldError {
                 "confusable",
                 "This username looks too much like another member's.",
             ),
+        }
+    }
+}
+
+/// Why a change to members is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MemberError {
+    #[error("No such member.")]
+    NotFound,
+    #[error("Another account has this e-mail address.")]
+    EmailTaken,
+    #[error("The community would be left without an active superuser.")]
+    LastSuperuser,
+}
+
+impl DomainError for MemberError {
+    fn kind(&self) -> Kind {
+        match self {
+            Self::NotFound => Kind::NotFound,
+            Self::EmailTaken | Self::LastSuperuser => Kind::Conflict,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound => ErrorCode::MemberNotFound,
+            Self::EmailTaken => ErrorCode::EmailTaken,
+            Self::LastSuperuser => ErrorCode::LastSuperuser,
         }
     }
 }

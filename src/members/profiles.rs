@@ -1,8 +1,8 @@
 //! What others see of members: public profiles and the directory.
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::members::directory::{self, DirectoryQuery};
-use crate::members::model::{Member, MemberKey};
+use crate::members::model::{Member, MemberError, MemberKey};
 use crate::members::store;
 use crate::state::AppState;
 
@@ -53,7 +53,7 @@ pub async fn profile(state: &AppState, key: MemberKey, viewer: Viewer) -> Result
     let (member, is_bot, karma) = state
         .db
         .read(move |conn| {
-            let member = store::find_by_key(conn, &key)?.ok_or_else(member_not_found)?;
+            let member = store::find_by_key(conn, &key)?.ok_or(MemberError::NotFound)?;
             let is_bot = !store::bots_among(conn, &[member.id], &bot_group)?.is_empty();
             let karma = if viewer.is_staff {
                 Some(crate::karma::store::total(conn, member.id)?)
@@ -67,10 +67,6 @@ pub async fn profile(state: &AppState, key: MemberKey, viewer: Viewer) -> Result
         karma,
         ..view(state, member, is_bot, viewer)
     })
-}
-
-pub fn member_not_found() -> AppError {
-    AppError::not_found(ErrorCode::MemberNotFound, "No such member.")
 }
 
 pub async fn directory(

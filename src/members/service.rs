@@ -110,10 +110,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
         Ok(None) => {}
         // Lost a race with a simultaneous registration of the same address:
         // answer as for any taken address; that registration's mail is on its way.
-        Err(AppError::Conflict {
-            code: ErrorCode::EmailTaken,
-            ..
-        }) => {}
+        Err(error) if error.code() == ErrorCode::EmailTaken => {}
         Err(error) => return Err(error),
     }
     Ok(())

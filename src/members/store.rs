@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::members::model::{
-    Email, Locale, Member, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username, domain_and_parents,
+    Email, Locale, Member, MemberError, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
+    domain_and_parents,
 };
 use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, username_history};
 
@@ -103,10 +104,7 @@ fn taken(error: diesel::result::Error) -> AppError {
             Some("members_username_key" | "members_username_skeleton_key") => {
                 AppError::Validation(vec![NameClash::Taken.into()])
             }
-            Some("members_email_key_key") => AppError::Conflict {
-                code: ErrorCode::EmailTaken,
-                detail: "Another account has this e-mail address.".into(),
-            },
+            Some("members_email_key_key") => MemberError::EmailTaken.into(),
             _ => error.into(),
         },
         _ => error.into(),

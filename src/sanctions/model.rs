@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::duration::Duration;
+use crate::error::{DomainError, ErrorCode, Kind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Restriction {
@@ -372,12 +373,60 @@ pub enum Rank {
     Superuser,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a moderator may not moderate a member (sanctions, karma, logging out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    #[error("Nobody moderates themselves.")]
     Yourself,
+    #[error("Bots are not moderated.")]
     Bot,
+    #[error("Superusers are not moderated.")]
     Superuser,
+    #[error("Moderating this member needs a higher rank.")]
     Outranked,
+}
+
+impl DomainError for Refusal {
+    fn kind(&self) -> Kind {
+        Kind::Forbidden
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Yourself => ErrorCode::CannotModerateSelf,
+            Self::Bot => ErrorCode::CannotModerateBot,
+            Self::Superuser => ErrorCode::CannotModerateSuperuser,
+            Self::Outranked => ErrorCode::InsufficientRank,
+        }
+    }
+}
+
+/// Why a sanction cannot be found or ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SanctionError {
+    #[error("No such sanction.")]
+    NotFound,
+    #[error("A lift cannot be forgiven or reverted.")]
+    IsALift,
+    #[error("This sanction is {} already.", .0.as_str())]
+    NotEndable(State),
+}
+
+impl DomainError for SanctionError {
+    fn kind(&self) -> Kind {
+        match self {
+            Self::NotFound => Kind::NotFound,
+            Self::IsALift | Self::NotEndable(_) => Kind::Conflict,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound => ErrorCode::SanctionNotFound,
+            Self::IsALift => ErrorCode::SanctionIsALift,
+            Self::NotEndable(_) => ErrorCode::SanctionNotEndable,
+        }
+    }
 }
 
 /// Whether `moderator` may sanction (or note karma on) `target`.

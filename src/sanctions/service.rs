@@ -11,13 +11,13 @@ use crate::auth::model::Revocation;
 use crate::auth::policy::{Actor, check_may_moderate, ensure_can_write};
 use crate::auth::store as sessions;
 use crate::cache::MemberFacts;
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::events::{self, EventType};
 use crate::mail::templates;
+use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
-use crate::members::profiles::member_not_found;
 use crate::members::store as members;
-use crate::sanctions::model::{Action, EndingKind, State};
+use crate::sanctions::model::{Action, EndingKind, SanctionError, State};
 use crate::sanctions::request::SanctionRequest;
 use crate::sanctions::standing::{Standing, StatusView, due_expiries};
 use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow};
@@ -133,11 +133,11 @@ pub async fn apply(
     let (view, mail) = state
         .db
         .transaction(move |conn| {
-            let found = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let found = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
             // Locking the member serialises moderators acting on them at once,
             // so the queue is always built on the latest history.
-            let target = members::find_for_update(conn, found.id)?.ok_or_else(member_not_found)?;
-            let moderator = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            let target = members::find_for_update(conn, found.id)?.ok_or(MemberError::NotFound)?;
+            let moderator = members::find(conn, actor.member_id)?.ok_or(MemberError::NotFound)?;
             check_may_moderate(conn, &moderator, &target, &bot_group)?;
 
             if let Action::Lift(restriction) = request.action {
@@ -207,10 +207,6 @@ pub async fn apply(
     Ok(view)
 }
 
-fn sanction_not_found() -> AppError {
-    AppError::not_found(ErrorCode::SanctionNotFound, "No such sanction.")
-}
-
 /// Forgives (ends now) or reverts (erases) one sanction.
 pub async fn end_early(
     state: &AppState,
@@ -225,31 +221,25 @@ pub async fn end_early(
     state
         .db
         .transaction(move |conn| {
-            let row = store::find(conn, id)?.ok_or_else(sanction_not_found)?;
-            let target = members::find_for_update(conn, row.member_id)?.ok_or_else(sanction_not_found)?;
-            let moderator = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            let row = store::find(conn, id)?.ok_or(SanctionError::NotFound)?;
+            let target = members::find_for_update(conn, row.member_id)?.ok_or(SanctionError::NotFound)?;
+            let moderator = members::find(conn, actor.member_id)?.ok_or(MemberError::NotFound)?;
             check_may_moderate(conn, &moderator, &target, &bot_group)?;
             let standing = Standing::load(conn, target.id)?;
-            let current = standing.state(id, now).ok_or_else(sanction_not_found)?;
+            let current = standing.state(id, now).ok_or(SanctionError::NotFound)?;
             if matches!(row.kind, Action::Lift(_)) {
-                return Err(AppError::Conflict {
-                    code: ErrorCode::SanctionIsALift,
-                    detail: "A lift cannot be forgiven or reverted.".into(),
-                });
+                return Err(SanctionError::IsALift.into());
             }
             let allowed = match kind {
                 EndingKind::Forgiven => matches!(current, State::Active | State::Queued),
                 _ => current != State::Reverted,
             };
             if !allowed {
-                return Err(AppError::Conflict {
-                    code: ErrorCode::SanctionNotEndable,
-                    detail: format!("This sanction is {} already.", current.as_str()),
-                });
+                return Err(SanctionError::NotEndable(current).into());
             }
             store::end(conn, &[id], kind, moderator.id, &reason, now)?;
             settle(conn, target.id, now)?;
-            let row = store::find(conn, id)?.ok_or_else(sanction_not_found)?;
+            let row = store::find(conn, id)?.ok_or(SanctionError::NotFound)?;
             let (event, action) = match kind {
                 EndingKind::Forgiven => (EventType::SanctionForgiven, AuditAction::SanctionForgiven),
                 _ => (EventType::SanctionReverted, AuditAction::SanctionReverted),
@@ -292,7 +282,7 @@ pub async fn member_history(state: &AppState, target: MemberKey) -> Result<Vec<S
     state
         .db
         .run(move |conn| {
-            let member = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let member = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
             let rows = store::of_member(conn, member.id)?;
             let mut views = views(conn, rows, now)?;
             let rank = |state: State| match state {
@@ -316,8 +306,10 @@ pub async fn get(state: &AppState, id: i64) -> Result<SanctionView, AppError> {
     state
         .db
         .run(move |conn| {
-            let row = store::find(conn, id)?.ok_or_else(sanction_not_found)?;
-            views(conn, vec![row], now)?.pop().ok_or_else(sanction_not_found)
+            let row = store::find(conn, id)?.ok_or(SanctionError::NotFound)?;
+            views(conn, vec![row], now)?
+                .pop()
+                .ok_or_else(|| SanctionError::NotFound.into())
         })
         .await
 }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv6Net};
 
-use crate::error::FieldError;
+use crate::error::{DomainError, ErrorCode, FieldError, Kind};
 
 /// A forbidden e-mail domain: a lower-case host name, matched with its
 /// subdomains; no wildcards.
@@ -92,5 +92,37 @@ mod tests {
         );
         assert_eq!(lookup_network("198.51.100.7").unwrap().to_string(), "198.51.100.7/32");
         assert!(lookup_network("198.51.100.300").is_err() && lookup_network("nope").is_err());
+    }
+}
+
+/// Why a staff tool refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StaffError {
+    #[error("Nobody changes their own roles.")]
+    CannotChangeOwnRoles,
+    #[error("There is a group {0} already.")]
+    GroupExists(String),
+    #[error("{0} is forbidden already.")]
+    DomainExists(String),
+    #[error("{0} is not on the list.")]
+    DomainNotFound(String),
+}
+
+impl DomainError for StaffError {
+    fn kind(&self) -> Kind {
+        match self {
+            Self::CannotChangeOwnRoles => Kind::Forbidden,
+            Self::GroupExists(_) | Self::DomainExists(_) => Kind::Conflict,
+            Self::DomainNotFound(_) => Kind::NotFound,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::CannotChangeOwnRoles => ErrorCode::CannotChangeOwnRoles,
+            Self::GroupExists(_) => ErrorCode::GroupExists,
+            Self::DomainExists(_) => ErrorCode::DomainExists,
+            Self::DomainNotFound(_) => ErrorCode::DomainNotFound,
+        }
     }
 }

@@ -6,11 +6,13 @@ use crate::audit::{self, AuditAction, AuditEntry, AuditFilter, AuditRow};
 use crate::auth::model::Revocation;
 use crate::auth::policy::{Actor, rank_of};
 use crate::auth::store as sessions;
-use crate::error::{AppError, ErrorCode, FieldError};
+use crate::error::{AppError, FieldError};
 use crate::events::{self, EventType};
+use crate::members::model::MemberError;
 use crate::members::model::{Member, MemberKey};
-use crate::members::profiles::member_not_found;
 use crate::members::store::{self as members, IpRecord};
+use crate::sanctions::model::Refusal;
+use crate::staff::model::StaffError;
 use crate::staff::store::{self, SeenAt};
 use crate::state::AppState;
 use crate::tokens::model::TokenKind;
@@ -29,13 +31,10 @@ pub async fn revoke_sessions(state: &AppState, actor: Actor, target: MemberKey) 
     state
         .db
         .transaction(move |conn| {
-            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
-            let moderator = members::find(conn, actor.member_id)?.ok_or_else(member_not_found)?;
+            let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
+            let moderator = members::find(conn, actor.member_id)?.ok_or(MemberError::NotFound)?;
             if target.id == moderator.id || rank_of(&moderator) <= rank_of(&target) {
-                return Err(AppError::forbidden(
-                    ErrorCode::InsufficientRank,
-                    "Logging this member out needs a higher rank.",
-                ));
+                return Err(Refusal::Outranked.into());
             }
             let revoked = sessions::revoke_member_sessions(conn, target.id, Revocation::Staff, now)?;
             let data =
@@ -63,7 +62,7 @@ pub async fn member_ips(
     state
         .db
         .transaction(move |conn| {
-            let target = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
             let ips = members::ips_of(conn, target.id)?;
             audit::record(conn, entry(&actor, AuditAction::MemberIpsViewed, &target), now)?;
             Ok((target, ips))
@@ -110,12 +109,12 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
     state
         .db
         .transaction(move |conn| {
-            let found = members::find_by_key(conn, &target)?.ok_or_else(member_not_found)?;
+            let found = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
             if found.id == actor.member_id {
-                return Err(AppError::forbidden(ErrorCode::CannotChangeOwnRoles, "Nobody changes their own roles."));
+                return Err(StaffError::CannotChangeOwnRoles.into());
             }
             let superusers = store::lock_superusers(conn)?;
-            let target = members::find_for_update(conn, found.id)?.ok_or_else(member_not_found)?;
+            let target = members::find_for_update(conn, found.id)?.ok_or(MemberError::NotFound)?;
             let mut names = roles.groups.clone();
             names.sort();
             names.dedup();
@@ -130,7 +129,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
             }
             let stays_superuser = roles.superuser && roles.active;
             if superusers.contains(&target.id) && !stays_superuser && superusers.len() == 1 {
-                return Err(AppError::Conflict { code: ErrorCode::LastSuperuser, detail: "The last superuser cannot be demoted.".into() });
+                return Err(MemberError::LastSuperuser.into());
             }
             let before = serde_json::json!({
                 "groups": store::groups_of(conn, target.id)?,

@@ -51,8 +51,9 @@ pub fn parse_domain_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::schema::{groups, member_groups, members};
+use crate::staff::model::StaffError;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 
 pub fn groups_with_counts(conn: &mut PgConnection) -> Result<Vec<(i64, String, i64)>, AppError> {
@@ -75,12 +76,11 @@ pub fn create_group(conn: &mut PgConnection, name: &str, now: DateTime<Utc>) -> 
         .values((groups::name.eq(name), groups::created_at.eq(now)))
         .returning(groups::id)
         .get_result(conn)
-        .map_err(|e| match AppError::from(e) {
-            AppError::Conflict { .. } => AppError::Conflict {
-                code: ErrorCode::GroupExists,
-                detail: format!("There is a group {name} already."),
-            },
-            other => other,
+        .map_err(|error| match error {
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                StaffError::GroupExists(name.to_string()).into()
+            }
+            other => other.into(),
         })
 }
 
@@ -205,10 +205,7 @@ pub fn add_domain(conn: &mut PgConnection, domain: &str, now: DateTime<Utc>) -> 
         .on_conflict_do_nothing()
         .execute(conn)?;
     if added == 0 {
-        return Err(AppError::Conflict {
-            code: ErrorCode::DomainExists,
-            detail: format!("{domain} is forbidden already."),
-        });
+        return Err(StaffError::DomainExists(domain.to_string()).into());
     }
     Ok(())
 }
@@ -216,10 +213,7 @@ pub fn add_domain(conn: &mut PgConnection, domain: &str, now: DateTime<Utc>) -> 
 pub fn remove_domain(conn: &mut PgConnection, domain: &str) -> Result<(), AppError> {
     let removed = diesel::delete(forbidden_email_domains::table.find(domain)).execute(conn)?;
     if removed == 0 {
-        return Err(AppError::not_found(
-            ErrorCode::DomainNotFound,
-            format!("{domain} is not on the list."),
-        ));
+        return Err(StaffError::DomainNotFound(domain.to_string()).into());
     }
     Ok(())
 }

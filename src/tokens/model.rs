@@ -7,6 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::error::{DomainError, ErrorCode, Kind};
+
 /// Length of the base64url text of 32 bytes.
 const TOKEN_TEXT_LEN: usize = 43;
 
@@ -60,10 +62,32 @@ pub fn hash_presented(text: &str) -> Option<Vec<u8>> {
     plausible.then(|| Sha256::digest(text.as_bytes()).to_vec())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why an e-mailed link cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenProblem {
+    #[error("This link is not valid.")]
+    Unknown,
+    #[error("This link was already used.")]
     Used,
+    #[error("This link has expired; ask for a new one.")]
     Expired,
+}
+
+impl DomainError for TokenProblem {
+    fn kind(&self) -> Kind {
+        match self {
+            Self::Unknown => Kind::NotFound,
+            Self::Used | Self::Expired => Kind::Gone,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unknown => ErrorCode::TokenNotFound,
+            Self::Used => ErrorCode::TokenUsed,
+            Self::Expired => ErrorCode::TokenExpired,
+        }
+    }
 }
 
 /// Whether a stored token may still be used at `now`. Used wins over expired:

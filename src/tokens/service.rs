@@ -6,39 +6,22 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
-use crate::auth::admission::account_disabled;
+use crate::auth::model::AuthError;
 use crate::auth::model::{Revocation, fold_identifier};
 use crate::auth::password::member_source;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::{Config, Link};
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
-use crate::members::model::{Email, Member, check_password};
+use crate::members::model::{Email, Member, MemberError, check_password};
 use crate::members::store as members;
 use crate::rate_limit;
 use crate::state::AppState;
 use crate::tokens::model::{OpaqueToken, TokenKind, TokenProblem, check_usable, hash_presented};
 use crate::tokens::store;
-
-fn token_not_found() -> AppError {
-    AppError::not_found(ErrorCode::TokenNotFound, "This link is not valid.")
-}
-
-fn token_refusal(problem: TokenProblem) -> AppError {
-    match problem {
-        TokenProblem::Used => AppError::Gone {
-            code: ErrorCode::TokenUsed,
-            detail: "This link was already used.".into(),
-        },
-        TokenProblem::Expired => AppError::Gone {
-            code: ErrorCode::TokenExpired,
-            detail: "This link has expired; ask for a new one.".into(),
-        },
-    }
-}
 
 /// Finds a usable token of this kind, locked until the transaction ends.
 fn usable_token(
@@ -47,9 +30,9 @@ fn usable_token(
     kind: TokenKind,
     now: DateTime<Utc>,
 ) -> Result<store::StoredToken, AppError> {
-    let hash = hash_presented(text).ok_or_else(token_not_found)?;
-    let stored = store::find_for_update(conn, &hash, kind)?.ok_or_else(token_not_found)?;
-    check_usable(stored.expires_at, stored.used_at, now).map_err(token_refusal)?;
+    let hash = hash_presented(text).ok_or(TokenProblem::Unknown)?;
+    let stored = store::find_for_update(conn, &hash, kind)?.ok_or(TokenProblem::Unknown)?;
+    check_usable(stored.expires_at, stored.used_at, now)?;
     Ok(stored)
 }
 
@@ -136,7 +119,7 @@ pub async fn reset_password(
             .db
             .transaction(move |conn| {
                 let stored = usable_token(conn, &token, TokenKind::PasswordReset, now)?;
-                members::find(conn, stored.member_id)?.ok_or_else(token_not_found)
+                members::find(conn, stored.member_id)?.ok_or_else(|| TokenProblem::Unknown.into())
             })
             .await?
     };
@@ -153,7 +136,7 @@ pub async fn reset_password(
             // Checked again under the lock: the token may have been used meanwhile.
             let stored = usable_token(conn, &token, TokenKind::PasswordReset, now)?;
             store::mark_used(conn, stored.id, now)?;
-            let member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
+            let member = members::find_for_update(conn, stored.member_id)?.ok_or(TokenProblem::Unknown)?;
             members::set_password(conn, member.id, &hash)?;
             sessions::revoke_member_sessions(conn, member.id, Revocation::PasswordReset, now)?;
             // Whatever was asked with the old password (an address change,
@@ -185,14 +168,11 @@ pub async fn confirm_email_change(state: &AppState, token: String) -> Result<(),
                 .as_deref()
                 .map(Email::parse)
                 .and_then(Result::ok)
-                .ok_or_else(token_not_found)?;
+                .ok_or(TokenProblem::Unknown)?;
             if members::find_by_email(conn, &address)?.is_some_and(|other| other.id != stored.member_id) {
-                return Err(AppError::Conflict {
-                    code: ErrorCode::EmailTaken,
-                    detail: "Another account took this address in the meantime.".into(),
-                });
+                return Err(MemberError::EmailTaken.into());
             }
-            let member = members::find_for_update(conn, stored.member_id)?.ok_or_else(token_not_found)?;
+            let member = members::find_for_update(conn, stored.member_id)?.ok_or(TokenProblem::Unknown)?;
             members::set_email(conn, member.id, &address)?;
             // Reset links went to the old address, which is no longer the member's.
             store::void_outstanding(conn, member.id, &[TokenKind::PasswordReset])?;
@@ -276,11 +256,11 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
             let stored = usable_token(conn, &token, TokenKind::Registration, now)?;
             store::mark_used(conn, stored.id, now)?;
             let mut member =
-                members::record_login(conn, stored.member_id, now, Some(&ip))?.ok_or_else(token_not_found)?;
+                members::record_login(conn, stored.member_id, now, Some(&ip))?.ok_or(TokenProblem::Unknown)?;
             // Deactivating voids the links sent before; this refuses any that
             // slipped past, with the answer a login would get.
             if member.deactivated_at.is_some() {
-                return Err(account_disabled());
+                return Err(AuthError::AccountDisabled.into());
             }
             if !member.is_active {
                 members::activate(conn, member.id)?;

@@ -503,7 +503,7 @@ async fn parallel_attempts_on_one_login_never_deadlock() {
     use diesel::Connection;
     use memberd::auth::service::count_login_attempt;
     use memberd::auth::store::{Commit, forget_failures};
-    use memberd::error::AppError;
+    use memberd::error::{AppError, Kind};
     let app = TestApp::spawn().await;
     let workers: Vec<_> = (0..6)
         .map(|worker| {
@@ -513,7 +513,10 @@ async fn parallel_attempts_on_one_login_never_deadlock() {
                 for round in 0..60 {
                     let let_in = match count_login_attempt(&mut conn, "lee", "10.0.0.1", chrono::Utc::now()) {
                         Ok(_) => true,
-                        Err(AppError::TooManyRequests { .. }) => false,
+                        Err(AppError::Refused {
+                            kind: Kind::TooManyRequests { .. },
+                            ..
+                        }) => false,
                         Err(e) => panic!("worker {worker}, round {round}: {e:?}"),
                     };
                     refused += usize::from(!let_in);
@@ -536,7 +539,7 @@ async fn parallel_attempts_on_one_login_never_deadlock() {
 async fn an_attempt_below_every_threshold_is_counted_on_its_own_and_one_past_them_by_the_rule() {
     use memberd::auth::service::count_login_attempt;
     use memberd::auth::store::count_attempt_below_thresholds;
-    use memberd::error::AppError;
+    use memberd::error::{AppError, Kind};
     let app = TestApp::spawn().await;
     let mut conn = app.db();
     let (ip, now) = ("10.0.0.2", chrono::Utc::now());
@@ -558,7 +561,10 @@ async fn an_attempt_below_every_threshold_is_counted_on_its_own_and_one_past_the
     );
     assert_eq!(counted(), 5, "nothing counted");
     match count_login_attempt(&mut conn, "kim", ip, now) {
-        Err(AppError::TooManyRequests { retry_after_secs, .. }) => assert_eq!(retry_after_secs, 1),
+        Err(AppError::Refused {
+            kind: Kind::TooManyRequests { retry_after_secs },
+            ..
+        }) => assert_eq!(retry_after_secs, 1),
         other => panic!("{:?}", other.map(|c| c.is_some())),
     }
     assert_eq!(counted(), 5, "a refusal is not counted");

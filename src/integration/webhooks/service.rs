@@ -10,7 +10,8 @@ use actix_web::web;
 
 use crate::audit::{self, AuditAction};
 use crate::auth::policy::Actor;
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
+use crate::integration::model::IntegrationError;
 use crate::integration::webhooks::model::{NewWebhook, is_private, secret_key, signature};
 use crate::integration::webhooks::store::{self, DeliveryLog, Outcome, Outgoing, WebhookRow};
 use crate::pagination::Page;
@@ -191,13 +192,9 @@ pub async fn check_url(url: &url::Url, allow_private: bool) -> Result<(), AppErr
     }
 }
 
-fn webhook_not_found() -> AppError {
-    AppError::not_found(ErrorCode::WebhookNotFound, "No such webhook.")
-}
-
 /// Ids come from the path: one that is not a number names no webhook.
 fn webhook_id(text: &str) -> Result<i64, AppError> {
-    text.parse().map_err(|_| webhook_not_found())
+    text.parse().map_err(|_| IntegrationError::WebhookNotFound.into())
 }
 
 /// Creates a webhook; it hears of events from now on.
@@ -234,7 +231,7 @@ pub async fn remove(state: &AppState, actor: Actor, id: &str) -> Result<(), AppE
         .db
         .transaction(move |conn| {
             if !store::delete(conn, id)? {
-                return Err(webhook_not_found());
+                return Err(IntegrationError::WebhookNotFound.into());
             }
             let details = serde_json::json!({ "webhook_id": id });
             audit::record(conn, actor.audit(AuditAction::WebhookDeleted, details), now)
@@ -248,7 +245,7 @@ pub async fn deliveries(state: &AppState, id: &str, page: Page) -> Result<(Vec<D
     state
         .db
         .run(move |conn| {
-            store::find(conn, id)?.ok_or_else(webhook_not_found)?;
+            store::find(conn, id)?.ok_or(IntegrationError::WebhookNotFound)?;
             store::deliveries(conn, id, page.offset(), page.per_page)
         })
         .await
@@ -256,15 +253,15 @@ pub async fn deliveries(state: &AppState, id: &str, page: Page) -> Result<(Vec<D
 
 /// Sends a delivery again, from the start of the retry schedule.
 pub async fn redeliver(state: &AppState, actor: Actor, id: &str, delivery: &str) -> Result<(), AppError> {
-    let not_found = || AppError::not_found(ErrorCode::DeliveryNotFound, "No such delivery of this webhook.");
-    let id: i64 = id.parse().map_err(|_| not_found())?;
-    let delivery: i64 = delivery.parse().map_err(|_| not_found())?;
+    let not_found = IntegrationError::DeliveryNotFound;
+    let id: i64 = id.parse().map_err(|_| not_found)?;
+    let delivery: i64 = delivery.parse().map_err(|_| not_found)?;
     let now = state.clock.now();
     state
         .db
         .transaction(move |conn| {
             if !store::redeliver(conn, id, delivery, now)? {
-                return Err(not_found());
+                return Err(not_found.into());
             }
             let details = serde_json::json!({ "webhook_id": id, "delivery_id": delivery });
             audit::record(conn, actor.audit(AuditAction::WebhookRedelivered, details), now)

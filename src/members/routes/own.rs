@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Caller, Writer};
-use crate::auth::model::account_gone;
+use crate::auth::model::AuthError;
 use crate::auth::password::PasswordHasher;
 use crate::db::Db;
 use crate::error::AppError;
@@ -50,7 +50,7 @@ async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnA
         .cache
         .member(&state.db, state.clock.now(), MemberKey::Id(caller.member_id))
         .await?
-        .ok_or_else(account_gone)?;
+        .ok_or(AuthError::AccountGone)?;
     Ok(web::Json(OwnAccount::new(&facts.member, &state.config)))
 }
 

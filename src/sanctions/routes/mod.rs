@@ -13,13 +13,13 @@ use crate::auth::extract::{Caller, Staff};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
-use crate::error::{AppError, ErrorCode, FieldError};
+use crate::error::{AppError, FieldError};
 use crate::http::wire::MemberRef;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
-use crate::sanctions::model::{Action, EndingKind};
+use crate::sanctions::model::{Action, EndingKind, SanctionError};
 use crate::sanctions::request::{REASON_MAX_CHARS, SanctionRequest, parse_reason, parse_resource};
 use crate::sanctions::service::{self, ListQuery, SanctionView};
 use crate::state::AppState;
@@ -306,8 +306,7 @@ async fn get_one(
 }
 
 fn parse_id(text: &str) -> Result<i64, AppError> {
-    text.parse()
-        .map_err(|_| AppError::not_found(ErrorCode::SanctionNotFound, "No such sanction."))
+    text.parse().map_err(|_| SanctionError::NotFound.into())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -12,8 +12,8 @@ use crate::auth::policy;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode, FieldError};
 use crate::input::{Json, Query};
+use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
-use crate::members::profiles::member_not_found;
 use crate::openapi::problems;
 use crate::sanctions::request::parse_resource;
 use crate::sanctions::service;
@@ -149,7 +149,7 @@ async fn status(
             MemberKey::parse(&member, principal.member_id()),
         )
         .await?
-        .ok_or_else(member_not_found)?;
+        .ok_or(MemberError::NotFound)?;
     policy::may_read_status_of(&principal, target.member.id)?;
     let view = service::status(&state, &target, resource.as_deref()).await?;
     cacheable(

@@ -10,11 +10,11 @@ use crate::auth::extract::{Staff, StaffWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 use crate::input::{Json, Query};
 use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
-use crate::staff::model::parse_domain;
+use crate::staff::model::{StaffError, parse_domain};
 use crate::staff::service::{self};
 use crate::state::AppState;
 
@@ -130,8 +130,7 @@ async fn remove_domain(
     ClientIp(ip): ClientIp,
     domain: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let domain = parse_domain(&domain)
-        .map_err(|_| AppError::not_found(ErrorCode::DomainNotFound, "Not a domain on the list."))?;
+    let domain = parse_domain(&domain).map_err(|_| StaffError::DomainNotFound(domain.to_string()))?;
     service::change_domain(&state, Actor::new(&caller, ip), domain, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
