@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Answer, Answers, AppError, ErrorCode, FieldError, json_error};
+use crate::error::{Answer, Answers, AppError, ErrorCode, FieldCode, FieldError, json_error};
 
 /// The largest body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -184,7 +184,7 @@ fn refuse_nul_in_body(body: &[u8]) -> Result<(), AppError> {
         None => Ok(()),
         Some(field) => Err(AppError::Validation(vec![FieldError::new(
             &field,
-            "null_character",
+            FieldCode::NullCharacter,
             "Text may not hold the character U+0000.",
         )])),
     }

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, Responder};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::FieldError;
+use crate::error::{FieldCode, FieldError};
 
 pub const MAX_PER_PAGE: i64 = 100;
 
@@ -24,12 +24,12 @@ impl Page {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(20);
         if !(1..=1_000_000).contains(&page) {
-            errors.push(FieldError::new("page", "out_of_range", "page counts from 1."));
+            errors.push(FieldError::new("page", FieldCode::OutOfRange, "page counts from 1."));
         }
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             errors.push(FieldError::new(
                 "per_page",
-                "out_of_range",
+                FieldCode::OutOfRange,
                 "per_page is between 1 and 100.",
             ));
         }

@@ -13,7 +13,7 @@ use crate::auth::keys::{AUDIENCE, AccessClaims};
 use crate::auth::model::AuthError;
 use crate::auth::model::{Revocation, fold_identifier};
 use crate::auth::store;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, FieldCode, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
 use crate::members::store as members;
 use crate::sanctions::standing::OpenStanding;
@@ -169,22 +169,26 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     if identifier.is_empty() {
         errors.push(FieldError::new(
             "login",
-            "required",
+            FieldCode::Required,
             "A username or e-mail address is required.",
         ));
     } else if identifier.chars().count() > 320 {
         errors.push(FieldError::new(
             "login",
-            "too_long",
+            FieldCode::TooLong,
             "A login has at most 320 characters.",
         ));
     }
     if input.password.is_empty() {
-        errors.push(FieldError::new("password", "required", "A password is required."));
+        errors.push(FieldError::new(
+            "password",
+            FieldCode::Required,
+            "A password is required.",
+        ));
     } else if input.password.chars().count() > PASSWORD_MAX_CHARS {
         errors.push(FieldError::new(
             "password",
-            "too_long",
+            FieldCode::TooLong,
             "A password has at most 256 characters.",
         ));
     }

@@ -150,6 +150,107 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// Every code a field error carries: the one place one is written.
+macro_rules! field_codes {
+    ($(#[doc = $doc:literal] $variant:ident = $text:literal,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum FieldCode {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl FieldCode {
+            pub const ALL: &[FieldCode] = &[$(Self::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+field_codes! {
+    /// The field is missing or empty.
+    Required = "required",
+    /// Shorter than the field's minimum.
+    TooShort = "too_short",
+    /// Longer than the field's maximum.
+    TooLong = "too_long",
+    /// Outside the field's length bounds.
+    InvalidLength = "invalid_length",
+    /// A number outside the field's range.
+    OutOfRange = "out_of_range",
+    /// More items than the field takes.
+    TooMany = "too_many",
+    /// Not of the field's form.
+    Invalid = "invalid",
+    /// A JSON value of the wrong type.
+    InvalidType = "invalid_type",
+    /// Not an absolute http(s) URL.
+    InvalidUrl = "invalid_url",
+    /// A field the endpoint does not take.
+    UnknownField = "unknown_field",
+    /// Text holding U+0000.
+    NullCharacter = "null_character",
+    /// A field this request may not carry.
+    NotAllowed = "not_allowed",
+    /// Does not match the field it repeats.
+    Mismatch = "mismatch",
+    /// The current password is wrong.
+    Incorrect = "incorrect",
+    /// Another member has it.
+    Taken = "taken",
+    /// Looks too much like another member's username.
+    Confusable = "confusable",
+    /// Kept for the service's own use.
+    Reserved = "reserved",
+    /// Digits only: it would read as an id.
+    Numeric = "numeric",
+    /// Starts or ends with a space.
+    SurroundingSpace = "surrounding_space",
+    /// Holds a comma.
+    ContainsComma = "contains_comma",
+    /// Holds a slash.
+    ContainsSlash = "contains_slash",
+    /// Holds an at sign.
+    ContainsAtSign = "contains_at_sign",
+    /// Holds a control or invisible formatting character.
+    ContainsControlCharacter = "contains_control_character",
+    /// Holds an emoji.
+    ContainsEmoji = "contains_emoji",
+    /// An e-mail domain the community refuses.
+    ForbiddenDomain = "forbidden_domain",
+    /// A password on the list of common ones.
+    TooCommon = "too_common",
+    /// The password is the username.
+    SameAsUsername = "same_as_username",
+    /// The password is the e-mail address.
+    SameAsEmail = "same_as_email",
+    /// No group has this name.
+    UnknownGroup = "unknown_group",
+    /// No key scope has this name.
+    UnknownScope = "unknown_scope",
+    /// No event type has this name.
+    UnknownType = "unknown_type",
+    /// A webhook URL that reaches a private or local address.
+    UrlNotAllowed = "url_not_allowed",
+}
+
+/// Lets a code be compared with the text a client sees.
+impl PartialEq<&str> for FieldCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for FieldCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One problem an operation may answer, for its OpenAPI document: the
 /// status, the code, and what it means there when the code's own meaning
 /// is not enough.
@@ -186,11 +287,14 @@ pub trait Answers {
 
 #[cfg(test)]
 mod tests {
-    use super::ErrorCode;
+    use super::{ErrorCode, FieldCode};
 
     #[test]
     fn each_code_is_written_as_its_text() {
         for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+        for code in FieldCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
         }
     }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 mod code;
 
-pub use code::{Answer, Answers, ErrorCode};
+pub use code::{Answer, Answers, ErrorCode, FieldCode};
 
 /// One problem with one field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -17,16 +17,16 @@ pub struct FieldError {
     /// The request field, as named in the request body.
     pub field: String,
     /// Stable snake_case code, such as `too_long` or `contains_comma`.
-    pub code: String,
+    pub code: FieldCode,
     /// A sentence for a person.
     pub message: String,
 }
 
 impl FieldError {
-    pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(field: &str, code: FieldCode, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }
@@ -132,7 +132,7 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
+    pub fn validation(field: &str, code: FieldCode, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -319,15 +319,15 @@ fn json_data_error(error: &serde_json::Error) -> AppError {
     let field = text
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next())
-        .map(|field| (field.to_string(), "unknown_field"))
+        .map(|field| (field.to_string(), FieldCode::UnknownField))
         .or_else(|| {
             text.strip_prefix("missing field `")
                 .and_then(|rest| rest.split('`').next())
-                .map(|field| (field.to_string(), "required"))
+                .map(|field| (field.to_string(), FieldCode::Required))
         });
     match field {
         Some((field, code)) => AppError::Validation(vec![FieldError::new(&field, code, text)]),
-        None => AppError::Validation(vec![FieldError::new("body", "invalid_type", text)]),
+        None => AppError::Validation(vec![FieldError::new("body", FieldCode::InvalidType, text)]),
     }
 }
 

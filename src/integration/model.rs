@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
-use crate::error::{DomainError, ErrorCode, FieldError, Kind};
+use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
 use crate::events::model::EventType;
 use crate::random::os_bytes;
 
@@ -74,7 +74,7 @@ pub fn parse_client(name: &str, scopes: &[String]) -> Result<(String, Vec<Scope>
     if name.is_empty() || name.chars().count() > 100 {
         errors.push(FieldError::new(
             "name",
-            "invalid_length",
+            FieldCode::InvalidLength,
             "A name has 1 to 100 characters.",
         ));
     }
@@ -85,13 +85,17 @@ pub fn parse_client(name: &str, scopes: &[String]) -> Result<(String, Vec<Scope>
             Some(_) => {}
             None => errors.push(FieldError::new(
                 "scopes",
-                "unknown_scope",
+                FieldCode::UnknownScope,
                 format!("{scope} is not status:read, members:read or events:read."),
             )),
         }
     }
     if scopes.is_empty() {
-        errors.push(FieldError::new("scopes", "required", "Give at least one scope."));
+        errors.push(FieldError::new(
+            "scopes",
+            FieldCode::Required,
+            "Give at least one scope.",
+        ));
     }
     if errors.is_empty() {
         Ok((name.to_string(), parsed))
@@ -126,7 +130,7 @@ impl EventQuery {
             Some(text) => text.parse::<i64>().ok().filter(|c| *c >= 0).unwrap_or_else(|| {
                 errors.push(FieldError::new(
                     "after",
-                    "invalid",
+                    FieldCode::Invalid,
                     "Use a next_cursor from an earlier answer.",
                 ));
                 0
@@ -143,7 +147,7 @@ impl EventQuery {
                 Some(t) => types.push(t),
                 None => errors.push(FieldError::new(
                     "types",
-                    "unknown_type",
+                    FieldCode::UnknownType,
                     format!("{name} is not an event type."),
                 )),
             }
@@ -153,18 +157,22 @@ impl EventQuery {
             Some(text) => match Duration::parse(text) {
                 Ok(d) if d.as_secs() <= MAX_WAIT_SECS => Some(d.to_std()),
                 Ok(_) => {
-                    errors.push(FieldError::new("wait", "too_long", "Wait at most 60 seconds."));
+                    errors.push(FieldError::new("wait", FieldCode::TooLong, "Wait at most 60 seconds."));
                     None
                 }
                 Err(e) => {
-                    errors.push(FieldError::new("wait", "invalid", e.to_string()));
+                    errors.push(FieldError::new("wait", FieldCode::Invalid, e.to_string()));
                     None
                 }
             },
         };
         let limit = limit.unwrap_or(100);
         if !(1..=1_000).contains(&limit) {
-            errors.push(FieldError::new("limit", "out_of_range", "limit is between 1 and 1000."));
+            errors.push(FieldError::new(
+                "limit",
+                FieldCode::OutOfRange,
+                "limit is between 1 and 1000.",
+            ));
         }
         if errors.is_empty() {
             Ok(Self {
@@ -226,7 +234,7 @@ mod tests {
         let codes: Vec<String> = parse_client("", &["admin".into()])
             .unwrap_err()
             .into_iter()
-            .map(|e| e.code)
+            .map(|e| e.code.to_string())
             .collect();
         assert_eq!(codes, ["invalid_length", "unknown_scope"]);
         assert_eq!(parse_client("x", &[]).unwrap_err()[0].code, "required");

@@ -1,6 +1,6 @@
 //! Rules of karma notes.
 
-use crate::error::FieldError;
+use crate::error::{FieldCode, FieldError};
 
 pub const NOTE_MAX_CHARS: usize = 500;
 
@@ -17,18 +17,18 @@ impl KarmaNote {
         let note = note.trim();
         let count = note.chars().count();
         if count == 0 {
-            errors.push(FieldError::new("note", "required", "Write a note."));
+            errors.push(FieldError::new("note", FieldCode::Required, "Write a note."));
         } else if count > NOTE_MAX_CHARS {
             errors.push(FieldError::new(
                 "note",
-                "too_long",
+                FieldCode::TooLong,
                 "A note has at most 500 characters.",
             ));
         }
         if !(-100..=100).contains(&karma) {
             errors.push(FieldError::new(
                 "karma",
-                "out_of_range",
+                FieldCode::OutOfRange,
                 "karma is between -100 and 100.",
             ));
         }
@@ -69,7 +69,7 @@ mod tests {
             KarmaNote::parse(note, karma)
                 .unwrap_err()
                 .into_iter()
-                .map(|e| e.code)
+                .map(|e| e.code.to_string())
                 .collect()
         };
         assert_eq!(codes("", 101), ["required", "out_of_range"]);

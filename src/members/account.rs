@@ -7,7 +7,7 @@ use crate::auth::model::{AuthError, Revocation};
 use crate::auth::password::member_source;
 use crate::auth::{model::fold_identifier, store as sessions};
 use crate::config::Link;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, FieldCode, FieldError};
 use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
@@ -47,7 +47,11 @@ async fn confirm_password(
     {
         Ok(member)
     } else {
-        Err(AppError::validation(field, "incorrect", "The password is not correct."))
+        Err(AppError::validation(
+            field,
+            FieldCode::Incorrect,
+            "The password is not correct.",
+        ))
     }
 }
 
@@ -143,7 +147,7 @@ pub async fn change_account(
     if change.username.is_none() && change.email.is_none() {
         return Err(AppError::validation(
             "username",
-            "required",
+            FieldCode::Required,
             "Give a new username, a new e-mail address, or both.",
         ));
     }
@@ -188,7 +192,7 @@ pub async fn change_account(
             {
                 errors.push(FieldError::new(
                     "email",
-                    "forbidden_domain",
+                    FieldCode::ForbiddenDomain,
                     "Addresses of this domain are not accepted.",
                 ));
             }

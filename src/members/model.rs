@@ -1,25 +1,14 @@
-//! Member rules in plain Rust: what a username, an e-mail address and a
-//! password must be. Types here are parsed once and trusted afterwards.
-
-use std::collections::HashSet;
-use std::sync::LazyLock;
+//! Member rules in plain Rust: the member, their profile and preferences,
+//! how they are named in a path, and what a change may be refused for.
+//! Types here are parsed once and trusted afterwards.
 
 use unicode_normalization::UnicodeNormalization;
-use unicode_properties::{GeneralCategoryGroup, UnicodeEmoji, UnicodeGeneralCategory};
 
-use crate::error::{DomainError, ErrorCode, FieldError, Kind};
+use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
 
-pub const USERNAME_MAX_CHARS: usize = 30;
-pub const EMAIL_MAX_CHARS: usize = 254;
-pub const PASSWORD_MIN_CHARS: usize = 8;
-pub const PASSWORD_MAX_CHARS: usize = 256;
+mod credentials;
 
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../../data/common-passwords.txt")
-        .lines()
-        .map(str::trim)
-        .collect()
-});
+pub use credentials::*;
 
 /// A member as the rules see it.
 #[derive(Debug, Clone)]
@@ -93,167 +82,6 @@ impl Member {
         }
         roles
     }
-}
-
-/// A username that satisfies every registration rule, NFC-normalised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Username(String);
-
-impl Username {
-    pub fn parse(raw: &str) -> Result<Self, Vec<FieldError>> {
-        let name: String = raw.nfc().collect();
-        let field = |code: &str, message: &str| FieldError::new("username", code, message);
-        let count = name.chars().count();
-        if count == 0 {
-            return Err(vec![field("required", "A username is required.")]);
-        }
-        let mut errors = Vec::new();
-        if count > USERNAME_MAX_CHARS {
-            errors.push(field("too_long", "A username has at most 30 characters."));
-        }
-        if name.trim() != name {
-            errors.push(field(
-                "surrounding_space",
-                "A username may not start or end with a space.",
-            ));
-        }
-        if name.contains(',') {
-            errors.push(field("contains_comma", "A username may not contain a comma."));
-        }
-        // Paths name members by id, by `me` or by username: a username that
-        // read as one of the others could not be reached.
-        if id_in(&name).is_some() {
-            errors.push(field("numeric", "A username may not be a number."));
-        }
-        if name.eq_ignore_ascii_case(ME) {
-            errors.push(field("reserved", "This username is reserved."));
-        }
-        if name.contains('/') {
-            errors.push(field("contains_slash", "A username may not contain a slash."));
-        }
-        // '@' keeps "login by username or e-mail" unambiguous.
-        if name.contains('@') {
-            errors.push(field("contains_at_sign", "A username may not contain @."));
-        }
-        // Controls, invisible format characters (zero-width joiners, bidi
-        // overrides), surrogates, private-use and unassigned code points.
-        if name
-            .chars()
-            .any(|c| c.general_category_group() == GeneralCategoryGroup::Other)
-        {
-            errors.push(field(
-                "contains_control_character",
-                "A username may not contain control or invisible characters.",
-            ));
-        }
-        if name
-            .chars()
-            .any(|c| !c.is_ascii() && c.is_emoji_char_or_emoji_component())
-        {
-            errors.push(field("contains_emoji", "A username may not contain emoji."));
-        }
-        if errors.is_empty() { Ok(Self(name)) } else { Err(errors) }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// What this name looks like, per UTS #39 skeletons, case-insensitively:
-    /// two names with the same key can be mistaken for each other.
-    pub fn confusable_key(&self) -> String {
-        confusable_key(&self.0)
-    }
-}
-
-pub fn confusable_key(name: &str) -> String {
-    // Lower-case before the skeleton so that case never matters, and after it
-    // so that prototypes in capitals (0 -> O) meet their lower-case peers.
-    // Then fold i into l: a capital I looks like l, and I is i in lower case.
-    let skeleton: String = unicode_security::skeleton(&name.to_lowercase()).collect();
-    skeleton.to_lowercase().replace('i', "l")
-}
-
-/// A syntactically valid e-mail address, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let text = raw.trim();
-        let field = |code: &str, message: &str| FieldError::new("email", code, message);
-        if text.is_empty() {
-            return Err(field("required", "An e-mail address is required."));
-        }
-        if text.chars().count() > EMAIL_MAX_CHARS {
-            return Err(field("too_long", "An e-mail address has at most 254 characters."));
-        }
-        let valid = email_address::EmailAddress::parse_with_options(
-            text,
-            email_address::Options::default().without_display_text(),
-        )
-        .ok()
-        .filter(|address| {
-            let domain = address.domain();
-            // A community's members have addresses on the public internet.
-            domain.contains('.') && !domain.starts_with('[') && !domain.ends_with('.')
-        });
-        match valid {
-            Some(_) => Ok(Self(text.to_string())),
-            None => Err(field("invalid", "This is not a valid e-mail address.")),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The case-insensitive identity of the address.
-    pub fn key(&self) -> String {
-        self.0.to_lowercase()
-    }
-
-    /// The lower-cased domain, after the last `@`.
-    pub fn domain(&self) -> String {
-        self.0.rsplit('@').next().unwrap_or_default().to_lowercase()
-    }
-}
-
-/// The domain and each of its parents: `a.b.example.com`, `b.example.com`,
-/// `example.com`, `com`. A forbidden entry matches any of them.
-pub fn domain_and_parents(domain: &str) -> Vec<String> {
-    let labels: Vec<&str> = domain.split('.').collect();
-    (0..labels.len()).map(|i| labels[i..].join(".")).collect()
-}
-
-/// Every rule a new password must satisfy, reported together.
-pub fn check_password(password: &str, confirmation: &str, username: &str, email: &str) -> Vec<FieldError> {
-    let field = |code: &str, message: &str| FieldError::new("password", code, message);
-    let mut errors = Vec::new();
-    let count = password.chars().count();
-    if count < PASSWORD_MIN_CHARS {
-        errors.push(field("too_short", "A password has at least 8 characters."));
-    } else if count > PASSWORD_MAX_CHARS {
-        errors.push(field("too_long", "A password has at most 256 characters."));
-    }
-    let lower = password.to_lowercase();
-    if !username.is_empty() && lower == username.to_lowercase() {
-        errors.push(field("same_as_username", "The password may not be the username."));
-    }
-    if !email.is_empty() && lower == email.trim().to_lowercase() {
-        errors.push(field("same_as_email", "The password may not be the e-mail address."));
-    }
-    if COMMON_PASSWORDS.contains(lower.as_str()) {
-        errors.push(field("too_common", "This password is too common; choose another."));
-    }
-    if password != confirmation {
-        errors.push(FieldError::new(
-            "password_confirmation",
-            "mismatch",
-            "The confirmation does not match the password.",
-        ));
-    }
-    errors
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -330,7 +158,11 @@ impl ProfileChanges {
         let mut errors = Vec::new();
         let mut limit = |field: &str, value: &Option<String>, max: usize| {
             if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-                errors.push(FieldError::new(field, "too_long", format!("At most {max} characters.")));
+                errors.push(FieldError::new(
+                    field,
+                    FieldCode::TooLong,
+                    format!("At most {max} characters."),
+                ));
             }
         };
         limit("biography", &self.biography, BIOGRAPHY_MAX_CHARS);
@@ -343,7 +175,7 @@ impl ProfileChanges {
                 if !url.is_empty() && url.chars().count() <= URL_MAX_CHARS && !is_web_url(url) {
                     errors.push(FieldError::new(
                         field,
-                        "invalid_url",
+                        FieldCode::InvalidUrl,
                         "Give an http:// or https:// address, or an empty string.",
                     ));
                 }
@@ -401,7 +233,7 @@ impl DirectorySort {
             "-date_joined" => Ok(Self::DateJoinedDesc),
             _ => Err(FieldError::new(
                 "sort",
-                "invalid",
+                FieldCode::Invalid,
                 "sort is username, -username, date_joined or -date_joined.",
             )),
         }
@@ -412,54 +244,12 @@ impl DirectorySort {
 pub fn directory_prefix(q: Option<&str>) -> Result<Option<String>, FieldError> {
     match q.map(str::trim).filter(|q| !q.is_empty()) {
         None => Ok(None),
-        Some(q) if q.chars().count() > USERNAME_MAX_CHARS => {
-            Err(FieldError::new("q", "too_long", "A search has at most 30 characters."))
-        }
+        Some(q) if q.chars().count() > USERNAME_MAX_CHARS => Err(FieldError::new(
+            "q",
+            FieldCode::TooLong,
+            "A search has at most 30 characters.",
+        )),
         Some(q) => Ok(Some(q.nfc().collect::<String>().to_lowercase())),
-    }
-}
-
-/// A registration whose fields each passed the rules that need no database.
-pub struct RegistrationCheck {
-    pub username: Option<Username>,
-    pub email: Option<Email>,
-    pub errors: Vec<FieldError>,
-}
-
-pub fn check_registration(username: &str, email: &str, password: &str, confirmation: &str) -> RegistrationCheck {
-    let mut errors = Vec::new();
-    let username = Username::parse(username).map_err(|e| errors.extend(e)).ok();
-    let email = Email::parse(email).map_err(|e| errors.push(e)).ok();
-    errors.extend(check_password(
-        password,
-        confirmation,
-        username.as_ref().map_or("", |u| u.as_str()),
-        email.as_ref().map_or("", |e| e.as_str()),
-    ));
-    RegistrationCheck {
-        username,
-        email,
-        errors,
-    }
-}
-
-/// Why a username cannot be had.
-#[derive(Debug, PartialEq, Eq)]
-pub enum NameClash {
-    Taken,
-    Confusable,
-}
-
-impl From<NameClash> for FieldError {
-    fn from(clash: NameClash) -> Self {
-        match clash {
-            NameClash::Taken => FieldError::new("username", "taken", "This username is taken."),
-            NameClash::Confusable => FieldError::new(
-                "username",
-                "confusable",
-                "This username looks too much like another member's.",
-            ),
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! its e-mail, in that order.
 
 use crate::config::Link;
-use crate::error::{AppError, ErrorCode, FieldError};
+use crate::error::{AppError, ErrorCode, FieldCode, FieldError};
 use crate::events::{self, EventType};
 use crate::mail::{OutgoingMail, templates};
 use crate::members::model::{Locale, Member, check_registration};
@@ -51,7 +51,7 @@ pub async fn register(state: &AppState, input: RegistrationInput) -> Result<(), 
                 {
                     errors.push(FieldError::new(
                         "email",
-                        "forbidden_domain",
+                        FieldCode::ForbiddenDomain,
                         "Addresses of this domain are not accepted.",
                     ));
                 }
@@ -140,7 +140,7 @@ pub async fn create_superuser(state: &AppState, input: SuperuserInput) -> Result
             if store::find_by_email(conn, &email)?.is_some() {
                 return Err(AppError::validation(
                     "email",
-                    "taken",
+                    FieldCode::Taken,
                     "A member already has this e-mail address.",
                 ));
             }

@@ -1,7 +1,7 @@
 //! A sanction as a moderator asks for it, checked field by field.
 
 use crate::duration::Duration;
-use crate::error::FieldError;
+use crate::error::{FieldCode, FieldError};
 use crate::sanctions::model::Action;
 
 pub const REASON_MAX_CHARS: usize = 1_000;
@@ -24,13 +24,13 @@ pub fn parse_resource(field: &str, text: &str) -> Result<String, FieldError> {
     if count == 0 || count > RESOURCE_MAX_CHARS {
         Err(FieldError::new(
             field,
-            "invalid_length",
+            FieldCode::InvalidLength,
             "A resource has 1 to 200 characters.",
         ))
     } else if text.chars().any(char::is_control) {
         Err(FieldError::new(
             field,
-            "contains_control_character",
+            FieldCode::ContainsControlCharacter,
             "A resource may not contain control characters.",
         ))
     } else {
@@ -42,9 +42,13 @@ pub fn parse_resource(field: &str, text: &str) -> Result<String, FieldError> {
 pub fn parse_reason(field: &str, text: &str, max: usize) -> Result<String, FieldError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        Err(FieldError::new(field, "required", "Give a reason."))
+        Err(FieldError::new(field, FieldCode::Required, "Give a reason."))
     } else if trimmed.chars().count() > max {
-        Err(FieldError::new(field, "too_long", format!("At most {max} characters.")))
+        Err(FieldError::new(
+            field,
+            FieldCode::TooLong,
+            format!("At most {max} characters."),
+        ))
     } else {
         Ok(trimmed.to_string())
     }
@@ -63,7 +67,7 @@ impl SanctionRequest {
         if action.is_none() {
             errors.push(FieldError::new(
                 "kind",
-                "invalid",
+                FieldCode::Invalid,
                 "kind is read_only, ban, lift_read_only or lift_ban.",
             ));
         }
@@ -72,15 +76,23 @@ impl SanctionRequest {
             .ok();
         let private_note = private_note.unwrap_or_default().trim().to_string();
         if private_note.chars().count() > PRIVATE_NOTE_MAX_CHARS {
-            errors.push(FieldError::new("private_note", "too_long", "At most 2000 characters."));
+            errors.push(FieldError::new(
+                "private_note",
+                FieldCode::TooLong,
+                "At most 2000 characters.",
+            ));
         }
         let duration = match (action, duration) {
             (Some(Action::Lift(_)), Some(_)) => {
-                errors.push(FieldError::new("duration", "not_allowed", "A lift has no duration."));
+                errors.push(FieldError::new(
+                    "duration",
+                    FieldCode::NotAllowed,
+                    "A lift has no duration.",
+                ));
                 None
             }
             (_, Some(text)) => Duration::parse(text)
-                .map_err(|e| errors.push(FieldError::new("duration", "invalid", e.to_string())))
+                .map_err(|e| errors.push(FieldError::new("duration", FieldCode::Invalid, e.to_string())))
                 .ok(),
             (_, None) => None,
         };

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv6Net};
 
-use crate::error::{DomainError, ErrorCode, FieldError, Kind};
+use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
 
 /// A forbidden e-mail domain: a lower-case host name, matched with its
 /// subdomains; no wildcards.
@@ -19,7 +19,7 @@ pub fn parse_domain(text: &str) -> Result<String, FieldError> {
     if domain.is_empty() || domain.len() > 253 || !domain.split('.').all(label_ok) {
         return Err(FieldError::new(
             "domain",
-            "invalid",
+            FieldCode::Invalid,
             "Give a domain such as example.com (no wildcards).",
         ));
     }
@@ -38,7 +38,7 @@ pub fn parse_group_name(text: &str) -> Result<String, FieldError> {
     } else {
         Err(FieldError::new(
             "name",
-            "invalid",
+            FieldCode::Invalid,
             "1–50 characters of a–z, 0–9, _ and -.",
         ))
     }
@@ -51,8 +51,8 @@ pub fn lookup_network(text: &str) -> Result<IpNet, FieldError> {
         Ok(IpAddr::V4(v4)) => Ok(IpNet::from(IpAddr::V4(v4))),
         Ok(IpAddr::V6(v6)) => Ipv6Net::new(v6, 64)
             .map(|net| IpNet::V6(net.trunc()))
-            .map_err(|_| FieldError::new("ip", "invalid", "Not an IP address.")),
-        Err(_) => Err(FieldError::new("ip", "invalid", "Not an IP address.")),
+            .map_err(|_| FieldError::new("ip", FieldCode::Invalid, "Not an IP address.")),
+        Err(_) => Err(FieldError::new("ip", FieldCode::Invalid, "Not an IP address.")),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::audit::{self, AuditAction, AuditEntry, AuditFilter, AuditRow};
 use crate::auth::model::Revocation;
 use crate::auth::policy::{Actor, rank_of};
 use crate::auth::store as sessions;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, FieldCode, FieldError};
 use crate::events::{self, EventType};
 use crate::members::model::MemberError;
 use crate::members::model::{Member, MemberKey};
@@ -122,7 +122,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
             let unknown: Vec<FieldError> = names
                 .iter()
                 .filter(|n| !known.iter().any(|(_, k)| k == *n))
-                .map(|n| FieldError::new("groups", "unknown_group", format!("There is no group {n}.")))
+                .map(|n| FieldError::new("groups", FieldCode::UnknownGroup, format!("There is no group {n}.")))
                 .collect();
             if !unknown.is_empty() {
                 return Err(AppError::Validation(unknown));

@@ -12,7 +12,7 @@ use crate::auth::password::member_source;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::{Config, Link};
-use crate::error::AppError;
+use crate::error::{AppError, FieldCode};
 use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::templates::{self, PasswordChanged};
@@ -43,7 +43,7 @@ pub async fn request_password_reset(state: &AppState, login: &str, ip: IpAddr) -
     if identifier.is_empty() || identifier.chars().count() > 320 {
         return Err(AppError::validation(
             "login",
-            "invalid",
+            FieldCode::Invalid,
             "Give a username or an e-mail address.",
         ));
     }

@@ -287,3 +287,53 @@ fn the_harness_refuses_a_problem_its_operation_does_not_list() {
         &problem(StatusCode::NOT_FOUND, "sanction_not_found"),
     );
 }
+
+/// A 422's description names fields and their codes; each code must be a
+/// `FieldCode` and each other name a field of the operation's body or query.
+#[test]
+fn every_field_code_a_422_names_is_a_field_code_of_a_real_field() {
+    let document = generated();
+    let field_codes: BTreeSet<&str> = document["components"]["schemas"]["FieldCode"]["enum"]
+        .as_array()
+        .expect("the FieldCode enum is in the document")
+        .iter()
+        .map(|code| code.as_str().unwrap())
+        .collect();
+    let mut wrong = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(description) = operation["responses"]["422"]["description"].as_str() else {
+                continue;
+            };
+            let mut fields: BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|parameter| parameter["name"].as_str())
+                .collect();
+            let body = resolve(
+                &document,
+                &operation["requestBody"]["content"]["application/json"]["schema"],
+            );
+            fields.extend(
+                body["properties"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|properties| properties.keys().map(String::as_str)),
+            );
+            for word in description.split('`').skip(1).step_by(2) {
+                let snake = word.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                let known = field_codes.contains(word)
+                    || fields.contains(word)
+                    || ["validation_failed", "errors"].contains(&word);
+                if snake && !known {
+                    wrong.push(format!("{method} {path}: `{word}`"));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "422 descriptions name what is neither a field code nor a field: {wrong:#?}"
+    );
+}

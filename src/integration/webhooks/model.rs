@@ -9,7 +9,7 @@ use chrono::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::error::FieldError;
+use crate::error::{FieldCode, FieldError};
 use crate::events::model::EventType;
 use crate::random::os_bytes;
 
@@ -96,7 +96,7 @@ pub fn is_private(ip: IpAddr) -> bool {
 
 /// An http(s) URL with a host, at most 2,000 characters.
 pub fn parse_url(text: &str) -> Result<url::Url, FieldError> {
-    let invalid = || FieldError::new("url", "invalid_url", "Give an http:// or https:// URL.");
+    let invalid = || FieldError::new("url", FieldCode::InvalidUrl, "Give an http:// or https:// URL.");
     if text.chars().count() > 2_000 {
         return Err(invalid());
     }
@@ -120,7 +120,11 @@ impl NewWebhook {
         let mut errors: Vec<FieldError> = Vec::new();
         let url = parse_url(url).map_err(|e| errors.push(e)).ok();
         if events.is_empty() {
-            errors.push(FieldError::new("events", "required", "Name at least one event type."));
+            errors.push(FieldError::new(
+                "events",
+                FieldCode::Required,
+                "Name at least one event type.",
+            ));
         }
         let mut types = Vec::new();
         for name in events {
@@ -128,7 +132,7 @@ impl NewWebhook {
                 Some(t) => types.push(t),
                 None => errors.push(FieldError::new(
                     "events",
-                    "unknown_type",
+                    FieldCode::UnknownType,
                     format!("{name} is not an event type."),
                 )),
             }
@@ -137,7 +141,7 @@ impl NewWebhook {
             Some(secret) if secret_key(&secret).is_none() => {
                 errors.push(FieldError::new(
                     "secret",
-                    "invalid",
+                    FieldCode::Invalid,
                     "A secret is whsec_ and base64 of 16 to 64 bytes.",
                 ));
                 None

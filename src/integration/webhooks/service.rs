@@ -10,7 +10,7 @@ use actix_web::web;
 
 use crate::audit::{self, AuditAction};
 use crate::auth::policy::Actor;
-use crate::error::AppError;
+use crate::error::{AppError, FieldCode};
 use crate::integration::model::IntegrationError;
 use crate::integration::webhooks::model::{NewWebhook, is_private, secret_key, signature};
 use crate::integration::webhooks::store::{self, DeliveryLog, Outcome, Outgoing, WebhookRow};
@@ -188,7 +188,7 @@ pub async fn check_url(url: &url::Url, allow_private: bool) -> Result<(), AppErr
     }
     match refused_address(url).await {
         None => Ok(()),
-        Some(reason) => Err(AppError::validation("url", "url_not_allowed", reason)),
+        Some(reason) => Err(AppError::validation("url", FieldCode::UrlNotAllowed, reason)),
     }
 }
 

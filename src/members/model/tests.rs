@@ -1,7 +1,12 @@
 use super::*;
 
 fn codes(result: Result<Username, Vec<FieldError>>) -> Vec<String> {
-    result.err().unwrap_or_default().into_iter().map(|e| e.code).collect()
+    result
+        .err()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.code.to_string())
+        .collect()
 }
 
 #[test]
@@ -74,7 +79,10 @@ fn e_mail_syntax() {
         assert!(Email::parse(bad).is_err(), "{bad}");
     }
     let long = format!("{}@example.com", "a".repeat(250));
-    assert_eq!(Email::parse(&long).map_err(|e| e.code), Err("too_long".to_string()));
+    assert_eq!(
+        Email::parse(&long).map_err(|e| e.code.to_string()),
+        Err("too_long".to_string())
+    );
     let email = Email::parse("Bob@Mail.Example.ORG").unwrap();
     assert_eq!(email.key(), "bob@mail.example.org");
     assert_eq!(email.domain(), "mail.example.org");
@@ -93,7 +101,7 @@ fn password_rules() {
     let codes = |p: &str, c: &str| -> Vec<String> {
         check_password(p, c, "alice", "alice@example.com")
             .into_iter()
-            .map(|e| e.code)
+            .map(|e| e.code.to_string())
             .collect()
     };
     assert!(codes("correct horse battery", "correct horse battery").is_empty());
@@ -104,7 +112,7 @@ fn password_rules() {
     assert_eq!(codes("correct horse battery", "correct horse batter"), ["mismatch"]);
     let same_as_name: Vec<String> = check_password("Aliceinwonder", "Aliceinwonder", "aliceinwonder", "a@example.com")
         .into_iter()
-        .map(|e| e.code)
+        .map(|e| e.code.to_string())
         .collect();
     assert_eq!(same_as_name, ["same_as_username"]);
 }
@@ -140,7 +148,7 @@ fn profile_changes_are_checked_together() {
         .checked()
         .unwrap_err()
         .into_iter()
-        .map(|e| (e.field, e.code))
+        .map(|e| (e.field, e.code.to_string()))
         .collect();
     assert_eq!(
         codes,

@@ -169,7 +169,10 @@ fn sanction_requests_are_checked_together() {
     assert_eq!(ok.reason, "spam");
     assert_eq!(ok.duration.map(Duration::as_secs), Some(129_600));
     let codes = |r: Result<SanctionRequest, Vec<FieldError>>| -> Vec<(String, String)> {
-        r.unwrap_err().into_iter().map(|e| (e.field, e.code)).collect()
+        r.unwrap_err()
+            .into_iter()
+            .map(|e| (e.field, e.code.to_string()))
+            .collect()
     };
     assert_eq!(
         codes(SanctionRequest::parse("mute", "", None, Some("0s"), Some(""))),

@@ -13,7 +13,7 @@ use crate::auth::extract::{Caller, Staff};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, FieldCode, FieldError};
 use crate::http::wire::MemberRef;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
@@ -216,7 +216,7 @@ impl SanctionListParams {
             Some(None) => {
                 errors.push(FieldError::new(
                     "kind",
-                    "invalid",
+                    FieldCode::Invalid,
                     "kind is read_only, ban, lift_read_only or lift_ban.",
                 ));
                 None

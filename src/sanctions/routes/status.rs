@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::extract::{Scoped, StaffOrKey, StatusRead};
 use crate::auth::policy;
 use crate::db::Db;
-use crate::error::{AppError, ErrorCode, FieldError};
+use crate::error::{AppError, ErrorCode, FieldCode, FieldError};
 use crate::input::{Json, Query};
 use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
@@ -176,7 +176,7 @@ impl BatchRequest {
         if self.members.len() > BATCH_MAX {
             errors.push(FieldError::new(
                 "members",
-                "too_many",
+                FieldCode::TooMany,
                 "At most 1000 members per request.",
             ));
         }
@@ -192,7 +192,7 @@ impl BatchRequest {
         if keys.len() != self.members.len() {
             errors.push(FieldError::new(
                 "members",
-                "invalid_type",
+                FieldCode::InvalidType,
                 "Each member is a numeric id or a username.",
             ));
         }

@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::Superuser;
 use crate::db::Db;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, FieldCode, FieldError};
 use crate::http::wire::MemberRef;
 use crate::input::Query;
 use crate::members::model::MemberKey;
@@ -75,7 +75,7 @@ async fn audit_log(
         .map_err(|e| errors.extend(e))
         .ok();
     if params.action.as_ref().is_some_and(|a| a.chars().count() > 100) {
-        errors.push(FieldError::new("action", "too_long", "At most 100 characters."));
+        errors.push(FieldError::new("action", FieldCode::TooLong, "At most 100 characters."));
     }
     let Some(page) = page.filter(|_| errors.is_empty()) else {
         return Err(AppError::Validation(errors));
