@@ -102,11 +102,7 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 
 impl<T> Answers for Query<T> {
     fn answers() -> Vec<Answer> {
-        vec![Answer::noted(
-            400,
-            ErrorCode::InvalidQuery,
-            "A parameter is not of its type, or holds U+0000.",
-        )]
+        vec![Answer::new(400, ErrorCode::InvalidQuery)]
     }
 }
 

@@ -265,7 +265,7 @@ impl<S: ScopeName> Answers for StaffOrKey<S> {
     fn answers() -> Vec<Answer> {
         let mut answers = Principal::answers();
         answers.extend([
-            Answer::noted(403, ErrorCode::StaffOnly, "A member's token."),
+            Answer::noted(403, ErrorCode::StaffOnly, "A member other than staff."),
             S::REFUSAL,
         ]);
         answers
