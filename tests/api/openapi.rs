@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Response, TestApp, assert_documented};
+use crate::helpers::{Response, TestApp, assert_documented, listed_codes};
 
 fn generated() -> Value {
     serde_json::to_value(memberd::app::openapi_document()).unwrap()
@@ -218,22 +218,15 @@ fn every_documented_code_is_an_error_code_and_every_error_code_is_documented() {
                 if !(status.starts_with('4') || status.starts_with('5')) {
                     continue;
                 }
-                let schema = &response["content"]["application/problem+json"]["schema"];
-                let Some(listed) = schema["allOf"][1]["properties"]["code"]["enum"].as_array() else {
+                let listed = listed_codes(response);
+                if listed.is_empty() {
                     unlisted.push(format!("{method} {path} {status}"));
-                    continue;
-                };
-                assert_eq!(schema["allOf"][0]["$ref"], "#/components/schemas/Problem");
+                }
                 for code in listed {
-                    let code = code.as_str().unwrap();
                     documented.insert(code.to_string());
                     if !codes.contains(code) {
                         unknown.push(format!("{method} {path} {status}: `{code}`"));
                     }
-                    assert!(
-                        response["description"].as_str().unwrap().contains(&format!("`{code}`")),
-                        "{method} {path} {status} lists `{code}` without saying what it means"
-                    );
                 }
             }
         }
