@@ -21,7 +21,7 @@ use crate::error::{Answer, ErrorCode, FieldError, Problem, SanctionNotice};
         license(name = "MIT OR Apache-2.0")
     ),
     components(schemas(Problem, FieldError, SanctionNotice)),
-    modifiers(&BearerAuth),
+    modifiers(&SharedComponents),
     tags(
         (name = "auth", description = "Logging in and out, sessions, signing keys"),
         (name = "members", description = "Registration and accounts"),
@@ -35,14 +35,35 @@ use crate::error::{Answer, ErrorCode, FieldError, Problem, SanctionNotice};
 )]
 pub struct ApiDoc;
 
+const WWW_AUTHENTICATE: &str = "WWW-Authenticate";
+const RETRY_AFTER: &str = "Retry-After";
+
 /// Name of the security scheme handlers refer to (as the literal `"bearer"`).
 const BEARER: &str = "bearer";
 
-struct BearerAuth;
+/// The bearer scheme and the headers problem responses refer to.
+struct SharedComponents;
 
-impl Modify for BearerAuth {
+impl Modify for SharedComponents {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.headers.insert(
+            WWW_AUTHENTICATE.into(),
+            HeaderBuilder::new()
+                .description(Some(
+                    "`Bearer realm=\"memberd\", error=\"invalid_token\", error_description=\"<code>\"`.",
+                ))
+                .build()
+                .into(),
+        );
+        components.headers.insert(
+            RETRY_AFTER.into(),
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+                .description(Some("Seconds to wait before trying again."))
+                .build()
+                .into(),
+        );
         components.add_security_scheme(
             BEARER,
             SecurityScheme::Http(
@@ -124,7 +145,7 @@ fn problem_response(status: u16, codes: &BTreeMap<ErrorCode, Vec<&'static str>>)
         })
         .collect::<Vec<_>>()
         .join("\n");
-    // The codes are listed in the description, one `- `code`:` line each,
+    // The codes are listed in the description, one "- `code`:" line each,
     // rather than as an enum in an inline schema: every worker builds the
     // document's paths at start, and an inline schema per response cost
     // about 3 MiB of resident memory (bench/RESULTS.md, tenth session).
@@ -134,22 +155,11 @@ fn problem_response(status: u16, codes: &BTreeMap<ErrorCode, Vec<&'static str>>)
             .schema(Some(Ref::from_schema_name("Problem")))
             .build(),
     );
+    // By reference, for the memory reason above.
+    let header = |name: &str| Ref::new(format!("#/components/headers/{name}"));
     response = match status {
-        401 => response.header(
-            "WWW-Authenticate",
-            HeaderBuilder::new()
-                .description(Some(
-                    "`Bearer realm=\"memberd\", error=\"invalid_token\", error_description=\"<code>\"`.",
-                ))
-                .build(),
-        ),
-        429 | 503 => response.header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
-                .description(Some("Seconds to wait before trying again."))
-                .build(),
-        ),
+        401 => response.header_ref(WWW_AUTHENTICATE, header(WWW_AUTHENTICATE)),
+        429 | 503 => response.header_ref(RETRY_AFTER, header(RETRY_AFTER)),
         _ => response,
     };
     response.build().into()
