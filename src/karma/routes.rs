@@ -17,6 +17,7 @@ use crate::karma::model::KarmaNote;
 use crate::karma::service::{self, NoteView};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
+use crate::sanctions::model::Refusal;
 
 use crate::state::AppState;
 
@@ -70,8 +71,7 @@ pub struct KarmaHistory {
 }
 
 problems!(
-    AddProblems: StaffWriter, Json<KarmaNoteRequest>, Db;
-    403: CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
+    AddProblems: StaffWriter, Json<KarmaNoteRequest>, Refusal, Db;
     404: MemberNotFound;
     422: ValidationFailed = "`note` `required`/`too_long`, `karma` `out_of_range`."
 );

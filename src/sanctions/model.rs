@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::duration::Duration;
-use crate::error::{DomainError, ErrorCode, Kind};
+use crate::error::{Answer, Answers, DomainError, ErrorCode, Kind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Restriction {
@@ -384,6 +384,16 @@ pub enum Refusal {
     Superuser,
     #[error("Moderating this member needs a higher rank.")]
     Outranked,
+}
+
+/// Every operation that checks the rank rule may answer each refusal.
+impl Answers for Refusal {
+    fn answers() -> Vec<Answer> {
+        [Self::Yourself, Self::Bot, Self::Superuser, Self::Outranked]
+            .iter()
+            .map(|refusal| Answer::new(403, refusal.code()))
+            .collect()
+    }
 }
 
 impl DomainError for Refusal {

@@ -19,7 +19,7 @@ use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
-use crate::sanctions::model::{Action, EndingKind, SanctionError};
+use crate::sanctions::model::{Action, EndingKind, Refusal, SanctionError};
 use crate::sanctions::request::{REASON_MAX_CHARS, SanctionRequest, parse_reason, parse_resource};
 use crate::sanctions::service::{self, ListQuery, SanctionView};
 use crate::state::AppState;
@@ -112,8 +112,8 @@ pub struct SanctionRequestBody {
 }
 
 problems!(
-    ApplyProblems: Staff, Json<SanctionRequestBody>, Db;
-    403: MemberReadOnly = "The moderator's own standing.", CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
+    ApplyProblems: Staff, Json<SanctionRequestBody>, Refusal, Db;
+    403: MemberReadOnly = "The moderator's own standing.";
     404: MemberNotFound;
     422: ValidationFailed = "`kind` `invalid`; `reason` `required`/`too_long`; `duration` `invalid` (zero, negative, malformed) or `not_allowed` (lifts); `resource` `invalid_length`."
 );
@@ -334,9 +334,10 @@ async fn end_early(
     Ok(web::Json(Sanction::seen_by(view, caller.member_id)))
 }
 
+// Forgiving and reverting answer alike: both are `end_early`.
 problems!(
-    ForgiveProblems: Staff, Json<EndRequest>, Db;
-    403: MemberReadOnly = "The moderator's own standing.", CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
+    EndEarlyProblems: Staff, Json<EndRequest>, Refusal, Db;
+    403: MemberReadOnly = "The moderator's own standing.";
     404: SanctionNotFound;
     409: SanctionNotEndable, SanctionIsALift
 );
@@ -349,7 +350,7 @@ problems!(
     request_body = EndRequest,
     responses(
         (status = 200, description = "Forgiven.", body = Sanction),
-        ForgiveProblems,
+        EndEarlyProblems,
     )
 )]
 #[post("/sanctions/{id}/forgiveness")]
@@ -363,13 +364,6 @@ async fn forgive(
     end_early(state, caller, ip, &id, EndingKind::Forgiven, body).await
 }
 
-problems!(
-    RevertProblems: Staff, Json<EndRequest>, Db;
-    403: MemberReadOnly = "The moderator's own standing.", CannotModerateSelf, CannotModerateBot, CannotModerateSuperuser, InsufficientRank;
-    404: SanctionNotFound;
-    409: SanctionNotEndable, SanctionIsALift
-);
-
 /// Revert a sanction: as if it had never been given; later ones in its queue move earlier.
 #[utoipa::path(
     tag = "sanctions",
@@ -378,7 +372,7 @@ problems!(
     request_body = EndRequest,
     responses(
         (status = 200, description = "Reverted.", body = Sanction),
-        RevertProblems,
+        EndEarlyProblems,
     )
 )]
 #[post("/sanctions/{id}/reversion")]
