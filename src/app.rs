@@ -11,7 +11,6 @@ use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
-use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenIssuer;
@@ -22,7 +21,8 @@ use crate::config::Config;
 use crate::db::{self, Db};
 use crate::error;
 use crate::http::cors::{CorsPolicy, response_headers};
-use crate::http::fallback::{OPENAPI_PATH, OpenApiJson, RouteIndex, fallback, serve_openapi};
+use crate::http::fallback::{OPENAPI_JSON, OPENAPI_PATH, RouteIndex, fallback, serve_openapi};
+use crate::http::mount::Routes;
 use crate::mail::Mailer;
 use crate::state::AppState;
 
@@ -136,16 +136,13 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .with_context(|| format!("MEMBERD_BIND: cannot listen on {}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let document = openapi_document();
-        let routes = web::Data::new(RouteIndex::new(&document));
-        let document = web::Data::new(OpenApiJson(document.to_json()?));
+        let routes = web::Data::new(RouteIndex::new(OPENAPI_JSON).context("openapi/openapi.json cannot be read")?);
         let cors = web::Data::new(CorsPolicy::new(&config));
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(routes.clone())
-                .app_data(document.clone())
                 .app_data(cors.clone())
                 .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
                 .wrap(from_fn(response_headers))
@@ -153,10 +150,7 @@ impl Application {
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 // Before the /v1 scope, which would otherwise take this path.
                 .route(OPENAPI_PATH, web::get().to(serve_openapi))
-                .into_utoipa_app()
-                .openapi(crate::openapi::ApiDoc::openapi())
-                .configure(routes_config)
-                .into_app()
+                .configure(served_routes)
                 .service(SwaggerUi::new("/swagger-ui/{_:.*}").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])))
                 .default_service(web::to(fallback))
         })
@@ -209,28 +203,34 @@ async fn record_expiries_periodically(state: web::Data<AppState>) {
     }
 }
 
-/// Every documented route, in one place: the server and the document are
-/// built from this same list.
-fn routes_config(config: &mut ServiceConfig) {
-    config
-        .service(
-            utoipa_actix_web::scope("/v1")
-                // The router tries routes in this order, and each pattern with
-                // a parameter before the match costs a regex search: status
-                // comes first. No other route matches its paths.
-                .configure(crate::sanctions::routes::status::configure)
-                .configure(crate::auth::routes::configure)
-                .configure(crate::members::routes::configure)
-                .configure(crate::tokens::routes::configure)
-                .configure(crate::sanctions::routes::configure)
-                .configure(crate::karma::routes::configure)
-                .configure(crate::staff::routes::configure)
-                .configure(crate::integration::routes::configure)
-                .configure(crate::integration::webhooks::routes::configure),
-        )
-        .configure(crate::auth::routes::configure_root)
-        .configure(crate::health::configure)
-        .configure(crate::http::metrics::configure);
+/// The routes every worker serves: `v1_routes` and `root_routes`, the same
+/// lists the document is built from (`openapi_document`), once.
+fn served_routes(config: &mut web::ServiceConfig) {
+    config.service(web::scope(V1).configure(v1_routes));
+    root_routes(config);
+}
+
+const V1: &str = "/v1";
+
+fn v1_routes(config: &mut impl Routes) {
+    // The router tries routes in this order, and each pattern with a
+    // parameter before the match costs a regex search: status comes first.
+    // No other route matches its paths.
+    crate::sanctions::routes::status::configure(config);
+    crate::auth::routes::configure(config);
+    crate::members::routes::configure(config);
+    crate::tokens::routes::configure(config);
+    crate::sanctions::routes::configure(config);
+    crate::karma::routes::configure(config);
+    crate::staff::routes::configure(config);
+    crate::integration::routes::configure(config);
+    crate::integration::webhooks::routes::configure(config);
+}
+
+fn root_routes(config: &mut impl Routes) {
+    crate::auth::routes::configure_root(config);
+    crate::health::configure(config);
+    crate::http::metrics::configure(config);
 }
 
 /// The OpenAPI document of this build, as served at `/v1/openapi.json`.
@@ -238,7 +238,10 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     App::new()
         .into_utoipa_app()
         .openapi(crate::openapi::ApiDoc::openapi())
-        .configure(routes_config)
+        .configure(|root| {
+            root.service(utoipa_actix_web::scope(V1).configure(|v1| v1_routes(v1)));
+            root_routes(root);
+        })
         .split_for_parts()
         .1
 }

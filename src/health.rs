@@ -4,14 +4,14 @@ use actix_web::{HttpResponse, get, web};
 use diesel::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::openapi::problems;
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config.service(live).service(ready);
 }
 

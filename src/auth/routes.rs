@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::Caller;
 use crate::auth::keys::Jwks;
@@ -12,18 +11,19 @@ use crate::auth::service::{self, LoginInput};
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::http::wire::{SessionResponse, origin};
 use crate::input::{Json, OptionalJson};
 use crate::openapi::problems;
 use crate::state::AppState;
 
 /// Routes under `/v1`.
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config.service(login).service(refresh).service(logout);
 }
 
 /// Routes at the root, where other services expect them.
-pub fn configure_root(config: &mut ServiceConfig) {
+pub fn configure_root(config: &mut impl Routes) {
     config.service(jwks);
 }
 

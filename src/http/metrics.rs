@@ -9,10 +9,10 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use subtle::ConstantTimeEq;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::model::AuthError;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::openapi::problems;
 use crate::state::AppState;
 
@@ -53,7 +53,7 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config.service(scrape);
 }
 

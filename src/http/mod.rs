@@ -5,4 +5,5 @@
 pub mod cors;
 pub mod fallback;
 pub mod metrics;
+pub mod mount;
 pub mod wire;

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{EventsRead, StaffOrKey, Superuser, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::input::{Json, Query};
 use crate::integration::model::{EventQuery, parse_client};
 use crate::integration::service;
@@ -20,7 +20,7 @@ use crate::openapi::problems;
 
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config
         .service(create_client)
         .service(list_clients)

@@ -4,13 +4,13 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Staff, StaffWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
 use crate::input::Json;
 use crate::karma::model::KarmaNote;
@@ -21,7 +21,7 @@ use crate::sanctions::model::Refusal;
 
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config.service(add).service(history);
 }
 

@@ -3,12 +3,12 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::password::PasswordHasher;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::http::wire::{Accepted, SessionResponse, origin};
 use crate::input::Json;
 use crate::openapi::problems;
@@ -16,7 +16,7 @@ use crate::openapi::problems;
 use crate::state::AppState;
 use crate::tokens::service;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config
         .service(resend_registration)
         .service(activate)

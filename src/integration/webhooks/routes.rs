@@ -4,13 +4,13 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Superuser, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::input::{Json, Query};
 use crate::integration::webhooks::model::NewWebhook;
 use crate::integration::webhooks::service;
@@ -19,7 +19,7 @@ use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config
         .service(create)
         .service(list)

@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{MaybePrincipal, MembersRead, Principal};
 use crate::auth::password::PasswordHasher;
@@ -15,6 +14,7 @@ use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{AppError, FieldError};
+use crate::http::mount::Routes;
 use crate::http::wire::Accepted;
 use crate::input::{Json, Query};
 use crate::members::directory::DirectoryQuery;
@@ -25,7 +25,7 @@ use crate::openapi::problems;
 use crate::pagination::{Page, Paged};
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     // The `me` routes first: `{member}` would take "me" as a username.
     config.service(register).service(directory);
     own::configure(config);

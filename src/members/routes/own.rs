@@ -5,13 +5,13 @@ use actix_web::{HttpResponse, delete, get, http::header, patch, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Caller, Writer};
 use crate::auth::model::AuthError;
 use crate::auth::password::PasswordHasher;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::http::wire::OwnAccount;
 use crate::input::Json;
 use crate::members::account::{self, AccountChange, PasswordChange};
@@ -20,7 +20,7 @@ use crate::openapi::problems;
 use crate::state::AppState;
 
 /// Registered before `/members/{member}`, which would take `me` as a username.
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config
         .service(me)
         .service(update_me)

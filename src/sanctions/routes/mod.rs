@@ -7,13 +7,13 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Caller, Staff};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::{AppError, FieldCode, FieldError};
+use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
@@ -24,7 +24,7 @@ use crate::sanctions::request::{REASON_MAX_CHARS, SanctionRequest, parse_reason,
 use crate::sanctions::service::{self, ListQuery, SanctionView};
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config
         .service(apply)
         .service(member_sanctions)

@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Scoped, StaffOrKey, StatusRead};
 use crate::auth::policy;
 use crate::db::Db;
 use crate::error::{AppError, ErrorCode, FieldCode, FieldError};
+use crate::http::mount::Routes;
 use crate::input::{Json, Query};
 use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
@@ -21,7 +21,7 @@ use crate::sanctions::standing::{StatusView, until_to_option};
 use crate::state::AppState;
 
 /// The routes other services call many times a second (see `app::routes_config`).
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config.service(status).service(batch_status);
 }
 

@@ -4,11 +4,11 @@ use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::Superuser;
 use crate::db::Db;
 use crate::error::{AppError, FieldCode, FieldError};
+use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
 use crate::input::Query;
 use crate::members::model::MemberKey;
@@ -17,7 +17,7 @@ use crate::pagination::{Page, Paged};
 use crate::staff::service::{self, AuditQuery};
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config.service(audit_log);
 }
 

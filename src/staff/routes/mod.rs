@@ -9,13 +9,13 @@ use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::extract::{Staff, StaffWriter, SuperuserWriter};
 use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
 use crate::input::Json;
 use crate::members::model::MemberKey;
@@ -24,16 +24,16 @@ use crate::staff::model::{lookup_network, parse_group_name};
 use crate::staff::service::{self, Roles};
 use crate::state::AppState;
 
-pub fn configure(config: &mut ServiceConfig) {
+pub fn configure(config: &mut impl Routes) {
     config
         .service(revoke_sessions)
         .service(member_ips)
         .service(members_at_ip)
         .service(set_roles)
         .service(list_groups)
-        .service(create_group)
-        .configure(domains::configure)
-        .configure(audit::configure);
+        .service(create_group);
+    domains::configure(config);
+    audit::configure(config);
 }
 
 #[derive(Serialize, ToSchema)]
