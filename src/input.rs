@@ -10,7 +10,9 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
 
-use crate::error::{Answer, Answers, AppError, ErrorCode, FieldCode, FieldError, json_error};
+use serde_path_to_error::Segment;
+
+use crate::error::{Answer, Answers, AppError, ErrorCode, FieldCode, FieldError};
 
 /// The largest body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -42,8 +44,8 @@ const BODY_ANSWERS: &[Answer] = &[
     Answer::noted(
         422,
         ErrorCode::ValidationFailed,
-        "Codes of any body: `required`, `too_long`, `unknown_field`, `invalid_type`, \
-         `null_character` (text holding U+0000).",
+        "Codes of any body: `required`, `too_long`, `unknown_field`, `invalid_type`, `invalid_choice`, \
+         `out_of_range`, `null_character` (text holding U+0000).",
     ),
 ];
 
@@ -135,7 +137,89 @@ fn parse<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, A
         return Err(AppError::UnsupportedMediaType);
     }
     refuse_nul_in_body(body)?;
-    serde_json::from_slice(body).map_err(json_error)
+    parse_json(body)
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| shape_error(error, body))?;
+    deserializer.end().map_err(malformed)?;
+    Ok(value)
+}
+
+fn malformed(error: serde_json::Error) -> AppError {
+    AppError::BadRequest {
+        code: ErrorCode::MalformedJson,
+        detail: format!("The body is not valid JSON: {error}"),
+    }
+}
+
+/// A body that is JSON but not of the endpoint's shape, refused on the field
+/// that is wrong, named by its dotted path (`preferences.show_email`,
+/// `members.3`); `body` when the body itself is of the wrong type.
+fn shape_error(error: serde_path_to_error::Error<serde_json::Error>, body: &[u8]) -> AppError {
+    let mut path: Vec<String> = error
+        .path()
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect();
+    let field = |path: Vec<String>| {
+        if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.join(".")
+        }
+    };
+    let error = error.into_inner();
+    if !error.is_data() {
+        // serde_json calls a number or a boolean where an enum is expected a
+        // syntax error, though the JSON is sound.
+        if serde_json::from_slice::<serde_json::Value>(body).is_err() {
+            return malformed(error);
+        }
+        return AppError::Validation(vec![FieldError::new(
+            &field(path),
+            FieldCode::InvalidType,
+            "Not a value of this field's type.",
+        )]);
+    }
+    let message = error.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    // serde tells the kind of mistake only in its message; the field comes
+    // from the path, except for a missing or unknown one, which the message names.
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(String::from)
+    };
+    let code = if let Some(missing) = quoted("missing field `") {
+        path.push(missing);
+        FieldCode::Required
+    } else if let Some(unknown) = quoted("unknown field `") {
+        if path.last() != Some(&unknown) {
+            path.push(unknown);
+        }
+        FieldCode::UnknownField
+    } else if message.starts_with("unknown variant") {
+        FieldCode::InvalidChoice
+    } else if message.starts_with("invalid value: integer") {
+        FieldCode::OutOfRange
+    } else if message.starts_with("invalid type")
+        || message.starts_with("data did not match any variant")
+        // An array where an object is expected: serde reads structs from arrays too.
+        || (message.starts_with("invalid length") && message.contains("expected struct"))
+    {
+        FieldCode::InvalidType
+    } else {
+        FieldCode::Invalid
+    };
+    AppError::Validation(vec![FieldError::new(&field(path), code, message)])
 }
 
 async fn read(request: &HttpRequest, payload: &mut Payload) -> Result<web::BytesMut, AppError> {
@@ -253,6 +337,84 @@ mod tests {
         assert_eq!(path(r#"{"a": {"\u0000": 1}}"#).as_deref(), Some("a"));
         assert_eq!(path(r#""\u0000""#).as_deref(), Some("body"));
         assert_eq!(path(r#"{"a": "\\u0000"}"#), None);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Shape {
+        duration: Option<String>,
+        locale: Option<Locale>,
+        #[serde(default)]
+        members: Vec<u32>,
+        preferences: Option<Preferences>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Locale {
+        En,
+        Fr,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Preferences {
+        show_email: bool,
+    }
+
+    fn refusal(body: &str) -> (String, &'static str) {
+        match parse_json::<Shape>(body.as_bytes()) {
+            Err(AppError::Validation(errors)) => {
+                assert_eq!(errors.len(), 1, "{errors:?}");
+                (errors[0].field.clone(), errors[0].code.as_str())
+            }
+            Err(other) => panic!("{body}: not a field error: {other:?}"),
+            Ok(shape) => panic!("{body}: accepted as {shape:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_of_the_wrong_shape_is_refused_on_the_field_that_is_wrong() {
+        assert_eq!(refusal(r#"{"duration": 5}"#), ("duration".into(), "invalid_type"));
+        assert_eq!(refusal(r#"{"locale": "de"}"#), ("locale".into(), "invalid_choice"));
+        assert_eq!(refusal(r#"{"locale": 1}"#), ("locale".into(), "invalid_type"));
+        assert_eq!(
+            refusal(r#"{"members": [1, 2, "x"]}"#),
+            ("members.2".into(), "invalid_type")
+        );
+        assert_eq!(refusal(r#"{"members": [1, -1]}"#), ("members.1".into(), "out_of_range"));
+        assert_eq!(
+            refusal(r#"{"preferences": {"show_email": "yes"}}"#),
+            ("preferences.show_email".into(), "invalid_type")
+        );
+        assert_eq!(
+            refusal(r#"{"preferences": {}}"#),
+            ("preferences.show_email".into(), "required")
+        );
+        assert_eq!(
+            refusal(r#"{"preferences": {"show_email": true, "colour": 1}}"#),
+            ("preferences.colour".into(), "unknown_field")
+        );
+        assert_eq!(refusal(r#"{"colour": 1}"#), ("colour".into(), "unknown_field"));
+        assert_eq!(refusal("[]"), ("body".into(), "invalid_type"));
+    }
+
+    #[test]
+    fn json_that_does_not_parse_or_goes_on_after_its_end_is_malformed() {
+        for body in [r#"{"duration": "#, r#"{} {}"#, "{}x"] {
+            assert!(
+                matches!(
+                    parse_json::<Shape>(body.as_bytes()),
+                    Err(AppError::BadRequest {
+                        code: ErrorCode::MalformedJson,
+                        ..
+                    })
+                ),
+                "{body}"
+            );
+        }
     }
 
     #[test]

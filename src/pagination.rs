@@ -4,10 +4,10 @@
 use actix_web::body::BoxBody;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Responder};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{FieldCode, FieldError};
+use crate::error::{AppError, FieldCode, FieldError};
 
 pub const MAX_PER_PAGE: i64 = 100;
 
@@ -49,6 +49,24 @@ impl Page {
     }
 }
 
+/// The query of a list that has no other parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// The page, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
+    pub page: Option<i64>,
+    /// Items per page, 20 unless given.
+    #[param(minimum = 1, maximum = 100)]
+    pub per_page: Option<i64>,
+}
+
+impl PageParams {
+    pub fn page(&self) -> Result<Page, AppError> {
+        Page::parse(self.page, self.per_page).map_err(AppError::Validation)
+    }
+}
+
 /// One page of a list, as every paginated endpoint answers.
 #[derive(Serialize, ToSchema)]
 pub struct Paged<T> {
@@ -68,40 +86,72 @@ impl<T> Paged<T> {
             total,
         }
     }
+
+    /// The page of a list read whole, already in order.
+    pub fn slice(all: Vec<T>, page: Page) -> Self {
+        let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        let take = usize::try_from(page.per_page).unwrap_or(usize::MAX);
+        Self::new(all.into_iter().skip(skip).take(take).collect(), page, total)
+    }
+
+    /// The same page with its items turned into others at once (with one
+    /// query for all of them, say).
+    pub fn try_map_items<U, E>(self, f: impl FnOnce(Vec<T>) -> Result<Vec<U>, E>) -> Result<Paged<U>, E> {
+        Ok(Paged {
+            items: f(self.items)?,
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+        })
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+        }
+    }
 }
 
-/// The page as JSON, with a `Link` header to the next and previous pages
-/// (the request's own query, with `page` changed).
+/// The page as JSON, with a `Link` header to the next and previous pages.
 impl<T: Serialize> Responder for Paged<T> {
     type Body = BoxBody;
 
     fn respond_to(self, request: &HttpRequest) -> HttpResponse {
-        let page = Page {
-            page: self.page,
-            per_page: self.per_page,
-        };
-        let link = |number: i64, rel: &str| {
-            let query: String = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(
-                    url::form_urlencoded::parse(request.query_string().as_bytes()).filter(|(k, _)| k != "page"),
-                )
-                .append_pair("page", &number.to_string())
-                .finish();
-            format!("<{}?{query}>; rel=\"{rel}\"", request.path())
-        };
-        let mut links = Vec::new();
-        if page.has_next(self.total) {
-            links.push(link(page.page + 1, "next"));
-        }
-        if page.page > 1 {
-            links.push(link(page.page - 1, "prev"));
-        }
-        let mut response = HttpResponse::Ok();
-        if !links.is_empty() {
-            response.insert_header((header::LINK, links.join(", ")));
-        }
-        response.json(self)
+        respond(request, &self, &self)
     }
+}
+
+/// Answers `body`, a page of `of` with whatever stands beside its items
+/// (`karma`, `network`, `member`), with a `Link` header to the next and
+/// previous pages: the request's own query, with `page` changed.
+pub fn respond<T, B: Serialize>(request: &HttpRequest, of: &Paged<T>, body: &B) -> HttpResponse {
+    let page = Page {
+        page: of.page,
+        per_page: of.per_page,
+    };
+    let link = |number: i64, rel: &str| {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(url::form_urlencoded::parse(request.query_string().as_bytes()).filter(|(k, _)| k != "page"))
+            .append_pair("page", &number.to_string())
+            .finish();
+        format!("<{}?{query}>; rel=\"{rel}\"", request.path())
+    };
+    let mut links = Vec::new();
+    if page.has_next(of.total) {
+        links.push(link(page.page + 1, "next"));
+    }
+    if page.page > 1 {
+        links.push(link(page.page - 1, "prev"));
+    }
+    let mut response = HttpResponse::Ok();
+    if !links.is_empty() {
+        response.insert_header((header::LINK, links.join(", ")));
+    }
+    response.json(body)
 }
 
 #[cfg(test)]
@@ -115,5 +165,13 @@ mod tests {
         let page = Page::parse(Some(3), Some(10)).unwrap();
         assert_eq!(page.offset(), 20);
         assert!(page.has_next(31) && !page.has_next(30));
+    }
+
+    #[test]
+    fn a_list_read_whole_is_sliced_to_the_page() {
+        let page = |n| Page::parse(Some(n), Some(2)).unwrap();
+        let sliced = Paged::slice(vec![1, 2, 3, 4, 5], page(3));
+        assert_eq!((sliced.items, sliced.total), (vec![5], 5));
+        assert!(Paged::slice(vec![1, 2, 3], page(4)).items.is_empty());
     }
 }

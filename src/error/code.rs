@@ -188,6 +188,8 @@ field_codes! {
     Invalid = "invalid",
     /// A JSON value of the wrong type.
     InvalidType = "invalid_type",
+    /// Not one of the field's values.
+    InvalidChoice = "invalid_choice",
     /// Not an absolute http(s) URL.
     InvalidUrl = "invalid_url",
     /// A field the endpoint does not take.

@@ -311,38 +311,6 @@ impl From<diesel::r2d2::PoolError> for AppError {
     }
 }
 
-/// The messages serde gives for a body that is JSON but of the wrong shape,
-/// turned into field errors where serde names the field.
-fn json_data_error(error: &serde_json::Error) -> AppError {
-    let message = error.to_string();
-    let text = message.split(" at line ").next().unwrap_or(&message).to_string();
-    let field = text
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next())
-        .map(|field| (field.to_string(), FieldCode::UnknownField))
-        .or_else(|| {
-            text.strip_prefix("missing field `")
-                .and_then(|rest| rest.split('`').next())
-                .map(|field| (field.to_string(), FieldCode::Required))
-        });
-    match field {
-        Some((field, code)) => AppError::Validation(vec![FieldError::new(&field, code, text)]),
-        None => AppError::Validation(vec![FieldError::new("body", FieldCode::InvalidType, text)]),
-    }
-}
-
-/// The problem for a body that did not parse as the endpoint's JSON.
-pub fn json_error(error: serde_json::Error) -> AppError {
-    if error.is_data() {
-        json_data_error(&error)
-    } else {
-        AppError::BadRequest {
-            code: ErrorCode::MalformedJson,
-            detail: format!("The body is not valid JSON: {error}"),
-        }
-    }
-}
-
 pub fn path_error_handler(error: actix_error::PathError, _: &HttpRequest) -> actix_web::Error {
     AppError::Refused {
         kind: Kind::NotFound,

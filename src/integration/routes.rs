@@ -17,6 +17,7 @@ use crate::integration::model::{EventQuery, parse_client};
 use crate::integration::service;
 use crate::integration::store::ClientRow;
 use crate::openapi::problems;
+use crate::pagination::{PageParams, Paged};
 
 use crate::state::AppState;
 
@@ -110,22 +111,29 @@ async fn create_client(
 }
 
 problems!(
-    ListClientsProblems: Superuser, Db
+    ListClientsProblems: Superuser, Query<PageParams>, Db;
+    422: ValidationFailed = "Paging."
 );
 
 /// The service clients (keys are never shown again).
 #[utoipa::path(
     tag = "integration",
     security(("bearer" = [])),
+    params(PageParams),
     responses(
-        (status = 200, description = "All clients, revoked ones included.", body = Vec<ServiceClient>),
+        (status = 200, description = "A page of the clients, oldest first, revoked ones included.", body = Paged<ServiceClient>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         ListClientsProblems,
     )
 )]
 #[get("/service-clients")]
-async fn list_clients(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<ServiceClient>>, AppError> {
-    let rows = service::list_clients(&state).await?;
-    Ok(web::Json(rows.into_iter().map(ServiceClient::from).collect()))
+async fn list_clients(
+    state: web::Data<AppState>,
+    _: Superuser,
+    Query(params): Query<PageParams>,
+) -> Result<Paged<ServiceClient>, AppError> {
+    Ok(service::list_clients(&state, params.page()?)
+        .await?
+        .map(ServiceClient::from))
 }
 
 problems!(

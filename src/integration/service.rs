@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::events::{self, EventRow};
 use crate::integration::model::{ApiKey, EventQuery, IntegrationError, Scope};
 use crate::integration::store::{self, ClientRow};
+use crate::pagination::{Page, Paged};
 use crate::state::AppState;
 
 /// Creates a client and its key; the key's text is returned this once.
@@ -37,8 +38,12 @@ pub async fn create_client(
     Ok((row, text))
 }
 
-pub async fn list_clients(state: &AppState) -> Result<Vec<ClientRow>, AppError> {
-    state.db.run(store::list).await
+pub async fn list_clients(state: &AppState, page: Page) -> Result<Paged<ClientRow>, AppError> {
+    let (rows, total) = state
+        .db
+        .run(move |conn| store::list(conn, page.offset(), page.per_page))
+        .await?;
+    Ok(Paged::new(rows, page, total))
 }
 
 /// Revokes a client's key: it stops working at once, on every replica.

@@ -46,11 +46,16 @@ pub fn insert(
         .get_result(conn)?)
 }
 
-pub fn list(conn: &mut PgConnection) -> Result<Vec<ClientRow>, AppError> {
-    Ok(service_clients::table
+/// A page of the clients, oldest first, and how many there are.
+pub fn list(conn: &mut PgConnection, offset: i64, limit: i64) -> Result<(Vec<ClientRow>, i64), AppError> {
+    let total = service_clients::table.count().get_result(conn)?;
+    let rows = service_clients::table
         .order(service_clients::id.asc())
+        .offset(offset)
+        .limit(limit)
         .select(ClientRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    Ok((rows, total))
 }
 
 pub fn revoke(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {

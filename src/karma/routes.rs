@@ -1,6 +1,7 @@
 //! HTTP handlers for karma notes.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,11 +13,12 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
-use crate::input::Json;
+use crate::input::{Json, Query};
 use crate::karma::model::KarmaNote;
 use crate::karma::service::{self, NoteView};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
+use crate::pagination::{self, PageParams, Paged};
 use crate::sanctions::model::Refusal;
 
 use crate::state::AppState;
@@ -65,9 +67,18 @@ impl KarmaNoteBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct KarmaHistory {
-    /// The member's karma: the sum of the notes.
+    /// The member's karma: the sum of all their notes, not only this page's.
     pub karma: i64,
-    pub items: Vec<KarmaNoteBody>,
+    #[serde(flatten)]
+    pub notes: Paged<KarmaNoteBody>,
+}
+
+impl Responder for KarmaHistory {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        pagination::respond(request, &self.notes, &self)
+    }
 }
 
 problems!(
@@ -105,17 +116,18 @@ async fn add(
 }
 
 problems!(
-    HistoryProblems: Staff, Db;
-    404: MemberNotFound
+    HistoryProblems: Staff, Query<PageParams>, Db;
+    404: MemberNotFound;
+    422: ValidationFailed = "Paging."
 );
 
 /// A member's karma notes, newest first, and their karma.
 #[utoipa::path(
     tag = "karma",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller."), PageParams),
     responses(
-        (status = 200, description = "The notes.", body = KarmaHistory),
+        (status = 200, description = "A page of the notes, and the karma.", body = KarmaHistory, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         HistoryProblems,
     )
 )]
@@ -124,13 +136,12 @@ async fn history(
     state: web::Data<AppState>,
     Staff(caller): Staff,
     member: web::Path<String>,
-) -> Result<web::Json<KarmaHistory>, AppError> {
-    let (views, karma) = service::history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
-    Ok(web::Json(KarmaHistory {
+    Query(params): Query<PageParams>,
+) -> Result<KarmaHistory, AppError> {
+    let member = MemberKey::parse(&member, Some(caller.member_id));
+    let (notes, karma) = service::history(&state, member, params.page()?).await?;
+    Ok(KarmaHistory {
         karma,
-        items: views
-            .into_iter()
-            .map(|view| KarmaNoteBody::seen_by(view, caller.member_id))
-            .collect(),
-    }))
+        notes: notes.map(|view| KarmaNoteBody::seen_by(view, caller.member_id)),
+    })
 }

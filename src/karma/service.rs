@@ -9,6 +9,7 @@ use crate::karma::store::{self, NoteRow};
 use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
 use crate::members::store as members;
+use crate::pagination::{Page, Paged};
 use crate::sanctions::store::usernames;
 use crate::state::AppState;
 
@@ -53,15 +54,16 @@ pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaN
         .await
 }
 
-pub async fn history(state: &AppState, target: MemberKey) -> Result<(Vec<NoteView>, i64), AppError> {
+/// A page of a member's notes, and their karma (the sum of all notes).
+pub async fn history(state: &AppState, target: MemberKey, page: Page) -> Result<(Paged<NoteView>, i64), AppError> {
     state
         .db
         .run(move |conn| {
             let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let rows = store::of_member(conn, target.id)?;
+            let (rows, count) = store::of_member(conn, target.id, page.offset(), page.per_page)?;
+            let karma = store::total(conn, target.id)?;
             let authors: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
             let names = usernames(conn, &authors)?;
-            let total = rows.iter().map(|r| i64::from(r.karma)).sum();
             let views = rows
                 .into_iter()
                 .map(|row| NoteView {
@@ -69,7 +71,7 @@ pub async fn history(state: &AppState, target: MemberKey) -> Result<(Vec<NoteVie
                     row,
                 })
                 .collect();
-            Ok((views, total))
+            Ok((Paged::new(views, page, count), karma))
         })
         .await
 }

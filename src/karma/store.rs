@@ -38,12 +38,22 @@ pub fn insert(
         .get_result(conn)?)
 }
 
-pub fn of_member(conn: &mut PgConnection, member_id: i64) -> Result<Vec<NoteRow>, AppError> {
-    Ok(karma_notes::table
-        .filter(karma_notes::member_id.eq(member_id))
+/// A page of a member's notes, newest first, and how many there are.
+pub fn of_member(
+    conn: &mut PgConnection,
+    member_id: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<NoteRow>, i64), AppError> {
+    let of_member = || karma_notes::table.filter(karma_notes::member_id.eq(member_id));
+    let count = of_member().count().get_result(conn)?;
+    let rows = of_member()
         .order((karma_notes::created_at.desc(), karma_notes::id.desc()))
+        .offset(offset)
+        .limit(limit)
         .select(NoteRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    Ok((rows, count))
 }
 
 pub fn total(conn: &mut PgConnection, member_id: i64) -> Result<i64, AppError> {

@@ -312,6 +312,19 @@ pub fn ips_of(conn: &mut PgConnection, id: i64) -> Result<Vec<IpRecord>, AppErro
         .load(conn)?)
 }
 
+/// A page of a member's addresses, most recent first, and how many there are.
+pub fn ips_page(conn: &mut PgConnection, id: i64, offset: i64, limit: i64) -> Result<(Vec<IpRecord>, i64), AppError> {
+    let of_member = || member_ips::table.filter(member_ips::member_id.eq(id));
+    let total = of_member().count().get_result(conn)?;
+    let rows = of_member()
+        .order((member_ips::last_seen_at.desc(), member_ips::ip.asc()))
+        .offset(offset)
+        .limit(limit)
+        .select(IpRecord::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
 #[derive(AsChangeset)]
 #[diesel(table_name = members)]
 struct ProfileChangeset<'a> {

@@ -17,6 +17,7 @@ use crate::mail::templates;
 use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
 use crate::members::store as members;
+use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{Action, EndingKind, SanctionError, State};
 use crate::sanctions::request::SanctionRequest;
 use crate::sanctions::standing::{Standing, StatusView, due_expiries};
@@ -92,32 +93,41 @@ fn event_data(row: &SanctionRow, member_name: Option<&str>) -> serde_json::Value
 }
 
 fn views(conn: &mut PgConnection, rows: Vec<SanctionRow>, now: DateTime<Utc>) -> Result<Vec<SanctionView>, AppError> {
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .flat_map(|r| [Some(r.member_id), Some(r.moderator_id), r.ended_by])
-        .flatten()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let names = store::usernames(conn, &ids)?;
     let mut standings: HashMap<i64, Standing> = HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
+    let mut stated = Vec::with_capacity(rows.len());
     for row in rows {
         let standing = match standings.entry(row.member_id) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => entry.insert(Standing::load(conn, row.member_id)?),
         };
         let state = standing.state(row.id, now).unwrap_or(State::Expired);
-        let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
-        out.push(SanctionView {
+        stated.push((row, state));
+    }
+    named(conn, stated)
+}
+
+/// Sanctions whose state is known, with the names of their member, their
+/// moderator and whoever ended them.
+fn named(conn: &mut PgConnection, stated: Vec<(SanctionRow, State)>) -> Result<Vec<SanctionView>, AppError> {
+    let mut ids: Vec<i64> = stated
+        .iter()
+        .flat_map(|(r, _)| [Some(r.member_id), Some(r.moderator_id), r.ended_by])
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let names = store::usernames(conn, &ids)?;
+    let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
+    Ok(stated
+        .into_iter()
+        .map(|(row, state)| SanctionView {
             state,
             member_name: name(row.member_id),
             moderator_name: name(row.moderator_id),
             ended_by_name: row.ended_by.map(name),
             row,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 pub async fn apply(
@@ -276,27 +286,29 @@ pub fn views_of_member(
     views(conn, rows, now)
 }
 
-/// A member's whole history: running first, then queued, then the rest, newest first.
-pub async fn member_history(state: &AppState, target: MemberKey) -> Result<Vec<SanctionView>, AppError> {
+/// A page of a member's history: running first, then queued, then the rest, newest first.
+pub async fn member_history(state: &AppState, target: MemberKey, page: Page) -> Result<Paged<SanctionView>, AppError> {
     let now = state.clock.now();
     state
         .db
         .run(move |conn| {
             let member = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let rows = store::of_member(conn, member.id)?;
-            let mut views = views(conn, rows, now)?;
+            let standing = Standing::load(conn, member.id)?;
+            let states = standing.states(now);
+            let mut stated: Vec<(SanctionRow, State)> = standing.rows.into_iter().zip(states).collect();
             let rank = |state: State| match state {
                 State::Active => 0,
                 State::Queued => 1,
                 _ => 2,
             };
-            views.sort_by(|a, b| {
-                rank(a.state)
-                    .cmp(&rank(b.state))
-                    .then(b.row.created_at.cmp(&a.row.created_at))
-                    .then(b.row.id.cmp(&a.row.id))
+            stated.sort_by(|(a, a_state), (b, b_state)| {
+                rank(*a_state)
+                    .cmp(&rank(*b_state))
+                    .then(b.created_at.cmp(&a.created_at))
+                    .then(b.id.cmp(&a.id))
             });
-            Ok(views)
+            // Names for this page only.
+            Paged::slice(stated, page).try_map_items(|stated| named(conn, stated))
         })
         .await
 }

@@ -11,9 +11,10 @@ use crate::events::{self, EventType};
 use crate::members::model::MemberError;
 use crate::members::model::{Member, MemberKey};
 use crate::members::store::{self as members, IpRecord};
+use crate::pagination::{Page, Paged};
 use crate::sanctions::model::Refusal;
 use crate::staff::model::StaffError;
-use crate::staff::store::{self, SeenAt};
+use crate::staff::store::{self, GroupRow, SeenAt};
 use crate::state::AppState;
 use crate::tokens::model::TokenKind;
 use crate::tokens::store as tokens;
@@ -57,26 +58,32 @@ pub async fn member_ips(
     state: &AppState,
     actor: Actor,
     target: MemberKey,
-) -> Result<(Member, Vec<IpRecord>), AppError> {
+    page: Page,
+) -> Result<(Member, Paged<IpRecord>), AppError> {
     let now = state.clock.now();
     state
         .db
         .transaction(move |conn| {
             let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let ips = members::ips_of(conn, target.id)?;
+            let (ips, total) = members::ips_page(conn, target.id, page.offset(), page.per_page)?;
             audit::record(conn, entry(&actor, AuditAction::MemberIpsViewed, &target), now)?;
-            Ok((target, ips))
+            Ok((target, Paged::new(ips, page, total)))
         })
         .await
 }
 
-pub async fn members_at(state: &AppState, actor: Actor, network: ipnet::IpNet) -> Result<Vec<SeenAt>, AppError> {
+pub async fn members_at(
+    state: &AppState,
+    actor: Actor,
+    network: ipnet::IpNet,
+    page: Page,
+) -> Result<Paged<SeenAt>, AppError> {
     let now = state.clock.now();
     state
         .db
         .transaction(move |conn| {
             let network = network.to_string();
-            let seen = store::members_in_network(conn, &network)?;
+            let (seen, total) = store::members_in_network(conn, &network, page.offset(), page.per_page)?;
             audit::record(
                 conn,
                 AuditEntry {
@@ -86,11 +93,11 @@ pub async fn members_at(state: &AppState, actor: Actor, network: ipnet::IpNet) -
                     target: Some(&network),
                     reason: None,
                     ip: &actor.ip,
-                    details: serde_json::json!({ "members": seen.len() }),
+                    details: serde_json::json!({ "members": total, "page": page.page }),
                 },
                 now,
             )?;
-            Ok(seen)
+            Ok(Paged::new(seen, page, total))
         })
         .await
 }
@@ -160,8 +167,12 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
         .await
 }
 
-pub async fn groups(state: &AppState) -> Result<Vec<(i64, String, i64)>, AppError> {
-    state.db.run(store::groups_with_counts).await
+pub async fn groups(state: &AppState, page: Page) -> Result<Paged<GroupRow>, AppError> {
+    let (rows, total) = state
+        .db
+        .run(move |conn| store::groups_with_counts(conn, page.offset(), page.per_page))
+        .await?;
+    Ok(Paged::new(rows, page, total))
 }
 
 pub async fn create_group(state: &AppState, actor: Actor, name: String) -> Result<i64, AppError> {

@@ -56,19 +56,29 @@ use crate::schema::{groups, member_groups, members};
 use crate::staff::model::StaffError;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 
-pub fn groups_with_counts(conn: &mut PgConnection) -> Result<Vec<(i64, String, i64)>, AppError> {
+/// A group: its id, its name and how many members it has.
+pub type GroupRow = (i64, String, i64);
+
+/// A page of the groups by name, and how many groups there are.
+pub fn groups_with_counts(conn: &mut PgConnection, offset: i64, limit: i64) -> Result<(Vec<GroupRow>, i64), AppError> {
+    let total = groups::table.count().get_result(conn)?;
     let rows: Vec<(i64, String)> = groups::table
         .order(groups::name.asc())
+        .offset(offset)
+        .limit(limit)
         .select((groups::id, groups::name))
         .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
     let counts: Vec<(i64, i64)> = member_groups::table
+        .filter(member_groups::group_id.eq_any(&ids))
         .group_by(member_groups::group_id)
         .select((member_groups::group_id, diesel::dsl::count_star()))
         .load(conn)?;
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|(id, name)| (id, name, counts.iter().find(|(g, _)| *g == id).map_or(0, |(_, n)| *n)))
-        .collect())
+        .collect();
+    Ok((rows, total))
 }
 
 pub fn create_group(conn: &mut PgConnection, name: &str, now: DateTime<Utc>) -> Result<i64, AppError> {
@@ -158,14 +168,33 @@ pub struct SeenAt {
 }
 
 /// Members seen at any address of `network`, most recent first.
-pub fn members_in_network(conn: &mut PgConnection, network: &str) -> Result<Vec<SeenAt>, AppError> {
-    Ok(diesel::sql_query(
+/// A page of the members seen in a network, most recent first, and how many
+/// there are.
+pub fn members_in_network(
+    conn: &mut PgConnection,
+    network: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<SeenAt>, i64), AppError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    let total = diesel::sql_query("SELECT count(*) AS count FROM member_ips WHERE ip::inet <<= $1::inet")
+        .bind::<Text, _>(network)
+        .get_result::<Count>(conn)?
+        .count;
+    let rows = diesel::sql_query(
         "SELECT i.member_id, m.username, i.ip, i.first_seen_at, i.last_seen_at \
          FROM member_ips i JOIN members m ON m.id = i.member_id \
-         WHERE i.ip::inet <<= $1::inet ORDER BY i.last_seen_at DESC LIMIT 500",
+         WHERE i.ip::inet <<= $1::inet ORDER BY i.last_seen_at DESC, i.member_id, i.ip OFFSET $2 LIMIT $3",
     )
     .bind::<Text, _>(network)
-    .load(conn)?)
+    .bind::<BigInt, _>(offset)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    Ok((rows, total))
 }
 
 /// A forbidden domain and when it was added.

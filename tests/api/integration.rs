@@ -35,7 +35,7 @@ async fn ban_troll(app: &TestApp, boss: &Session) -> crate::helpers::Response {
 
 /// Revokes the first key in the list (revoked keys stay listed).
 async fn revoke_first_key(app: &TestApp, boss: &Session) -> crate::helpers::Response {
-    let id = app.get("/v1/service-clients", Some(&boss.access)).await.body[0]["id"].clone();
+    let id = app.get("/v1/service-clients", Some(&boss.access)).await.body["items"][0]["id"].clone();
     app.request(
         Method::DELETE,
         &format!("/v1/service-clients/{id}"),
@@ -77,7 +77,7 @@ async fn superusers_issue_keys_shown_once_and_stored_hashed() {
 
     let key = key(&app, &boss, json!(["status:read", "events:read"])).await;
     assert!(key.starts_with("mbd_") && key.len() == 47, "{key}");
-    let listed = app.get("/v1/service-clients", Some(&boss.access)).await.body;
+    let listed = &app.get("/v1/service-clients", Some(&boss.access)).await.body["items"];
     assert_eq!(listed[0]["scopes"], json!(["status:read", "events:read"]));
     assert!(key.starts_with(listed[0]["key_prefix"].as_str().unwrap()));
     assert!(listed[0].get("key").is_none());

@@ -8,6 +8,7 @@ mod smtp;
 
 mod access;
 mod account;
+mod contract;
 mod errors;
 mod integration;
 mod layers;

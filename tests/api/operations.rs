@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp};
@@ -256,36 +256,81 @@ async fn connections_lost_by_the_database_are_answered_as_unavailable_and_replac
 }
 
 #[tokio::test]
-async fn every_paged_list_links_its_next_and_previous_pages() {
-    let app = TestApp::spawn_with(&[("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true")]).await;
+async fn every_list_is_paged_with_links_a_total_and_a_bound_on_its_pages() {
+    let app = TestApp::spawn_with(&[
+        ("MEMBERD_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("MEMBERD_TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
     let boss = app.member("boss").await;
     app.make_superuser(boss.id);
-    // Three of everything: sanctions (each audited) and their deliveries.
-    let hook = app
-        .post(
-            "/v1/webhooks",
-            Some(&boss.access),
-            serde_json::json!({"url": "http://127.0.0.1:9/hook", "events": ["sanction.applied"]}),
-        )
-        .await;
-    let hook_id = hook.body["id"].as_i64().unwrap();
+    let token = Some(boss.access.as_str());
+    // Three of everything. Sanctions (each audited) are delivered to a hook
+    // nobody answers: each delivery's first attempt fails at once.
+    for n in 1..=3 {
+        let hook = app
+            .post(
+                "/v1/webhooks",
+                token,
+                json!({"url": format!("http://127.0.0.1:9/hook{n}"), "events": ["sanction.applied"]}),
+            )
+            .await;
+        assert_eq!(hook.status, StatusCode::CREATED, "{}", hook.body);
+        let client = app
+            .post(
+                "/v1/service-clients",
+                token,
+                json!({"name": format!("svc{n}"), "scopes": ["status:read"]}),
+            )
+            .await;
+        assert_eq!(client.status, StatusCode::CREATED, "{}", client.body);
+        let group = app
+            .post("/v1/groups", token, json!({"name": format!("group{n}")}))
+            .await;
+        assert_eq!(group.status, StatusCode::CREATED, "{}", group.body);
+    }
+    let hook_id = app.count("SELECT min(id) FROM webhooks");
     for name in ["ann", "bob", "cid"] {
         app.member(name).await;
+        // Seen at one address, and ann at two more.
+        let login = json!({"login": name, "password": PASSWORD});
+        for ip in ["203.0.113.7", "198.51.100.1", "198.51.100.2"] {
+            if ip == "203.0.113.7" || name == "ann" {
+                app.request_from(ip, Method::POST, "/v1/auth/login", None, Some(login.clone()))
+                    .await;
+            }
+        }
         let banned = app
             .post(
                 &format!("/v1/members/{name}/sanctions"),
-                Some(&boss.access),
-                serde_json::json!({"kind": "ban", "reason": "x", "duration": "1h"}),
+                token,
+                json!({"kind": "ban", "reason": "x", "duration": "1h"}),
             )
             .await;
         assert_eq!(banned.status, StatusCode::CREATED, "{}", banned.body);
+    }
+    for n in 1..=3 {
+        let read_only = app
+            .post(
+                "/v1/members/ann/sanctions",
+                token,
+                json!({"kind": "read_only", "reason": "x", "duration": "1h"}),
+            )
+            .await;
+        assert_eq!(read_only.status, StatusCode::CREATED, "{}", read_only.body);
+        let note = app
+            .post("/v1/members/ann/karma-notes", token, json!({"note": "x", "karma": -n}))
+            .await;
+        assert_eq!(note.status, StatusCode::CREATED, "{}", note.body);
     }
     // The directory leaves banned members out.
     for name in ["dee", "eve", "fay"] {
         app.member(name).await;
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while app.count("SELECT count(*) FROM webhook_deliveries") < 3 && std::time::Instant::now() < deadline {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.count(&format!("SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = {hook_id}")) < 3
+        && std::time::Instant::now() < deadline
+    {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
@@ -296,18 +341,52 @@ async fn every_paged_list_links_its_next_and_previous_pages() {
         if operation["responses"]["200"]["headers"].get("Link").is_none() {
             continue;
         }
-        let target = format!("{}?per_page=1&page=2", path.replace("{id}", &hook_id.to_string()));
-        let response = app.get(&target, Some(&boss.access)).await;
+        let concrete = path
+            .replace("{id}", &hook_id.to_string())
+            .replace("{member}", "ann")
+            .replace("{ip}", "203.0.113.7");
+        let target = format!("{concrete}?per_page=1&page=2");
+        let response = app.get(&target, token).await;
         assert_eq!(response.status, StatusCode::OK, "{target}: {}", response.body);
+        assert_eq!(
+            response.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "{target}: {}",
+            response.body
+        );
+        assert_eq!(
+            (&response.body["page"], &response.body["per_page"]),
+            (&json!(2), &json!(1)),
+            "{target}"
+        );
+        let total = response.body["total"].as_i64().unwrap();
+        assert!(total >= 3, "{target}: total {total}");
         let link = response.headers.get("link").map(|v| v.to_str().unwrap()).unwrap_or("");
         assert!(
-            link.contains(&format!(
-                "<{path_only}?per_page=1&page=3>; rel=\"next\"",
-                path_only = target.split('?').next().unwrap()
-            )) && link.contains("page=1>; rel=\"prev\""),
+            link.contains(&format!("<{concrete}?per_page=1&page=3>; rel=\"next\""))
+                && link.contains("page=1>; rel=\"prev\""),
             "{target}: Link {link:?}"
         );
+
+        let past = app.get(&format!("{concrete}?per_page=100&page=500"), token).await;
+        assert_eq!(past.status, StatusCode::OK, "{concrete}: {}", past.body);
+        assert_eq!(past.body["items"], json!([]), "{concrete}");
+        assert_eq!(past.body["total"], json!(total), "{concrete}");
+
+        let too_many = app.get(&format!("{concrete}?per_page=101"), token).await;
+        too_many.assert_problem(422, "validation_failed");
+        assert_eq!(too_many.body["errors"][0]["field"], "per_page", "{concrete}");
         checked.push(path.clone());
     }
-    assert_eq!(checked.len(), 5, "{checked:?}");
+    let karma = app.get("/v1/members/ann/karma-notes?per_page=1", token).await;
+    assert_eq!(karma.body["karma"], -6, "the sum of every note, not of the page's");
+    assert_eq!(
+        app.get("/v1/ips/203.0.113.7/members?per_page=1", token).await.body["network"],
+        "203.0.113.7/32"
+    );
+    assert_eq!(
+        app.get("/v1/members/ann/ips?per_page=1", token).await.body["member"]["username"],
+        "ann"
+    );
+    assert_eq!(checked.len(), 12, "{checked:?}");
 }

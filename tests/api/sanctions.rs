@@ -251,7 +251,7 @@ async fn sanctions_of_a_kind_accumulate_and_forgive_and_revert_move_the_queue() 
         .get("/v1/members/troll/sanctions", Some(&moderator.access))
         .await
         .body;
-    let states: Vec<(&str, &str)> = history
+    let states: Vec<(&str, &str)> = history["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -448,7 +448,7 @@ async fn concurrent_sanctions_build_one_consistent_queue() {
         .get("/v1/members/troll/sanctions", Some(&moderator.access))
         .await
         .body;
-    let mut slots: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = history
+    let mut slots: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> = history["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -710,7 +710,7 @@ async fn staff_never_read_private_notes_about_themselves() {
     }
     // What staff note about others, they read.
     let listed = app.get("/v1/members/otto/sanctions", Some(&moderator.access)).await;
-    assert_eq!(listed.body[0]["private_note"], "NOTE-ABOUT-OTTO");
+    assert_eq!(listed.body["items"][0]["private_note"], "NOTE-ABOUT-OTTO");
     let _ = other;
 }
 
@@ -755,18 +755,14 @@ async fn superusers_unregister_without_taking_keys_along_but_never_the_last() {
     let status = app.get("/v1/members/second/status", key.body["key"].as_str()).await;
     assert_eq!(status.status, StatusCode::OK, "{}", status.body);
     assert_eq!(
-        app.get("/v1/service-clients", Some(&second.access))
-            .await
-            .body
+        app.get("/v1/service-clients", Some(&second.access)).await.body["items"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
     assert_eq!(
-        app.get("/v1/webhooks", Some(&second.access))
-            .await
-            .body
+        app.get("/v1/webhooks", Some(&second.access)).await.body["items"]
             .as_array()
             .unwrap()
             .len(),

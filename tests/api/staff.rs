@@ -258,7 +258,7 @@ async fn superusers_manage_roles_and_groups() {
     assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
     assert_eq!(promoted.body, roles(json!(["helpers"]), true, false, true));
     assert_eq!(
-        app.get("/v1/groups", Some(&moderator.access)).await.body[0]["members"],
+        app.get("/v1/groups", Some(&moderator.access)).await.body["items"][0]["members"],
         1
     );
     // Roles are read fresh on every request, not from the token.
@@ -527,8 +527,8 @@ async fn what_unregistered_staff_wrote_stays_under_the_placeholder() {
     let boss = app.member("boss").await;
     app.make_superuser(boss.id);
     let history = app.get("/v1/members/pat/sanctions", Some(&boss.access)).await.body;
-    assert_eq!(history[0]["moderator"]["username"], "[deleted]");
-    assert_eq!(history[0]["state"], "active");
+    assert_eq!(history["items"][0]["moderator"]["username"], "[deleted]");
+    assert_eq!(history["items"][0]["state"], "active");
     let notes = app.get("/v1/members/pat/karma-notes", Some(&boss.access)).await.body;
     assert_eq!(notes["items"][0]["author"]["username"], "[deleted]");
     let audit = app.get("/v1/audit", Some(&boss.access)).await.body;

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::auth::extract::{Superuser, SuperuserWriter};
 use crate::auth::policy::Actor;
@@ -16,7 +16,7 @@ use crate::integration::webhooks::model::NewWebhook;
 use crate::integration::webhooks::service;
 use crate::integration::webhooks::store::WebhookRow;
 use crate::openapi::problems;
-use crate::pagination::{Page, Paged};
+use crate::pagination::{PageParams, Paged};
 use crate::state::AppState;
 
 pub fn configure(config: &mut impl Routes) {
@@ -123,22 +123,27 @@ async fn create(
 }
 
 problems!(
-    ListProblems: Superuser, Db
+    ListProblems: Superuser, Query<PageParams>, Db;
+    422: ValidationFailed = "Paging."
 );
 
 /// The webhooks (secrets are never shown again).
 #[utoipa::path(
     tag = "integration",
     security(("bearer" = [])),
+    params(PageParams),
     responses(
-        (status = 200, description = "All webhooks.", body = Vec<Webhook>),
+        (status = 200, description = "A page of the webhooks, oldest first.", body = Paged<Webhook>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         ListProblems,
     )
 )]
 #[get("/webhooks")]
-async fn list(state: web::Data<AppState>, _: Superuser) -> Result<web::Json<Vec<Webhook>>, AppError> {
-    let rows = service::list(&state).await?;
-    Ok(web::Json(rows.into_iter().map(Webhook::from).collect()))
+async fn list(
+    state: web::Data<AppState>,
+    _: Superuser,
+    Query(params): Query<PageParams>,
+) -> Result<Paged<Webhook>, AppError> {
+    Ok(service::list(&state, params.page()?).await?.map(Webhook::from))
 }
 
 problems!(
@@ -167,46 +172,39 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeliveryParams {
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-}
-
+/// One attempt to deliver an event, and where its delivery stands.
 #[derive(Serialize, ToSchema)]
-pub struct Attempt {
+pub struct Delivery {
+    /// The attempt.
+    pub id: i64,
+    /// The delivery this is an attempt of: what a redelivery names.
+    pub delivery_id: i64,
+    pub event_id: i64,
+    pub event_type: String,
     pub attempted_at: DateTime<Utc>,
     /// The receiver's HTTP status; null when none came (timeout, refused, ...).
     pub response_status: Option<i32>,
     pub error: Option<String>,
     pub duration_ms: i32,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Delivery {
-    pub id: i64,
-    pub event_id: i64,
-    pub event_type: String,
-    /// `pending`, `delivered` or `failed` (gave up).
-    pub state: String,
+    /// The delivery's state now: `pending`, `delivered` or `failed` (gave up).
+    pub delivery_state: String,
+    /// When a pending delivery is tried next.
     pub next_attempt_at: Option<DateTime<Utc>>,
-    pub attempts: Vec<Attempt>,
 }
 
 problems!(
-    DeliveriesProblems: Superuser, Query<DeliveryParams>, Db;
+    DeliveriesProblems: Superuser, Query<PageParams>, Db;
     404: WebhookNotFound;
     422: ValidationFailed = "Paging."
 );
 
-/// A webhook's deliveries, newest first, with every attempt.
+/// A webhook's delivery attempts, newest first: one item per attempt.
 #[utoipa::path(
     tag = "integration",
     security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Webhook id."), DeliveryParams),
+    params(("id" = i64, Path, description = "Webhook id."), PageParams),
     responses(
-        (status = 200, description = "A page of deliveries.", body = Paged<Delivery>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
+        (status = 200, description = "A page of attempts.", body = Paged<Delivery>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         DeliveriesProblems,
     )
 )]
@@ -215,30 +213,21 @@ async fn deliveries(
     state: web::Data<AppState>,
     _: Superuser,
     id: web::Path<String>,
-    Query(params): Query<DeliveryParams>,
+    Query(params): Query<PageParams>,
 ) -> Result<Paged<Delivery>, AppError> {
-    let page = Page::parse(params.page, params.per_page).map_err(AppError::Validation)?;
-    let (rows, total) = service::deliveries(&state, &id, page).await?;
-    let items = rows
-        .into_iter()
-        .map(|(delivery, event_type, attempts)| Delivery {
-            next_attempt_at: (delivery.state == "pending").then_some(delivery.next_attempt_at),
-            id: delivery.id,
-            event_id: delivery.event_id,
-            event_type,
-            state: delivery.state,
-            attempts: attempts
-                .into_iter()
-                .map(|a| Attempt {
-                    attempted_at: a.attempted_at,
-                    response_status: a.response_status,
-                    error: a.error,
-                    duration_ms: a.duration_ms,
-                })
-                .collect(),
-        })
-        .collect();
-    Ok(Paged::new(items, page, total))
+    let attempts = service::attempts(&state, &id, params.page()?).await?;
+    Ok(attempts.map(|(attempt, delivery, event_type)| Delivery {
+        id: attempt.id,
+        delivery_id: delivery.id,
+        event_id: delivery.event_id,
+        event_type,
+        attempted_at: attempt.attempted_at,
+        response_status: attempt.response_status,
+        error: attempt.error,
+        duration_ms: attempt.duration_ms,
+        next_attempt_at: (delivery.state == "pending").then_some(delivery.next_attempt_at),
+        delivery_state: delivery.state,
+    }))
 }
 
 problems!(

@@ -13,8 +13,8 @@ use crate::auth::policy::Actor;
 use crate::error::{AppError, FieldCode};
 use crate::integration::model::IntegrationError;
 use crate::integration::webhooks::model::{NewWebhook, is_private, secret_key, signature};
-use crate::integration::webhooks::store::{self, DeliveryLog, Outcome, Outgoing, WebhookRow};
-use crate::pagination::Page;
+use crate::integration::webhooks::store::{self, AttemptLog, Outcome, Outgoing, WebhookRow};
+use crate::pagination::{Page, Paged};
 use crate::state::AppState;
 
 const LEASE: chrono::Duration = chrono::Duration::seconds(60);
@@ -219,8 +219,12 @@ pub async fn create(state: &AppState, actor: Actor, hook: NewWebhook) -> Result<
         .await
 }
 
-pub async fn list(state: &AppState) -> Result<Vec<WebhookRow>, AppError> {
-    state.db.run(store::list).await
+pub async fn list(state: &AppState, page: Page) -> Result<Paged<WebhookRow>, AppError> {
+    let (rows, total) = state
+        .db
+        .run(move |conn| store::list(conn, page.offset(), page.per_page))
+        .await?;
+    Ok(Paged::new(rows, page, total))
 }
 
 /// Deletes a webhook and its delivery log.
@@ -240,15 +244,17 @@ pub async fn remove(state: &AppState, actor: Actor, id: &str) -> Result<(), AppE
 }
 
 /// A page of a webhook's deliveries, newest first, and how many there are.
-pub async fn deliveries(state: &AppState, id: &str, page: Page) -> Result<(Vec<DeliveryLog>, i64), AppError> {
+/// A page of a webhook's delivery attempts, newest first.
+pub async fn attempts(state: &AppState, id: &str, page: Page) -> Result<Paged<AttemptLog>, AppError> {
     let id = webhook_id(id)?;
-    state
+    let (rows, total) = state
         .db
         .run(move |conn| {
             store::find(conn, id)?.ok_or(IntegrationError::WebhookNotFound)?;
-            store::deliveries(conn, id, page.offset(), page.per_page)
+            store::attempts(conn, id, page.offset(), page.per_page)
         })
-        .await
+        .await?;
+    Ok(Paged::new(rows, page, total))
 }
 
 /// Sends a delivery again, from the start of the retry schedule.

@@ -45,11 +45,16 @@ pub fn insert(
         .get_result(conn)?)
 }
 
-pub fn list(conn: &mut PgConnection) -> Result<Vec<WebhookRow>, AppError> {
-    Ok(webhooks::table
+/// A page of the webhooks, oldest first, and how many there are.
+pub fn list(conn: &mut PgConnection, offset: i64, limit: i64) -> Result<(Vec<WebhookRow>, i64), AppError> {
+    let total = webhooks::table.count().get_result(conn)?;
+    let rows = webhooks::table
         .order(webhooks::id.asc())
+        .offset(offset)
+        .limit(limit)
         .select(WebhookRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    Ok((rows, total))
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<WebhookRow>, AppError> {
@@ -240,6 +245,7 @@ pub fn record(
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = webhook_attempts)]
 pub struct AttemptRow {
+    pub id: i64,
     pub delivery_id: i64,
     pub attempted_at: DateTime<Utc>,
     pub response_status: Option<i32>,
@@ -247,49 +253,30 @@ pub struct AttemptRow {
     pub duration_ms: i32,
 }
 
-/// A delivery, its event type and its attempts.
-pub type DeliveryLog = (DeliveryRow, String, Vec<AttemptRow>);
+/// An attempt, its delivery, and the delivery's event type.
+pub type AttemptLog = (AttemptRow, DeliveryRow, String);
 
-pub fn deliveries(
+/// A page of a webhook's attempts, newest first, and how many there are.
+pub fn attempts(
     conn: &mut PgConnection,
     webhook_id: i64,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<DeliveryLog>, i64), AppError> {
-    let total = webhook_deliveries::table
-        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
-        .count()
-        .get_result(conn)?;
-    let rows: Vec<(DeliveryRow, String)> = webhook_deliveries::table
+) -> Result<(Vec<AttemptLog>, i64), AppError> {
+    let of_webhook = || {
+        webhook_attempts::table
+            .inner_join(webhook_deliveries::table)
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id))
+    };
+    let total = of_webhook().count().get_result(conn)?;
+    let rows = of_webhook()
         .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
-        .filter(webhook_deliveries::webhook_id.eq(webhook_id))
-        .order(webhook_deliveries::id.desc())
+        .order(webhook_attempts::id.desc())
         .offset(offset)
         .limit(limit)
-        .select((DeliveryRow::as_select(), events::event_type))
+        .select((AttemptRow::as_select(), DeliveryRow::as_select(), events::event_type))
         .load(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|(d, _)| d.id).collect();
-    let attempts: Vec<AttemptRow> = webhook_attempts::table
-        .filter(webhook_attempts::delivery_id.eq_any(&ids))
-        .order(webhook_attempts::id.asc())
-        .select(AttemptRow::as_select())
-        .load(conn)?;
-    let mut out = Vec::new();
-    for (delivery, kind) in rows {
-        let delivery_id = delivery.id;
-        let mine = attempts
-            .iter()
-            .filter(|a| a.delivery_id == delivery_id)
-            .map(|a| AttemptRow {
-                delivery_id: a.delivery_id,
-                attempted_at: a.attempted_at,
-                response_status: a.response_status,
-                error: a.error.clone(),
-                duration_ms: a.duration_ms,
-            });
-        out.push((delivery, kind, mine.collect()));
-    }
-    Ok((out, total))
+    Ok((rows, total))
 }
 
 /// Sends a delivery again from the start of its schedule, with the same webhook-id.

@@ -18,7 +18,7 @@ use crate::http::wire::MemberRef;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
-use crate::pagination::{Page, Paged};
+use crate::pagination::{Page, PageParams, Paged};
 use crate::sanctions::model::{Action, EndingKind, Refusal, SanctionError};
 use crate::sanctions::request::{REASON_MAX_CHARS, SanctionRequest, parse_reason, parse_resource};
 use crate::sanctions::service::{self, ListQuery, SanctionView};
@@ -164,17 +164,18 @@ async fn apply(
 }
 
 problems!(
-    MemberSanctionsProblems: Staff, Db;
-    404: MemberNotFound
+    MemberSanctionsProblems: Staff, Query<PageParams>, Db;
+    404: MemberNotFound;
+    422: ValidationFailed = "Paging."
 );
 
 /// A member's sanction history: running first, then queued, then the rest, newest first.
 #[utoipa::path(
     tag = "sanctions",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller."), PageParams),
     responses(
-        (status = 200, description = "The history, lifts included.", body = Vec<Sanction>),
+        (status = 200, description = "A page of the history, lifts included.", body = Paged<Sanction>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         MemberSanctionsProblems,
     )
 )]
@@ -183,14 +184,11 @@ async fn member_sanctions(
     state: web::Data<AppState>,
     Staff(caller): Staff,
     member: web::Path<String>,
-) -> Result<web::Json<Vec<Sanction>>, AppError> {
-    let views = service::member_history(&state, MemberKey::parse(&member, Some(caller.member_id))).await?;
-    Ok(web::Json(
-        views
-            .into_iter()
-            .map(|view| Sanction::seen_by(view, caller.member_id))
-            .collect(),
-    ))
+    Query(params): Query<PageParams>,
+) -> Result<Paged<Sanction>, AppError> {
+    let member = MemberKey::parse(&member, Some(caller.member_id));
+    let views = service::member_history(&state, member, params.page()?).await?;
+    Ok(views.map(|view| Sanction::seen_by(view, caller.member_id)))
 }
 
 #[derive(Deserialize, IntoParams)]

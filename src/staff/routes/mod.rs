@@ -5,7 +5,8 @@
 pub mod audit;
 pub mod domains;
 
-use actix_web::{HttpResponse, get, post, put, web};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, get, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,9 +18,10 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
-use crate::input::Json;
+use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
+use crate::pagination::{self, PageParams, Paged};
 use crate::staff::model::{lookup_network, parse_group_name};
 use crate::staff::service::{self, Roles};
 use crate::state::AppState;
@@ -84,21 +86,31 @@ pub struct IpSeen {
 #[derive(Serialize, ToSchema)]
 pub struct MemberIps {
     pub member: MemberRef,
-    pub items: Vec<IpSeen>,
+    #[serde(flatten)]
+    pub ips: Paged<IpSeen>,
+}
+
+impl Responder for MemberIps {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        pagination::respond(request, &self.ips, &self)
+    }
 }
 
 problems!(
-    MemberIpsProblems: Staff, Db;
-    404: MemberNotFound
+    MemberIpsProblems: Staff, Query<PageParams>, Db;
+    404: MemberNotFound;
+    422: ValidationFailed = "Paging."
 );
 
 /// A member's known IP addresses. The lookup is written to the audit log.
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
-    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
+    params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller."), PageParams),
     responses(
-        (status = 200, description = "Addresses, most recent first.", body = MemberIps),
+        (status = 200, description = "A page of the addresses, most recent first.", body = MemberIps, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         MemberIpsProblems,
     )
 )]
@@ -108,27 +120,21 @@ async fn member_ips(
     Staff(caller): Staff,
     ClientIp(ip): ClientIp,
     member: web::Path<String>,
-) -> Result<web::Json<MemberIps>, AppError> {
-    let (member, ips) = service::member_ips(
-        &state,
-        Actor::new(&caller, ip),
-        MemberKey::parse(&member, Some(caller.member_id)),
-    )
-    .await?;
-    Ok(web::Json(MemberIps {
+    Query(params): Query<PageParams>,
+) -> Result<MemberIps, AppError> {
+    let member = MemberKey::parse(&member, Some(caller.member_id));
+    let (member, ips) = service::member_ips(&state, Actor::new(&caller, ip), member, params.page()?).await?;
+    Ok(MemberIps {
         member: MemberRef {
             id: member.id,
             username: member.username,
         },
-        items: ips
-            .into_iter()
-            .map(|r| IpSeen {
-                ip: r.ip,
-                first_seen_at: r.first_seen_at,
-                last_seen_at: r.last_seen_at,
-            })
-            .collect(),
-    }))
+        ips: ips.map(|r| IpSeen {
+            ip: r.ip,
+            first_seen_at: r.first_seen_at,
+            last_seen_at: r.last_seen_at,
+        }),
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -143,21 +149,30 @@ pub struct MemberSeen {
 pub struct MembersAtIp {
     /// The network searched: the address, or its /64 for IPv6.
     pub network: String,
-    pub items: Vec<MemberSeen>,
+    #[serde(flatten)]
+    pub members: Paged<MemberSeen>,
+}
+
+impl Responder for MembersAtIp {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        pagination::respond(request, &self.members, &self)
+    }
 }
 
 problems!(
-    MembersAtIpProblems: Staff, Db;
-    422: ValidationFailed = "`ip` `invalid`."
+    MembersAtIpProblems: Staff, Query<PageParams>, Db;
+    422: ValidationFailed = "`ip` `invalid`; paging."
 );
 
 /// Members seen at an IP address (an IPv6 address matches its /64). Written to the audit log.
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
-    params(("ip" = String, Path, description = "An IPv4 or IPv6 address.")),
+    params(("ip" = String, Path, description = "An IPv4 or IPv6 address."), PageParams),
     responses(
-        (status = 200, description = "Members seen there, most recent first (at most 500).", body = MembersAtIp),
+        (status = 200, description = "A page of the members seen there, most recent first.", body = MembersAtIp, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         MembersAtIpProblems,
     )
 )]
@@ -167,24 +182,22 @@ async fn members_at_ip(
     Staff(caller): Staff,
     ClientIp(client): ClientIp,
     ip: web::Path<String>,
-) -> Result<web::Json<MembersAtIp>, AppError> {
+    Query(params): Query<PageParams>,
+) -> Result<MembersAtIp, AppError> {
     let network = lookup_network(&ip).map_err(|e| AppError::Validation(vec![e]))?;
-    let seen = service::members_at(&state, Actor::new(&caller, client), network).await?;
-    Ok(web::Json(MembersAtIp {
+    let seen = service::members_at(&state, Actor::new(&caller, client), network, params.page()?).await?;
+    Ok(MembersAtIp {
         network: network.to_string(),
-        items: seen
-            .into_iter()
-            .map(|s| MemberSeen {
-                member: MemberRef {
-                    id: s.member_id,
-                    username: s.username,
-                },
-                ip: s.ip,
-                first_seen_at: s.first_seen_at,
-                last_seen_at: s.last_seen_at,
-            })
-            .collect(),
-    }))
+        members: seen.map(|s| MemberSeen {
+            member: MemberRef {
+                id: s.member_id,
+                username: s.username,
+            },
+            ip: s.ip,
+            first_seen_at: s.first_seen_at,
+            last_seen_at: s.last_seen_at,
+        }),
+    })
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -255,27 +268,28 @@ pub struct Group {
 }
 
 problems!(
-    ListGroupsProblems: Staff, Db
+    ListGroupsProblems: Staff, Query<PageParams>, Db;
+    422: ValidationFailed = "Paging."
 );
 
 /// The groups.
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
+    params(PageParams),
     responses(
-        (status = 200, description = "Groups by name.", body = Vec<Group>),
+        (status = 200, description = "A page of the groups, by name.", body = Paged<Group>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         ListGroupsProblems,
     )
 )]
 #[get("/groups")]
-async fn list_groups(state: web::Data<AppState>, _: Staff) -> Result<web::Json<Vec<Group>>, AppError> {
-    let groups = service::groups(&state).await?;
-    Ok(web::Json(
-        groups
-            .into_iter()
-            .map(|(id, name, members)| Group { id, name, members })
-            .collect(),
-    ))
+async fn list_groups(
+    state: web::Data<AppState>,
+    _: Staff,
+    Query(params): Query<PageParams>,
+) -> Result<Paged<Group>, AppError> {
+    let groups = service::groups(&state, params.page()?).await?;
+    Ok(groups.map(|(id, name, members)| Group { id, name, members }))
 }
 
 #[derive(Deserialize, ToSchema)]
