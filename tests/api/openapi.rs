@@ -104,6 +104,20 @@ fn routes_in_document(document: &Value) -> BTreeSet<(String, String)> {
     routes
 }
 
+/// Generated clients name their functions after operation ids: two alike
+/// would not compile (as a TypeScript client found).
+#[test]
+fn operation_ids_are_unique() {
+    let document = generated();
+    let mut seen = BTreeSet::new();
+    for item in document["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(seen.insert(id.to_string()), "operationId {id} is used twice");
+        }
+    }
+}
+
 #[test]
 fn every_route_in_the_code_is_documented() {
     let source = routes_in_source();

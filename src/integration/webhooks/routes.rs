@@ -129,6 +129,7 @@ problems!(
 
 /// The webhooks (secrets are never shown again).
 #[utoipa::path(
+    operation_id = "list_webhooks",
     tag = "integration",
     security(("bearer" = [])),
     params(PageParams),

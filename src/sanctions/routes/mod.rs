@@ -252,6 +252,7 @@ problems!(
 
 /// All sanctions, newest first, with filters.
 #[utoipa::path(
+    operation_id = "list_sanctions",
     tag = "sanctions",
     security(("bearer" = [])),
     params(SanctionListParams),

@@ -159,12 +159,21 @@ async fn status(
     )
 }
 
+/// A member as a batch names them: a numeric id, or text (a username, or an
+/// id written as text); answered as it was asked.
+#[derive(Clone, Deserialize, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AskedMember {
+    Id(i64),
+    Text(String),
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// Up to 1,000 members: numeric ids (as numbers or strings) or usernames.
-    #[schema(value_type = Vec<Object>, example = json!([42, "alice"]))]
-    pub members: Vec<serde_json::Value>,
+    #[schema(max_items = 1000, example = json!([42, "alice"]))]
+    pub members: Vec<AskedMember>,
     /// The resource asked about; global sanctions always count.
     pub resource: Option<String>,
 }
@@ -183,19 +192,11 @@ impl BatchRequest {
         let keys: Vec<MemberKey> = self
             .members
             .iter()
-            .filter_map(|value| match value {
-                serde_json::Value::Number(n) if n.as_i64().is_some() => n.as_i64().map(MemberKey::Id),
-                serde_json::Value::String(s) => Some(MemberKey::parse(s, caller)),
-                _ => None,
+            .map(|asked| match asked {
+                AskedMember::Id(id) => MemberKey::Id(*id),
+                AskedMember::Text(text) => MemberKey::parse(text, caller),
             })
             .collect();
-        if keys.len() != self.members.len() {
-            errors.push(FieldError::new(
-                "members",
-                FieldCode::InvalidType,
-                "Each member is a numeric id or a username.",
-            ));
-        }
         let resource = self
             .resource
             .as_deref()
@@ -216,8 +217,7 @@ impl BatchRequest {
 #[derive(Serialize, ToSchema)]
 pub struct BatchItem {
     /// The member as asked.
-    #[schema(value_type = Object)]
-    pub member: serde_json::Value,
+    pub member: AskedMember,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<MemberStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
