@@ -235,7 +235,7 @@ fn root_routes(config: &mut impl Routes) {
 
 /// The OpenAPI document of this build, as served at `/v1/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    App::new()
+    let mut document = App::new()
         .into_utoipa_app()
         .openapi(crate::openapi::ApiDoc::openapi())
         .configure(|root| {
@@ -243,5 +243,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
             root_routes(root);
         })
         .split_for_parts()
-        .1
+        .1;
+    crate::openapi::write_text_rules(&mut document);
+    document
 }

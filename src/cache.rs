@@ -145,8 +145,9 @@ impl MemberCache {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Whether memory may be read and filled now.
-    fn trusted(&self) -> bool {
+    /// Whether memory may be read and filled now: not before the listener
+    /// has heard its first heartbeat.
+    pub fn trusted(&self) -> bool {
         self.millis() < self.trusted_until.load(Ordering::SeqCst)
     }
 

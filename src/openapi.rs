@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -163,4 +163,101 @@ fn problem_response(status: u16, codes: &BTreeMap<ErrorCode, Vec<&'static str>>)
         _ => response,
     };
     response.build().into()
+}
+
+/// What every string a request carries must match unless it has a stricter
+/// pattern: `input.rs` refuses U+0000 in any text, since PostgreSQL text
+/// cannot hold it.
+pub const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// Patterns too long to repeat in each field's `#[schema(pattern = ...)]`,
+/// which takes a literal only: a field names one, and `write_text_rules`
+/// writes it out.
+const NAMED_PATTERNS: &[(&str, &str)] = &[("{filled}", crate::input::FILLED)];
+
+/// Writes the text rules into every string of every request — bodies, query
+/// strings and paths: a named pattern is written out, and a string with no
+/// pattern or list of values of its own gets the U+0000 rule, so that a client
+/// generated from the document refuses what the server does.
+pub fn write_text_rules(document: &mut utoipa::openapi::OpenApi) {
+    let mut components = Vec::new();
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter
+                    && let Some(schema) = &mut parameter.schema
+                {
+                    write_rules(schema, &mut components);
+                }
+            }
+            if let Some(RefOr::T(body)) = &mut operation.request_body {
+                for content in body.content.values_mut() {
+                    if let RefOr::T(content) = content
+                        && let Some(schema) = &mut content.schema
+                    {
+                        write_rules(schema, &mut components);
+                    }
+                }
+            }
+        }
+    }
+    // The components requests name, and those they name in turn.
+    let Some(schemas) = document.components.as_mut().map(|c| &mut c.schemas) else {
+        return;
+    };
+    let mut done = std::collections::BTreeSet::new();
+    while let Some(name) = components.pop() {
+        if done.insert(name.clone())
+            && let Some(schema) = schemas.get_mut(&name)
+        {
+            write_rules(schema, &mut components);
+        }
+    }
+}
+
+fn write_rules(schema: &mut RefOr<Schema>, components: &mut Vec<String>) {
+    let schema = match schema {
+        RefOr::Ref(reference) => {
+            let name = reference.ref_location.trim_start_matches("#/components/schemas/");
+            components.push(name.to_string());
+            return;
+        }
+        RefOr::T(schema) => schema,
+    };
+    match schema {
+        Schema::Object(object) => {
+            let is_string = match &object.schema_type {
+                SchemaType::Type(Type::String) => true,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                _ => false,
+            };
+            if let Some((_, pattern)) = NAMED_PATTERNS
+                .iter()
+                .find(|(name, _)| object.pattern.as_deref() == Some(name))
+            {
+                object.pattern = Some(pattern.to_string());
+            } else if is_string && object.pattern.is_none() && object.enum_values.is_none() {
+                object.pattern = Some(NO_NUL.to_string());
+            }
+            for property in object.properties.values_mut() {
+                write_rules(property, components);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                write_rules(items, components);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(|s| write_rules(s, components)),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(|s| write_rules(s, components)),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(|s| write_rules(s, components)),
+        _ => {}
+    }
 }

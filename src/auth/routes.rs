@@ -30,9 +30,10 @@ pub fn configure_root(config: &mut impl Routes) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Username or e-mail address, in any case.
-    #[schema(example = "alice")]
+    /// Username or e-mail address, in any case; at most 320 characters, not all white space.
+    #[schema(example = "alice", min_length = 1, max_length = 320, pattern = "{filled}")]
     pub login: String,
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
     /// Keep the session for 30 days instead of 1.
     #[serde(default)]

@@ -166,17 +166,18 @@ pub struct LoginInput {
 pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Result<Grant, AppError> {
     let identifier = fold_identifier(&input.login);
     let mut errors = Vec::new();
-    if identifier.is_empty() {
-        errors.push(FieldError::new(
-            "login",
-            FieldCode::Required,
-            "A username or e-mail address is required.",
-        ));
-    } else if identifier.chars().count() > 320 {
+    // The length as sent: folding may change it.
+    if input.login.chars().count() > 320 {
         errors.push(FieldError::new(
             "login",
             FieldCode::TooLong,
             "A login has at most 320 characters.",
+        ));
+    } else if identifier.is_empty() {
+        errors.push(FieldError::new(
+            "login",
+            FieldCode::Required,
+            "A username or e-mail address is required.",
         ));
     }
     if input.password.is_empty() {

@@ -232,8 +232,6 @@ field_codes! {
     SameAsEmail = "same_as_email",
     /// No group has this name.
     UnknownGroup = "unknown_group",
-    /// No key scope has this name.
-    UnknownScope = "unknown_scope",
     /// No event type has this name.
     UnknownType = "unknown_type",
     /// A webhook URL that reaches a private or local address.

@@ -13,7 +13,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::http::mount::Routes;
 use crate::input::{Json, Query};
-use crate::integration::model::{EventQuery, parse_client};
+use crate::integration::model::{EventQuery, Scope, parse_client};
 use crate::integration::service;
 use crate::integration::store::ClientRow;
 use crate::openapi::problems;
@@ -32,12 +32,35 @@ pub fn configure(config: &mut impl Routes) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRequest {
-    /// 1–100 characters.
-    #[schema(example = "forum")]
+    /// 1–100 characters, not all white space.
+    #[schema(example = "forum", min_length = 1, max_length = 100, pattern = "{filled}")]
     pub name: String,
-    /// `status:read`, `members:read`, `events:read`.
-    #[schema(example = json!(["status:read"]))]
-    pub scopes: Vec<String>,
+    /// At least one.
+    #[schema(example = json!(["status:read"]), min_items = 1)]
+    pub scopes: Vec<ScopeName>,
+}
+
+/// What a key lets its service do: `status:read` (status, one or in batch),
+/// `members:read` (the directory and public profiles, with `is_active` and
+/// roles), `events:read` (the event feed).
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+pub enum ScopeName {
+    #[serde(rename = "status:read")]
+    StatusRead,
+    #[serde(rename = "members:read")]
+    MembersRead,
+    #[serde(rename = "events:read")]
+    EventsRead,
+}
+
+impl From<ScopeName> for Scope {
+    fn from(name: ScopeName) -> Self {
+        match name {
+            ScopeName::StatusRead => Scope::StatusRead,
+            ScopeName::MembersRead => Scope::MembersRead,
+            ScopeName::EventsRead => Scope::EventsRead,
+        }
+    }
 }
 
 /// A service client, with its key: shown this once, never again.
@@ -79,7 +102,7 @@ impl From<ClientRow> for ServiceClient {
 
 problems!(
     CreateClientProblems: SuperuserWriter, Json<ClientRequest>, Db;
-    422: ValidationFailed = "`name` `invalid_length`; `scopes` `required`/`unknown_scope`."
+    422: ValidationFailed = "`name` `invalid_length`; `scopes` `required`."
 );
 
 /// Create a service client and its API key.
@@ -99,7 +122,8 @@ async fn create_client(
     ClientIp(ip): ClientIp,
     Json(body): Json<ClientRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let (name, scopes) = parse_client(&body.name, &body.scopes).map_err(AppError::Validation)?;
+    let scopes: Vec<Scope> = body.scopes.iter().copied().map(Scope::from).collect();
+    let (name, scopes) = parse_client(&body.name, &scopes).map_err(AppError::Validation)?;
     let (row, key) = service::create_client(&state, Actor::new(&caller, ip), name, scopes).await?;
     Ok(HttpResponse::Created().json(CreatedClient {
         id: row.id,
@@ -166,12 +190,14 @@ async fn revoke_client(
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// A `next_cursor` from an earlier answer; absent: from the oldest kept event.
+    #[param(pattern = r"^[0-9]{0,18}$")]
     pub after: Option<String>,
     /// Comma-separated event types, such as `sanction.applied,member.unregistered`.
     pub types: Option<String>,
     /// Hold the request up to this long (at most 60 s, like `30s`) until an event arrives.
     pub wait: Option<String>,
     /// At most this many events (1–1,000; 100 by default).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -1,6 +1,7 @@
 //! Rules of karma notes.
 
 use crate::error::{FieldCode, FieldError};
+use crate::input::is_blank;
 
 pub const NOTE_MAX_CHARS: usize = 500;
 
@@ -14,11 +15,9 @@ pub struct KarmaNote {
 impl KarmaNote {
     pub fn parse(note: &str, karma: i64) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let note = note.trim();
-        let count = note.chars().count();
-        if count == 0 {
+        if is_blank(note) {
             errors.push(FieldError::new("note", FieldCode::Required, "Write a note."));
-        } else if count > NOTE_MAX_CHARS {
+        } else if note.chars().count() > NOTE_MAX_CHARS {
             errors.push(FieldError::new(
                 "note",
                 FieldCode::TooLong,
@@ -34,7 +33,7 @@ impl KarmaNote {
         }
         if errors.is_empty() {
             Ok(Self {
-                note: note.to_string(),
+                note: note.trim().to_string(),
                 karma: karma as i32,
             })
         } else {

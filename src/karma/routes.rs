@@ -30,9 +30,11 @@ pub fn configure(config: &mut impl Routes) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KarmaNoteRequest {
-    /// 1–500 characters.
+    /// 1–500 characters, not all white space.
+    #[schema(min_length = 1, max_length = 500, pattern = "{filled}")]
     pub note: String,
-    /// -100 to 100.
+    #[schema(minimum = -100, maximum = 100)]
+    #[serde(deserialize_with = "crate::input::integer")]
     pub karma: i64,
 }
 

@@ -2,6 +2,7 @@
 
 use crate::duration::Duration;
 use crate::error::{FieldCode, FieldError};
+use crate::input::is_blank;
 use crate::sanctions::model::Action;
 
 pub const REASON_MAX_CHARS: usize = 1_000;
@@ -38,19 +39,19 @@ pub fn parse_resource(field: &str, text: &str) -> Result<String, FieldError> {
     }
 }
 
-/// A required reason-like text of 1 to `max` characters.
+/// A required reason-like text of at most `max` characters as sent, not
+/// all white space (the document's `FILLED`); kept trimmed.
 pub fn parse_reason(field: &str, text: &str, max: usize) -> Result<String, FieldError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        Err(FieldError::new(field, FieldCode::Required, "Give a reason."))
-    } else if trimmed.chars().count() > max {
+    if text.chars().count() > max {
         Err(FieldError::new(
             field,
             FieldCode::TooLong,
             format!("At most {max} characters."),
         ))
+    } else if is_blank(text) {
+        Err(FieldError::new(field, FieldCode::Required, "Give a reason."))
     } else {
-        Ok(trimmed.to_string())
+        Ok(text.trim().to_string())
     }
 }
 
@@ -74,8 +75,10 @@ impl SanctionRequest {
         let reason = parse_reason("reason", reason, REASON_MAX_CHARS)
             .map_err(|e| errors.push(e))
             .ok();
-        let private_note = private_note.unwrap_or_default().trim().to_string();
-        if private_note.chars().count() > PRIVATE_NOTE_MAX_CHARS {
+        let private_note = private_note.unwrap_or_default();
+        let too_long = private_note.chars().count() > PRIVATE_NOTE_MAX_CHARS;
+        let private_note = private_note.trim().to_string();
+        if too_long {
             errors.push(FieldError::new(
                 "private_note",
                 FieldCode::TooLong,

@@ -9,7 +9,9 @@ use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
 /// A forbidden e-mail domain: a lower-case host name, matched with its
 /// subdomains; no wildcards.
 pub fn parse_domain(text: &str) -> Result<String, FieldError> {
-    let domain = text.trim().trim_end_matches('.').to_lowercase();
+    // Exactly the document's pattern (`DOMAIN` in routes): any case, one
+    // trailing dot at most, nothing around it.
+    let domain = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
     let label_ok = |label: &str| {
         (1..=63).contains(&label.len())
             && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -28,7 +30,7 @@ pub fn parse_domain(text: &str) -> Result<String, FieldError> {
 
 /// A group name: 1–50 characters of a–z, 0–9, `_` and `-`.
 pub fn parse_group_name(text: &str) -> Result<String, FieldError> {
-    let name = text.trim();
+    let name = text;
     let ok = (1..=50).contains(&name.len())
         && name
             .bytes()
@@ -62,9 +64,11 @@ mod tests {
 
     #[test]
     fn domains() {
-        assert_eq!(parse_domain(" Mail.Example.COM. "), Ok("mail.example.com".into()));
+        assert_eq!(parse_domain("Mail.Example.COM."), Ok("mail.example.com".into()));
         for bad in [
             "",
+            " example.com",
+            "example.com..",
             "*.example.com",
             "exa mple.com",
             "-x.com",

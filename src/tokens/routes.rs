@@ -94,8 +94,8 @@ async fn activate(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
-    /// Username or e-mail address.
-    #[schema(example = "alice")]
+    /// Username or e-mail address; at most 320 characters, not all white space.
+    #[schema(example = "alice", min_length = 1, max_length = 320, pattern = "{filled}")]
     pub login: String,
 }
 
@@ -152,6 +152,7 @@ async fn check_password_reset(state: web::Data<AppState>, token: web::Path<Strin
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPasswordRequest {
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     pub password_confirmation: String,
 }

@@ -40,7 +40,7 @@ fn usable_token(
 /// address. The answer is the same whether or not there is one.
 pub async fn request_password_reset(state: &AppState, login: &str, ip: IpAddr) -> Result<(), AppError> {
     let identifier = fold_identifier(login);
-    if identifier.is_empty() || identifier.chars().count() > 320 {
+    if identifier.is_empty() || login.chars().count() > 320 {
         return Err(AppError::validation(
             "login",
             FieldCode::Invalid,

@@ -240,6 +240,13 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
+        // Until its listener hears a heartbeat the cache reads nothing: a test
+        // about what memory holds would otherwise depend on that race (a
+        // loaded machine connects the listener late).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !state.cache.trusted() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         memberd::integration::webhooks::service::install_tls_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

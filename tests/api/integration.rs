@@ -64,15 +64,26 @@ async fn superusers_issue_keys_shown_once_and_stored_hashed() {
         .post(
             "/v1/service-clients",
             Some(&boss.access),
-            json!({"name": "", "scopes": ["root"]}),
+            json!({"name": "", "scopes": []}),
         )
         .await;
     assert_eq!(
         bad.field_codes(),
         [
             ("name".to_string(), "invalid_length".to_string()),
-            ("scopes".to_string(), "unknown_scope".to_string())
+            ("scopes".to_string(), "required".to_string())
         ]
+    );
+    let unknown = app
+        .post(
+            "/v1/service-clients",
+            Some(&boss.access),
+            json!({"name": "x", "scopes": ["status:read", "root"]}),
+        )
+        .await;
+    assert_eq!(
+        unknown.field_codes(),
+        [("scopes.1".to_string(), "invalid_choice".to_string())]
     );
 
     let key = key(&app, &boss, json!(["status:read", "events:read"])).await;

@@ -104,6 +104,37 @@ fn routes_in_document(document: &Value) -> BTreeSet<(String, String)> {
     routes
 }
 
+/// Every `$ref` names a schema the document holds, and no named pattern
+/// (`{filled}`) is left unwritten.
+#[test]
+fn every_reference_resolves_and_every_pattern_is_written_out() {
+    fn walk(document: &Value, value: &Value, dangling: &mut Vec<String>) {
+        match value {
+            Value::Object(fields) => {
+                for (key, inner) in fields {
+                    if key == "$ref" {
+                        let target = inner.as_str().unwrap().trim_start_matches("#/components/");
+                        let (kind, name) = target.split_once('/').unwrap();
+                        if document["components"][kind].get(name).is_none() {
+                            dangling.push(target.to_string());
+                        }
+                    }
+                    if key == "pattern" && inner.as_str().is_some_and(|p| p.starts_with('{')) {
+                        dangling.push(format!("pattern {inner}"));
+                    }
+                    walk(document, inner, dangling);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(document, item, dangling)),
+            _ => {}
+        }
+    }
+    let document = generated();
+    let mut dangling = Vec::new();
+    walk(&document, &document, &mut dangling);
+    assert!(dangling.is_empty(), "{dangling:?}");
+}
+
 /// Generated clients name their functions after operation ids: two alike
 /// would not compile (as a TypeScript client found).
 #[test]

@@ -42,6 +42,7 @@ pub struct RegistrationRequest {
     #[schema(example = "alice@example.com")]
     pub email: String,
     /// 8–256 characters, not a common password, not the username or e-mail.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     pub password_confirmation: String,
 }
@@ -172,10 +173,13 @@ pub struct DirectoryParams {
     /// Case-insensitive prefix of the username.
     pub q: Option<String>,
     /// `username` (default), `-username`, `date_joined` or `-date_joined`.
+    #[param(pattern = r"^-?(username|date_joined)$")]
     pub sort: Option<String>,
     /// From 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
     /// 1 to 100; 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
 }
 

@@ -113,6 +113,7 @@ async fn update_me(
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
     pub current_password: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     pub password_confirmation: String,
 }

@@ -98,16 +98,19 @@ impl Sanction {
 #[serde(deny_unknown_fields)]
 pub struct SanctionRequestBody {
     /// `read_only`, `ban`, `lift_read_only` or `lift_ban`.
-    #[schema(example = "ban")]
+    #[schema(example = "ban", pattern = r"^(read_only|ban|lift_read_only|lift_ban)$")]
     pub kind: String,
-    /// Shown to the member and to services; 1–1,000 characters.
+    /// Shown to the member and to services; 1–1,000 characters, not all white space.
+    #[schema(min_length = 1, max_length = 1000, pattern = "{filled}")]
     pub reason: String,
     /// Shown to staff only; at most 2,000 characters.
+    #[schema(max_length = 2000)]
     pub private_note: Option<String>,
     /// `30m`, `1d12h`, `1w2d3h4m5s` or ISO 8601 (`P1D`); absent: permanent. Not for lifts.
     #[schema(example = "1d")]
     pub duration: Option<String>,
-    /// Scope, such as `forum:42`; absent: everywhere. 1–200 characters.
+    /// Scope, such as `forum:42`; absent: everywhere. 1–200 characters, no control characters.
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$")]
     pub resource: Option<String>,
 }
 
@@ -197,11 +200,16 @@ pub struct SanctionListParams {
     /// Only sanctions running now.
     pub active: Option<bool>,
     /// `read_only`, `ban`, `lift_read_only` or `lift_ban`.
+    #[param(pattern = r"^(read_only|ban|lift_read_only|lift_ban)$")]
     pub kind: Option<String>,
+    /// 1–200 characters, no control characters.
+    #[param(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$")]
     pub resource: Option<String>,
     /// The moderator, by id or username.
     pub moderator: Option<String>,
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
 }
 
@@ -311,7 +319,8 @@ fn parse_id(text: &str) -> Result<i64, AppError> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndRequest {
-    /// Why; 1–1,000 characters.
+    /// Why; 1–1,000 characters, not all white space.
+    #[schema(min_length = 1, max_length = 1000, pattern = "{filled}")]
     pub reason: String,
 }
 

@@ -29,6 +29,8 @@ pub fn configure(config: &mut impl Routes) {
 #[into_params(parameter_in = Query)]
 pub struct StatusParams {
     /// The resource asked about, such as `forum:42`: global sanctions and this resource's count.
+    /// 1–200 characters, no control characters.
+    #[param(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$")]
     pub resource: Option<String>,
 }
 
@@ -164,7 +166,7 @@ async fn status(
 #[derive(Clone, Deserialize, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum AskedMember {
-    Id(i64),
+    Id(#[serde(deserialize_with = "crate::input::integer")] i64),
     Text(String),
 }
 
@@ -174,7 +176,8 @@ pub struct BatchRequest {
     /// Up to 1,000 members: numeric ids (as numbers or strings) or usernames.
     #[schema(max_items = 1000, example = json!([42, "alice"]))]
     pub members: Vec<AskedMember>,
-    /// The resource asked about; global sanctions always count.
+    /// The resource asked about; global sanctions always count. 1–200 characters, no control characters.
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$")]
     pub resource: Option<String>,
 }
 

@@ -30,7 +30,9 @@ pub struct AuditParams {
     pub target: Option<String>,
     /// Such as `sanction.applied`, `member.ips_viewed`, `member.roles_changed`.
     pub action: Option<String>,
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
 }
 

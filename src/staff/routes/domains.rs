@@ -27,7 +27,9 @@ pub fn configure(config: &mut impl Routes) {
 pub struct DomainParams {
     /// Prefix of the domain.
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
 }
 
@@ -73,7 +75,11 @@ async fn list_domains(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainRequest {
-    #[schema(example = "spam.example")]
+    /// A domain, in any case, with at most one trailing dot: its subdomains are refused too.
+    #[schema(
+        example = "spam.example",
+        pattern = r"^(?=.{1,253}\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+    )]
     pub domain: String,
 }
 

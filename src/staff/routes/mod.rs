@@ -137,6 +137,26 @@ async fn member_ips(
     })
 }
 
+/// An IPv4 or IPv6 address, as a path names it (no network, no zone).
+pub struct IpAddress;
+
+impl utoipa::PartialSchema for IpAddress {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        let address = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        OneOfBuilder::new()
+            .item(address(KnownFormat::Ipv4))
+            .item(address(KnownFormat::Ipv6))
+            .into()
+    }
+}
+
+impl ToSchema for IpAddress {}
+
 #[derive(Serialize, ToSchema)]
 pub struct MemberSeen {
     pub member: MemberRef,
@@ -170,7 +190,7 @@ problems!(
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
-    params(("ip" = String, Path, description = "An IPv4 or IPv6 address."), PageParams),
+    params(("ip" = inline(IpAddress), Path, description = "An IPv4 or IPv6 address."), PageParams),
     responses(
         (status = 200, description = "A page of the members seen there, most recent first.", body = MembersAtIp, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
         MembersAtIpProblems,
@@ -296,7 +316,7 @@ async fn list_groups(
 #[serde(deny_unknown_fields)]
 pub struct GroupRequest {
     /// 1–50 characters of a–z, 0–9, `_` and `-`.
-    #[schema(example = "bots")]
+    #[schema(example = "bots", pattern = r"^[a-z0-9_-]{1,50}$")]
     pub name: String,
 }
 

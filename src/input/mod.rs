@@ -4,6 +4,8 @@
 //! of them: text holding U+0000 is refused as input, since PostgreSQL text
 //! cannot store it and a query carrying it would fail as a server error.
 
+mod text;
+
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
@@ -11,6 +13,8 @@ use futures_util::{FutureExt, StreamExt};
 use serde::de::DeserializeOwned;
 
 use serde_path_to_error::Segment;
+
+pub use text::{FILLED, integer, is_blank};
 
 use crate::error::{Answer, Answers, AppError, ErrorCode, FieldCode, FieldError};
 
@@ -120,7 +124,7 @@ fn json_body<T: DeserializeOwned + 'static>(
     Box::pin(async move {
         let body = read(&request, &mut payload).await?;
         match if_empty {
-            Some(default) if body.iter().all(u8::is_ascii_whitespace) => Ok(default()),
+            Some(default) if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" => Ok(default()),
             _ => parse(&request, &body),
         }
     })
@@ -208,7 +212,7 @@ fn shape_error(error: serde_path_to_error::Error<serde_json::Error>, body: &[u8]
         FieldCode::UnknownField
     } else if message.starts_with("unknown variant") {
         FieldCode::InvalidChoice
-    } else if message.starts_with("invalid value: integer") {
+    } else if message.starts_with("invalid value: integer") || message.starts_with("invalid value: floating point") {
         FieldCode::OutOfRange
     } else if message.starts_with("invalid type")
         || message.starts_with("data did not match any variant")
@@ -399,6 +403,27 @@ mod tests {
         );
         assert_eq!(refusal(r#"{"colour": 1}"#), ("colour".into(), "unknown_field"));
         assert_eq!(refusal("[]"), ("body".into(), "invalid_type"));
+    }
+
+    #[test]
+    fn integers_are_counted_as_json_schema_counts_them() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Number {
+            #[serde(deserialize_with = "integer")]
+            n: i64,
+        }
+        let read = |body: &str| parse_json::<Number>(body.as_bytes()).map(|number| number.n);
+        assert_eq!(read(r#"{"n": -10.0}"#).ok(), Some(-10));
+        assert_eq!(read(r#"{"n": 7}"#).ok(), Some(7));
+        assert_eq!(read(r#"{"n": -9223372036854775808}"#).ok(), Some(i64::MIN));
+        let code = |body: &str| match read(body) {
+            Err(AppError::Validation(errors)) => errors[0].code.as_str(),
+            other => panic!("{body}: {other:?}"),
+        };
+        assert_eq!(code(r#"{"n": 1.5}"#), "invalid_type");
+        assert_eq!(code(r#"{"n": 9223372036854775808}"#), "out_of_range");
+        assert_eq!(code(r#"{"n": 1e19}"#), "out_of_range");
+        assert_eq!(code(r#"{"n": "7"}"#), "invalid_type");
     }
 
     #[test]

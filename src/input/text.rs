@@ -1,0 +1,84 @@
+//! Rules for the text and numbers a request carries, shared by the parsers
+//! of every domain and written into the OpenAPI document.
+
+/// Text that holds something besides white space (and no U+0000), as a
+/// pattern the OpenAPI document gives such fields. The class lists Unicode's
+/// White_Space characters, the ones `is_blank` skips, so that JavaScript and
+/// Python validators read it as the server does.
+pub const FILLED: &str =
+    r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$";
+
+/// Text that is empty or only white space: what `FILLED` refuses.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(char::is_whitespace)
+}
+
+/// An integer as JSON Schema counts them, `5.0` as well as `5`: the type the
+/// document gives integer fields (`#[serde(deserialize_with = "integer")]`).
+pub fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    use serde::de::{Error, Unexpected};
+    struct Integer;
+    impl serde::de::Visitor<'_> for Integer {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i64, E> {
+            // 2^63 is exact as a float; -2^63 is refused too, since a float
+            // that rounded to it may have been below it (i64::MIN itself
+            // arrives as an integer).
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+            if v.fract() != 0.0 {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            } else if -LIMIT < v && v < LIMIT {
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(Integer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The pattern the document gives filled fields, read by a regex
+        /// engine, agrees with the server's own test on any text.
+        #[test]
+        fn the_filled_pattern_is_the_server_s_rule(text in "[\\x{1}-\\x{3001} \\u{85}\\u{a0}\\u{1680}\\u{2000}-\\u{200b}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}\\u{feff}]{0,4}") {
+            let filled = regex::Regex::new(FILLED).unwrap();
+            proptest::prop_assert_eq!(filled.is_match(&text), !is_blank(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn the_filled_pattern_refuses_white_space_and_nul() {
+        let filled = regex::Regex::new(FILLED).unwrap();
+        for blank in [
+            "",
+            " ",
+            "\t\n\r\u{b}\u{c}",
+            "\u{85}\u{a0}\u{3000}",
+            "\u{2000}\u{200a}\u{2028}",
+        ] {
+            assert!(!filled.is_match(blank) && is_blank(blank), "{blank:?}");
+        }
+        for text in ["a", " a ", "\u{feff}", "\u{200b}", "\u{1c}"] {
+            assert!(filled.is_match(text) && !is_blank(text), "{text:?}");
+        }
+        assert!(!filled.is_match("a\u{0}"));
+    }
+}
