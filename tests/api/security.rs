@@ -50,7 +50,11 @@ async fn reset_token(app: &TestApp, email: &str, nth: usize) -> String {
             .skip(1)
             .any(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
     };
-    let mail = mails[..nth].iter().rev().find(|mail| with_token(&mail.text)).expect("a reset link");
+    let mail = mails[..nth]
+        .iter()
+        .rev()
+        .find(|mail| with_token(&mail.text))
+        .expect("a reset link");
     link_token(&mail.text, "password-reset/")
 }
 
