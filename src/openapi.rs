@@ -173,7 +173,10 @@ pub const NO_NUL: &str = r"^[^\u0000]*$";
 /// Patterns too long to repeat in each field's `#[schema(pattern = ...)]`,
 /// which takes a literal only: a field names one, and `write_text_rules`
 /// writes it out.
-const NAMED_PATTERNS: &[(&str, &str)] = &[("{filled}", crate::input::FILLED)];
+const NAMED_PATTERNS: &[(&str, &str)] = &[
+    ("{filled}", crate::input::FILLED),
+    ("{web_url_or_empty}", crate::input::WEB_URL_OR_EMPTY),
+];
 
 /// Writes the text rules into every string of every request — bodies, query
 /// strings and paths: a named pattern is written out, and a string with no

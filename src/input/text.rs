@@ -8,6 +8,26 @@
 pub const FILLED: &str =
     r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$";
 
+/// An http(s) address as profiles take it: a host name (no user, no IP
+/// literal), an optional port, then any printable ASCII. Stricter than
+/// WHATWG's parser on purpose: one regular expression, the same in the
+/// document and in `is_web_url`, so that a client validates as the server.
+macro_rules! web_url {
+    () => {
+        r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?([/?#][!-~]*)?$"
+    };
+}
+const WEB_URL: &str = web_url!();
+/// `WEB_URL`, or nothing: what profile address fields take.
+pub const WEB_URL_OR_EMPTY: &str = concat!(r"^$|", web_url!());
+
+pub fn is_web_url(text: &str) -> bool {
+    // Valid, as `web_addresses` shows: were it not, every address would be refused.
+    static WEB: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(WEB_URL).ok());
+    WEB.as_ref().is_some_and(|web| web.is_match(text))
+}
+
 /// Text that is empty or only white space: what `FILLED` refuses.
 pub fn is_blank(text: &str) -> bool {
     text.chars().all(char::is_whitespace)
@@ -61,6 +81,29 @@ mod tests {
         fn the_filled_pattern_is_the_server_s_rule(text in "[\\x{1}-\\x{3001} \\u{85}\\u{a0}\\u{1680}\\u{2000}-\\u{200b}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}\\u{feff}]{0,4}") {
             let filled = regex::Regex::new(FILLED).unwrap();
             proptest::prop_assert_eq!(filled.is_match(&text), !is_blank(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn web_addresses() {
+        for good in [
+            "https://example.org",
+            "http://a.b-c.example:8080/x?y=1#z",
+            "https://EXAMPLE.org/%20~",
+        ] {
+            assert!(is_web_url(good), "{good}");
+        }
+        for bad in [
+            "",
+            " https://example.org",
+            "ftp://example.org",
+            "https://",
+            "https://-x.org",
+            "https://a b",
+            "https://x/é",
+            "javascript:alert(1)",
+        ] {
+            assert!(!is_web_url(bad), "{bad}");
         }
     }
 

@@ -5,6 +5,7 @@
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
+use crate::input::is_web_url;
 
 mod credentials;
 
@@ -153,8 +154,8 @@ impl ProfileChanges {
         *self == Self::default()
     }
 
-    /// Checks every field, reporting all problems together; URLs are trimmed.
-    pub fn checked(mut self) -> Result<Self, Vec<FieldError>> {
+    /// Checks every field, reporting all problems together.
+    pub fn checked(self) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut limit = |field: &str, value: &Option<String>, max: usize| {
             if value.as_ref().is_some_and(|v| v.chars().count() > max) {
@@ -169,24 +170,21 @@ impl ProfileChanges {
         limit("signature", &self.signature, SIGNATURE_MAX_CHARS);
         limit("website", &self.website, URL_MAX_CHARS);
         limit("avatar_url", &self.avatar_url, URL_MAX_CHARS);
-        for (field, value) in [("website", &mut self.website), ("avatar_url", &mut self.avatar_url)] {
-            if let Some(url) = value {
-                *url = url.trim().to_string();
-                if !url.is_empty() && url.chars().count() <= URL_MAX_CHARS && !is_web_url(url) {
-                    errors.push(FieldError::new(
-                        field,
-                        FieldCode::InvalidUrl,
-                        "Give an http:// or https:// address, or an empty string.",
-                    ));
-                }
+        for (field, value) in [("website", &self.website), ("avatar_url", &self.avatar_url)] {
+            if let Some(url) = value
+                && !url.is_empty()
+                && url.chars().count() <= URL_MAX_CHARS
+                && !is_web_url(url)
+            {
+                errors.push(FieldError::new(
+                    field,
+                    FieldCode::InvalidUrl,
+                    "Give an http:// or https:// address, or an empty string.",
+                ));
             }
         }
         if errors.is_empty() { Ok(self) } else { Err(errors) }
     }
-}
-
-fn is_web_url(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
 }
 
 /// How a path names a member: by numeric id or by username.

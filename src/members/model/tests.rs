@@ -141,6 +141,7 @@ fn profile_changes_are_checked_together() {
         biography: Some("b".repeat(2_001)),
         signature: Some("s".repeat(501)),
         website: Some("javascript:alert(1)".into()),
+        // Taken as sent, as the document's pattern reads it: no trimming.
         avatar_url: Some(" https://img.example.com/a.png ".into()),
         ..Default::default()
     };
@@ -156,10 +157,11 @@ fn profile_changes_are_checked_together() {
             ("biography".to_string(), "too_long".to_string()),
             ("signature".to_string(), "too_long".to_string()),
             ("website".to_string(), "invalid_url".to_string()),
+            ("avatar_url".to_string(), "invalid_url".to_string()),
         ]
     );
     let ok = ProfileChanges {
-        avatar_url: Some(" https://img.example.com/a.png ".into()),
+        avatar_url: Some("https://img.example.com/a.png".into()),
         website: Some(String::new()),
         ..Default::default()
     };

@@ -59,12 +59,16 @@ async fn me(state: web::Data<AppState>, caller: Caller) -> Result<web::Json<OwnA
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     /// At most 2,000 characters.
+    #[schema(max_length = 2000)]
     pub biography: Option<String>,
     /// An http(s) URL of at most 2,000 characters, or empty.
+    #[schema(max_length = 2000, pattern = "{web_url_or_empty}")]
     pub website: Option<String>,
     /// An http(s) URL of at most 2,000 characters; empty means the Gravatar.
+    #[schema(max_length = 2000, pattern = "{web_url_or_empty}")]
     pub avatar_url: Option<String>,
     /// At most 500 characters.
+    #[schema(max_length = 500)]
     pub signature: Option<String>,
     pub locale: Option<Locale>,
     pub show_email: Option<bool>,
