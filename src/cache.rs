@@ -98,6 +98,9 @@ impl CachedClient {
 pub struct MemberCache {
     /// Memory is trusted until this many milliseconds after `started`; 0: not.
     trusted_until: AtomicU64,
+    /// Heartbeats heard: once two more are, every change committed before
+    /// has reached memory (a test's way to wait for its own writes).
+    heartbeats: AtomicU64,
     started: Instant,
     epoch: AtomicU64,
     generations: AtomicU64,
@@ -122,6 +125,7 @@ impl MemberCache {
     pub fn new(lookups: IntCounterVec) -> Self {
         Self {
             trusted_until: AtomicU64::new(0),
+            heartbeats: AtomicU64::new(0),
             started: Instant::now(),
             epoch: AtomicU64::new(0),
             generations: AtomicU64::new(0),
@@ -149,6 +153,10 @@ impl MemberCache {
     /// has heard its first heartbeat.
     pub fn trusted(&self) -> bool {
         self.millis() < self.trusted_until.load(Ordering::SeqCst)
+    }
+
+    pub fn heartbeats_heard(&self) -> u64 {
+        self.heartbeats.load(Ordering::SeqCst)
     }
 
     pub fn clear(&self) {
@@ -231,6 +239,7 @@ impl ChangeSink for MemberCache {
         if !self.trusted() {
             self.clear();
         }
+        self.heartbeats.fetch_add(1, Ordering::SeqCst);
         let until = self.millis().saturating_add(TRUST_PER_HEARTBEAT.as_millis() as u64);
         self.trusted_until.store(until, Ordering::SeqCst);
     }

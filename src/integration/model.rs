@@ -5,7 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::duration::Duration;
 use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
 use crate::events::model::EventType;
 use crate::input::is_blank;
@@ -111,6 +110,20 @@ pub struct EventQuery {
     pub limit: i64,
 }
 
+/// `wait` in seconds, `1s` to `60s`: the one form the document's pattern
+/// states exactly (the whole duration grammar, bounded at a minute, is not a
+/// regular expression anyone would check).
+fn wait_seconds(text: &str) -> Option<u64> {
+    let digits = text.strip_suffix('s')?;
+    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits
+        .parse()
+        .ok()
+        .filter(|seconds| (1..=MAX_WAIT_SECS).contains(seconds))
+}
+
 impl EventQuery {
     pub fn parse(
         after: Option<&str>,
@@ -148,14 +161,14 @@ impl EventQuery {
         }
         let wait = match wait {
             None => None,
-            Some(text) => match Duration::parse(text) {
-                Ok(d) if d.as_secs() <= MAX_WAIT_SECS => Some(d.to_std()),
-                Ok(_) => {
-                    errors.push(FieldError::new("wait", FieldCode::TooLong, "Wait at most 60 seconds."));
-                    None
-                }
-                Err(e) => {
-                    errors.push(FieldError::new("wait", FieldCode::Invalid, e.to_string()));
+            Some(text) => match wait_seconds(text) {
+                Some(seconds) => Some(std::time::Duration::from_secs(seconds)),
+                None => {
+                    errors.push(FieldError::new(
+                        "wait",
+                        FieldCode::Invalid,
+                        "Wait 1s to 60s, in whole seconds (like 30s).",
+                    ));
                     None
                 }
             },
@@ -219,6 +232,16 @@ mod tests {
         assert_eq!(a.text.len(), KEY_PREFIX.len() + 43);
         assert!(a.text.starts_with(&a.prefix()));
         assert_ne!(hash_key(&a.text), hash_key(&b.text));
+    }
+
+    #[test]
+    fn waits_are_whole_seconds_up_to_a_minute() {
+        for (text, seconds) in [("1s", Some(1)), ("30s", Some(30)), ("60s", Some(60))] {
+            assert_eq!(wait_seconds(text), seconds, "{text}");
+        }
+        for bad in ["0s", "61s", "030s", "1m", "s", "30", " 30s", "30S", "+3s", "-1s"] {
+            assert_eq!(wait_seconds(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -194,7 +194,8 @@ pub struct EventParams {
     pub after: Option<String>,
     /// Comma-separated event types, such as `sanction.applied,member.unregistered`.
     pub types: Option<String>,
-    /// Hold the request up to this long (at most 60 s, like `30s`) until an event arrives.
+    /// Hold the request up to this long, `1s` to `60s`, until an event arrives.
+    #[param(pattern = r"^([1-9]|[1-5][0-9]|60)s$")]
     pub wait: Option<String>,
     /// At most this many events (1–1,000; 100 by default).
     #[param(minimum = 1, maximum = 1000)]

@@ -324,6 +324,18 @@ impl TestApp {
         Response { status, headers, body }
     }
 
+    /// Waits until every change committed so far has reached the server's
+    /// memory: the listener hears notifications in commit order, so two more
+    /// heartbeats (the first may have been sent before the commit) suffice.
+    pub async fn caught_up(&self) {
+        let heard = self.state.cache.heartbeats_heard();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.state.cache.heartbeats_heard() < heard + 2 {
+            assert!(std::time::Instant::now() < deadline, "the listener hears no heartbeat");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
         self.request(Method::GET, path, token, None).await
     }

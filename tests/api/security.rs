@@ -1062,6 +1062,9 @@ async fn cached_keys_have_a_maximum_age() {
         .await;
     let key = key.body["key"].as_str().unwrap().to_string();
     let status = "/v1/members/boss/status";
+    // The key's creation is announced: heard after the key was cached, it
+    // would drop it, and the revoked key would be read afresh below.
+    app.caught_up().await;
     assert_eq!(app.get(status, Some(&key)).await.status, StatusCode::OK);
     // Revoked with the triggers off: no announcement, as if it were lost.
     let mut conn = app.db();
