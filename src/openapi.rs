@@ -173,10 +173,15 @@ pub const NO_NUL: &str = r"^[^\u0000]*$";
 /// Patterns too long to repeat in each field's `#[schema(pattern = ...)]`,
 /// which takes a literal only: a field names one, and `write_text_rules`
 /// writes it out.
-const NAMED_PATTERNS: &[(&str, &str)] = &[
-    ("{filled}", crate::input::FILLED),
-    ("{web_url_or_empty}", crate::input::WEB_URL_OR_EMPTY),
-];
+fn named_pattern(name: &str) -> Option<String> {
+    match name {
+        "{filled}" => Some(crate::input::FILLED.to_string()),
+        "{web_url_or_empty}" => Some(crate::input::WEB_URL_OR_EMPTY.to_string()),
+        "{duration}" => Some(crate::duration::pattern()),
+        "{event_types}" => Some(event_types_pattern()),
+        _ => None,
+    }
+}
 
 /// Writes the text rules into every string of every request — bodies, query
 /// strings and paths: a named pattern is written out, and a string with no
@@ -225,6 +230,18 @@ pub fn write_text_rules(document: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// A comma-separated list of event types, as `EventQuery::parse` reads it:
+/// each item trimmed (white space as `str::trim` knows it), empty ones skipped.
+fn event_types_pattern() -> String {
+    const SPACE: &str = r"[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*";
+    let names: Vec<String> = crate::events::model::EventType::ALL
+        .iter()
+        .map(|t| t.as_str().replace('.', r"\."))
+        .collect();
+    let item = format!("{SPACE}(?:{})?{SPACE}", names.join("|"));
+    format!("^{item}(?:,{item})*$")
+}
+
 fn write_rules(schema: &mut RefOr<Schema>, components: &mut Vec<String>) {
     let schema = match schema {
         RefOr::Ref(reference) => {
@@ -241,11 +258,8 @@ fn write_rules(schema: &mut RefOr<Schema>, components: &mut Vec<String>) {
                 SchemaType::Array(types) => types.contains(&Type::String),
                 _ => false,
             };
-            if let Some((_, pattern)) = NAMED_PATTERNS
-                .iter()
-                .find(|(name, _)| object.pattern.as_deref() == Some(name))
-            {
-                object.pattern = Some(pattern.to_string());
+            if let Some(pattern) = object.pattern.as_deref().and_then(named_pattern) {
+                object.pattern = Some(pattern);
             } else if is_string && object.pattern.is_none() && object.enum_values.is_none() {
                 object.pattern = Some(NO_NUL.to_string());
             }

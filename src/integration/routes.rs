@@ -193,6 +193,7 @@ pub struct EventParams {
     #[param(pattern = r"^[0-9]{0,18}$")]
     pub after: Option<String>,
     /// Comma-separated event types, such as `sanction.applied,member.unregistered`.
+    #[param(pattern = "{event_types}")]
     pub types: Option<String>,
     /// Hold the request up to this long, `1s` to `60s`, until an event arrives.
     #[param(pattern = r"^([1-9]|[1-5][0-9]|60)s$")]

@@ -145,3 +145,27 @@ async fn a_value_of_the_wrong_type_is_refused_on_its_own_field_in_every_body() {
         failures.join("\n")
     );
 }
+
+/// The pattern the document gives `types` accepts what the server does.
+#[test]
+fn the_event_types_pattern_reads_as_the_server_does() {
+    let document = committed();
+    let parameters = document["paths"]["/v1/events"]["get"]["parameters"].as_array().unwrap();
+    let types = parameters.iter().find(|p| p["name"] == "types").unwrap();
+    let pattern = regex::Regex::new(types["schema"]["pattern"].as_str().unwrap()).unwrap();
+    for text in [
+        "",
+        "sanction.applied",
+        " member.registered , sanction.applied",
+        ",,",
+        "sanction.applied,",
+        "\u{3000}member.activated\t",
+        "nope",
+        "sanction_applied",
+        "sanction.applied;member.registered",
+        "sanction.appliedx",
+    ] {
+        let parsed = memberd::integration::model::EventQuery::parse(None, Some(text), None, None);
+        assert_eq!(pattern.is_match(text), parsed.is_ok(), "{text:?}");
+    }
+}

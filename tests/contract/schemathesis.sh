@@ -48,7 +48,7 @@ curl -sf -X POST "$API/v1/service-clients" -H "authorization: Bearer $TOKEN" -H 
 
 run() {
     "$VENV/bin/st" --config-file tests/contract/schemathesis.toml run "$API/v1/openapi.json" \
-        --checks all --max-examples "${FUZZ_EXAMPLES:-50}" --seed "${FUZZ_SEED:-1}" "$@"
+        --checks all --max-examples "${FUZZ_EXAMPLES:-50}" --seed "${FUZZ_SEED:-1}" --workers 4 "$@"
 }
 status=0
 run -H "Authorization: Bearer $TOKEN" --exclude-path /v1/auth/logout || status=$?

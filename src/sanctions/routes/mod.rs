@@ -107,7 +107,8 @@ pub struct SanctionRequestBody {
     #[schema(max_length = 2000)]
     pub private_note: Option<String>,
     /// `30m`, `1d12h`, `1w2d3h4m5s` or ISO 8601 (`P1D`); absent: permanent. Not for lifts.
-    #[schema(example = "1d")]
+    /// Not zero; numbers of at most 3 digits for weeks, 4 for days, 5 for hours, 7 for minutes, 8 for seconds.
+    #[schema(example = "1d", pattern = "{duration}")]
     pub duration: Option<String>,
     /// Scope, such as `forum:42`; absent: everywhere. 1–200 characters, no control characters.
     #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]{1,200}$")]
