@@ -124,7 +124,7 @@ fn parse_units(text: &str, units: &[(char, u64, usize)]) -> Option<u64> {
 /// white space around (`parse` trims it), then either form with at least one
 /// number that is not zero.
 pub fn pattern() -> String {
-    const SPACE: &str = r"[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*";
+    use crate::input::SPACES;
     let unit = |(letter, _, _): (char, u64, usize)| format!("[{}{}]", letter, letter.to_ascii_uppercase());
     let any = |u: (char, u64, usize)| format!("[0-9]{{1,{}}}{}", u.2, unit(u));
     let zero = |u: (char, u64, usize)| format!("0{{1,{}}}{}", u.2, unit(u));
@@ -168,7 +168,7 @@ pub fn pattern() -> String {
     for first in some_nonzero(time) {
         forms.push(format!("[pP]{zeros}[tT]{first}"));
     }
-    format!("^{SPACE}(?:{}){SPACE}$", forms.join("|"))
+    format!("^{SPACES}(?:{}){SPACES}$", forms.join("|"))
 }
 
 /// ISO 8601 durations without years and months, whose length depends on the

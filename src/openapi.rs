@@ -168,7 +168,7 @@ fn problem_response(status: u16, codes: &BTreeMap<ErrorCode, Vec<&'static str>>)
 /// What every string a request carries must match unless it has a stricter
 /// pattern: `input.rs` refuses U+0000 in any text, since PostgreSQL text
 /// cannot hold it.
-pub const NO_NUL: &str = r"^[^\u0000]*$";
+const NO_NUL: &str = r"^[^\u0000]*$";
 
 /// Patterns too long to repeat in each field's `#[schema(pattern = ...)]`,
 /// which takes a literal only: a field names one, and `write_text_rules`
@@ -178,7 +178,7 @@ fn named_pattern(name: &str) -> Option<String> {
         "{filled}" => Some(crate::input::FILLED.to_string()),
         "{web_url_or_empty}" => Some(crate::input::WEB_URL_OR_EMPTY.to_string()),
         "{duration}" => Some(crate::duration::pattern()),
-        "{event_types}" => Some(event_types_pattern()),
+        "{event_types}" => Some(crate::integration::model::EventQuery::types_pattern()),
         _ => None,
     }
 }
@@ -228,18 +228,6 @@ pub fn write_text_rules(document: &mut utoipa::openapi::OpenApi) {
             write_rules(schema, &mut components);
         }
     }
-}
-
-/// A comma-separated list of event types, as `EventQuery::parse` reads it:
-/// each item trimmed (white space as `str::trim` knows it), empty ones skipped.
-fn event_types_pattern() -> String {
-    const SPACE: &str = r"[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*";
-    let names: Vec<String> = crate::events::model::EventType::ALL
-        .iter()
-        .map(|t| t.as_str().replace('.', r"\."))
-        .collect();
-    let item = format!("{SPACE}(?:{})?{SPACE}", names.join("|"));
-    format!("^{item}(?:,{item})*$")
 }
 
 fn write_rules(schema: &mut RefOr<Schema>, components: &mut Vec<String>) {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use serde_path_to_error::Segment;
 
-pub use text::{FILLED, WEB_URL_OR_EMPTY, integer, is_blank, is_web_url};
+pub use text::{FILLED, SPACES, WEB_URL_OR_EMPTY, integer, is_blank, is_web_url};
 
 use crate::error::{Answer, Answers, AppError, ErrorCode, FieldCode, FieldError};
 
@@ -144,11 +144,20 @@ fn parse<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -> Result<T, A
     parse_json(body)
 }
 
+/// Parses at full speed; only a body that fails is read again with its path
+/// tracked, to name the field (a body is at most 64 KiB).
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    let error = match serde_json::from_slice::<T>(body) {
+        Ok(value) => return Ok(value),
+        Err(error) if error.is_eof() || error.is_io() => return Err(malformed(error)),
+        Err(error) => error,
+    };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| shape_error(error, body))?;
-    deserializer.end().map_err(malformed)?;
-    Ok(value)
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Err(error) => Err(shape_error(error, body)),
+        // Read whole the second time: what failed was the end (trailing text).
+        Ok(_) => Err(malformed(error)),
+    }
 }
 
 fn malformed(error: serde_json::Error) -> AppError {

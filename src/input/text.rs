@@ -1,12 +1,23 @@
 //! Rules for the text and numbers a request carries, shared by the parsers
 //! of every domain and written into the OpenAPI document.
 
+/// Unicode's White_Space characters, those `char::is_whitespace` and
+/// `str::trim` know, as the inside of a regular-expression class that
+/// JavaScript, Python and Rust read alike (their own `\s` differ).
+macro_rules! white_space {
+    () => {
+        r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    };
+}
+
+/// Any white space, as `str::trim` would take away.
+pub const SPACES: &str = concat!("[", white_space!(), "]*");
+
 /// Text that holds something besides white space (and no U+0000), as a
 /// pattern the OpenAPI document gives such fields. The class lists Unicode's
 /// White_Space characters, the ones `is_blank` skips, so that JavaScript and
 /// Python validators read it as the server does.
-pub const FILLED: &str =
-    r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$";
+pub const FILLED: &str = concat!(r"^[^\u0000]*[^\u0000", white_space!(), r"][^\u0000]*$");
 
 /// An http(s) address as profiles take it: a host name (no user, no IP
 /// literal), an optional port, then any printable ASCII. Stricter than

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
 use crate::events::model::EventType;
-use crate::input::is_blank;
+use crate::input::{SPACES, is_blank};
 use crate::random::os_bytes;
 
 /// What a key lets its service do.
@@ -125,6 +125,15 @@ fn wait_seconds(text: &str) -> Option<u64> {
 }
 
 impl EventQuery {
+    /// What `parse` accepts as `types`, as a regular expression for the
+    /// OpenAPI document: names separated by commas, each trimmed (white space
+    /// as `str::trim` knows it), empty ones skipped.
+    pub fn types_pattern() -> String {
+        let names: Vec<String> = EventType::ALL.iter().map(|t| t.as_str().replace('.', r"\.")).collect();
+        let item = format!("{SPACES}(?:{})?{SPACES}", names.join("|"));
+        format!("^{item}(?:,{item})*$")
+    }
+
     pub fn parse(
         after: Option<&str>,
         type_names: Option<&str>,

@@ -39,11 +39,7 @@ pub async fn create_client(
 }
 
 pub async fn list_clients(state: &AppState, page: Page) -> Result<Paged<ClientRow>, AppError> {
-    let (rows, total) = state
-        .db
-        .run(move |conn| store::list(conn, page.offset(), page.per_page))
-        .await?;
-    Ok(Paged::new(rows, page, total))
+    state.db.run(move |conn| store::list(conn, page)).await
 }
 
 /// Revokes a client's key: it stops working at once, on every replica.

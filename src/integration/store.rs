@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::error::AppError;
 use crate::integration::model::{ApiKey, Scope, hash_key};
+use crate::pagination::{Page, Paged};
 use crate::schema::service_clients;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -47,15 +48,15 @@ pub fn insert(
 }
 
 /// A page of the clients, oldest first, and how many there are.
-pub fn list(conn: &mut PgConnection, offset: i64, limit: i64) -> Result<(Vec<ClientRow>, i64), AppError> {
+pub fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<ClientRow>, AppError> {
     let total = service_clients::table.count().get_result(conn)?;
     let rows = service_clients::table
         .order(service_clients::id.asc())
-        .offset(offset)
-        .limit(limit)
+        .offset(page.offset())
+        .limit(page.per_page)
         .select(ClientRow::as_select())
         .load(conn)?;
-    Ok((rows, total))
+    Ok(Paged::new(rows, page, total))
 }
 
 pub fn revoke(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {

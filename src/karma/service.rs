@@ -60,18 +60,15 @@ pub async fn history(state: &AppState, target: MemberKey, page: Page) -> Result<
         .db
         .run(move |conn| {
             let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let (rows, count) = store::of_member(conn, target.id, page.offset(), page.per_page)?;
+            let notes = store::of_member(conn, target.id, page)?;
             let karma = store::total(conn, target.id)?;
-            let authors: Vec<i64> = rows.iter().filter_map(|r| r.author_id).collect();
+            let authors: Vec<i64> = notes.items.iter().filter_map(|r| r.author_id).collect();
             let names = usernames(conn, &authors)?;
-            let views = rows
-                .into_iter()
-                .map(|row| NoteView {
-                    author_name: row.author_id.and_then(|id| names.get(&id).cloned()),
-                    row,
-                })
-                .collect();
-            Ok((Paged::new(views, page, count), karma))
+            let views = notes.map(|row| NoteView {
+                author_name: row.author_id.and_then(|id| names.get(&id).cloned()),
+                row,
+            });
+            Ok((views, karma))
         })
         .await
 }

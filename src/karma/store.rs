@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::error::AppError;
 use crate::karma::model::KarmaNote;
+use crate::pagination::{Page, Paged};
 use crate::schema::karma_notes;
 
 #[derive(Debug, Queryable, Selectable)]
@@ -39,21 +40,16 @@ pub fn insert(
 }
 
 /// A page of a member's notes, newest first, and how many there are.
-pub fn of_member(
-    conn: &mut PgConnection,
-    member_id: i64,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<NoteRow>, i64), AppError> {
+pub fn of_member(conn: &mut PgConnection, member_id: i64, page: Page) -> Result<Paged<NoteRow>, AppError> {
     let of_member = || karma_notes::table.filter(karma_notes::member_id.eq(member_id));
     let count = of_member().count().get_result(conn)?;
     let rows = of_member()
         .order((karma_notes::created_at.desc(), karma_notes::id.desc()))
-        .offset(offset)
-        .limit(limit)
+        .offset(page.offset())
+        .limit(page.per_page)
         .select(NoteRow::as_select())
         .load(conn)?;
-    Ok((rows, count))
+    Ok(Paged::new(rows, page, count))
 }
 
 pub fn total(conn: &mut PgConnection, member_id: i64) -> Result<i64, AppError> {

@@ -8,6 +8,7 @@ use crate::members::model::{
     Email, Locale, Member, MemberError, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
     domain_and_parents,
 };
+use crate::pagination::{Page, Paged};
 use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, username_history};
 
 #[derive(Queryable, Selectable)]
@@ -313,16 +314,16 @@ pub fn ips_of(conn: &mut PgConnection, id: i64) -> Result<Vec<IpRecord>, AppErro
 }
 
 /// A page of a member's addresses, most recent first, and how many there are.
-pub fn ips_page(conn: &mut PgConnection, id: i64, offset: i64, limit: i64) -> Result<(Vec<IpRecord>, i64), AppError> {
+pub fn ips_page(conn: &mut PgConnection, id: i64, page: Page) -> Result<Paged<IpRecord>, AppError> {
     let of_member = || member_ips::table.filter(member_ips::member_id.eq(id));
     let total = of_member().count().get_result(conn)?;
     let rows = of_member()
         .order((member_ips::last_seen_at.desc(), member_ips::ip.asc()))
-        .offset(offset)
-        .limit(limit)
+        .offset(page.offset())
+        .limit(page.per_page)
         .select(IpRecord::as_select())
         .load(conn)?;
-    Ok((rows, total))
+    Ok(Paged::new(rows, page, total))
 }
 
 #[derive(AsChangeset)]

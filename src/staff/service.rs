@@ -65,9 +65,9 @@ pub async fn member_ips(
         .db
         .transaction(move |conn| {
             let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let (ips, total) = members::ips_page(conn, target.id, page.offset(), page.per_page)?;
+            let ips = members::ips_page(conn, target.id, page)?;
             audit::record(conn, entry(&actor, AuditAction::MemberIpsViewed, &target), now)?;
-            Ok((target, Paged::new(ips, page, total)))
+            Ok((target, ips))
         })
         .await
 }
@@ -83,7 +83,7 @@ pub async fn members_at(
         .db
         .transaction(move |conn| {
             let network = network.to_string();
-            let (seen, total) = store::members_in_network(conn, &network, page.offset(), page.per_page)?;
+            let seen = store::members_in_network(conn, &network, page)?;
             audit::record(
                 conn,
                 AuditEntry {
@@ -93,11 +93,11 @@ pub async fn members_at(
                     target: Some(&network),
                     reason: None,
                     ip: &actor.ip,
-                    details: serde_json::json!({ "members": total, "page": page.page }),
+                    details: serde_json::json!({ "members": seen.total, "page": page.page }),
                 },
                 now,
             )?;
-            Ok(Paged::new(seen, page, total))
+            Ok(seen)
         })
         .await
 }
@@ -168,11 +168,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
 }
 
 pub async fn groups(state: &AppState, page: Page) -> Result<Paged<GroupRow>, AppError> {
-    let (rows, total) = state
-        .db
-        .run(move |conn| store::groups_with_counts(conn, page.offset(), page.per_page))
-        .await?;
-    Ok(Paged::new(rows, page, total))
+    state.db.run(move |conn| store::groups_with_counts(conn, page)).await
 }
 
 pub async fn create_group(state: &AppState, actor: Actor, name: String) -> Result<i64, AppError> {

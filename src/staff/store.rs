@@ -52,6 +52,7 @@ pub fn parse_domain_list(text: &str) -> Vec<String> {
 }
 
 use crate::error::AppError;
+use crate::pagination::{Page, Paged};
 use crate::schema::{groups, member_groups, members};
 use crate::staff::model::StaffError;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
@@ -60,12 +61,12 @@ use diesel::sql_types::{BigInt, Text, Timestamptz};
 pub type GroupRow = (i64, String, i64);
 
 /// A page of the groups by name, and how many groups there are.
-pub fn groups_with_counts(conn: &mut PgConnection, offset: i64, limit: i64) -> Result<(Vec<GroupRow>, i64), AppError> {
+pub fn groups_with_counts(conn: &mut PgConnection, page: Page) -> Result<Paged<GroupRow>, AppError> {
     let total = groups::table.count().get_result(conn)?;
     let rows: Vec<(i64, String)> = groups::table
         .order(groups::name.asc())
-        .offset(offset)
-        .limit(limit)
+        .offset(page.offset())
+        .limit(page.per_page)
         .select((groups::id, groups::name))
         .load(conn)?;
     let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
@@ -78,7 +79,7 @@ pub fn groups_with_counts(conn: &mut PgConnection, offset: i64, limit: i64) -> R
         .into_iter()
         .map(|(id, name)| (id, name, counts.iter().find(|(g, _)| *g == id).map_or(0, |(_, n)| *n)))
         .collect();
-    Ok((rows, total))
+    Ok(Paged::new(rows, page, total))
 }
 
 pub fn create_group(conn: &mut PgConnection, name: &str, now: DateTime<Utc>) -> Result<i64, AppError> {
@@ -170,12 +171,7 @@ pub struct SeenAt {
 /// Members seen at any address of `network`, most recent first.
 /// A page of the members seen in a network, most recent first, and how many
 /// there are.
-pub fn members_in_network(
-    conn: &mut PgConnection,
-    network: &str,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<SeenAt>, i64), AppError> {
+pub fn members_in_network(conn: &mut PgConnection, network: &str, page: Page) -> Result<Paged<SeenAt>, AppError> {
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]
@@ -191,10 +187,10 @@ pub fn members_in_network(
          WHERE i.ip::inet <<= $1::inet ORDER BY i.last_seen_at DESC, i.member_id, i.ip OFFSET $2 LIMIT $3",
     )
     .bind::<Text, _>(network)
-    .bind::<BigInt, _>(offset)
-    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(page.offset())
+    .bind::<BigInt, _>(page.per_page)
     .load(conn)?;
-    Ok((rows, total))
+    Ok(Paged::new(rows, page, total))
 }
 
 /// A forbidden domain and when it was added.

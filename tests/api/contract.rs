@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::helpers::TestApp;
-use crate::openapi::{committed, plausible_body, resolve};
+use crate::openapi::{committed, plausible_body, resolve, with_parameters};
 
 /// The JSON types a schema admits (`null` left out: no field is refused for
 /// being of a type the tests send).
@@ -101,15 +101,7 @@ async fn a_value_of_the_wrong_type_is_refused_on_its_own_field_in_every_body() {
                 continue;
             };
             let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
-            let target = path
-                .split('/')
-                .map(|segment| match segment {
-                    "{member}" => "target",
-                    s if s.starts_with('{') => "424242",
-                    s => s,
-                })
-                .collect::<Vec<_>>()
-                .join("/");
+            let target = with_parameters(path);
             for (field, body) in mistyped_bodies(&document, schema, &base, "") {
                 let Some(body) = body else {
                     failures.push(format!("{method} {path}: `{field}` has no type in the document"));

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
-use crate::openapi::{committed, plausible_body, resolve};
+use crate::openapi::{committed, plausible_body, resolve, with_parameters};
 
 fn counts(app: &TestApp) -> (i64, i64, i64) {
     (
@@ -346,15 +346,7 @@ async fn every_operation_refuses_hostile_input_with_a_documented_problem_and_wri
             }
             // Query strings and bodies go to the path with its parameters
             // naming a member who exists, or nothing that does.
-            let plain = path
-                .split('/')
-                .map(|segment| match segment {
-                    "{member}" => "target",
-                    s if s.starts_with('{') => "424242",
-                    s => s,
-                })
-                .collect::<Vec<_>>()
-                .join("/");
+            let plain = with_parameters(path);
             let queries = operation["parameters"]
                 .as_array()
                 .into_iter()

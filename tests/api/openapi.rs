@@ -43,6 +43,19 @@ fn plausible(document: &Value, schema: &Value) -> Value {
     }
 }
 
+/// A documented path with its parameters filled: `{member}` names the member
+/// `target` (the walks create one), every other names nothing that exists.
+pub fn with_parameters(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment {
+            "{member}" => "target",
+            s if s.starts_with('{') => "424242",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// A body of an operation's JSON schema with its required fields filled.
 pub fn plausible_body(document: &Value, operation: &Value) -> Option<Value> {
     let body = operation.get("requestBody")?;

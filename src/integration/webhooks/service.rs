@@ -220,11 +220,7 @@ pub async fn create(state: &AppState, actor: Actor, hook: NewWebhook) -> Result<
 }
 
 pub async fn list(state: &AppState, page: Page) -> Result<Paged<WebhookRow>, AppError> {
-    let (rows, total) = state
-        .db
-        .run(move |conn| store::list(conn, page.offset(), page.per_page))
-        .await?;
-    Ok(Paged::new(rows, page, total))
+    state.db.run(move |conn| store::list(conn, page)).await
 }
 
 /// Deletes a webhook and its delivery log.
@@ -247,14 +243,13 @@ pub async fn remove(state: &AppState, actor: Actor, id: &str) -> Result<(), AppE
 /// A page of a webhook's delivery attempts, newest first.
 pub async fn attempts(state: &AppState, id: &str, page: Page) -> Result<Paged<AttemptLog>, AppError> {
     let id = webhook_id(id)?;
-    let (rows, total) = state
+    state
         .db
         .run(move |conn| {
             store::find(conn, id)?.ok_or(IntegrationError::WebhookNotFound)?;
-            store::attempts(conn, id, page.offset(), page.per_page)
+            store::attempts(conn, id, page)
         })
-        .await?;
-    Ok(Paged::new(rows, page, total))
+        .await
 }
 
 /// Sends a delivery again, from the start of the retry schedule.

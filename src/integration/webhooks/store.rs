@@ -7,6 +7,7 @@ use diesel::sql_types::{BigInt, Integer, Timestamptz};
 use crate::error::AppError;
 use crate::events::EventType;
 use crate::integration::webhooks::model::retry_delay;
+use crate::pagination::{Page, Paged};
 use crate::schema::{events, webhook_attempts, webhook_deliveries, webhooks};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -46,15 +47,15 @@ pub fn insert(
 }
 
 /// A page of the webhooks, oldest first, and how many there are.
-pub fn list(conn: &mut PgConnection, offset: i64, limit: i64) -> Result<(Vec<WebhookRow>, i64), AppError> {
+pub fn list(conn: &mut PgConnection, page: Page) -> Result<Paged<WebhookRow>, AppError> {
     let total = webhooks::table.count().get_result(conn)?;
     let rows = webhooks::table
         .order(webhooks::id.asc())
-        .offset(offset)
-        .limit(limit)
+        .offset(page.offset())
+        .limit(page.per_page)
         .select(WebhookRow::as_select())
         .load(conn)?;
-    Ok((rows, total))
+    Ok(Paged::new(rows, page, total))
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<WebhookRow>, AppError> {
@@ -257,12 +258,7 @@ pub struct AttemptRow {
 pub type AttemptLog = (AttemptRow, DeliveryRow, String);
 
 /// A page of a webhook's attempts, newest first, and how many there are.
-pub fn attempts(
-    conn: &mut PgConnection,
-    webhook_id: i64,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<AttemptLog>, i64), AppError> {
+pub fn attempts(conn: &mut PgConnection, webhook_id: i64, page: Page) -> Result<Paged<AttemptLog>, AppError> {
     let of_webhook = || {
         webhook_attempts::table
             .inner_join(webhook_deliveries::table)
@@ -272,11 +268,11 @@ pub fn attempts(
     let rows = of_webhook()
         .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
         .order(webhook_attempts::id.desc())
-        .offset(offset)
-        .limit(limit)
+        .offset(page.offset())
+        .limit(page.per_page)
         .select((AttemptRow::as_select(), DeliveryRow::as_select(), events::event_type))
         .load(conn)?;
-    Ok((rows, total))
+    Ok(Paged::new(rows, page, total))
 }
 
 /// Sends a delivery again from the start of its schedule, with the same webhook-id.
