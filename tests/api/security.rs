@@ -48,7 +48,8 @@ async fn reset_token(app: &TestApp, email: &str, nth: usize) -> String {
     let with_token = |text: &str| {
         text.split("password-reset/")
             .skip(1)
-            .any(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+            // Tokens are URL-safe base64: they may start with `-` or `_`.
+            .any(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     };
     let mail = mails[..nth]
         .iter()
