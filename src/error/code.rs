@@ -37,6 +37,8 @@ macro_rules! error_codes {
 error_codes! {
     /// Input that parsed but breaks a rule; `errors` names each field.
     ValidationFailed = "validation_failed",
+    /// A directory page beyond the 10,000th match: narrow `q` instead.
+    PageTooDeep = "page_too_deep",
     /// The body is not JSON (or not UTF-8).
     MalformedJson = "malformed_json",
     /// A query parameter is not of its type, or holds U+0000.

@@ -73,6 +73,8 @@ pub enum Kind {
     Gone,
     /// It clashes with what is there.
     Conflict,
+    /// Well-formed, but more than the service will do (a page too deep).
+    Unprocessable,
     TooManyRequests {
         retry_after_secs: u64,
     },
@@ -215,6 +217,7 @@ impl ResponseError for AppError {
                 Kind::NotFound => StatusCode::NOT_FOUND,
                 Kind::Gone => StatusCode::GONE,
                 Kind::Conflict => StatusCode::CONFLICT,
+                Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
                 Kind::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             },
             Self::Banned(_) | Self::ReadOnly(_) => StatusCode::FORBIDDEN,

@@ -1,13 +1,27 @@
-//! The member directory: who is listed, and a page of them.
+//! The member directory: who is listed, a page of them, and the walk over
+//! every member that services page through by cursor.
+//!
+//! What a page costs is bounded, whatever the community's size: a page's ids
+//! come from an index alone (`members_directory_*_idx`, listed members only,
+//! bots and banned members set aside by one hashed look-up each), the rows
+//! only for those ids; the total is counted no further than [`DEPTH`], and no
+//! page starts beyond it.
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text};
 
-use crate::error::AppError;
+use crate::error::{AppError, DomainError, ErrorCode, Kind};
 use crate::members::model::{DirectorySort, Member};
-use crate::members::store::{MemberRow, lower};
+use crate::members::store::MemberRow;
 use crate::pagination::Page;
-use crate::schema::{groups, member_groups, members};
+use crate::schema::{groups, member_groups, members, sanctions};
+
+/// How many matches the directory counts and pages through; beyond them a
+/// client narrows `q`.
+pub const DEPTH: i64 = 10_000;
 
 pub struct DirectoryQuery {
     pub prefix: Option<String>,
@@ -15,58 +29,132 @@ pub struct DirectoryQuery {
     pub page: Page,
 }
 
-/// Listed members: active, not bots, not built-in, not under a running global ban.
-fn listed<'a>(
-    bot_group: &'a str,
-    prefix: Option<&'a str>,
-    now: DateTime<Utc>,
-) -> members::BoxedQuery<'a, diesel::pg::Pg> {
-    use crate::schema::sanctions;
-    let bots = member_groups::table
-        .inner_join(groups::table)
-        .filter(groups::name.eq(bot_group))
-        .select(member_groups::member_id);
-    let mut query = members::table
-        .filter(members::is_active.eq(true))
-        .filter(members::is_system.eq(false))
-        .filter(diesel::dsl::not(members::id.eq_any(bots)))
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            sanctions::table
-                .filter(sanctions::member_id.eq(members::id))
-                .filter(sanctions::kind.eq("ban"))
-                .filter(sanctions::resource.is_null())
-                .filter(sanctions::starts_at.le(now))
-                .filter(sanctions::ends_at.is_null().or(sanctions::ends_at.gt(now))),
-        )))
-        .into_boxed();
-    if let Some(prefix) = prefix {
-        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        query = query.filter(lower(members::username).like(format!("{escaped}%")).escape('\\'));
+/// A page of the directory.
+pub struct DirectoryPage {
+    pub members: Vec<Member>,
+    /// Matches, counted up to [`DEPTH`].
+    pub total: i64,
+    /// More than [`DEPTH`] members match.
+    pub capped: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("Only the first 10,000 matches can be paged through: narrow `q`.")]
+    PageTooDeep,
+}
+
+impl DomainError for DirectoryError {
+    fn kind(&self) -> Kind {
+        Kind::Unprocessable
     }
-    query
+
+    fn code(&self) -> ErrorCode {
+        ErrorCode::PageTooDeep
+    }
 }
 
-/// `count(*) OVER ()`: on every row, how many rows the query matches.
-/// Written as an expression of its own rather than a `sql` literal, which
-/// diesel never keeps as a prepared statement.
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct MatchCount;
+/// `lower(username) COLLATE "C"`: the directory's order and the key its
+/// prefix search runs on, as `members_directory_username_idx` indexes it.
+#[derive(Debug, Clone, Copy, QueryId)]
+struct UsernameKey;
 
-impl diesel::Expression for MatchCount {
-    type SqlType = diesel::sql_types::BigInt;
+impl Expression for UsernameKey {
+    type SqlType = Text;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for MatchCount {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
-        out.push_sql("count(*) OVER ()");
+impl QueryFragment<Pg> for UsernameKey {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("lower(members.username) COLLATE \"C\"");
         Ok(())
     }
 }
 
-impl<QS> diesel::SelectableExpression<QS> for MatchCount {}
-impl<QS> diesel::AppearsOnTable<QS> for MatchCount {}
-impl diesel::expression::ValidGrouping<()> for MatchCount {
+impl<QS> SelectableExpression<QS> for UsernameKey {}
+impl<QS> AppearsOnTable<QS> for UsernameKey {}
+impl diesel::expression::ValidGrouping<()> for UsernameKey {
     type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+/// `coalesce(ends_at, 'infinity') > at`, as `sanctions_global_bans_idx` indexes it.
+#[derive(Debug, Clone, Copy, QueryId)]
+struct NotEndedAt(DateTime<Utc>);
+
+impl Expression for NotEndedAt {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl QueryFragment<Pg> for NotEndedAt {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("coalesce(sanctions.ends_at, 'infinity'::timestamptz) > ");
+        out.push_bind_param::<diesel::sql_types::Timestamptz, _>(&self.0)
+    }
+}
+
+impl<QS> SelectableExpression<QS> for NotEndedAt {}
+impl<QS> AppearsOnTable<QS> for NotEndedAt {}
+impl diesel::expression::ValidGrouping<()> for NotEndedAt {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+/// `SELECT count(*) FROM (query) AS matches`: the rows of a query that is
+/// itself limited, so that counting stops at its limit.
+struct CountOf<Q>(Q);
+
+impl<Q> Query for CountOf<Q> {
+    type SqlType = BigInt;
+}
+
+impl<Q> QueryId for CountOf<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for CountOf<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT count(*) FROM (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") AS matches");
+        Ok(())
+    }
+}
+
+impl<Q> RunQueryDsl<PgConnection> for CountOf<Q> {}
+
+/// Listed members: active, not bots, not built-in, not under a running
+/// global ban. `is_active` and `is_system` are written as columns, not
+/// compared with parameters, so that the planner matches the partial indexes.
+fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>, now: DateTime<Utc>) -> members::BoxedQuery<'a, Pg> {
+    let bots = member_groups::table
+        .inner_join(groups::table)
+        .filter(groups::name.eq(bot_group))
+        .select(member_groups::member_id);
+    let banned = sanctions::table
+        .filter(sanctions::kind.eq("ban"))
+        .filter(sanctions::resource.is_null())
+        .filter(NotEndedAt(now))
+        .filter(sanctions::starts_at.le(now))
+        .select(sanctions::member_id);
+    let mut query = members::table
+        .filter(members::is_active)
+        .filter(diesel::dsl::not(members::is_system))
+        .filter(diesel::dsl::not(members::id.eq_any(bots)))
+        .filter(diesel::dsl::not(members::id.eq_any(banned)))
+        .into_boxed();
+    if let Some(prefix) = prefix {
+        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        query = query.filter(UsernameKey.like(format!("{escaped}%")).escape('\\'));
+    }
+    query
+}
+
+fn sorted(query: members::BoxedQuery<'_, Pg>, sort: DirectorySort) -> members::BoxedQuery<'_, Pg> {
+    match sort {
+        DirectorySort::Username => query.order((UsernameKey.asc(), members::id.asc())),
+        DirectorySort::UsernameDesc => query.order((UsernameKey.desc(), members::id.desc())),
+        DirectorySort::DateJoined => query.order((members::date_joined.asc(), members::id.asc())),
+        DirectorySort::DateJoinedDesc => query.order((members::date_joined.desc(), members::id.desc())),
+    }
 }
 
 pub fn directory(
@@ -74,22 +162,68 @@ pub fn directory(
     query: &DirectoryQuery,
     bot_group: &str,
     now: DateTime<Utc>,
-) -> Result<(Vec<Member>, i64), AppError> {
+) -> Result<DirectoryPage, AppError> {
     let prefix = query.prefix.as_deref();
-    // The total rides along with the page (one pass over the matches); only
-    // a page past the end needs a count of its own.
-    let rows = listed(bot_group, prefix, now).select((MemberRow::as_select(), MatchCount));
-    let rows = match query.sort {
-        DirectorySort::Username => rows.order((lower(members::username).asc(), members::id.asc())),
-        DirectorySort::UsernameDesc => rows.order((lower(members::username).desc(), members::id.desc())),
-        DirectorySort::DateJoined => rows.order((members::date_joined.asc(), members::id.asc())),
-        DirectorySort::DateJoinedDesc => rows.order((members::date_joined.desc(), members::id.desc())),
+    let offset = query.page.offset();
+    // Counted in the sort's order, which keeps the count on that index alone.
+    let count = |conn: &mut PgConnection| -> Result<i64, AppError> {
+        let first = sorted(listed(bot_group, prefix, now), query.sort)
+            .select(members::id)
+            .limit(DEPTH + 1);
+        Ok(CountOf(first).get_result(conn)?)
     };
-    let found: Vec<(MemberRow, i64)> = rows.offset(query.page.offset()).limit(query.page.per_page).load(conn)?;
-    let total = match found.first() {
-        Some((_, total)) => *total,
-        None if query.page.offset() == 0 => 0,
-        None => listed(bot_group, prefix, now).count().get_result(conn)?,
+    if offset >= DEPTH {
+        let matches = count(conn)?;
+        if matches > DEPTH {
+            return Err(DirectoryError::PageTooDeep.into());
+        }
+        return Ok(DirectoryPage {
+            members: Vec::new(),
+            total: matches,
+            capped: false,
+        });
+    }
+    let ids: Vec<i64> = sorted(listed(bot_group, prefix, now), query.sort)
+        .select(members::id)
+        .offset(offset)
+        .limit(query.page.per_page.min(DEPTH - offset))
+        .load(conn)?;
+    // A page that is neither empty nor full is the last: it tells the total.
+    let matches = match i64::try_from(ids.len()).unwrap_or(i64::MAX) {
+        found if found > 0 && found < query.page.per_page => offset + found,
+        _ => count(conn)?,
     };
-    Ok((found.into_iter().map(|(row, _)| row.into()).collect(), total))
+    Ok(DirectoryPage {
+        members: in_order(conn, &ids)?,
+        total: matches.min(DEPTH),
+        capped: matches > DEPTH,
+    })
+}
+
+/// Every member but the built-in ones, in the order they registered (by
+/// id), after `after`: a walk whose every step costs the same.
+pub fn walk(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Vec<Member>, AppError> {
+    Ok(members::table
+        .filter(diesel::dsl::not(members::is_system))
+        .filter(members::id.gt(after))
+        .order(members::id.asc())
+        .limit(limit)
+        .select(MemberRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// The members of these ids, in the ids' order.
+fn in_order(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Member>, AppError> {
+    let mut found: Vec<Member> = members::table
+        .filter(members::id.eq_any(ids))
+        .select(MemberRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Member::from)
+        .collect();
+    found.sort_by_key(|member| ids.iter().position(|id| *id == member.id));
+    Ok(found)
 }

@@ -251,6 +251,36 @@ pub fn directory_prefix(q: Option<&str>) -> Result<Option<String>, FieldError> {
     }
 }
 
+/// Where a walk over every member resumes: after the member of this id.
+/// Clients pass back what an answer gave them; it reads as 16 hex digits,
+/// and the empty cursor starts the walk. Any value the pattern admits is a
+/// place to resume from (past the last member, the walk is over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkCursor(pub i64);
+
+impl WalkCursor {
+    pub const PATTERN: &str = "^([0-9a-f]{16})?$";
+
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        if text.is_empty() {
+            return Ok(Self(0));
+        }
+        let digits = text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        match u64::from_str_radix(text, 16) {
+            Ok(after) if digits => Ok(Self(i64::try_from(after).unwrap_or(i64::MAX))),
+            _ => Err(FieldError::new(
+                "after",
+                FieldCode::Invalid,
+                "after is empty or a cursor an earlier answer gave.",
+            )),
+        }
+    }
+
+    pub fn to_text(self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
 /// Why a change to members is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MemberError {

@@ -1,8 +1,9 @@
 //! What others see of members: public profiles and the directory.
 
-use crate::error::AppError;
+use crate::auth::model::AuthError;
+use crate::error::{AppError, DomainError, ErrorCode, Kind};
 use crate::members::directory::{self, DirectoryQuery};
-use crate::members::model::{Member, MemberError, MemberKey};
+use crate::members::model::{Member, MemberError, MemberKey, WalkCursor};
 use crate::members::store;
 use crate::state::AppState;
 
@@ -69,20 +70,88 @@ pub async fn profile(state: &AppState, key: MemberKey, viewer: Viewer) -> Result
     })
 }
 
-pub async fn directory(
-    state: &AppState,
-    query: DirectoryQuery,
-    viewer: Viewer,
-) -> Result<(Vec<ProfileView>, i64), AppError> {
+/// A page of the directory, and how many members match (counted up to
+/// [`directory::DEPTH`]; `capped` when more do).
+pub struct DirectoryViews {
+    pub views: Vec<ProfileView>,
+    pub total: i64,
+    pub capped: bool,
+}
+
+pub async fn directory(state: &AppState, query: DirectoryQuery, viewer: Viewer) -> Result<DirectoryViews, AppError> {
     let bot_group = state.config.bot_group.clone();
     let now = state.clock.now();
-    let (members, total) = state
+    let page = state
         .db
         .read(move |conn| directory::directory(conn, &query, &bot_group, now))
         .await?;
     // The directory lists no bots, by definition.
-    Ok((
-        members.into_iter().map(|m| view(state, m, false, viewer)).collect(),
-        total,
-    ))
+    Ok(DirectoryViews {
+        views: page
+            .members
+            .into_iter()
+            .map(|m| view(state, m, false, viewer))
+            .collect(),
+        total: page.total,
+        capped: page.capped,
+    })
+}
+
+/// A step of the walk over every member.
+pub struct WalkStep {
+    pub views: Vec<ProfileView>,
+    /// Where the next step starts; None at the end.
+    pub next: Option<WalkCursor>,
+}
+
+/// Why a caller may not walk the members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WalkDenied {
+    #[error("Only services with members:read walk every member.")]
+    NotAService,
+}
+
+impl DomainError for WalkDenied {
+    fn kind(&self) -> Kind {
+        Kind::Forbidden
+    }
+
+    fn code(&self) -> ErrorCode {
+        ErrorCode::Forbidden
+    }
+}
+
+/// Up to `limit` members after the cursor, every member but the built-in
+/// ones (inactive, banned and bots too), for a service that walks them all:
+/// its view shows which are active, and their roles.
+pub async fn walk(state: &AppState, after: WalkCursor, limit: i64, viewer: Viewer) -> Result<WalkStep, AppError> {
+    match (viewer.is_service, viewer.member_id) {
+        (true, _) => {}
+        (false, Some(_)) => return Err(WalkDenied::NotAService.into()),
+        (false, None) => return Err(AuthError::MissingCredentials.into()),
+    }
+    let bot_group = state.config.bot_group.clone();
+    // One more than asked tells whether the walk goes on.
+    let (mut members, bots) = state
+        .db
+        .read(move |conn| {
+            let members = directory::walk(conn, after.0, limit + 1)?;
+            let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
+            let bots = store::bots_among(conn, &ids, &bot_group)?;
+            Ok((members, bots))
+        })
+        .await?;
+    let more = members.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    members.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more.then(|| members.last().map(|m| WalkCursor(m.id))).flatten();
+    Ok(WalkStep {
+        views: members
+            .into_iter()
+            .map(|m| {
+                let is_bot = bots.contains(&m.id);
+                view(state, m, is_bot, viewer)
+            })
+            .collect(),
+        next,
+    })
 }

@@ -92,6 +92,43 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Its state at `at`, in its slot: the slot alone says whether it runs,
+    /// so the state needs no other entry of the history.
+    pub fn state(&self, slot: &Slot, at: DateTime<Utc>) -> State {
+        if let Action::Lift(_) = self.action {
+            return State::Expired;
+        }
+        if slot.covers(at) {
+            return State::Active;
+        }
+        match (self.ending, slot.starts_at) {
+            (
+                Some(Ending {
+                    kind: EndingKind::Reverted,
+                    ..
+                }),
+                _,
+            ) => State::Reverted,
+            (
+                Some(Ending {
+                    kind: EndingKind::Forgiven,
+                    at: ended,
+                }),
+                _,
+            ) if ended <= at => State::Forgiven,
+            (
+                Some(Ending {
+                    kind: EndingKind::Lifted,
+                    at: ended,
+                }),
+                _,
+            ) if ended <= at => State::Lifted,
+            (_, None) => State::Queued,
+            (_, Some(start)) if at < start => State::Queued,
+            _ => State::Expired,
+        }
+    }
+
     fn queue(&self) -> (Restriction, Option<&str>) {
         (self.action.restriction(), self.resource.as_deref())
     }
@@ -215,41 +252,6 @@ impl History {
                 }
             })
             .collect()
-    }
-
-    pub fn state_of(&self, entry: &Entry, slot: &Slot, at: DateTime<Utc>) -> State {
-        if let Action::Lift(_) = entry.action {
-            return State::Expired;
-        }
-        if slot.covers(at) {
-            return State::Active;
-        }
-        match (entry.ending, slot.starts_at) {
-            (
-                Some(Ending {
-                    kind: EndingKind::Reverted,
-                    ..
-                }),
-                _,
-            ) => State::Reverted,
-            (
-                Some(Ending {
-                    kind: EndingKind::Forgiven,
-                    at: ended,
-                }),
-                _,
-            ) if ended <= at => State::Forgiven,
-            (
-                Some(Ending {
-                    kind: EndingKind::Lifted,
-                    at: ended,
-                }),
-                _,
-            ) if ended <= at => State::Lifted,
-            (_, None) => State::Queued,
-            (_, Some(start)) if at < start => State::Queued,
-            _ => State::Expired,
-        }
     }
 
     /// The ids a lift of `restriction` on `resource` at `at` ends: everything

@@ -1,8 +1,6 @@
 //! Sanction use cases: applying, forgiving, reverting, reading the history
 //! and the status, and the guard every write endpoint goes through.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
@@ -20,7 +18,7 @@ use crate::members::store as members;
 use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{Action, EndingKind, SanctionError, State};
 use crate::sanctions::request::SanctionRequest;
-use crate::sanctions::standing::{Standing, StatusView, due_expiries};
+use crate::sanctions::standing::{Standing, StatusView, due_expiries, stored_state};
 use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow};
 use crate::state::AppState;
 
@@ -93,16 +91,13 @@ fn event_data(row: &SanctionRow, member_name: Option<&str>) -> serde_json::Value
 }
 
 fn views(conn: &mut PgConnection, rows: Vec<SanctionRow>, now: DateTime<Utc>) -> Result<Vec<SanctionView>, AppError> {
-    let mut standings: HashMap<i64, Standing> = HashMap::new();
-    let mut stated = Vec::with_capacity(rows.len());
-    for row in rows {
-        let standing = match standings.entry(row.member_id) {
-            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(Standing::load(conn, row.member_id)?),
-        };
-        let state = standing.state(row.id, now).unwrap_or(State::Expired);
-        stated.push((row, state));
-    }
+    let stated = rows
+        .into_iter()
+        .map(|row| {
+            let state = stored_state(&row, now)?;
+            Ok((row, state))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
     named(conn, stated)
 }
 
@@ -286,29 +281,44 @@ pub fn views_of_member(
     views(conn, rows, now)
 }
 
-/// A page of a member's history: running first, then queued, then the rest, newest first.
+/// A page of a member's history: running first, then queued, then the rest,
+/// newest first. The running and queued ones are few and read whole (from
+/// the open index); the rest is paged in the index's order, so that a page
+/// costs the same whatever the member's past.
 pub async fn member_history(state: &AppState, target: MemberKey, page: Page) -> Result<Paged<SanctionView>, AppError> {
     let now = state.clock.now();
     state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let member = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let standing = Standing::load(conn, member.id)?;
-            let states = standing.states(now);
-            let mut stated: Vec<(SanctionRow, State)> = standing.rows.into_iter().zip(states).collect();
-            let rank = |state: State| match state {
-                State::Active => 0,
-                State::Queued => 1,
-                _ => 2,
-            };
-            stated.sort_by(|(a, a_state), (b, b_state)| {
-                rank(*a_state)
-                    .cmp(&rank(*b_state))
+            let mut pending = Vec::new();
+            for row in store::open_of_members(conn, &[member.id], now)? {
+                let state = stored_state(&row, now)?;
+                if matches!(state, State::Active | State::Queued) {
+                    pending.push((row, state));
+                }
+            }
+            pending.sort_by(|(a, a_state), (b, b_state)| {
+                (*a_state != State::Active)
+                    .cmp(&(*b_state != State::Active))
                     .then(b.created_at.cmp(&a.created_at))
                     .then(b.id.cmp(&a.id))
             });
-            // Names for this page only.
-            Paged::slice(stated, page).try_map_items(|stated| named(conn, stated))
+            let total = store::count_of_member(conn, member.id)?;
+            let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+            let take = usize::try_from(page.per_page).unwrap_or(usize::MAX);
+            let pending_ids: Vec<i64> = pending.iter().map(|(row, _)| row.id).collect();
+            let from_pending = pending.len().saturating_sub(skip).min(take);
+            let rest_offset = i64::try_from(skip.saturating_sub(pending.len())).unwrap_or(i64::MAX);
+            let rest_limit = i64::try_from(take - from_pending).unwrap_or(i64::MAX);
+            let mut items: Vec<(SanctionRow, State)> = pending.into_iter().skip(skip).take(take).collect();
+            if rest_limit > 0 {
+                for row in store::past_of_member(conn, member.id, &pending_ids, rest_offset, rest_limit)? {
+                    let state = stored_state(&row, now)?;
+                    items.push((row, state));
+                }
+            }
+            Ok(Paged::new(named(conn, items)?, page, total))
         })
         .await
 }

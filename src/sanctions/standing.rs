@@ -2,13 +2,11 @@
 //! from them. `OpenStanding` is what the member cache keeps; `Standing` is the
 //! whole history, read where a sanction is changed or shown.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::error::{AppError, SanctionNotice};
-use crate::sanctions::model::{Action, Entry, History, OpenQueue, Restriction, Slot, State, Status, Until};
+use crate::sanctions::model::{Action, History, OpenQueue, Restriction, Slot, State, Status, Until};
 use crate::sanctions::store::{self, SanctionRow};
 
 /// A member's history and standing at one instant.
@@ -36,22 +34,14 @@ impl Standing {
 
     pub fn state(&self, id: i64, at: DateTime<Utc>) -> Option<State> {
         let entry = self.history.entries().iter().find(|e| e.id == id)?;
-        Some(self.history.state_of(entry, self.slot(id)?, at))
+        Some(entry.state(self.slot(id)?, at))
     }
+}
 
-    /// Every sanction's state at `at`, in the order of `rows`: one pass over
-    /// a history of thousands, where `state` for each would search it for each.
-    pub fn states(&self, at: DateTime<Utc>) -> Vec<State> {
-        let entries: HashMap<i64, &Entry> = self.history.entries().iter().map(|e| (e.id, e)).collect();
-        let slots: HashMap<i64, &Slot> = self.slots.iter().map(|s| (s.id, s)).collect();
-        self.rows
-            .iter()
-            .map(|row| match (entries.get(&row.id), slots.get(&row.id)) {
-                (Some(entry), Some(slot)) => self.history.state_of(entry, slot, at),
-                _ => State::Expired,
-            })
-            .collect()
-    }
+/// A sanction's state at `at`, from the slot the last change to its queue
+/// stored: what status reads too, without the rest of the history.
+pub fn stored_state(row: &SanctionRow, at: DateTime<Utc>) -> Result<State, AppError> {
+    Ok(row.entry()?.state(&store::stored_slot(row), at))
 }
 
 /// What to tell a member refused for `restriction`: the public reason of the

@@ -97,6 +97,41 @@ pub fn of_member(conn: &mut PgConnection, member_id: i64) -> Result<Vec<Sanction
         .load(conn)?)
 }
 
+/// How many sanctions and lifts a member's history holds.
+pub fn count_of_member(conn: &mut PgConnection, member_id: i64) -> Result<i64, AppError> {
+    Ok(sanctions::table
+        .filter(sanctions::member_id.eq(member_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// A stretch of a member's history, newest first, leaving out `except` (the
+/// running and queued ones, shown before it). The ids come from
+/// `sanctions_member_idx` alone, so a deep stretch skips index entries, not
+/// rows.
+pub fn past_of_member(
+    conn: &mut PgConnection,
+    member_id: i64,
+    except: &[i64],
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<SanctionRow>, AppError> {
+    let ids: Vec<i64> = sanctions::table
+        .filter(sanctions::member_id.eq(member_id))
+        .filter(sanctions::id.ne_all(except))
+        .order((sanctions::created_at.desc(), sanctions::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(sanctions::id)
+        .load(conn)?;
+    let mut rows: Vec<SanctionRow> = sanctions::table
+        .filter(sanctions::id.eq_any(&ids))
+        .select(SanctionRow::as_select())
+        .load(conn)?;
+    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+    Ok(rows)
+}
+
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<SanctionRow>, AppError> {
     Ok(sanctions::table
         .find(id)

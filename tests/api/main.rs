@@ -9,6 +9,7 @@ mod smtp;
 mod access;
 mod account;
 mod contract;
+mod directory;
 mod errors;
 mod integration;
 mod layers;

@@ -340,13 +340,20 @@ fn the_harness_refuses_a_problem_its_operation_does_not_list() {
 }
 
 /// A 422's description names fields and their codes; each code must be a
-/// `FieldCode` and each other name a field of the operation's body or query.
+/// `FieldCode` (or a problem's own code) and each other name a field of the
+/// operation's body or query.
 #[test]
 fn every_field_code_a_422_names_is_a_field_code_of_a_real_field() {
     let document = generated();
     let field_codes: BTreeSet<&str> = document["components"]["schemas"]["FieldCode"]["enum"]
         .as_array()
         .expect("the FieldCode enum is in the document")
+        .iter()
+        .map(|code| code.as_str().unwrap())
+        .collect();
+    let problem_codes: BTreeSet<&str> = document["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("the ErrorCode enum is in the document")
         .iter()
         .map(|code| code.as_str().unwrap())
         .collect();
@@ -375,6 +382,7 @@ fn every_field_code_a_422_names_is_a_field_code_of_a_real_field() {
             for word in description.split('`').skip(1).step_by(2) {
                 let snake = word.chars().all(|c| c.is_ascii_lowercase() || c == '_');
                 let known = field_codes.contains(word)
+                    || problem_codes.contains(word)
                     || fields.contains(word)
                     || ["validation_failed", "errors"].contains(&word);
                 if snake && !known {

@@ -664,3 +664,74 @@ async fn expiries_nobody_observed_are_recorded_by_the_sweep_at_their_end() {
     ));
     assert_eq!(occurred, 1, "dated at the sanction's end");
 }
+
+#[tokio::test]
+async fn a_long_history_pages_running_then_queued_then_the_rest_newest_first() {
+    let app = TestApp::spawn().await;
+    let (moderator, troll) = cast(&app).await;
+    // Five sanctions served long ago, as an import would have written them.
+    app.execute(&format!(
+        "INSERT INTO sanctions (member_id, kind, reason, duration_seconds, moderator_id, created_at, starts_at, ends_at, expiry_recorded)
+         SELECT {troll}, 'read_only', 'old ' || g, 60, {moderator}, now() - make_interval(days => 100 - g),
+                now() - make_interval(days => 100 - g), now() - make_interval(days => 100 - g) + interval '1 minute', TRUE
+         FROM generate_series(1, 5) AS g",
+        troll = troll.id,
+        moderator = moderator.id
+    ));
+    for body in [
+        json!({"kind": "read_only", "reason": "running", "duration": "1h"}),
+        json!({"kind": "read_only", "reason": "queued", "duration": "1h"}),
+        json!({"kind": "ban", "reason": "running here", "duration": "1h", "resource": "forum:1"}),
+    ] {
+        assert_eq!(
+            sanction(&app, &moderator, "troll", body).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let reasons = |page: &Value| -> Vec<(String, String)> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["reason"].as_str().unwrap().to_string(),
+                    s["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let whole = app
+        .get("/v1/members/troll/sanctions?per_page=100", Some(&moderator.access))
+        .await;
+    assert_eq!(whole.body["total"], 8);
+    let expected: Vec<(String, String)> = [
+        ("running here", "active"),
+        ("running", "active"),
+        ("queued", "queued"),
+        ("old 5", "expired"),
+        ("old 4", "expired"),
+        ("old 3", "expired"),
+        ("old 2", "expired"),
+        ("old 1", "expired"),
+    ]
+    .into_iter()
+    .map(|(r, s)| (r.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(reasons(&whole.body), expected);
+    // Pages of every size put together give the same history.
+    for per_page in 1..=4 {
+        let mut walked = Vec::new();
+        for page in 1..=(8 / per_page + 2) {
+            let answer = app
+                .get(
+                    &format!("/v1/members/troll/sanctions?per_page={per_page}&page={page}"),
+                    Some(&moderator.access),
+                )
+                .await;
+            assert_eq!(answer.body["total"], 8);
+            walked.extend(reasons(&answer.body));
+        }
+        assert_eq!(walked, expected, "per_page={per_page}");
+    }
+}

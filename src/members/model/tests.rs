@@ -204,3 +204,28 @@ fn locale_from_accept_language() {
     assert_eq!(Locale::from_accept_language(Some("de")), Locale::En);
     assert_eq!(Locale::from_accept_language(Some("fr;q=0")), Locale::En);
 }
+
+#[test]
+fn a_walk_starts_empty_and_resumes_where_its_cursor_says() {
+    assert_eq!(WalkCursor::parse(""), Ok(WalkCursor(0)));
+    assert_eq!(WalkCursor::parse(&WalkCursor(42).to_text()), Ok(WalkCursor(42)));
+    // Past the last id there is nothing: the walk is over, not refused.
+    assert_eq!(WalkCursor::parse("ffffffffffffffff"), Ok(WalkCursor(i64::MAX)));
+    for refused in ["2a", "000000000000002A", "+00000000000002a", "00000000000000002a"] {
+        assert!(WalkCursor::parse(refused).is_err(), "{refused}");
+    }
+}
+
+proptest::proptest! {
+    /// The document's pattern and the parser agree on every text.
+    #[test]
+    fn the_cursor_pattern_is_the_parser(text in "[0-9a-fA-F+ -]{0,18}") {
+        let pattern = regex::Regex::new(WalkCursor::PATTERN).unwrap();
+        proptest::prop_assert_eq!(pattern.is_match(&text), WalkCursor::parse(&text).is_ok());
+    }
+
+    #[test]
+    fn every_cursor_reads_back(id in 0..i64::MAX) {
+        proptest::prop_assert_eq!(WalkCursor::parse(&WalkCursor(id).to_text()), Ok(WalkCursor(id)));
+    }
+}

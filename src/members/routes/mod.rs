@@ -3,7 +3,8 @@
 
 pub mod own;
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, get, http::header, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,16 +14,16 @@ use crate::auth::password::PasswordHasher;
 use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::db::Db;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, FieldCode, FieldError};
 use crate::http::mount::Routes;
 use crate::http::wire::Accepted;
 use crate::input::{Json, Query};
 use crate::members::directory::DirectoryQuery;
-use crate::members::model::{DirectorySort, Locale, MemberKey, directory_prefix};
+use crate::members::model::{DirectorySort, Locale, MemberKey, WalkCursor, directory_prefix};
 use crate::members::profiles::{self, ProfileView, Viewer};
 use crate::members::service::{self, RegistrationInput};
 use crate::openapi::problems;
-use crate::pagination::{Page, Paged};
+use crate::pagination::{self, Page, Paged};
 use crate::state::AppState;
 
 pub fn configure(config: &mut impl Routes) {
@@ -175,19 +176,57 @@ pub struct DirectoryParams {
     /// `username` (default), `-username`, `date_joined` or `-date_joined`.
     #[param(pattern = r"^-?(username|date_joined)$")]
     pub sort: Option<String>,
-    /// From 1.
+    /// From 1. A page that starts beyond the 10,000th match is refused
+    /// (`page_too_deep`): narrow `q` instead.
     #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
     /// 1 to 100; 20 by default.
     #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
+    /// Services with `members:read` only: walk every member (inactive, banned
+    /// and bots too) in the order they registered, `per_page` at a time,
+    /// from the start (empty) or from the `next_cursor` of the previous
+    /// answer. Not with `q`, `sort` or `page`.
+    #[param(pattern = "^([0-9a-f]{16})?$")]
+    pub after: Option<String>,
 }
 
-impl TryFrom<DirectoryParams> for DirectoryQuery {
+/// What a directory request asks for: a page of listed members, or a step
+/// of the walk over every member.
+enum DirectoryRequest {
+    Page(DirectoryQuery),
+    Walk { after: WalkCursor, per_page: i64 },
+}
+
+impl TryFrom<DirectoryParams> for DirectoryRequest {
     type Error = AppError;
 
     fn try_from(params: DirectoryParams) -> Result<Self, AppError> {
         let mut errors: Vec<FieldError> = Vec::new();
+        if let Some(after) = params.after.as_deref() {
+            let cursor = WalkCursor::parse(after).map_err(|e| errors.push(e)).ok();
+            for (field, given) in [
+                ("q", params.q.is_some()),
+                ("sort", params.sort.is_some()),
+                ("page", params.page.is_some()),
+            ] {
+                if given {
+                    errors.push(FieldError::new(
+                        field,
+                        FieldCode::NotAllowed,
+                        format!("A walk (after) has no {field}."),
+                    ));
+                }
+            }
+            let page = Page::parse(None, params.per_page).map_err(|e| errors.extend(e)).ok();
+            return match (cursor, page) {
+                (Some(after), Some(page)) if errors.is_empty() => Ok(DirectoryRequest::Walk {
+                    after,
+                    per_page: page.per_page,
+                }),
+                _ => Err(AppError::Validation(errors)),
+            };
+        }
         let page = Page::parse(params.page, params.per_page)
             .map_err(|e| errors.extend(e))
             .ok();
@@ -196,26 +235,83 @@ impl TryFrom<DirectoryParams> for DirectoryQuery {
             .ok();
         let prefix = directory_prefix(params.q.as_deref()).map_err(|e| errors.push(e)).ok();
         match (page, sort, prefix) {
-            (Some(page), Some(sort), Some(prefix)) => Ok(DirectoryQuery { prefix, sort, page }),
+            (Some(page), Some(sort), Some(prefix)) => Ok(DirectoryRequest::Page(DirectoryQuery { prefix, sort, page })),
             _ => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
+/// A page of the directory.
+#[derive(Serialize, ToSchema)]
+pub struct DirectoryPage {
+    #[serde(flatten)]
+    pub members: Paged<MemberProfile>,
+    /// More than 10,000 members match: `total` is then 10,000, the pages
+    /// reach the 10,000th match and no further, and a client narrows `q` to
+    /// find others.
+    pub total_capped: bool,
+}
+
+/// A step of the walk over every member (`after`).
+#[derive(Serialize, ToSchema)]
+pub struct MemberWalk {
+    pub items: Vec<MemberProfile>,
+    pub per_page: i64,
+    /// The `after` of the next step; null once the walk has reached the last
+    /// member (members who register later come after it).
+    pub next_cursor: Option<String>,
+}
+
+/// The directory's answer: a page, or a step of a walk.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DirectoryAnswer {
+    Page(DirectoryPage),
+    Walk(MemberWalk),
+}
+
+impl Responder for DirectoryAnswer {
+    type Body = BoxBody;
+
+    fn respond_to(self, request: &HttpRequest) -> HttpResponse {
+        match self {
+            Self::Page(page) => pagination::respond(request, &page.members, &page),
+            Self::Walk(walk) => {
+                let mut response = HttpResponse::Ok();
+                if let Some(next) = &walk.next_cursor {
+                    let query: String = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("after", next)
+                        .append_pair("per_page", &walk.per_page.to_string())
+                        .finish();
+                    response.insert_header((header::LINK, format!("<{}?{query}>; rel=\"next\"", request.path())));
+                }
+                response.json(walk)
+            }
         }
     }
 }
 
 problems!(
     DirectoryProblems: MaybePrincipal<MembersRead>, Query<DirectoryParams>, Db;
-    422: ValidationFailed = "`page` or `per_page` out of range, unknown `sort`, `q` over 30 characters."
+    401: MissingCredentials = "`after` without a key.";
+    403: Forbidden = "`after` from a member: walks are for services.";
+    422: ValidationFailed = "`page` or `per_page` out of range, unknown `sort`, `q` over 30 characters; `q`, `sort` or `page` with `after`.",
+        PageTooDeep = "Only when more than 10,000 members match: a shorter list just ends."
 );
 
 /// The member directory.
 ///
-/// Lists active members, without bots or banned members, by username unless
-/// sorted otherwise. A page past the end is empty.
+/// Lists active members, without bots or banned members, by username (by
+/// code point, case-insensitively) unless sorted otherwise. A page past the
+/// end is empty. `total` counts matches up to 10,000 (`total_capped` when
+/// more match), and pages go no deeper than that. With `after`, a service
+/// with `members:read` walks every member instead, at the same cost from the
+/// first to the last.
 #[utoipa::path(
     tag = "members",
     params(DirectoryParams),
     responses(
-        (status = 200, description = "A page of members.", body = Paged<MemberProfile>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
+        (status = 200, description = "A page of members, or a step of a walk.", body = DirectoryAnswer, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are; a walk's `next` step."))),
         DirectoryProblems,
     )
 )]
@@ -224,18 +320,27 @@ async fn directory(
     state: web::Data<AppState>,
     caller: MaybePrincipal<MembersRead>,
     Query(params): Query<DirectoryParams>,
-) -> Result<Paged<MemberProfile>, AppError> {
-    let query = DirectoryQuery::try_from(params)?;
-    let page = query.page;
-    let (views, total) = profiles::directory(&state, query, viewer(&caller)).await?;
-    Ok(Paged::new(
-        views
-            .into_iter()
-            .map(|v| MemberProfile::new(v, &state.config))
-            .collect(),
-        page,
-        total,
-    ))
+) -> Result<DirectoryAnswer, AppError> {
+    let viewer = viewer(&caller);
+    let as_profile = |view: ProfileView| MemberProfile::new(view, &state.config);
+    match DirectoryRequest::try_from(params)? {
+        DirectoryRequest::Page(query) => {
+            let page = query.page;
+            let found = profiles::directory(&state, query, viewer).await?;
+            Ok(DirectoryAnswer::Page(DirectoryPage {
+                members: Paged::new(found.views.into_iter().map(as_profile).collect(), page, found.total),
+                total_capped: found.capped,
+            }))
+        }
+        DirectoryRequest::Walk { after, per_page } => {
+            let step = profiles::walk(&state, after, per_page, viewer).await?;
+            Ok(DirectoryAnswer::Walk(MemberWalk {
+                next_cursor: step.next.map(WalkCursor::to_text),
+                items: step.views.into_iter().map(as_profile).collect(),
+                per_page,
+            }))
+        }
+    }
 }
 
 problems!(

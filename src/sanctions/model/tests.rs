@@ -59,10 +59,7 @@ fn a_permanent_sanction_blocks_the_queue() {
     let slots = history.schedule();
     assert_eq!(slots[0].ends_at, Until::Never);
     assert_eq!(slots[1].starts_at, None);
-    assert_eq!(
-        history.state_of(&history.entries()[1], &slots[1], t(99_999)),
-        State::Queued
-    );
+    assert_eq!(history.entries()[1].state(&slots[1], t(99_999)), State::Queued);
     assert_eq!(history.status_at(None, t(99_999)).banned_until, Some(Until::Never));
 }
 
@@ -74,10 +71,7 @@ fn forgiving_ends_now_and_the_next_starts_now() {
     assert_eq!(slots[0].ends_at, Until::At(t(600)));
     assert_eq!(slots[1].starts_at, Some(t(600)));
     assert_eq!(slots[1].ends_at, Until::At(t(600 + 3_600)));
-    assert_eq!(
-        history.state_of(&history.entries()[0], &slots[0], t(601)),
-        State::Forgiven
-    );
+    assert_eq!(history.entries()[0].state(&slots[0], t(601)), State::Forgiven);
 }
 
 #[test]
@@ -91,10 +85,7 @@ fn forgiving_a_queued_sanction_means_it_never_runs() {
     let slots = history.schedule();
     assert_eq!(slots[1].starts_at, None);
     assert_eq!(slots[2].starts_at, Some(t(3_600)));
-    assert_eq!(
-        history.state_of(&history.entries()[1], &slots[1], t(25)),
-        State::Forgiven
-    );
+    assert_eq!(history.entries()[1].state(&slots[1], t(25)), State::Forgiven);
     assert_eq!(history.status_at(None, t(25)).banned_until, Some(Until::At(t(7_200))));
 }
 
@@ -113,10 +104,7 @@ fn reverting_erases_and_the_next_starts_where_it_would_have() {
     let slots = history.schedule();
     assert_eq!(slots[1].starts_at, Some(t(10)));
     assert_eq!(history.status_at(None, t(700)).active, vec![2]);
-    assert_eq!(
-        history.state_of(&history.entries()[0], &slots[0], t(700)),
-        State::Reverted
-    );
+    assert_eq!(history.entries()[0].state(&slots[0], t(700)), State::Reverted);
 }
 
 #[test]

@@ -1,0 +1,4 @@
+DROP INDEX sanctions_global_bans_idx;
+CREATE INDEX members_date_joined_idx ON members (date_joined);
+DROP INDEX members_directory_joined_idx;
+DROP INDEX members_directory_username_idx;
