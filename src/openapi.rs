@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -186,7 +186,9 @@ fn named_pattern(name: &str) -> Option<String> {
 /// Writes the text rules into every string of every request — bodies, query
 /// strings and paths: a named pattern is written out, and a string with no
 /// pattern or list of values of its own gets the U+0000 rule, so that a client
-/// generated from the document refuses what the server does.
+/// generated from the document refuses what the server does. Every request
+/// object refuses fields it does not name (`#[serde(deny_unknown_fields)]`
+/// on every body, which utoipa does not write), so each says so.
 pub fn write_text_rules(document: &mut utoipa::openapi::OpenApi) {
     let mut components = Vec::new();
     for item in document.paths.paths.values_mut() {
@@ -250,6 +252,9 @@ fn write_rules(schema: &mut RefOr<Schema>, components: &mut Vec<String>) {
                 object.pattern = Some(pattern);
             } else if is_string && object.pattern.is_none() && object.enum_values.is_none() {
                 object.pattern = Some(NO_NUL.to_string());
+            }
+            if !object.properties.is_empty() && object.additional_properties.is_none() {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
             }
             for property in object.properties.values_mut() {
                 write_rules(property, components);

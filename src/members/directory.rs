@@ -56,6 +56,9 @@ impl DomainError for DirectoryError {
 
 /// `lower(username) COLLATE "C"`: the directory's order and the key its
 /// prefix search runs on, as `members_directory_username_idx` indexes it.
+/// A query that holds it is planned for its values each time, never kept
+/// as a prepared statement: a generic plan cannot turn `LIKE $1` into an
+/// index range, and would scan every listed member.
 #[derive(Debug, Clone, Copy, QueryId)]
 struct UsernameKey;
 
@@ -65,6 +68,7 @@ impl Expression for UsernameKey {
 
 impl QueryFragment<Pg> for UsernameKey {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
         out.push_sql("lower(members.username) COLLATE \"C\"");
         Ok(())
     }
@@ -157,17 +161,24 @@ fn sorted(query: members::BoxedQuery<'_, Pg>, sort: DirectorySort) -> members::B
     }
 }
 
+/// A page of the directory. `known_capped`: the search is known to match
+/// more than [`DEPTH`] members, so it is not counted again.
 pub fn directory(
     conn: &mut PgConnection,
     query: &DirectoryQuery,
     bot_group: &str,
     now: DateTime<Utc>,
+    known_capped: bool,
 ) -> Result<DirectoryPage, AppError> {
     let prefix = query.prefix.as_deref();
     let offset = query.page.offset();
-    // Counted in the sort's order, which keeps the count on that index alone.
+    // Counted in username order whatever the page's sort: the username index
+    // alone holds both every listed member in order and a prefix's range.
     let count = |conn: &mut PgConnection| -> Result<i64, AppError> {
-        let first = sorted(listed(bot_group, prefix, now), query.sort)
+        if known_capped {
+            return Ok(DEPTH + 1);
+        }
+        let first = sorted(listed(bot_group, prefix, now), DirectorySort::Username)
             .select(members::id)
             .limit(DEPTH + 1);
         Ok(CountOf(first).get_result(conn)?)

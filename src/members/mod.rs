@@ -6,5 +6,6 @@ pub mod model;
 pub mod profiles;
 pub mod records;
 pub mod routes;
+pub mod search_counts;
 pub mod service;
 pub mod store;

@@ -81,10 +81,15 @@ pub struct DirectoryViews {
 pub async fn directory(state: &AppState, query: DirectoryQuery, viewer: Viewer) -> Result<DirectoryViews, AppError> {
     let bot_group = state.config.bot_group.clone();
     let now = state.clock.now();
+    let prefix = query.prefix.clone();
+    let known_capped = state.search_counts.known_capped(&prefix);
     let page = state
         .db
-        .read(move |conn| directory::directory(conn, &query, &bot_group, now))
+        .read(move |conn| directory::directory(conn, &query, &bot_group, now, known_capped))
         .await?;
+    if page.capped && !known_capped {
+        state.search_counts.capped(prefix);
+    }
     // The directory lists no bots, by definition.
     Ok(DirectoryViews {
         views: page
@@ -121,15 +126,21 @@ impl DomainError for WalkDenied {
     }
 }
 
+/// Walks are for services with `members:read`: anonymous callers are asked
+/// for credentials, members refused.
+pub fn may_walk(viewer: Viewer) -> Result<(), AppError> {
+    match (viewer.is_service, viewer.member_id) {
+        (true, _) => Ok(()),
+        (false, Some(_)) => Err(WalkDenied::NotAService.into()),
+        (false, None) => Err(AuthError::MissingCredentials.into()),
+    }
+}
+
 /// Up to `limit` members after the cursor, every member but the built-in
 /// ones (inactive, banned and bots too), for a service that walks them all:
 /// its view shows which are active, and their roles.
 pub async fn walk(state: &AppState, after: WalkCursor, limit: i64, viewer: Viewer) -> Result<WalkStep, AppError> {
-    match (viewer.is_service, viewer.member_id) {
-        (true, _) => {}
-        (false, Some(_)) => return Err(WalkDenied::NotAService.into()),
-        (false, None) => return Err(AuthError::MissingCredentials.into()),
-    }
+    may_walk(viewer)?;
     let bot_group = state.config.bot_group.clone();
     // One more than asked tells whether the walk goes on.
     let (mut members, bots) = state

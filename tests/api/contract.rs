@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::helpers::TestApp;
-use crate::openapi::{committed, plausible_body, resolve, with_parameters};
+use crate::openapi::{body_shapes, committed, plausible_of, resolve, with_parameters};
 
 /// The JSON types a schema admits (`null` left out: no field is refused for
 /// being of a type the tests send).
@@ -97,12 +97,12 @@ async fn a_value_of_the_wrong_type_is_refused_on_its_own_field_in_every_body() {
     let mut checked = 0;
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            let Some(Value::Object(base)) = plausible_body(&document, operation) else {
-                continue;
-            };
-            let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
             let target = with_parameters(path);
-            for (field, body) in mistyped_bodies(&document, schema, &base, "") {
+            let shapes = body_shapes(&document, operation)
+                .into_iter()
+                .filter_map(|shape| Some((shape, plausible_of(&document, shape)?)));
+            let mistyped = shapes.flat_map(|(shape, base)| mistyped_bodies(&document, shape, &base, ""));
+            for (field, body) in mistyped.collect::<Vec<_>>() {
                 let Some(body) = body else {
                     failures.push(format!("{method} {path}: `{field}` has no type in the document"));
                     continue;

@@ -2,10 +2,10 @@
 
 use diesel::RunQueryDsl;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
-use crate::openapi::{committed, plausible_body, resolve, with_parameters};
+use crate::openapi::{body_shapes, committed, plausible_of, with_parameters};
 
 fn counts(app: &TestApp) -> (i64, i64, i64) {
     (
@@ -244,9 +244,9 @@ fn digest(conn: &mut diesel::PgConnection) -> String {
 /// of the wrong shape, and its required fields filled with each field in
 /// turn set to a hostile value.
 fn hostile_bodies(document: &Value, operation: &Value) -> Vec<String> {
-    let Some(body) = operation.get("requestBody") else {
+    if operation.get("requestBody").is_none() {
         return Vec::new();
-    };
+    }
     let mut bodies: Vec<String> = [
         "not json",
         "{\"a\":",
@@ -258,14 +258,19 @@ fn hostile_bodies(document: &Value, operation: &Value) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    let schema = resolve(document, &body["content"]["application/json"]["schema"]);
-    let Some(properties) = schema["properties"].as_object() else {
-        return bodies;
-    };
-    let Some(Value::Object(base)) = plausible_body(document, operation) else {
-        return bodies;
-    };
-    bodies.push(Value::Object(base.clone()).to_string());
+    for shape in body_shapes(document, operation) {
+        let (Some(properties), Some(base)) = (shape["properties"].as_object(), plausible_of(document, shape)) else {
+            continue;
+        };
+        bodies.extend(hostile_fields(properties, &base));
+    }
+    bodies
+}
+
+/// A shape's plausible body, and that body with each field in turn set to
+/// each hostile value.
+fn hostile_fields(properties: &Map<String, Value>, base: &Map<String, Value>) -> Vec<String> {
+    let mut bodies = vec![Value::Object(base.clone()).to_string()];
     let values = [
         "null".to_string(),
         "[[[]]]".to_string(),

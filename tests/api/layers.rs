@@ -69,7 +69,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "integration::webhooks::store",
         ],
     ),
-    ("cache", &["cache"]),
+    ("cache", &["cache", "members::search_counts"]),
     ("state", &["state"]),
     (
         "services and access policy",

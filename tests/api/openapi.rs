@@ -56,17 +56,34 @@ pub fn with_parameters(path: &str) -> String {
         .join("/")
 }
 
-/// A body of an operation's JSON schema with its required fields filled.
-pub fn plausible_body(document: &Value, operation: &Value) -> Option<Value> {
-    let body = operation.get("requestBody")?;
+/// The object shapes an operation's body may take: each alternative of a
+/// `oneOf` (a sanction or a lift), or its one schema.
+pub fn body_shapes<'a>(document: &'a Value, operation: &'a Value) -> Vec<&'a Value> {
+    let Some(body) = operation.get("requestBody") else {
+        return Vec::new();
+    };
     let schema = resolve(document, &body["content"]["application/json"]["schema"]);
-    let properties = schema["properties"].as_object()?;
+    match schema["oneOf"].as_array() {
+        Some(shapes) => shapes.iter().map(|shape| resolve(document, shape)).collect(),
+        None => vec![schema],
+    }
+}
+
+/// A body of this shape with its required fields filled.
+pub fn plausible_of(document: &Value, shape: &Value) -> Option<serde_json::Map<String, Value>> {
+    let properties = shape["properties"].as_object()?;
     let mut fields = serde_json::Map::new();
-    for name in schema["required"].as_array().into_iter().flatten() {
+    for name in shape["required"].as_array().into_iter().flatten() {
         let name = name.as_str().unwrap();
         fields.insert(name.into(), plausible(document, &properties[name]));
     }
-    Some(Value::Object(fields))
+    Some(fields)
+}
+
+/// A body of an operation's first shape with its required fields filled.
+pub fn plausible_body(document: &Value, operation: &Value) -> Option<Value> {
+    let shape = *body_shapes(document, operation).first()?;
+    plausible_of(document, shape).map(Value::Object)
 }
 
 #[test]

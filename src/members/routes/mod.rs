@@ -198,12 +198,12 @@ enum DirectoryRequest {
     Walk { after: WalkCursor, per_page: i64 },
 }
 
-impl TryFrom<DirectoryParams> for DirectoryRequest {
-    type Error = AppError;
-
-    fn try_from(params: DirectoryParams) -> Result<Self, AppError> {
+impl DirectoryRequest {
+    /// Who may walk is decided before the walk's parameters are read.
+    fn parse(params: DirectoryParams, viewer: Viewer) -> Result<Self, AppError> {
         let mut errors: Vec<FieldError> = Vec::new();
         if let Some(after) = params.after.as_deref() {
+            profiles::may_walk(viewer)?;
             let cursor = WalkCursor::parse(after).map_err(|e| errors.push(e)).ok();
             for (field, given) in [
                 ("q", params.q.is_some()),
@@ -323,7 +323,7 @@ async fn directory(
 ) -> Result<DirectoryAnswer, AppError> {
     let viewer = viewer(&caller);
     let as_profile = |view: ProfileView| MemberProfile::new(view, &state.config);
-    match DirectoryRequest::try_from(params)? {
+    match DirectoryRequest::parse(params, viewer)? {
         DirectoryRequest::Page(query) => {
             let page = query.page;
             let found = profiles::directory(&state, query, viewer).await?;

@@ -115,6 +115,50 @@ pub struct SanctionRequestBody {
     pub resource: Option<String>,
 }
 
+/// The body of a sanction request as the document states it: a sanction
+/// (read-only or ban, for a while or for good) or a lift, which has no
+/// duration. The server reads both as one [`SanctionRequestBody`] and refuses
+/// a lift's duration on its own field.
+pub struct SanctionOrLift;
+
+impl utoipa::PartialSchema for SanctionOrLift {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, Schema};
+        let fields = match SanctionRequestBody::schema() {
+            RefOr::T(Schema::Object(fields)) => fields,
+            other => return other,
+        };
+        let shape = |kinds: &str, description: &str, duration: bool| {
+            let mut object = fields.clone();
+            object.description = Some(description.to_string());
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            if let Some(RefOr::T(Schema::Object(kind))) = object.properties.get_mut("kind") {
+                kind.pattern = Some(kinds.to_string());
+                kind.description = None;
+            }
+            if !duration {
+                object.properties.shift_remove("duration");
+            }
+            object
+        };
+        OneOfBuilder::new()
+            .item(shape(
+                "^(read_only|ban)$",
+                "A sanction: `read_only` or `ban`, temporary with a `duration`, permanent without.",
+                true,
+            ))
+            .item(shape(
+                "^(lift_read_only|lift_ban)$",
+                "A lift: ends every running and queued sanction of its kind (on its `resource`). No duration.",
+                false,
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SanctionOrLift {}
+
 problems!(
     ApplyProblems: Staff, Json<SanctionRequestBody>, Refusal, Db;
     403: MemberReadOnly = "The moderator's own standing.";
@@ -131,7 +175,7 @@ problems!(
     tag = "sanctions",
     security(("bearer" = [])),
     params(("member" = String, Path, description = "Numeric id, username, or `me` for the caller.")),
-    request_body = SanctionRequestBody,
+    request_body = SanctionOrLift,
     responses(
         (status = 201, description = "Applied.", body = Sanction),
         ApplyProblems,
