@@ -124,7 +124,7 @@ impl Application {
             notifications,
             metrics,
             cache,
-            search_counts: Arc::default(),
+            broad_searches: Arc::default(),
             mailer: Mailer::from_config(&config)?,
             config: config.clone(),
             db,

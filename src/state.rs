@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::db::notify::Notifications;
 use crate::geoip::CityLookup;
 use crate::mail::Mailer;
-use crate::members::search_counts::SearchCounts;
+use crate::members::broad_searches::BroadSearches;
 use crate::metrics::Metrics;
 use crate::rate_limit::IpKeys;
 
@@ -28,7 +28,7 @@ pub struct AppState {
     pub notifications: Notifications,
     pub metrics: Arc<Metrics>,
     pub cache: Arc<MemberCache>,
-    pub search_counts: Arc<SearchCounts>,
+    pub broad_searches: Arc<BroadSearches>,
     /// What per-IP counters are keyed by.
     pub ip_keys: IpKeys,
 }

@@ -125,6 +125,44 @@ impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for CountOf<Q> {
 
 impl<Q> RunQueryDsl<PgConnection> for CountOf<Q> {}
 
+/// `WITH matches AS MATERIALIZED (query) SELECT id FROM matches ORDER BY
+/// date_joined, id OFFSET o LIMIT l`: a prefix search's matches read from the
+/// username index, then sorted by date. Left to itself, the planner may walk
+/// the date index instead and filter on the prefix, which, for a prefix
+/// common among the oldest or the newest names, walks most members.
+struct DateOrdered<Q> {
+    matches: Q,
+    newest_first: bool,
+    offset: i64,
+    limit: i64,
+}
+
+impl<Q> Query for DateOrdered<Q> {
+    type SqlType = BigInt;
+}
+
+impl<Q> QueryId for DateOrdered<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for DateOrdered<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH matches AS MATERIALIZED (");
+        self.matches.walk_ast(out.reborrow())?;
+        out.push_sql(if self.newest_first {
+            ") SELECT id FROM matches ORDER BY date_joined DESC, id DESC OFFSET "
+        } else {
+            ") SELECT id FROM matches ORDER BY date_joined ASC, id ASC OFFSET "
+        });
+        out.push_bind_param::<BigInt, _>(&self.offset)?;
+        out.push_sql(" LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)
+    }
+}
+
+impl<Q> RunQueryDsl<PgConnection> for DateOrdered<Q> {}
+
 /// Listed members: active, not bots, not built-in, not under a running
 /// global ban. `is_active` and `is_system` are written as columns, not
 /// compared with parameters, so that the planner matches the partial indexes.
@@ -194,11 +232,15 @@ pub fn directory(
             capped: false,
         });
     }
-    let ids: Vec<i64> = sorted(listed(bot_group, prefix, now), query.sort)
-        .select(members::id)
-        .offset(offset)
-        .limit(query.page.per_page.min(DEPTH - offset))
-        .load(conn)?;
+    let limit = query.page.per_page.min(DEPTH - offset);
+    let ids: Vec<i64> = match (prefix, newest_first(query.sort)) {
+        (Some(prefix), Some(newest_first)) => date_ordered(conn, prefix, newest_first, bot_group, now, offset, limit)?,
+        _ => sorted(listed(bot_group, prefix, now), query.sort)
+            .select(members::id)
+            .offset(offset)
+            .limit(limit)
+            .load(conn)?,
+    };
     // A page that is neither empty nor full is the last: it tells the total.
     let matches = match i64::try_from(ids.len()).unwrap_or(i64::MAX) {
         found if found > 0 && found < query.page.per_page => offset + found,
@@ -208,6 +250,78 @@ pub fn directory(
         members: in_order(conn, &ids)?,
         total: matches.min(DEPTH),
         capped: matches > DEPTH,
+    })
+}
+
+/// Whether a sort is by date, and which way.
+pub fn newest_first(sort: DirectorySort) -> Option<bool> {
+    match sort {
+        DirectorySort::DateJoined => Some(false),
+        DirectorySort::DateJoinedDesc => Some(true),
+        DirectorySort::Username | DirectorySort::UsernameDesc => None,
+    }
+}
+
+/// The ids of a prefix search's matches in date order, from `offset`.
+fn date_ordered(
+    conn: &mut PgConnection,
+    prefix: &str,
+    newest_first: bool,
+    bot_group: &str,
+    now: DateTime<Utc>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<i64>, AppError> {
+    Ok(DateOrdered {
+        matches: listed(bot_group, Some(prefix), now).select((members::id, members::date_joined)),
+        newest_first,
+        offset,
+        limit,
+    }
+    .load(conn)?)
+}
+
+/// The first [`DEPTH`] ids of a prefix search in date order, and one more if
+/// there are more, for
+/// [`BroadSearches`](crate::members::broad_searches::BroadSearches) to keep.
+pub fn date_order(
+    conn: &mut PgConnection,
+    prefix: &str,
+    newest_first: bool,
+    bot_group: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, AppError> {
+    date_ordered(conn, prefix, newest_first, bot_group, now, 0, DEPTH + 1)
+}
+
+/// The page of a kept order at `page`: its members that are still listed, in
+/// that order.
+pub fn page_of_order(
+    conn: &mut PgConnection,
+    order: &[i64],
+    page: Page,
+    bot_group: &str,
+    now: DateTime<Utc>,
+) -> Result<DirectoryPage, AppError> {
+    let depth = usize::try_from(DEPTH).unwrap_or(usize::MAX);
+    let matches = order.len().min(depth);
+    let capped = order.len() > depth;
+    let offset = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+    if offset >= depth && capped {
+        return Err(DirectoryError::PageTooDeep.into());
+    }
+    let take = usize::try_from(page.per_page).unwrap_or(usize::MAX);
+    let ids: Vec<i64> = order[..matches].iter().skip(offset).take(take).copied().collect();
+    let rows: Vec<MemberRow> = listed(bot_group, None, now)
+        .filter(members::id.eq_any(&ids))
+        .select(MemberRow::as_select())
+        .load(conn)?;
+    let mut found: Vec<Member> = rows.into_iter().map(Member::from).collect();
+    found.sort_by_key(|member| ids.iter().position(|id| *id == member.id));
+    Ok(DirectoryPage {
+        members: found,
+        total: i64::try_from(matches).unwrap_or(DEPTH),
+        capped,
     })
 }
 

@@ -1,5 +1,9 @@
 //! What others see of members: public profiles and the directory.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
 use crate::auth::model::AuthError;
 use crate::error::{AppError, DomainError, ErrorCode, Kind};
 use crate::members::directory::{self, DirectoryQuery};
@@ -81,14 +85,49 @@ pub struct DirectoryViews {
 pub async fn directory(state: &AppState, query: DirectoryQuery, viewer: Viewer) -> Result<DirectoryViews, AppError> {
     let bot_group = state.config.bot_group.clone();
     let now = state.clock.now();
+    let broad = &state.broad_searches;
     let prefix = query.prefix.clone();
-    let known_capped = state.search_counts.known_capped(&prefix);
-    let page = state
-        .db
-        .read(move |conn| directory::directory(conn, &query, &bot_group, now, known_capped))
-        .await?;
+    let known_capped = broad.known_capped(&prefix);
+    let by_date = directory::newest_first(query.sort);
+    let kept = prefix
+        .as_deref()
+        .zip(by_date)
+        .and_then(|(p, newest)| broad.date_order(p, newest));
+    let page = match (&prefix, by_date) {
+        // A broad search by date: its pages are cut from the order kept.
+        (Some(prefix), Some(newest_first)) if known_capped || kept.is_some() => {
+            let order = match kept {
+                Some(kept) => {
+                    if !kept.fresh && kept.claim() {
+                        sort_again(state, prefix.clone(), newest_first, now);
+                    }
+                    kept.ids
+                }
+                None => {
+                    let (text, group) = (prefix.clone(), bot_group.clone());
+                    let order = state
+                        .db
+                        .read(move |conn| directory::date_order(conn, &text, newest_first, &group, now))
+                        .await?;
+                    let order = Arc::new(order);
+                    broad.keep_date_order(prefix.clone(), newest_first, order.clone());
+                    order
+                }
+            };
+            state
+                .db
+                .read(move |conn| directory::page_of_order(conn, &order, query.page, &bot_group, now))
+                .await?
+        }
+        _ => {
+            state
+                .db
+                .read(move |conn| directory::directory(conn, &query, &bot_group, now, known_capped))
+                .await?
+        }
+    };
     if page.capped && !known_capped {
-        state.search_counts.capped(prefix);
+        broad.capped(prefix);
     }
     // The directory lists no bots, by definition.
     Ok(DirectoryViews {
@@ -134,6 +173,23 @@ pub fn may_walk(viewer: Viewer) -> Result<(), AppError> {
         (false, Some(_)) => Err(WalkDenied::NotAService.into()),
         (false, None) => Err(AuthError::MissingCredentials.into()),
     }
+}
+
+/// Sorts a broad search's date order again in the background, while
+/// requests go on with the one kept.
+fn sort_again(state: &AppState, prefix: String, newest_first: bool, now: DateTime<Utc>) {
+    let (db, broad) = (state.db.clone(), state.broad_searches.clone());
+    let bot_group = state.config.bot_group.clone();
+    tokio::spawn(async move {
+        let text = prefix.clone();
+        let sorted = db
+            .read(move |conn| directory::date_order(conn, &text, newest_first, &bot_group, now))
+            .await;
+        match sorted {
+            Ok(order) => broad.keep_date_order(prefix, newest_first, Arc::new(order)),
+            Err(error) => tracing::warn!(%error, "a broad search was not sorted again"),
+        }
+    });
 }
 
 /// Up to `limit` members after the cursor, every member but the built-in

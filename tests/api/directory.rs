@@ -93,6 +93,34 @@ async fn the_directory_counts_and_pages_to_the_ten_thousandth_match_and_no_furth
     assert_eq!(usernames(&newest.body), ["m00001"]);
     let last_by_name = app.get("/v1/members?sort=-username&per_page=1", None).await;
     assert_eq!(usernames(&last_by_name.body), ["m10050"]);
+
+    // A broad search by date: sorted on its first page, then cut from the
+    // order kept (the second time round), to the same depth.
+    for _ in 0..2 {
+        let newest = app.get("/v1/members?q=m&sort=-date_joined&per_page=3", None).await;
+        assert_eq!(usernames(&newest.body), ["m00001", "m00002", "m00003"]);
+        assert_eq!(
+            (newest.body["total"].clone(), newest.body["total_capped"].clone()),
+            (json!(10_000), json!(true))
+        );
+        let deepest = app
+            .get("/v1/members?q=m&sort=date_joined&per_page=100&page=100", None)
+            .await;
+        assert_eq!(usernames(&deepest.body).last().unwrap(), "m00051");
+        app.get("/v1/members?q=m&sort=date_joined&per_page=100&page=101", None)
+            .await
+            .assert_problem(422, "page_too_deep");
+    }
+    // Its pages show only members who are listed when they are read.
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let ban = json!({"kind": "ban", "reason": "Spam"});
+    assert_eq!(
+        crate::sanctions::sanction(&app, &boss, "m00002", ban).await.status,
+        StatusCode::CREATED
+    );
+    let newest = app.get("/v1/members?q=m&sort=-date_joined&per_page=3", None).await;
+    assert_eq!(usernames(&newest.body), ["m00001", "m00003"]);
 }
 
 #[tokio::test]

@@ -69,7 +69,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "integration::webhooks::store",
         ],
     ),
-    ("cache", &["cache", "members::search_counts"]),
+    ("cache", &["cache", "members::broad_searches"]),
     ("state", &["state"]),
     (
         "services and access policy",

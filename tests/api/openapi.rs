@@ -386,14 +386,10 @@ fn every_field_code_a_422_names_is_a_field_code_of_a_real_field() {
                 .flatten()
                 .filter_map(|parameter| parameter["name"].as_str())
                 .collect();
-            let body = resolve(
-                &document,
-                &operation["requestBody"]["content"]["application/json"]["schema"],
-            );
             fields.extend(
-                body["properties"]
-                    .as_object()
+                body_shapes(&document, operation)
                     .into_iter()
+                    .filter_map(|shape| shape["properties"].as_object())
                     .flat_map(|properties| properties.keys().map(String::as_str)),
             );
             for word in description.split('`').skip(1).step_by(2) {
