@@ -153,6 +153,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    sanction_counts (member_id) {
+        member_id -> Int8,
+        sanctions -> Int8,
+    }
+}
+
+diesel::table! {
     sanctions (id) {
         id -> Int8,
         member_id -> Int8,
@@ -254,6 +261,7 @@ diesel::joinable!(member_groups -> members (member_id));
 diesel::joinable!(member_ips -> members (member_id));
 diesel::joinable!(member_tokens -> members (member_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(sanction_counts -> members (member_id));
 diesel::joinable!(service_clients -> members (created_by));
 diesel::joinable!(sessions -> members (member_id));
 diesel::joinable!(username_history -> members (member_id));
@@ -276,6 +284,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     members,
     rate_limits,
     refresh_tokens,
+    sanction_counts,
     sanctions,
     service_clients,
     sessions,

@@ -15,3 +15,28 @@ DROP INDEX members_date_joined_idx;
 -- ended, and set aside by one hashed look-up per listed member.
 CREATE INDEX sanctions_global_bans_idx ON sanctions ((coalesce(ends_at, 'infinity'::timestamptz)))
     INCLUDE (member_id, starts_at) WHERE kind = 'ban' AND resource IS NULL;
+
+-- How many sanctions and lifts each member's history holds, kept current by
+-- the transaction that writes or deletes one (a row of their own, so that
+-- the member's row and its cache are left alone): a page of a long history
+-- is counted without reading it.
+CREATE TABLE sanction_counts (
+    member_id BIGINT PRIMARY KEY REFERENCES members (id) ON DELETE CASCADE,
+    sanctions BIGINT NOT NULL CHECK (sanctions >= 0)
+);
+INSERT INTO sanction_counts (member_id, sanctions)
+    SELECT member_id, count(*) FROM sanctions GROUP BY member_id;
+CREATE FUNCTION memberd_count_sanctions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO sanction_counts (member_id, sanctions) VALUES (NEW.member_id, 1)
+            ON CONFLICT (member_id) DO UPDATE SET sanctions = sanction_counts.sanctions + 1;
+        RETURN NEW;
+    END IF;
+    -- A member's deletion may have taken their count first.
+    UPDATE sanction_counts SET sanctions = sanctions - 1 WHERE member_id = OLD.member_id;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER sanctions_counted AFTER INSERT OR DELETE ON sanctions
+    FOR EACH ROW EXECUTE FUNCTION memberd_count_sanctions();

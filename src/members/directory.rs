@@ -101,6 +101,29 @@ impl diesel::expression::ValidGrouping<()> for NotEndedAt {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
+/// `kind = 'ban' AND resource IS NULL`, written out rather than bound, so
+/// that even a prepared statement's generic plan proves the predicate of
+/// `sanctions_global_bans_idx` (with a parameter it read every sanction).
+#[derive(Debug, Clone, Copy, QueryId)]
+struct IsGlobalBan;
+
+impl Expression for IsGlobalBan {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl QueryFragment<Pg> for IsGlobalBan {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("sanctions.kind = 'ban' AND sanctions.resource IS NULL");
+        Ok(())
+    }
+}
+
+impl<QS> SelectableExpression<QS> for IsGlobalBan {}
+impl<QS> AppearsOnTable<QS> for IsGlobalBan {}
+impl diesel::expression::ValidGrouping<()> for IsGlobalBan {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
 /// `SELECT count(*) FROM (query) AS matches`: the rows of a query that is
 /// itself limited, so that counting stops at its limit.
 struct CountOf<Q>(Q);
@@ -172,8 +195,7 @@ fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>, now: DateTime<Utc>) -
         .filter(groups::name.eq(bot_group))
         .select(member_groups::member_id);
     let banned = sanctions::table
-        .filter(sanctions::kind.eq("ban"))
-        .filter(sanctions::resource.is_null())
+        .filter(IsGlobalBan)
         .filter(NotEndedAt(now))
         .filter(sanctions::starts_at.le(now))
         .select(sanctions::member_id);
