@@ -258,7 +258,9 @@ pub struct MemberWalk {
     pub items: Vec<MemberProfile>,
     pub per_page: i64,
     /// The `after` of the next step; null once the walk has reached the last
-    /// member (members who register later come after it).
+    /// member (members who register later come after it). Always present,
+    /// which tells a step from a page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
