@@ -215,10 +215,29 @@ fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>, now: DateTime<Utc>) -
         .filter(diesel::dsl::not(members::id.eq_any(banned)))
         .into_boxed();
     if let Some(prefix) = prefix {
-        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        query = query.filter(UsernameKey.like(format!("{escaped}%")).escape('\\'));
+        // By code point, the names that start with a prefix are those from it
+        // up to its successor: a range of the index, with nothing to check on
+        // each entry (a LIKE is checked again on every one).
+        query = match successor(prefix) {
+            Some(next) => query.filter(UsernameKey.ge(prefix.to_string())).filter(UsernameKey.lt(next)),
+            None => {
+                let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                query.filter(UsernameKey.like(format!("{escaped}%")).escape('\\'))
+            }
+        };
     }
     query
+}
+
+/// The first text after every text that starts with `prefix`, by code point:
+/// `prefix` with its last character moved one on. None when no character
+/// follows it.
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    let last = chars.pop()?;
+    let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32)?;
+    chars.push(next);
+    Some(chars.into_iter().collect())
 }
 
 fn sorted(query: members::BoxedQuery<'_, Pg>, sort: DirectorySort) -> members::BoxedQuery<'_, Pg> {
@@ -382,4 +401,28 @@ fn in_order(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Member>, AppErro
         .collect();
     found.sort_by_key(|member| ids.iter().position(|id| *id == member.id));
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::successor;
+
+    #[test]
+    fn a_prefix_ends_where_its_last_character_moves_on() {
+        assert_eq!(successor("user1").as_deref(), Some("user2"));
+        assert_eq!(successor("a\u{d7ff}").as_deref(), Some("a\u{e000}"));
+        assert_eq!(successor("\u{10ffff}"), None);
+        assert_eq!(successor(""), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the names, those in [prefix, successor) are those that start with it.
+        #[test]
+        fn the_range_holds_the_names_that_start_with_the_prefix(prefix in "\\PC{1,3}", name in "\\PC{0,5}") {
+            if let Some(next) = successor(&prefix) {
+                let in_range = name.as_str() >= prefix.as_str() && name.as_str() < next.as_str();
+                proptest::prop_assert_eq!(in_range, name.starts_with(&prefix));
+            }
+        }
+    }
 }
