@@ -1,6 +1,6 @@
 //! Directory searches that match more members than the directory pages
-//! through: known as such for [`CAPPED_FOR`], and, sorted by date, their
-//! first pages in order.
+//! through: known as such for [`CAPPED_FOR`], and their first [`DEPTH`]
+//! members in each order asked for.
 //!
 //! Counting is most of what a directory page costs, and the long lists cost
 //! the most: every one counts to the bound. A list that long stays long —
@@ -8,14 +8,17 @@
 //! taken once in a while rather than on every page. Counts under the bound
 //! are exact and taken every time: they are never remembered.
 //!
-//! A search sorted by date is worse: no index orders a username prefix's
-//! matches by date, so each page sorts every match (111,111 for `user1` in
-//! the benchmark's million). For a broad search the first [`DEPTH`] ids in
-//! date order are sorted once and kept; pages are cut from them, and each
-//! page's members are checked to be listed still when it is read. An order
-//! older than [`CAPPED_FOR`] is sorted again in the background by the first
-//! request to find it so, while requests go on with the old one (for at most
-//! as long again): someone who joins or returns shows in such a search within
+//! Paging such a search costs as deep as the page: the 100th page skips
+//! 9,900 entries, each checked against the bots and the banned. And sorted
+//! by date, a prefix search is worse: no index orders a prefix's matches by
+//! date, so each page would sort every match (111,111 for `user1` in the
+//! benchmark's million). So for a broad search the first [`DEPTH`] ids in
+//! each order asked for are read once and kept; pages are cut from them, and
+//! each page's members are checked to be listed still when it is read (a ban
+//! or a deactivation shows at once). An order older than [`CAPPED_FOR`] is
+//! read again in the background by the first request to find it so, while
+//! requests go on with the old one (for at most as long again): someone who
+//! joins, returns or changes name shows in its place in such a search within
 //! twice [`CAPPED_FOR`].
 //!
 //! [`DEPTH`]: crate::members::directory::DEPTH
@@ -27,29 +30,31 @@ use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
 
-/// How long a search stays known to be over the bound, and its date order kept.
+use crate::members::model::DirectorySort;
+
+/// How long a search stays known to be over the bound, and its orders kept.
 pub const CAPPED_FOR: Duration = Duration::from_secs(10);
 /// Searches remembered at most (the empty one, and prefixes).
 const SEARCHES: usize = 1_000;
-/// Date orders kept at most: 80 KB each.
-const DATE_ORDERS: usize = 16;
+/// Orders kept at most: 80 KB each.
+const ORDERS: usize = 16;
 
 pub struct BroadSearches {
     capped: Cache<Option<String>, Instant>,
-    /// (prefix, newest first) → the first ids in that order. A plain map:
-    /// so few that an evicting cache would drop the one in use.
-    date_orders: Mutex<HashMap<(String, bool), DateOrder>>,
+    /// (prefix, sort) → the first ids in that order. A plain map: so few
+    /// that an evicting cache would drop the one in use.
+    orders: Mutex<HashMap<(Option<String>, DirectorySort), Order>>,
 }
 
 #[derive(Clone)]
-struct DateOrder {
+struct Order {
     sorted: Instant,
     ids: Arc<Vec<i64>>,
     /// Set by the request that sorts it again.
     claimed: Arc<AtomicBool>,
 }
 
-/// A kept date order, as a request finds it.
+/// A kept order, as a request finds it.
 pub struct KeptOrder {
     pub ids: Arc<Vec<i64>>,
     /// Sorted less than [`CAPPED_FOR`] ago.
@@ -69,7 +74,7 @@ impl Default for BroadSearches {
     fn default() -> Self {
         Self {
             capped: Cache::new(SEARCHES),
-            date_orders: Mutex::default(),
+            orders: Mutex::default(),
         }
     }
 }
@@ -88,11 +93,11 @@ impl BroadSearches {
         self.capped.insert(prefix, Instant::now());
     }
 
-    /// The first ids of a broad search in date order, sorted less than twice
+    /// The first ids of a broad search in this order, read less than twice
     /// [`CAPPED_FOR`] ago.
-    pub fn date_order(&self, prefix: &str, newest_first: bool) -> Option<KeptOrder> {
-        let orders = self.date_orders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let order = orders.get(&(prefix.to_string(), newest_first))?;
+    pub fn order(&self, prefix: &Option<String>, sort: DirectorySort) -> Option<KeptOrder> {
+        let orders = self.orders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let order = orders.get(&(prefix.clone(), sort))?;
         let age = order.sorted.elapsed();
         (age < 2 * CAPPED_FOR).then(|| KeptOrder {
             ids: order.ids.clone(),
@@ -101,12 +106,12 @@ impl BroadSearches {
         })
     }
 
-    /// Keeps a date order, in place of those that are out of date (or, when
-    /// all are in use, of the oldest).
-    pub fn keep_date_order(&self, prefix: String, newest_first: bool, ids: Arc<Vec<i64>>) {
-        let mut orders = self.date_orders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    /// Keeps an order, in place of those that are out of date (or, when all
+    /// are in use, of the oldest).
+    pub fn keep_order(&self, prefix: Option<String>, sort: DirectorySort, ids: Arc<Vec<i64>>) {
+        let mut orders = self.orders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         orders.retain(|_, order| order.sorted.elapsed() < 2 * CAPPED_FOR);
-        if orders.len() >= DATE_ORDERS
+        if orders.len() >= ORDERS
             && let Some(oldest) = orders
                 .iter()
                 .min_by_key(|(_, order)| order.sorted)
@@ -114,12 +119,12 @@ impl BroadSearches {
         {
             orders.remove(&oldest);
         }
-        let order = DateOrder {
+        let order = Order {
             sorted: Instant::now(),
             ids,
             claimed: Arc::default(),
         };
-        orders.insert((prefix, newest_first), order);
+        orders.insert((prefix, sort), order);
     }
 }
 
@@ -137,15 +142,16 @@ mod tests {
     }
 
     #[test]
-    fn a_date_order_is_kept_by_search_and_direction() {
+    fn an_order_is_kept_by_search_and_sort() {
         let searches = BroadSearches::default();
-        searches.keep_date_order("al".into(), true, Arc::new(vec![3, 2, 1]));
-        let kept = searches.date_order("al", true).unwrap();
+        let al = Some("al".to_string());
+        searches.keep_order(al.clone(), DirectorySort::DateJoinedDesc, Arc::new(vec![3, 2, 1]));
+        let kept = searches.order(&al, DirectorySort::DateJoinedDesc).unwrap();
         assert_eq!((kept.ids.as_slice(), kept.fresh), (&[3, 2, 1][..], true));
-        assert!(searches.date_order("al", false).is_none());
-        assert!(searches.date_order("a", true).is_none());
-        // One request, the first, sorts it again.
+        assert!(searches.order(&al, DirectorySort::DateJoined).is_none());
+        assert!(searches.order(&None, DirectorySort::DateJoinedDesc).is_none());
+        // One request, the first, has it read again.
         assert!(kept.claim());
-        assert!(!searches.date_order("al", true).unwrap().claim());
+        assert!(!searches.order(&al, DirectorySort::DateJoinedDesc).unwrap().claim());
     }
 }

@@ -219,7 +219,9 @@ fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>, now: DateTime<Utc>) -
         // up to its successor: a range of the index, with nothing to check on
         // each entry (a LIKE is checked again on every one).
         query = match successor(prefix) {
-            Some(next) => query.filter(UsernameKey.ge(prefix.to_string())).filter(UsernameKey.lt(next)),
+            Some(next) => query
+                .filter(UsernameKey.ge(prefix.to_string()))
+                .filter(UsernameKey.lt(next)),
             None => {
                 let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 query.filter(UsernameKey.like(format!("{escaped}%")).escape('\\'))
@@ -249,23 +251,19 @@ fn sorted(query: members::BoxedQuery<'_, Pg>, sort: DirectorySort) -> members::B
     }
 }
 
-/// A page of the directory. `known_capped`: the search is known to match
-/// more than [`DEPTH`] members, so it is not counted again.
+/// A page of the directory, for a search not known to be broad (see
+/// [`first_ids`] for those).
 pub fn directory(
     conn: &mut PgConnection,
     query: &DirectoryQuery,
     bot_group: &str,
     now: DateTime<Utc>,
-    known_capped: bool,
 ) -> Result<DirectoryPage, AppError> {
     let prefix = query.prefix.as_deref();
     let offset = query.page.offset();
     // Counted in username order whatever the page's sort: the username index
     // alone holds both every listed member in order and a prefix's range.
     let count = |conn: &mut PgConnection| -> Result<i64, AppError> {
-        if known_capped {
-            return Ok(DEPTH + 1);
-        }
         let first = sorted(listed(bot_group, prefix, now), DirectorySort::Username)
             .select(members::id)
             .limit(DEPTH + 1);
@@ -331,17 +329,23 @@ fn date_ordered(
     .get_result(conn)?)
 }
 
-/// The first [`DEPTH`] ids of a prefix search in date order, and one more if
-/// there are more, for
-/// [`BroadSearches`](crate::members::broad_searches::BroadSearches) to keep.
-pub fn date_order(
+/// The first [`DEPTH`] ids of a search in its order, and one more if there
+/// are more, for [`BroadSearches`](crate::members::broad_searches::BroadSearches)
+/// to keep.
+pub fn first_ids(
     conn: &mut PgConnection,
-    prefix: &str,
-    newest_first: bool,
+    prefix: Option<&str>,
+    sort: DirectorySort,
     bot_group: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, AppError> {
-    date_ordered(conn, prefix, newest_first, bot_group, now, 0, DEPTH + 1)
+    match (prefix, newest_first(sort)) {
+        (Some(prefix), Some(newest_first)) => date_ordered(conn, prefix, newest_first, bot_group, now, 0, DEPTH + 1),
+        _ => Ok(sorted(listed(bot_group, prefix, now), sort)
+            .select(members::id)
+            .limit(DEPTH + 1)
+            .load(conn)?),
+    }
 }
 
 /// The page of a kept order at `page`: its members that are still listed, in

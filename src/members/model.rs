@@ -213,7 +213,7 @@ fn id_in(text: &str) -> Option<i64> {
     text.parse::<i64>().ok().filter(|_| !text.starts_with('+'))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum DirectorySort {
     #[default]
     Username,

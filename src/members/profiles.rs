@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::auth::model::AuthError;
 use crate::error::{AppError, DomainError, ErrorCode, Kind};
 use crate::members::directory::{self, DirectoryQuery};
-use crate::members::model::{Member, MemberError, MemberKey, WalkCursor};
+use crate::members::model::{DirectorySort, Member, MemberError, MemberKey, WalkCursor};
 use crate::members::store;
 use crate::state::AppState;
 
@@ -88,43 +88,37 @@ pub async fn directory(state: &AppState, query: DirectoryQuery, viewer: Viewer) 
     let broad = &state.broad_searches;
     let prefix = query.prefix.clone();
     let known_capped = broad.known_capped(&prefix);
-    let by_date = directory::newest_first(query.sort);
-    let kept = prefix
-        .as_deref()
-        .zip(by_date)
-        .and_then(|(p, newest)| broad.date_order(p, newest));
-    let page = match (&prefix, by_date) {
-        // A broad search by date: its pages are cut from the order kept.
-        (Some(prefix), Some(newest_first)) if known_capped || kept.is_some() => {
-            let order = match kept {
-                Some(kept) => {
-                    if !kept.fresh && kept.claim() {
-                        sort_again(state, prefix.clone(), newest_first, now);
-                    }
-                    kept.ids
+    let sort = query.sort;
+    let kept = broad.order(&prefix, sort);
+    let page = if known_capped || kept.is_some() {
+        // A broad search: its pages are cut from the order kept.
+        let order = match kept {
+            Some(kept) => {
+                if !kept.fresh && kept.claim() {
+                    sort_again(state, prefix.clone(), sort, now);
                 }
-                None => {
-                    let (text, group) = (prefix.clone(), bot_group.clone());
-                    let order = state
-                        .db
-                        .read(move |conn| directory::date_order(conn, &text, newest_first, &group, now))
-                        .await?;
-                    let order = Arc::new(order);
-                    broad.keep_date_order(prefix.clone(), newest_first, order.clone());
-                    order
-                }
-            };
-            state
-                .db
-                .read(move |conn| directory::page_of_order(conn, &order, query.page, &bot_group, now))
-                .await?
-        }
-        _ => {
-            state
-                .db
-                .read(move |conn| directory::directory(conn, &query, &bot_group, now, known_capped))
-                .await?
-        }
+                kept.ids
+            }
+            None => {
+                let (search, group) = (prefix.clone(), bot_group.clone());
+                let order = state
+                    .db
+                    .read(move |conn| directory::first_ids(conn, search.as_deref(), sort, &group, now))
+                    .await?;
+                let order = Arc::new(order);
+                broad.keep_order(prefix.clone(), sort, order.clone());
+                order
+            }
+        };
+        state
+            .db
+            .read(move |conn| directory::page_of_order(conn, &order, query.page, &bot_group, now))
+            .await?
+    } else {
+        state
+            .db
+            .read(move |conn| directory::directory(conn, &query, &bot_group, now))
+            .await?
     };
     if page.capped && !known_capped {
         broad.capped(prefix);
@@ -175,18 +169,18 @@ pub fn may_walk(viewer: Viewer) -> Result<(), AppError> {
     }
 }
 
-/// Sorts a broad search's date order again in the background, while
-/// requests go on with the one kept.
-fn sort_again(state: &AppState, prefix: String, newest_first: bool, now: DateTime<Utc>) {
+/// Sorts a broad search again in the background, while requests go on with
+/// the order kept.
+fn sort_again(state: &AppState, prefix: Option<String>, sort: DirectorySort, now: DateTime<Utc>) {
     let (db, broad) = (state.db.clone(), state.broad_searches.clone());
     let bot_group = state.config.bot_group.clone();
     tokio::spawn(async move {
-        let text = prefix.clone();
+        let search = prefix.clone();
         let sorted = db
-            .read(move |conn| directory::date_order(conn, &text, newest_first, &bot_group, now))
+            .read(move |conn| directory::first_ids(conn, search.as_deref(), sort, &bot_group, now))
             .await;
         match sorted {
-            Ok(order) => broad.keep_date_order(prefix, newest_first, Arc::new(order)),
+            Ok(order) => broad.keep_order(prefix, sort, Arc::new(order)),
             Err(error) => tracing::warn!(%error, "a broad search was not sorted again"),
         }
     });
