@@ -26,10 +26,15 @@ export function banned(batch: Json<"/v1/status/batch", "post">): (string | numbe
     return batch.items.filter((item) => item.status && !item.status.can_read).map((item) => item.member);
 }
 
-// Paging through the directory.
-export function names(page: Json<"/v1/members", "get">): string[] {
-    const more: boolean = page.page * page.per_page < page.total;
-    return more ? page.items.map((member) => member.username) : [];
+// Paging through the directory: a page (with its total, capped at 10,000),
+// or, for a service walking every member, a step with the next cursor.
+export function names(answer: Json<"/v1/members", "get">): string[] {
+    if ("next_cursor" in answer) {
+        const next: string | null = answer.next_cursor;
+        return next === null ? [] : answer.items.map((member) => member.username);
+    }
+    const more: boolean = !answer.total_capped && answer.page * answer.per_page < answer.total;
+    return more ? answer.items.map((member) => member.username) : [];
 }
 
 // A page with a field beside its items.
