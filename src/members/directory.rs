@@ -17,6 +17,7 @@ use crate::error::{AppError, DomainError, ErrorCode, Kind};
 use crate::members::model::{DirectorySort, Member};
 use crate::members::store::MemberRow;
 use crate::pagination::Page;
+use crate::sanctions::store::EndsAfter;
 use crate::schema::{groups, member_groups, members, sanctions};
 
 /// How many matches the directory counts and pages through; beyond them a
@@ -77,27 +78,6 @@ impl QueryFragment<Pg> for UsernameKey {
 impl<QS> SelectableExpression<QS> for UsernameKey {}
 impl<QS> AppearsOnTable<QS> for UsernameKey {}
 impl diesel::expression::ValidGrouping<()> for UsernameKey {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
-/// `coalesce(ends_at, 'infinity') > at`, as `sanctions_global_bans_idx` indexes it.
-#[derive(Debug, Clone, Copy, QueryId)]
-struct NotEndedAt(DateTime<Utc>);
-
-impl Expression for NotEndedAt {
-    type SqlType = diesel::sql_types::Bool;
-}
-
-impl QueryFragment<Pg> for NotEndedAt {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("coalesce(sanctions.ends_at, 'infinity'::timestamptz) > ");
-        out.push_bind_param::<diesel::sql_types::Timestamptz, _>(&self.0)
-    }
-}
-
-impl<QS> SelectableExpression<QS> for NotEndedAt {}
-impl<QS> AppearsOnTable<QS> for NotEndedAt {}
-impl diesel::expression::ValidGrouping<()> for NotEndedAt {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
@@ -205,7 +185,7 @@ fn listed<'a>(bot_group: &'a str, prefix: Option<&'a str>, now: DateTime<Utc>) -
         .select(member_groups::member_id);
     let banned = sanctions::table
         .filter(IsGlobalBan)
-        .filter(NotEndedAt(now))
+        .filter(EndsAfter(now))
         .filter(sanctions::starts_at.le(now))
         .select(sanctions::member_id);
     let mut query = members::table
@@ -295,7 +275,7 @@ pub fn directory(
         _ => count(conn)?,
     };
     Ok(DirectoryPage {
-        members: in_order(conn, &ids)?,
+        members: in_order(conn, members::table.into_boxed(), &ids)?,
         total: matches.min(DEPTH),
         capped: matches > DEPTH,
     })
@@ -366,14 +346,8 @@ pub fn page_of_order(
     }
     let take = usize::try_from(page.per_page).unwrap_or(usize::MAX);
     let ids: Vec<i64> = order[..matches].iter().skip(offset).take(take).copied().collect();
-    let rows: Vec<MemberRow> = listed(bot_group, None, now)
-        .filter(members::id.eq_any(&ids))
-        .select(MemberRow::as_select())
-        .load(conn)?;
-    let mut found: Vec<Member> = rows.into_iter().map(Member::from).collect();
-    found.sort_by_key(|member| ids.iter().position(|id| *id == member.id));
     Ok(DirectoryPage {
-        members: found,
+        members: in_order(conn, listed(bot_group, None, now), &ids)?,
         total: i64::try_from(matches).unwrap_or(DEPTH),
         capped,
     })
@@ -394,9 +368,9 @@ pub fn walk(conn: &mut PgConnection, after: i64, limit: i64) -> Result<Vec<Membe
         .collect())
 }
 
-/// The members of these ids, in the ids' order.
-fn in_order(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Member>, AppError> {
-    let mut found: Vec<Member> = members::table
+/// The members of `query` among these ids, in the ids' order.
+fn in_order(conn: &mut PgConnection, query: members::BoxedQuery<'_, Pg>, ids: &[i64]) -> Result<Vec<Member>, AppError> {
+    let mut found: Vec<Member> = query
         .filter(members::id.eq_any(ids))
         .select(MemberRow::as_select())
         .load(conn)?

@@ -356,7 +356,7 @@ pub fn unrecorded_expiries_of_members(
 /// `sanctions_open_idx` indexes. An expression of its own rather than a `sql`
 /// literal, which diesel never keeps as a prepared statement.
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct EndsAfter(DateTime<Utc>);
+pub(crate) struct EndsAfter(pub DateTime<Utc>);
 
 impl diesel::Expression for EndsAfter {
     type SqlType = Bool;
