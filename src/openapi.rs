@@ -178,6 +178,8 @@ fn named_pattern(name: &str) -> Option<String> {
         "{filled}" => Some(crate::input::FILLED.to_string()),
         "{web_url_or_empty}" => Some(crate::input::WEB_URL_OR_EMPTY.to_string()),
         "{duration}" => Some(crate::duration::pattern()),
+        "{email}" => Some(crate::members::model::EMAIL_PATTERN.to_string()),
+        "{username}" => Some(crate::members::model::username_pattern()),
         "{event_types}" => Some(crate::integration::model::EventQuery::types_pattern()),
         _ => None,
     }

@@ -10,6 +10,9 @@ macro_rules! white_space {
     };
 }
 
+/// Unicode's White_Space characters, as the inside of a class.
+pub const WHITE_SPACE: &str = white_space!();
+
 /// Any white space, as `str::trim` would take away.
 pub const SPACES: &str = concat!("[", white_space!(), "]*");
 

@@ -29,7 +29,10 @@ pub fn configure(config: &mut impl Routes) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendRequest {
-    #[schema(example = "alice@example.com")]
+    /// An address in the grammar of the document's pattern: an unquoted
+    /// ASCII local part, `@`, a host name of two labels or more; at most 254
+    /// characters, nothing around it.
+    #[schema(example = "alice@example.com", max_length = 254, pattern = "{email}")]
     pub email: String,
 }
 

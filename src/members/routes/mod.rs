@@ -36,11 +36,16 @@ pub fn configure(config: &mut impl Routes) {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationRequest {
-    /// 1–30 characters; no comma, slash, @, control character or emoji; not
-    /// confusable with another member's name.
-    #[schema(example = "alice")]
+    /// 1–30 characters, as sent and after NFC normalisation; no white space
+    /// around it; no comma, slash, @, control or invisible character
+    /// (Unicode's general category C), emoji or unassigned code point; not a
+    /// number, not `me`; not confusable with another member's name.
+    #[schema(example = "alice", min_length = 1, max_length = 30, pattern = "{username}")]
     pub username: String,
-    #[schema(example = "alice@example.com")]
+    /// An address in the grammar of the document's pattern: an unquoted
+    /// ASCII local part, `@`, a host name of two labels or more; at most 254
+    /// characters, nothing around it.
+    #[schema(example = "alice@example.com", max_length = 254, pattern = "{email}")]
     pub email: String,
     /// 8–256 characters, not a common password, not the username or e-mail.
     #[schema(min_length = 8, max_length = 256)]

@@ -158,8 +158,11 @@ async fn change_password(
 pub struct AccountChangeRequest {
     pub current_password: String,
     /// A new username, under the registration rules.
+    #[schema(min_length = 1, max_length = 30, pattern = "{username}")]
     pub username: Option<String>,
-    /// A new address; it replaces the current one once the link sent to it is used.
+    /// A new address, under the registration rules; it replaces the current
+    /// one once the link sent to it is used.
+    #[schema(max_length = 254, pattern = "{email}")]
     pub email: Option<String>,
 }
 
