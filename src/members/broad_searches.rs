@@ -36,7 +36,8 @@ use crate::members::model::DirectorySort;
 pub const CAPPED_FOR: Duration = Duration::from_secs(10);
 /// Searches remembered at most (the empty one, and prefixes).
 const SEARCHES: usize = 1_000;
-/// Orders kept at most: 80 KB each.
+/// Orders kept at most: 80 KB each (kept in exactly that: a loaded list
+/// has room to grow to 128 KB).
 const ORDERS: usize = 16;
 
 pub struct BroadSearches {
@@ -49,14 +50,14 @@ pub struct BroadSearches {
 #[derive(Clone)]
 struct Order {
     sorted: Instant,
-    ids: Arc<Vec<i64>>,
+    ids: Arc<[i64]>,
     /// Set by the request that sorts it again.
     claimed: Arc<AtomicBool>,
 }
 
 /// A kept order, as a request finds it.
 pub struct KeptOrder {
-    pub ids: Arc<Vec<i64>>,
+    pub ids: Arc<[i64]>,
     /// Sorted less than [`CAPPED_FOR`] ago.
     pub fresh: bool,
     claimed: Arc<AtomicBool>,
@@ -108,7 +109,7 @@ impl BroadSearches {
 
     /// Keeps an order, in place of those that are out of date (or, when all
     /// are in use, of the oldest).
-    pub fn keep_order(&self, prefix: Option<String>, sort: DirectorySort, ids: Arc<Vec<i64>>) {
+    pub fn keep_order(&self, prefix: Option<String>, sort: DirectorySort, ids: Arc<[i64]>) {
         let mut orders = self.orders.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         orders.retain(|_, order| order.sorted.elapsed() < 2 * CAPPED_FOR);
         if orders.len() >= ORDERS
@@ -145,9 +146,9 @@ mod tests {
     fn an_order_is_kept_by_search_and_sort() {
         let searches = BroadSearches::default();
         let al = Some("al".to_string());
-        searches.keep_order(al.clone(), DirectorySort::DateJoinedDesc, Arc::new(vec![3, 2, 1]));
+        searches.keep_order(al.clone(), DirectorySort::DateJoinedDesc, Arc::from(vec![3, 2, 1]));
         let kept = searches.order(&al, DirectorySort::DateJoinedDesc).unwrap();
-        assert_eq!((kept.ids.as_slice(), kept.fresh), (&[3, 2, 1][..], true));
+        assert_eq!((&kept.ids[..], kept.fresh), (&[3, 2, 1][..], true));
         assert!(searches.order(&al, DirectorySort::DateJoined).is_none());
         assert!(searches.order(&None, DirectorySort::DateJoinedDesc).is_none());
         // One request, the first, has it read again.

@@ -105,7 +105,7 @@ pub async fn directory(state: &AppState, query: DirectoryQuery, viewer: Viewer) 
                     .db
                     .read(move |conn| directory::first_ids(conn, search.as_deref(), sort, &group, now))
                     .await?;
-                let order = Arc::new(order);
+                let order: Arc<[i64]> = Arc::from(order);
                 broad.keep_order(prefix.clone(), sort, order.clone());
                 order
             }
@@ -180,7 +180,7 @@ fn sort_again(state: &AppState, prefix: Option<String>, sort: DirectorySort, now
             .read(move |conn| directory::first_ids(conn, search.as_deref(), sort, &bot_group, now))
             .await;
         match sorted {
-            Ok(order) => broad.keep_order(prefix, sort, Arc::new(order)),
+            Ok(order) => broad.keep_order(prefix, sort, Arc::from(order)),
             Err(error) => tracing::warn!(%error, "a broad search was not sorted again"),
         }
     });
