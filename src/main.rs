@@ -55,9 +55,10 @@ fn main() -> ExitCode {
 /// glibc gives threads that allocate at the same time arenas of their own,
 /// up to eight per core, and each keeps megabytes it no longer uses: with
 /// two 19 MiB password-hashing blocks in flight, that alone took memberd past
-/// 64 MiB under login load. Small allocations come from per-thread caches
-/// anyway (bench/RESULTS.md has the cost). An operator's MALLOC_ARENA_MAX
-/// wins.
+/// 64 MiB under login load. An operator's MALLOC_ARENA_MAX wins. (glibc's
+/// per-thread caches of small blocks cost memory too, but have no mallopt:
+/// `GLIBC_TUNABLES`, read only at start, turns them off — the README says
+/// where.)
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn one_malloc_arena() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
