@@ -206,6 +206,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         revoked_at -> Nullable<Timestamptz>,
         revoked_reason -> Nullable<Text>,
+        amr -> Array<Text>,
     }
 }
 

@@ -123,6 +123,8 @@ pub enum Revocation {
     Deactivated,
     PasswordChanged,
     PasswordReset,
+    /// The member ended it from another of their sessions.
+    EndedByMember,
 }
 
 impl Revocation {
@@ -135,7 +137,26 @@ impl Revocation {
             Self::Deactivated => "deactivated",
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
+            Self::EndedByMember => "ended_by_member",
         }
+    }
+}
+
+/// Why a member's own session cannot be ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown, ended, or another member's: all look alike.
+    #[error("You have no live session by this id.")]
+    NotFound,
+}
+
+impl DomainError for SessionError {
+    fn kind(&self) -> Kind {
+        Kind::NotFound
+    }
+
+    fn code(&self) -> ErrorCode {
+        ErrorCode::SessionNotFound
     }
 }
 

@@ -1,7 +1,8 @@
 //! HTTP handlers for logging in and out, refreshing, and the JWKS.
 
-use actix_web::{HttpRequest, HttpResponse, get, http::header, post, web};
-use serde::Deserialize;
+use actix_web::{HttpRequest, HttpResponse, delete, get, http::header, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::extract::Caller;
@@ -13,13 +14,19 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::http::mount::Routes;
 use crate::http::wire::{SessionResponse, origin};
-use crate::input::{Json, OptionalJson};
+use crate::input::{Json, OptionalJson, Query};
 use crate::openapi::problems;
+use crate::pagination::{PageParams, Paged};
 use crate::state::AppState;
 
 /// Routes under `/v1`.
 pub fn configure(config: &mut impl Routes) {
-    config.service(login).service(refresh).service(logout);
+    config
+        .service(login)
+        .service(refresh)
+        .service(logout)
+        .service(own_sessions)
+        .service(end_own_session);
 }
 
 /// Routes at the root, where other services expect them.
@@ -141,6 +148,97 @@ async fn logout(
     body: OptionalJson<LogoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     service::logout(&state, caller.member_id, caller.session_id, body.0.all).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A live session of the caller's.
+#[derive(Serialize, ToSchema)]
+pub struct OwnSession {
+    #[schema(format = "uuid")]
+    pub id: String,
+    /// The session this list was asked with.
+    pub current: bool,
+    pub created_at: DateTime<Utc>,
+    /// When it was opened or last refreshed (access tokens are not counted).
+    pub last_used_at: DateTime<Utc>,
+    /// The address it was opened or last refreshed from; forgotten after
+    /// `MEMBERD_IP_RETENTION_DAYS`.
+    pub ip: Option<String>,
+    /// Where that address is, when GeoIP is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// As the client sent it.
+    pub user_agent: Option<String>,
+    /// How the member proved who they are (RFC 8176): `pwd` for a password.
+    pub amr: Vec<String>,
+}
+
+impl From<service::OwnSession> for OwnSession {
+    fn from(own: service::OwnSession) -> Self {
+        let session = own.session;
+        OwnSession {
+            id: session.id.to_string(),
+            current: own.current,
+            created_at: session.created_at,
+            last_used_at: session.refreshed_at,
+            ip: session.ip,
+            city: own.city,
+            user_agent: session.user_agent,
+            amr: session.amr,
+        }
+    }
+}
+
+problems!(
+    OwnSessionsProblems: Caller, Query<PageParams>, Db;
+    422: ValidationFailed = "Paging."
+);
+
+/// The caller's live sessions, the latest opened first.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of the caller's live sessions; `current` marks the one asking.", body = Paged<OwnSession>, headers(("Link" = String, description = "The `next` and `prev` pages (RFC 8288), when there are."))),
+        OwnSessionsProblems,
+    )
+)]
+#[get("/members/me/sessions")]
+async fn own_sessions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Query(params): Query<PageParams>,
+) -> Result<Paged<OwnSession>, AppError> {
+    Ok(service::own_sessions(&state, &caller, params.page()?)
+        .await?
+        .map(OwnSession::from))
+}
+
+problems!(
+    EndOwnSessionProblems: Caller, Db;
+    404: SessionNotFound = "Unknown, already ended, or another member's."
+);
+
+/// End one of the caller's sessions: its refresh token stops working and its
+/// access tokens are refused at once, as after a logout (the current session
+/// too, if named).
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid, description = "A session id from the list.")),
+    responses(
+        (status = 204, description = "Ended."),
+        EndOwnSessionProblems,
+    )
+)]
+#[delete("/members/me/sessions/{id}")]
+async fn end_own_session(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    service::end_own_session(&state, caller.member_id, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -10,12 +10,13 @@ use uuid::Uuid;
 use crate::auth::TokenIssuer;
 use crate::auth::admission::{Admitted, admit};
 use crate::auth::keys::{AUDIENCE, AccessClaims};
-use crate::auth::model::AuthError;
+use crate::auth::model::{AuthError, Caller, SessionError};
 use crate::auth::model::{Revocation, fold_identifier};
 use crate::auth::store;
 use crate::error::{AppError, FieldCode, FieldError};
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
 use crate::members::store as members;
+use crate::pagination::{Page, Paged};
 use crate::sanctions::standing::OpenStanding;
 use crate::state::AppState;
 use crate::tokens::model::{OpaqueToken, hash_presented};
@@ -310,6 +311,51 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Grant, App
             renew_session(conn, &issuer, admitted, &session, &hash, now).map(Ok)
         })
         .await?
+}
+
+/// A live session of the caller's, as they see it.
+pub struct OwnSession {
+    pub session: store::LiveSession,
+    /// The session this list is read with.
+    pub current: bool,
+    /// Where its address is, when GeoIP is configured.
+    pub city: Option<String>,
+}
+
+/// A page of the caller's live sessions, the latest opened first.
+pub async fn own_sessions(state: &AppState, caller: &Caller, page: Page) -> Result<Paged<OwnSession>, AppError> {
+    let (member_id, current) = (caller.member_id, caller.session_id);
+    let now = state.clock.now();
+    let sessions = state
+        .db
+        .read(move |conn| store::live_sessions_of(conn, member_id, now, page))
+        .await?;
+    Ok(sessions.map(|session| OwnSession {
+        current: session.id == current,
+        city: match (&state.geoip, &session.ip) {
+            (Some(geoip), Some(ip)) => geoip.city(ip),
+            _ => None,
+        },
+        session,
+    }))
+}
+
+/// Ends one of the caller's live sessions: its refresh token stops working
+/// and its access tokens are refused at once, on every replica, as after a
+/// logout. Another member's session is as unknown as a made-up id.
+pub async fn end_own_session(state: &AppState, member_id: i64, id: &str) -> Result<(), AppError> {
+    let id = Uuid::parse_str(id).map_err(|_| SessionError::NotFound)?;
+    let now = state.clock.now();
+    state
+        .db
+        .transaction(move |conn| {
+            if store::end_live_session(conn, member_id, id, now)? {
+                Ok(())
+            } else {
+                Err(SessionError::NotFound.into())
+            }
+        })
+        .await
 }
 
 pub async fn logout(state: &AppState, member_id: i64, session_id: Uuid, everywhere: bool) -> Result<(), AppError> {

@@ -95,6 +95,8 @@ error_codes! {
     MemberNotFound = "member_not_found",
     /// No such sanction.
     SanctionNotFound = "sanction_not_found",
+    /// The caller has no live session by this id.
+    SessionNotFound = "session_not_found",
     /// The e-mailed link is unknown, used up, or voided.
     TokenNotFound = "token_not_found",
     /// No such forbidden domain.

@@ -427,7 +427,7 @@ async fn members_read_keys_see_profiles_with_activity_and_roles() {
 }
 
 /// Asks until `done` holds, for at most a second: the promise made to other replicas.
-async fn within_a_second<F, Fut>(
+pub(crate) async fn within_a_second<F, Fut>(
     mut ask: F,
     done: impl Fn(&crate::helpers::Response) -> bool,
 ) -> crate::helpers::Response

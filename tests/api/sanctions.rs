@@ -495,6 +495,8 @@ const OPEN_TO_READ_ONLY: &[(&str, &str)] = &[
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/logout"),
+    // Ending one's own session is a logout from elsewhere.
+    ("DELETE", "/v1/members/me/sessions/{id}"),
     ("POST", "/v1/tokens/registration"),
     ("POST", "/v1/tokens/registration/{token}"),
     ("POST", "/v1/tokens/password-reset"),

@@ -1,7 +1,7 @@
 //! Login, refresh, logout, access tokens and the JWKS.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, session_of};
@@ -588,4 +588,89 @@ async fn lapsed_counters_are_deleted_and_current_ones_kept() {
         3
     );
     assert_eq!(app.count("SELECT count(*) FROM login_throttles"), 3);
+}
+
+#[tokio::test]
+async fn a_member_sees_their_live_sessions_and_ends_one_everywhere() {
+    let app = TestApp::spawn().await;
+    let (other, _) = app.replica(&[]).await;
+    // Activation opens a session, and so does the login after it.
+    let laptop = app.member("uma").await;
+    let phone = app.login("uma", PASSWORD).await;
+    let stranger = app.member("vic").await;
+    app.get("/v1/members/me/sessions", None)
+        .await
+        .assert_problem(401, "missing_credentials");
+
+    let listed = app.get("/v1/members/me/sessions", Some(&laptop.access)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert_eq!(listed.body["total"], 3);
+    let items = listed.body["items"].as_array().unwrap();
+    let current: Vec<&Value> = items.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["ip"], "127.0.0.1");
+    assert_eq!(current[0]["amr"], json!(["pwd"]));
+    // The phone's session is the latest opened: first in the list, not current.
+    let phone_id = items[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(items[0]["current"], false);
+    let paged = app
+        .get("/v1/members/me/sessions?per_page=2&page=2", Some(&laptop.access))
+        .await;
+    assert_eq!(paged.body["items"].as_array().unwrap().len(), 1);
+
+    // The phone's token works on the other replica, and stops everywhere once ended.
+    let me_on_other = || {
+        app.client
+            .get(format!("{other}/v1/members/me"))
+            .bearer_auth(&phone.access)
+            .send()
+    };
+    assert_eq!(me_on_other().await.unwrap().status(), StatusCode::OK);
+    let path = format!("/v1/members/me/sessions/{phone_id}");
+    // Another member's session is as unknown as a made-up one, and stays live.
+    app.request(Method::DELETE, &path, Some(&stranger.access), None)
+        .await
+        .assert_problem(404, "session_not_found");
+    assert_eq!(
+        app.get("/v1/members/me", Some(&phone.access)).await.status,
+        StatusCode::OK
+    );
+    let ended = app.request(Method::DELETE, &path, Some(&laptop.access), None).await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.body);
+    app.get("/v1/members/me", Some(&phone.access))
+        .await
+        .assert_problem(401, "session_revoked");
+    app.post("/v1/auth/refresh", None, json!({"refresh_token": phone.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    crate::integration::within_a_second(|| async { me_on_other().await.unwrap() }, |r| r.status.as_u16() == 401)
+        .await
+        .assert_problem(401, "session_revoked");
+    // Ended once: a second time it is unknown; the list no longer has it.
+    app.request(Method::DELETE, &path, Some(&laptop.access), None)
+        .await
+        .assert_problem(404, "session_not_found");
+    for made_up in ["not-a-uuid", "00000000-0000-0000-0000-000000000000"] {
+        app.request(
+            Method::DELETE,
+            &format!("/v1/members/me/sessions/{made_up}"),
+            Some(&laptop.access),
+            None,
+        )
+        .await
+        .assert_problem(404, "session_not_found");
+    }
+    let listed = app.get("/v1/members/me/sessions", Some(&laptop.access)).await;
+    assert_eq!(listed.body["total"], 2);
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != phone_id.as_str())
+    );
+    assert_eq!(
+        app.get("/v1/members/me", Some(&laptop.access)).await.status,
+        StatusCode::OK
+    );
 }

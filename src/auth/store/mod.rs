@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::auth::model::Revocation;
 use crate::error::AppError;
+use crate::pagination::{Page, Paged};
 use crate::sanctions::store::{SanctionRow, open_sanctions_sql};
 use crate::schema::{refresh_tokens, sessions};
 
@@ -334,6 +335,65 @@ pub fn sessions_of(conn: &mut PgConnection, member_id: i64) -> Result<Vec<Sessio
         .order(sessions::created_at.desc())
         .select(SessionRecord::as_select())
         .load(conn)?)
+}
+
+/// A live session as its member sees it in the list of their sessions.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct LiveSession {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub amr: Vec<String>,
+}
+
+/// A page of a member's live sessions, the latest opened first, and how
+/// many there are.
+pub fn live_sessions_of(
+    conn: &mut PgConnection,
+    member_id: i64,
+    now: DateTime<Utc>,
+    page: Page,
+) -> Result<Paged<LiveSession>, AppError> {
+    let live = || {
+        sessions::table
+            .filter(sessions::member_id.eq(member_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+    };
+    let total = live().count().get_result(conn)?;
+    let rows = live()
+        .order((sessions::created_at.desc(), sessions::id.desc()))
+        .offset(page.offset())
+        .limit(page.per_page)
+        .select(LiveSession::as_select())
+        .load(conn)?;
+    Ok(Paged::new(rows, page, total))
+}
+
+/// Ends one of the member's live sessions; false when the member has no
+/// live session by that id.
+pub fn end_live_session(
+    conn: &mut PgConnection,
+    member_id: i64,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let changed = diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::member_id.eq(member_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now)),
+    )
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(Revocation::EndedByMember.as_str()),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 /// Blanks the address and user agent of sessions opened before `cutoff`, and
