@@ -32,3 +32,10 @@ pub struct AppState {
     /// What per-IP counters are keyed by.
     pub ip_keys: IpKeys,
 }
+
+impl AppState {
+    /// The city of an address, when GeoIP is configured and knows it.
+    pub fn city_of(&self, ip: Option<&str>) -> Option<String> {
+        self.geoip.as_ref().zip(ip).and_then(|(geoip, ip)| geoip.city(ip))
+    }
+}

@@ -332,10 +332,7 @@ pub async fn own_sessions(state: &AppState, caller: &Caller, page: Page) -> Resu
         .await?;
     Ok(sessions.map(|session| OwnSession {
         current: session.id == current,
-        city: match (&state.geoip, &session.ip) {
-            (Some(geoip), Some(ip)) => geoip.city(ip),
-            _ => None,
-        },
+        city: state.city_of(session.ip.as_deref()),
         session,
     }))
 }

@@ -36,9 +36,10 @@ pub struct ProfileView {
 
 fn view(state: &AppState, member: Member, is_bot: bool, viewer: Viewer) -> ProfileView {
     let own = viewer.member_id == Some(member.id);
-    let city = match (&state.geoip, &member.last_ip) {
-        (Some(geoip), Some(ip)) if viewer.is_staff => geoip.city(ip),
-        _ => None,
+    let city = if viewer.is_staff {
+        state.city_of(member.last_ip.as_deref())
+    } else {
+        None
     };
     ProfileView {
         // Anonymous callers never see an address; members see it when its
