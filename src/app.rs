@@ -219,6 +219,7 @@ fn v1_routes(config: &mut impl Routes) {
     // No other route matches its paths.
     crate::sanctions::routes::status::configure(config);
     crate::auth::routes::configure(config);
+    crate::factors::routes::configure(config);
     crate::members::routes::configure(config);
     crate::tokens::routes::configure(config);
     crate::sanctions::routes::configure(config);

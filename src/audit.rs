@@ -15,6 +15,8 @@ pub enum AuditAction {
     SanctionReverted,
     KarmaNoted,
     MemberSessionsRevoked,
+    /// A superuser removed every second factor of a member (a lost device).
+    MemberFactorsReset,
     MemberIpsViewed,
     /// A lookup of the members seen at an IP; its target is the network.
     IpMembersViewed,
@@ -37,6 +39,7 @@ impl AuditAction {
             Self::SanctionReverted => "sanction.reverted",
             Self::KarmaNoted => "karma.noted",
             Self::MemberSessionsRevoked => "member.sessions_revoked",
+            Self::MemberFactorsReset => "member.factors_reset",
             Self::MemberIpsViewed => "member.ips_viewed",
             Self::IpMembersViewed => "ip.members_viewed",
             Self::MemberRolesChanged => "member.roles_changed",

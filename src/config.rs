@@ -30,6 +30,13 @@ impl<T> fmt::Debug for Secret<T> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffMfa {
+    /// Staff and superuser actions need a session with a second factor (`aal` 2).
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
@@ -67,6 +74,12 @@ pub struct Config {
     pub status_max_age: Duration,
     pub webhook_allow_private: bool,
     pub metrics_token: Option<Secret<String>>,
+    /// Whether staff and superuser actions need a session that proved a second factor.
+    pub staff_mfa: StaffMfa,
+    /// WebAuthn's relying party: its id (a registrable domain) and the origin
+    /// ceremonies must come from.
+    pub webauthn_rp_id: String,
+    pub webauthn_origin: Url,
 }
 
 /// The front-end pages that e-mailed links open; they, not this API, use
@@ -242,6 +255,34 @@ impl Config {
             other => return Err(fail(name, format!("`{other}` is not true or false"))),
         };
 
+        let (staff_mfa, name) = parsed("MEMBERD_STAFF_MFA", "required");
+        let staff_mfa = match staff_mfa.as_str() {
+            "required" => StaffMfa::Required,
+            "optional" => StaffMfa::Optional,
+            other => return Err(fail(name, format!("`{other}` is neither `required` nor `optional`"))),
+        };
+        let webauthn_origin = match var("MEMBERD_WEBAUTHN_ORIGIN") {
+            Some(_) => url("MEMBERD_WEBAUTHN_ORIGIN", "")?,
+            None => frontend_url.clone(),
+        };
+        let webauthn_origin = Url::parse(&webauthn_origin.origin().ascii_serialization())
+            .map_err(|_| fail("MEMBERD_WEBAUTHN_ORIGIN", "the URL has no origin".into()))?;
+        let webauthn_rp_id = match var("MEMBERD_WEBAUTHN_RP_ID") {
+            Some(id) => id,
+            None => frontend_url
+                .host_str()
+                .map(str::to_string)
+                .ok_or_else(|| fail("MEMBERD_FRONTEND_URL", "a URL with a host name".into()))?,
+        };
+        let rp_host = webauthn_origin.host_str().unwrap_or_default();
+        // WebAuthn's rule: the origin's host is the relying party id or one of its subdomains.
+        if !(rp_host == webauthn_rp_id || rp_host.ends_with(&format!(".{webauthn_rp_id}"))) {
+            return Err(fail(
+                "MEMBERD_WEBAUTHN_RP_ID",
+                format!("`{webauthn_rp_id}` is neither the host of the WebAuthn origin `{rp_host}` nor a parent domain of it"),
+            ));
+        }
+
         Ok(Config {
             database_url: Secret::new(database_url),
             listen_database_url: Secret::new(listen_database_url),
@@ -267,6 +308,9 @@ impl Config {
             status_max_age,
             webhook_allow_private,
             metrics_token: var("MEMBERD_METRICS_TOKEN").map(Secret::new),
+            staff_mfa,
+            webauthn_rp_id,
+            webauthn_origin,
         })
     }
 

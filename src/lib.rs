@@ -12,6 +12,7 @@ pub mod db;
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod factors;
 pub mod geoip;
 pub mod health;
 pub mod http;

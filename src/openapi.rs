@@ -24,6 +24,7 @@ use crate::error::{Answer, ErrorCode, FieldError, Problem, SanctionNotice};
     modifiers(&SharedComponents),
     tags(
         (name = "auth", description = "Logging in and out, sessions, signing keys"),
+        (name = "factors", description = "Second factors (TOTP, passkeys) and recovery codes"),
         (name = "members", description = "Registration and accounts"),
         (name = "tokens", description = "E-mailed single-use tokens"),
         (name = "sanctions", description = "Read-only and bans: queues, forgiveness, reversion, status"),

@@ -32,6 +32,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    factor_throttles (member_id) {
+        member_id -> Int8,
+        failures -> Int4,
+        last_failure_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     forbidden_email_domains (domain) {
         domain -> Text,
         created_at -> Timestamptz,
@@ -90,6 +98,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_factors (id) {
+        id -> Uuid,
+        member_id -> Int8,
+        kind -> Text,
+        name -> Text,
+        created_at -> Timestamptz,
+        confirmed_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+        totp_secret -> Nullable<Bytea>,
+        totp_last_step -> Nullable<Int8>,
+        credential_id -> Nullable<Bytea>,
+        passkey -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
     member_groups (member_id, group_id) {
         member_id -> Int8,
         group_id -> Int8,
@@ -135,11 +159,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Bytea,
+        member_id -> Int8,
+        remember_me -> Bool,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        passkey_state -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
     rate_limits (bucket, key) {
         bucket -> Text,
         key -> Text,
         window_start -> Timestamptz,
         hits -> Int4,
+    }
+}
+
+diesel::table! {
+    recovery_codes (member_id, code_hash) {
+        member_id -> Int8,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -257,10 +302,14 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(factor_throttles -> members (member_id));
+diesel::joinable!(member_factors -> members (member_id));
 diesel::joinable!(member_groups -> groups (group_id));
 diesel::joinable!(member_groups -> members (member_id));
 diesel::joinable!(member_ips -> members (member_id));
 diesel::joinable!(member_tokens -> members (member_id));
+diesel::joinable!(mfa_challenges -> members (member_id));
+diesel::joinable!(recovery_codes -> members (member_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sanction_counts -> members (member_id));
 diesel::joinable!(service_clients -> members (created_by));
@@ -274,16 +323,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
     audit_log,
     events,
+    factor_throttles,
     forbidden_email_domains,
     groups,
     jwt_keys,
     karma_notes,
     login_throttles,
+    member_factors,
     member_groups,
     member_ips,
     member_tokens,
     members,
+    mfa_challenges,
     rate_limits,
+    recovery_codes,
     refresh_tokens,
     sanction_counts,
     sanctions,

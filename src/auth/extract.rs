@@ -8,10 +8,11 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
-use crate::auth::model::AuthError;
+use crate::auth::model::{AuthError, assurance_level};
 pub use crate::auth::model::Caller;
 use crate::auth::policy;
 pub use crate::auth::policy::Principal;
+use crate::config::StaffMfa;
 use crate::error::{Answer, Answers, AppError, ErrorCode};
 use crate::integration::model::{Scope, is_api_key};
 use crate::integration::store as clients;
@@ -79,11 +80,15 @@ async fn authenticate(state: Option<web::Data<AppState>>, token: Result<String, 
             .await?;
         state.cache.forget_member(member_id);
     }
+    let is_staff = member.is_staff || member.is_superuser;
+    let aal = assurance_level(&session.amr);
     Ok(Caller {
         member_id,
         session_id,
-        is_staff: member.is_staff || member.is_superuser,
+        is_staff,
         is_superuser: member.is_superuser,
+        aal,
+        staff_mfa_missing: is_staff && aal < 2 && state.config.staff_mfa == StaffMfa::Required,
     })
 }
 
@@ -171,6 +176,11 @@ macro_rules! member_extractor {
 
 const STAFF_ONLY: Answer = Answer::new(403, ErrorCode::StaffOnly);
 const SUPERUSER_ONLY: Answer = Answer::new(403, ErrorCode::SuperuserOnly);
+const STAFF_MFA: Answer = Answer::noted(
+    403,
+    ErrorCode::MfaRequiredForStaff,
+    "Staff from a session without a second factor, when `MEMBERD_STAFF_MFA=required`.",
+);
 
 member_extractor!(
     /// A caller allowed to change what others see or do: not read-only, not
@@ -179,19 +189,19 @@ member_extractor!(
 );
 member_extractor!(
     /// A staff member (superusers are staff).
-    Staff, writes: false, policy::require_staff, answers: [STAFF_ONLY]
+    Staff, writes: false, policy::require_staff, answers: [STAFF_ONLY, STAFF_MFA]
 );
 member_extractor!(
     /// A superuser.
-    Superuser, writes: false, policy::require_superuser, answers: [SUPERUSER_ONLY]
+    Superuser, writes: false, policy::require_superuser, answers: [SUPERUSER_ONLY, STAFF_MFA]
 );
 member_extractor!(
     /// A staff member who may write (see [`Writer`]).
-    StaffWriter, writes: true, policy::require_staff, answers: [STAFF_ONLY]
+    StaffWriter, writes: true, policy::require_staff, answers: [STAFF_ONLY, STAFF_MFA]
 );
 member_extractor!(
     /// A superuser who may write (see [`Writer`]).
-    SuperuserWriter, writes: true, policy::require_superuser, answers: [SUPERUSER_ONLY]
+    SuperuserWriter, writes: true, policy::require_superuser, answers: [SUPERUSER_ONLY, STAFF_MFA]
 );
 
 /// A key scope named as a type, so that an extractor can require it.
@@ -266,6 +276,7 @@ impl<S: ScopeName> Answers for StaffOrKey<S> {
         let mut answers = Principal::answers();
         answers.extend([
             Answer::noted(403, ErrorCode::StaffOnly, "A member other than staff."),
+            STAFF_MFA,
             S::REFUSAL,
         ]);
         answers

@@ -26,6 +26,12 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
     /// Session id.
     pub sid: String,
+    /// How the member proved who they are (RFC 8176): `pwd`, `otp`, `hwk`.
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// Authenticator assurance level: 2 when the session proved a second factor.
+    #[serde(default)]
+    pub aal: u8,
     pub exp: i64,
     pub iat: i64,
     pub iss: String,

@@ -2,7 +2,6 @@
 
 pub mod admission;
 pub mod extract;
-pub mod factors;
 pub mod keys;
 pub mod model;
 pub mod password;

@@ -94,10 +94,15 @@ impl FailureCount {
     /// Seconds to wait before another attempt is allowed, if any: 1 s at the
     /// threshold, doubling with each further failure, capped.
     pub fn wait_secs(&self, scope: ThrottleScope, now: DateTime<Utc>) -> Option<u64> {
-        if !self.is_current(now) || self.failures < scope.threshold() {
+        self.wait_from(scope.threshold(), now)
+    }
+
+    /// [`Self::wait_secs`] for a count whose waits start at `threshold`.
+    pub fn wait_from(&self, threshold: i32, now: DateTime<Utc>) -> Option<u64> {
+        if !self.is_current(now) || self.failures < threshold {
             return None;
         }
-        let exponent = (self.failures - scope.threshold()).clamp(0, 20) as u32;
+        let exponent = (self.failures - threshold).clamp(0, 20) as u32;
         let wait = (1u64 << exponent).min(MAX_WAIT_SECS);
         let ready_at = self.last_failure_at + Duration::seconds(wait as i64);
         let remaining = (ready_at - now).num_milliseconds();
@@ -125,6 +130,10 @@ pub enum Revocation {
     PasswordReset,
     /// The member ended it from another of their sessions.
     EndedByMember,
+    /// The member added a second factor, which this session had not proved.
+    SecondFactorAdded,
+    /// A superuser reset the member's second factors.
+    FactorsReset,
 }
 
 impl Revocation {
@@ -138,6 +147,8 @@ impl Revocation {
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
             Self::EndedByMember => "ended_by_member",
+            Self::SecondFactorAdded => "second_factor_added",
+            Self::FactorsReset => "factors_reset",
         }
     }
 }
@@ -295,4 +306,52 @@ pub struct Caller {
     pub session_id: Uuid,
     pub is_staff: bool,
     pub is_superuser: bool,
+    /// The session's authenticator assurance level: 2 when it proved a second factor.
+    pub aal: u8,
+    /// Whether this staff member's powers wait for a second factor
+    /// (`MEMBERD_STAFF_MFA=required` and a session of `aal` 1).
+    pub staff_mfa_missing: bool,
+}
+
+impl Caller {
+    /// Whether the caller acts with staff powers now: staff, and with the
+    /// second factor those powers require.
+    pub fn acts_as_staff(&self) -> bool {
+        self.is_staff && !self.staff_mfa_missing
+    }
+}
+
+/// How a member proved who they are, as RFC 8176 names it in `amr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A password.
+    Password,
+    /// A one-time code: TOTP, or a recovery code.
+    OneTimeCode,
+    /// A passkey (a key held by an authenticator, proving presence).
+    HardwareKey,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::OneTimeCode => "otp",
+            Self::HardwareKey => "hwk",
+        }
+    }
+}
+
+/// The methods that prove a second factor.
+pub const SECOND_FACTORS: [AuthMethod; 2] = [AuthMethod::OneTimeCode, AuthMethod::HardwareKey];
+
+/// The authenticator assurance level (NIST SP 800-63B) of a session whose
+/// member proved who they are with `amr`: 2 with a second factor, or with a
+/// passkey alone (which verifies its user), 1 otherwise.
+pub fn assurance_level(amr: &[String]) -> u8 {
+    if amr.iter().any(|method| SECOND_FACTORS.iter().any(|second| second.as_str() == method)) {
+        2
+    } else {
+        1
+    }
 }

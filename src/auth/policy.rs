@@ -27,6 +27,8 @@ pub enum Denied {
     MissingScope(Scope),
     #[error("Only the member, staff and services may see this status.")]
     NotYourStatus,
+    #[error("Staff powers need a session that proved a second factor: enrol one, then log in with it.")]
+    MfaRequiredForStaff,
 }
 
 impl DomainError for Denied {
@@ -40,6 +42,7 @@ impl DomainError for Denied {
             Self::SuperuserOnly => ErrorCode::SuperuserOnly,
             Self::MissingScope(_) => ErrorCode::InsufficientScope,
             Self::NotYourStatus => ErrorCode::Forbidden,
+            Self::MfaRequiredForStaff => ErrorCode::MfaRequiredForStaff,
         }
     }
 }
@@ -80,17 +83,22 @@ pub fn require_staff_or_scope(principal: &Principal, scope: Scope) -> Result<(),
 /// A member's status is theirs, staff's and services' to read.
 pub fn may_read_status_of(principal: &Principal, member_id: i64) -> Result<(), Denied> {
     match principal {
-        Principal::Member(caller) if caller.member_id != member_id && !caller.is_staff => Err(Denied::NotYourStatus),
+        Principal::Member(caller) if caller.member_id != member_id => require_staff(caller).map_err(|denied| match denied {
+            Denied::StaffOnly => Denied::NotYourStatus,
+            other => other,
+        }),
         _ => Ok(()),
     }
 }
 
 /// Superusers pass.
 pub fn require_superuser(caller: &Caller) -> Result<(), Denied> {
-    if caller.is_superuser {
-        Ok(())
-    } else {
+    if !caller.is_superuser {
         Err(Denied::SuperuserOnly)
+    } else if caller.staff_mfa_missing {
+        Err(Denied::MfaRequiredForStaff)
+    } else {
+        Ok(())
     }
 }
 
@@ -133,10 +141,12 @@ pub fn check_may_moderate(
 
 /// Staff and superusers pass.
 pub fn require_staff(caller: &Caller) -> Result<(), Denied> {
-    if caller.is_staff {
-        Ok(())
-    } else {
+    if !caller.is_staff {
         Err(Denied::StaffOnly)
+    } else if caller.staff_mfa_missing {
+        Err(Denied::MfaRequiredForStaff)
+    } else {
+        Ok(())
     }
 }
 

@@ -11,9 +11,11 @@ use crate::auth::TokenIssuer;
 use crate::auth::admission::{Admitted, admit};
 use crate::auth::keys::{AUDIENCE, AccessClaims};
 use crate::auth::model::{AuthError, Caller, SessionError};
-use crate::auth::model::{Revocation, fold_identifier};
+use crate::auth::model::{AuthMethod, Revocation, assurance_level, fold_identifier};
 use crate::auth::store;
-use crate::error::{AppError, FieldCode, FieldError};
+use crate::error::{AppError, FieldCode, FieldError, SecondFactorDue};
+use crate::factors::model::{FactorKind, MFA_TOKEN_MINUTES};
+use crate::factors::store as factors;
 use crate::members::model::{Member, PASSWORD_MAX_CHARS};
 use crate::members::store as members;
 use crate::pagination::{Page, Paged};
@@ -51,6 +53,7 @@ fn sign_access(
     issuer: &TokenIssuer,
     member: &Member,
     session_id: Uuid,
+    amr: &[String],
     now: DateTime<Utc>,
 ) -> Result<(String, u64), AppError> {
     let ttl = issuer.access_ttl.as_secs();
@@ -59,6 +62,8 @@ fn sign_access(
         name: member.username.clone(),
         roles: member.roles(),
         sid: session_id.to_string(),
+        amr: amr.to_vec(),
+        aal: assurance_level(amr),
         exp: now.timestamp() + ttl as i64,
         iat: now.timestamp(),
         iss: issuer.issuer.clone(),
@@ -76,6 +81,8 @@ pub struct Opening<'a> {
     /// in one statement.
     pub login: Option<(&'a str, &'a str)>,
     pub commit: store::Commit,
+    /// How the member proved who they are (RFC 8176).
+    pub amr: &'a [String],
 }
 
 /// Opens a session for a member whose login was recorded (and who was locked)
@@ -106,16 +113,19 @@ pub fn open_session(
             expires_at,
             ip: Some(&ip),
             user_agent: opening.origin.user_agent(),
+            amr: opening.amr,
         },
         &refresh.hash(),
         opening.login,
         opening.commit,
     )?;
     let admitted = admit(member, &OpenStanding::new(opened.open_sanctions)?, now)?;
-    Ok((
-        grant(issuer, admitted, session_id, refresh, expires_at, now)?,
-        opened.changed,
-    ))
+    let session = GrantedSession {
+        id: session_id,
+        amr: opening.amr,
+        expires_at,
+    };
+    Ok((grant(issuer, admitted, &session, refresh, now)?, opened.changed))
 }
 
 /// Renews a session for an admitted member: the presented refresh token is
@@ -135,25 +145,36 @@ fn renew_session(
     store::extend_session(conn, session.id, now, expires_at)?;
     let refresh = OpaqueToken::generate();
     store::insert_refresh_token(conn, &refresh.hash(), session.id, now)?;
-    grant(issuer, admitted, session.id, refresh, expires_at, now)
+    let granted = GrantedSession {
+        id: session.id,
+        amr: &session.amr,
+        expires_at,
+    };
+    grant(issuer, admitted, &granted, refresh, now)
+}
+
+/// The session a grant is for.
+struct GrantedSession<'a> {
+    id: Uuid,
+    amr: &'a [String],
+    expires_at: DateTime<Utc>,
 }
 
 /// The stored refresh token and an access token to go with it.
 fn grant(
     issuer: &TokenIssuer,
     admitted: Admitted,
-    session_id: Uuid,
+    session: &GrantedSession,
     refresh: OpaqueToken,
-    expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Grant, AppError> {
     let member = admitted.member().clone();
-    let (access_token, expires_in) = sign_access(issuer, &member, session_id, now)?;
+    let (access_token, expires_in) = sign_access(issuer, &member, session.id, session.amr, now)?;
     Ok(Grant {
         access_token,
         expires_in,
         refresh_token: refresh.text().to_string(),
-        refresh_expires_in: (expires_at - now).num_seconds().max(0) as u64,
+        refresh_expires_in: (session.expires_at - now).num_seconds().max(0) as u64,
         member,
     })
 }
@@ -230,9 +251,17 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let issuer = Arc::clone(&state.issuer);
-    let grant = state
+    let step = state
         .db
         .transaction_reporting_changes(move |conn| {
+            let kinds = factors::confirmed_kinds(conn, member_id)?;
+            if !kinds.is_empty() {
+                let due = second_factor_due(conn, member_id, &verified, kinds, input.remember_me, now)?;
+                // The password was right: its failures are forgotten, as a
+                // login's. Durable: the token must outlive a crash it is shown before.
+                store::forget_failures(conn, &identifier, &ip_key, store::Commit::Durable)?;
+                return Ok((LoginStep::SecondFactorDue(due), String::new()));
+            }
             let member =
                 members::record_login(conn, member_id, now, Some(&ip))?.ok_or(AuthError::InvalidCredentials)?;
             // The password was checked against the hash read before hashing;
@@ -250,12 +279,60 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
                 origin: &origin,
                 login: Some((&identifier, &ip_key)),
                 commit: store::Commit::Lazy,
+                amr: &[AuthMethod::Password.as_str().to_string()],
             };
-            open_session(conn, &issuer, member, &opening, now)
+            let (grant, changed) = open_session(conn, &issuer, member, &opening, now)?;
+            Ok((LoginStep::Granted(grant), changed))
         })
         .await?;
     state.cache.forget_member(member_id);
-    Ok(grant)
+    match step {
+        LoginStep::Granted(grant) => Ok(grant),
+        LoginStep::SecondFactorDue(due) => Err(AppError::SecondFactorDue(due)),
+    }
+}
+
+/// Where a login with the right password stands.
+enum LoginStep {
+    Granted(Grant),
+    SecondFactorDue(SecondFactorDue),
+}
+
+/// Opens the wait for the second factor of a member whose password was
+/// right: the same admission as a session's (a banned member learns it
+/// here, not after their second factor), and a single-use token naming the
+/// login and the factors that may finish it.
+fn second_factor_due(
+    conn: &mut PgConnection,
+    member_id: i64,
+    verified_hash: &str,
+    kinds: Vec<String>,
+    remember_me: bool,
+    now: DateTime<Utc>,
+) -> Result<SecondFactorDue, AppError> {
+    let member = members::find_for_update(conn, member_id)?.ok_or(AuthError::InvalidCredentials)?;
+    // As for a session: a password changed while this one was hashed does not count.
+    if member.password_hash != verified_hash {
+        return Err(AuthError::InvalidCredentials.into());
+    }
+    let standing = OpenStanding::load(conn, member_id, now)?;
+    admit(member, &standing, now)?;
+    let token = OpaqueToken::generate();
+    let expires_at = now + chrono::Duration::minutes(MFA_TOKEN_MINUTES);
+    factors::open_challenge(conn, &token.hash(), member_id, remember_me, now, expires_at)?;
+    let mut names: Vec<&'static str> = kinds
+        .iter()
+        .filter_map(|kind| FactorKind::parse(kind))
+        .map(FactorKind::as_str)
+        .collect();
+    names.sort_unstable_by_key(|name| *name != FactorKind::Totp.as_str());
+    if factors::unused_recovery_codes(conn, member_id)? > 0 {
+        names.push("recovery_code");
+    }
+    Ok(SecondFactorDue {
+        mfa_token: token.text().to_string(),
+        factors: names,
+    })
 }
 
 /// Counts a login attempt and finds whom its identifier names, or refuses

@@ -63,6 +63,12 @@ error_codes! {
     InvalidRefreshToken = "invalid_refresh_token",
     /// A rotated refresh token was used again: the session is ended.
     RefreshTokenReused = "refresh_token_reused",
+    /// The password was right and a second factor is due: finish at `POST /v1/auth/mfa` with `mfa_token` (single use, 5 minutes) and one of `factors`.
+    MfaRequired = "mfa_required",
+    /// The `mfa_token` is unknown, used already, or expired: log in again.
+    InvalidMfaToken = "invalid_mfa_token",
+    /// The code, recovery code or passkey does not prove the second factor (wrong, used already, or another member's).
+    InvalidSecondFactor = "invalid_second_factor",
     /// The e-mail address was never validated.
     AccountInactive = "account_inactive",
     /// A superuser deactivated the account.
@@ -77,6 +83,10 @@ error_codes! {
     StaffOnly = "staff_only",
     /// Only superusers may do this.
     SuperuserOnly = "superuser_only",
+    /// Staff powers need a session that proved a second factor (`MEMBERD_STAFF_MFA=required`): enrol one, then log in with it.
+    MfaRequiredForStaff = "mfa_required_for_staff",
+    /// This change needs a session that proved a second factor, or a code of one in the request.
+    SecondFactorRequired = "second_factor_required",
     /// The API key lacks the scope this needs.
     InsufficientScope = "insufficient_scope",
     /// Moderating this member needs a higher rank.
@@ -97,6 +107,8 @@ error_codes! {
     SanctionNotFound = "sanction_not_found",
     /// The caller has no live session by this id.
     SessionNotFound = "session_not_found",
+    /// The caller has no second factor by this id.
+    FactorNotFound = "factor_not_found",
     /// The e-mailed link is unknown, used up, or voided.
     TokenNotFound = "token_not_found",
     /// No such forbidden domain.
@@ -125,6 +137,12 @@ error_codes! {
     SanctionNotEndable = "sanction_not_endable",
     /// A lift is not itself forgiven or reverted.
     SanctionIsALift = "sanction_is_a_lift",
+    /// The factor is confirmed already.
+    FactorAlreadyConfirmed = "factor_already_confirmed",
+    /// The member has no confirmed second factor.
+    NoSecondFactor = "no_second_factor",
+    /// A member holds at most 10 second factors.
+    TooManyFactors = "too_many_factors",
     /// The body is over 64 KiB.
     PayloadTooLarge = "payload_too_large",
     /// The body is not `application/json`.

@@ -58,6 +58,31 @@ pub struct Problem {
     /// The sanction behind a `member_banned` or `member_read_only` refusal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sanction: Option<SanctionNotice>,
+    /// With `mfa_required`: the token that finishes the login at
+    /// `POST /v1/auth/mfa` (single use, 5 minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    /// With `mfa_required`: the second factors the member holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<SecondFactorName>>)]
+    pub factors: Option<Vec<&'static str>>,
+}
+
+/// A kind of second factor that finishes a login.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorName {
+    Totp,
+    Passkey,
+    RecoveryCode,
+}
+
+/// A login whose password was right and whose second factor is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorDue {
+    pub mfa_token: String,
+    /// As `SecondFactorName` writes them.
+    pub factors: Vec<&'static str>,
 }
 
 /// How a domain refuses, in its own terms; the status each kind is
@@ -117,6 +142,8 @@ pub enum AppError {
     Banned(SanctionNotice),
     #[error("read-only")]
     ReadOnly(SanctionNotice),
+    #[error("A second factor is due: finish the login at POST /v1/auth/mfa with the mfa_token.")]
+    SecondFactorDue(SecondFactorDue),
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
     #[error("payload too large")]
@@ -148,6 +175,7 @@ impl AppError {
             Self::BadRequest { code, .. } | Self::Refused { code, .. } => *code,
             Self::Banned(_) => ErrorCode::MemberBanned,
             Self::ReadOnly(_) => ErrorCode::MemberReadOnly,
+            Self::SecondFactorDue(_) => ErrorCode::MfaRequired,
             Self::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
@@ -202,6 +230,14 @@ impl AppError {
                 Self::Banned(notice) | Self::ReadOnly(notice) => Some(notice.clone()),
                 _ => None,
             },
+            mfa_token: match self {
+                Self::SecondFactorDue(due) => Some(due.mfa_token.clone()),
+                _ => None,
+            },
+            factors: match self {
+                Self::SecondFactorDue(due) => Some(due.factors.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -221,6 +257,7 @@ impl ResponseError for AppError {
                 Kind::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             },
             Self::Banned(_) | Self::ReadOnly(_) => StatusCode::FORBIDDEN,
+            Self::SecondFactorDue(_) => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -11,6 +11,8 @@ pub enum EventType {
     MemberUnregistered,
     MemberRolesChanged,
     MemberSessionsRevoked,
+    MemberFactorAdded,
+    MemberFactorRemoved,
     SanctionApplied,
     SanctionForgiven,
     SanctionReverted,
@@ -19,7 +21,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 15] = [
         Self::MemberRegistered,
         Self::MemberActivated,
         Self::MemberUpdated,
@@ -28,6 +30,8 @@ impl EventType {
         Self::MemberUnregistered,
         Self::MemberRolesChanged,
         Self::MemberSessionsRevoked,
+        Self::MemberFactorAdded,
+        Self::MemberFactorRemoved,
         Self::SanctionApplied,
         Self::SanctionForgiven,
         Self::SanctionReverted,
@@ -49,6 +53,8 @@ impl EventType {
             Self::MemberUnregistered => "member.unregistered",
             Self::MemberRolesChanged => "member.roles_changed",
             Self::MemberSessionsRevoked => "member.sessions_revoked",
+            Self::MemberFactorAdded => "member.factor_added",
+            Self::MemberFactorRemoved => "member.factor_removed",
             Self::SanctionApplied => "sanction.applied",
             Self::SanctionForgiven => "sanction.forgiven",
             Self::SanctionReverted => "sanction.reverted",

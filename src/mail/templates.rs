@@ -267,6 +267,83 @@ pub fn password_changed(member: &Member, how: PasswordChanged, reset_page: &str)
     }
 }
 
+/// A change to a member's second factors, for the notice that tells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactorChange {
+    /// The member added the factor of this name.
+    Added(String),
+    /// The member removed the factor of this name.
+    Removed(String),
+    /// The member logged in with a recovery code; this many are left.
+    RecoveryCodeUsed(i64),
+    /// A superuser removed every factor of the member (a lost device).
+    Reset,
+}
+
+/// Tells a member their second factors changed, or that a recovery code was
+/// used, so that a change they did not make does not go unnoticed.
+pub fn factor_change(member: &Member, change: &FactorChange, reset_page: &str) -> OutgoingMail {
+    let (to, username) = (&member.email, &member.username);
+    match member.locale {
+        Locale::En => {
+            let (subject, what) = match change {
+                FactorChange::Added(name) => (
+                    "A second factor was added to your account",
+                    format!("The second factor \u{201c}{name}\u{201d} was just added to your account; logging in now asks for it. Sessions that had not proved a second factor have ended."),
+                ),
+                FactorChange::Removed(name) => (
+                    "A second factor was removed from your account",
+                    format!("The second factor \u{201c}{name}\u{201d} was just removed from your account."),
+                ),
+                FactorChange::RecoveryCodeUsed(left) => (
+                    "A recovery code was used to log in",
+                    format!("Someone just logged in to your account with one of its recovery codes; {left} of them are left. Each works once: when few are left, make new ones from your account's security settings."),
+                ),
+                FactorChange::Reset => (
+                    "The second factors of your account were reset",
+                    "An administrator removed every second factor of your account, as asked when a device is lost, and ended all its sessions. Log in with your password and add a second factor again.".to_string(),
+                ),
+            };
+            compose(
+                to,
+                subject.into(),
+                format!("Hello {username},"),
+                &[what, "If it was not you, choose a new password now:".into()],
+                Some(("Reset my password", reset_page)),
+                "You receive this e-mail whenever the second factors of your account change or are used to recover it.",
+            )
+        }
+        Locale::Fr => {
+            let (subject, what) = match change {
+                FactorChange::Added(name) => (
+                    "Un second facteur a été ajouté à votre compte",
+                    format!("Le second facteur « {name} » vient d'être ajouté à votre compte ; il vous sera demandé à la connexion. Les sessions qui n'avaient pas prouvé de second facteur ont été fermées."),
+                ),
+                FactorChange::Removed(name) => (
+                    "Un second facteur a été retiré de votre compte",
+                    format!("Le second facteur « {name} » vient d'être retiré de votre compte."),
+                ),
+                FactorChange::RecoveryCodeUsed(left) => (
+                    "Un code de secours a servi à se connecter",
+                    format!("Quelqu'un vient de se connecter à votre compte avec l'un de ses codes de secours ; il en reste {left}. Chacun ne sert qu'une fois : quand il en reste peu, créez-en de nouveaux depuis les réglages de sécurité de votre compte."),
+                ),
+                FactorChange::Reset => (
+                    "Les seconds facteurs de votre compte ont été réinitialisés",
+                    "Un administrateur a retiré tous les seconds facteurs de votre compte, comme on le demande quand un appareil est perdu, et fermé toutes ses sessions. Connectez-vous avec votre mot de passe et ajoutez de nouveau un second facteur.".to_string(),
+                ),
+            };
+            compose(
+                to,
+                subject.into(),
+                format!("Bonjour {username},"),
+                &[what, "Si ce n'était pas vous, choisissez un nouveau mot de passe dès maintenant :".into()],
+                Some(("Réinitialiser mon mot de passe", reset_page)),
+                "Vous recevez ce message à chaque changement des seconds facteurs de votre compte, ou quand ils servent à le récupérer.",
+            )
+        }
+    }
+}
+
 /// Tells a member of a sanction or of its lifting: the public reason and the
 /// end, never the moderator's private note.
 #[allow(clippy::too_many_arguments)]

@@ -21,7 +21,7 @@ use crate::tokens::store as tokens;
 
 /// Checks a password the caller typed to confirm a change; wrong answers are
 /// rate-limited per member.
-async fn confirm_password(
+pub async fn confirm_password(
     state: &AppState,
     member_id: i64,
     field: &'static str,
@@ -308,6 +308,8 @@ pub struct Export {
     pub member: Member,
     pub sanctions: Vec<crate::sanctions::service::SanctionView>,
     pub sessions: Vec<sessions::SessionRecord>,
+    pub factors: Vec<crate::factors::store::FactorRow>,
+    pub unused_recovery_codes: i64,
     pub ips: Vec<IpRecord>,
     pub renames: Vec<Rename>,
 }
@@ -321,6 +323,8 @@ pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError
                 member: store::find(conn, member_id)?.ok_or(AuthError::AccountGone)?,
                 sanctions: crate::sanctions::service::views_of_member(conn, member_id, now)?,
                 sessions: sessions::sessions_of(conn, member_id)?,
+                factors: crate::factors::store::all_of(conn, member_id)?,
+                unused_recovery_codes: crate::factors::store::unused_recovery_codes(conn, member_id)?,
                 ips: store::ips_of(conn, member_id)?,
                 renames: store::renames_of(conn, member_id)?,
             })
@@ -341,7 +345,8 @@ pub async fn prune_ip_records(state: &AppState, now: DateTime<Utc>) -> Result<us
                 + sessions::forget_old_origins(conn, cutoff, now)?
                 + crate::audit::forget_old_ips(conn, cutoff)?
                 + rate_limit::prune(conn, cutoff)?
-                + sessions::forget_lapsed_counters(conn, now)?)
+                + sessions::forget_lapsed_counters(conn, now)?
+                + crate::factors::store::forget_lapsed(conn, now)?)
         })
         .await
 }

@@ -8,6 +8,9 @@ use crate::schema::{member_ips, sessions, username_history};
 /// How much of each kind of record unregistering would delete.
 pub struct PersonalRecords {
     pub sessions: i64,
+    /// Second factors, pending ones too, and recovery codes.
+    pub second_factors: i64,
+    pub recovery_codes: i64,
     pub ip_records: i64,
     pub username_changes: i64,
     pub tokens: i64,
@@ -24,9 +27,18 @@ pub struct PersonalRecords {
 
 pub fn personal_records(conn: &mut PgConnection, id: i64) -> Result<PersonalRecords, AppError> {
     use crate::schema::{audit_log, karma_notes, member_tokens, sanctions};
+    use crate::schema::{member_factors, recovery_codes};
     Ok(PersonalRecords {
         sessions: sessions::table
             .filter(sessions::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        second_factors: member_factors::table
+            .filter(member_factors::member_id.eq(id))
+            .count()
+            .get_result(conn)?,
+        recovery_codes: recovery_codes::table
+            .filter(recovery_codes::member_id.eq(id))
             .count()
             .get_result(conn)?,
         ip_records: member_ips::table

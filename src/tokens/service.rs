@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::auth::model::AuthError;
-use crate::auth::model::{Revocation, fold_identifier};
+use crate::auth::model::{AuthMethod, Revocation, fold_identifier};
 use crate::auth::password::member_source;
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
@@ -273,6 +273,8 @@ pub async fn activate(state: &AppState, token: &str, origin: Origin) -> Result<G
                 origin: &origin,
                 login: None,
                 commit: sessions::Commit::Durable,
+                // The password chosen at registration, by whoever holds the address.
+                amr: &[AuthMethod::Password.as_str().to_string()],
             };
             open_session(conn, &issuer, member, &opening, now)
         })

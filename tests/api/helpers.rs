@@ -105,6 +105,10 @@ fn config_for(database_url: &str, overrides: &HashMap<&str, String>, smtp_port: 
         ("MEMBERD_PUBLIC_URL", "http://memberd.test".into()),
         ("MEMBERD_FRONTEND_URL", "http://front.test/app".into()),
         ("MEMBERD_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
+        // Staff powers without a second factor, so that a test of staff work
+        // need not enrol one; `tests/api/factors.rs` holds them to `required`,
+        // the default, operation by operation.
+        ("MEMBERD_STAFF_MFA", "optional".into()),
     ]);
     vars.extend(overrides.iter().map(|(k, v)| (*k, v.clone())));
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration")

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Bytea, Nullable, Text, Timestamptz};
 use uuid::Uuid;
 
-use crate::auth::model::Revocation;
+use crate::auth::model::{Revocation, SECOND_FACTORS};
 use crate::error::AppError;
 use crate::pagination::{Page, Paged};
 use crate::sanctions::store::{SanctionRow, open_sanctions_sql};
@@ -69,6 +69,7 @@ pub struct NewSession<'a> {
     pub expires_at: DateTime<Utc>,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub amr: &'a [String],
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -80,6 +81,8 @@ pub struct SessionState {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// How its member proved who they are (RFC 8176).
+    pub amr: Vec<String>,
 }
 
 impl SessionState {
@@ -130,8 +133,8 @@ pub fn open_session(
             "WITH ",
             forget_failures_ctes!(),
             ", session AS ( \
-                 INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent) \
-                 VALUES ($8, $9, $10, $11, $11, $12, $13, $14) RETURNING id), \
+                 INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent, amr) \
+                 VALUES ($8, $9, $10, $11, $11, $12, $13, $14, $16) RETURNING id), \
              token AS ( \
                  INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $15, id, $11 FROM session), \
              ips AS ( \
@@ -159,6 +162,7 @@ pub fn open_session(
     .bind::<Nullable<Text>, _>(session.ip.map(str::to_string))
     .bind::<Nullable<Text>, _>(session.user_agent.map(str::to_string))
     .bind::<Bytea, _>(refresh_token_hash.to_vec())
+    .bind::<diesel::sql_types::Array<Text>, _>(session.amr.to_vec())
     .load(conn)?;
     let changed = rows.first().map(|row| row.changed.clone()).unwrap_or_default();
     Ok(Opened {
@@ -295,6 +299,42 @@ pub fn stored_signing_key(
     })
 }
 
+/// Ends every live session of a member but one (the one that added a second
+/// factor) that did not prove a second factor; returns how many.
+pub fn revoke_sessions_without_second_factor(
+    conn: &mut PgConnection,
+    member_id: i64,
+    keep: Uuid,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::member_id.eq(member_id))
+            .filter(sessions::id.ne(keep))
+            .filter(sessions::revoked_at.is_null())
+            .filter(diesel::dsl::not(
+                sessions::amr.overlaps_with(SECOND_FACTORS.map(|method| method.as_str().to_string()).to_vec()),
+            )),
+    )
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(Revocation::SecondFactorAdded.as_str()),
+    ))
+    .execute(conn)?)
+}
+
+/// Adds to a session's `amr` a method its member just proved in it.
+pub fn add_method(conn: &mut PgConnection, id: Uuid, method: &str) -> Result<(), AppError> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(diesel::dsl::not(sessions::amr.contains(vec![method.to_string()]))),
+    )
+    .set(sessions::amr.eq(diesel::dsl::sql::<diesel::sql_types::Array<Text>>("array_append(amr, ").bind::<Text, _>(method.to_string()).sql(")")))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Ends every live session of a member but one (the one making a change).
 pub fn revoke_member_sessions_except(
     conn: &mut PgConnection,
@@ -327,6 +367,7 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub amr: Vec<String>,
 }
 
 pub fn sessions_of(conn: &mut PgConnection, member_id: i64) -> Result<Vec<SessionRecord>, AppError> {

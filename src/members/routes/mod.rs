@@ -114,7 +114,8 @@ fn viewer(caller: &MaybePrincipal<MembersRead>) -> Viewer {
     match &caller.0 {
         Some(Principal::Member(caller)) => Viewer {
             member_id: Some(caller.member_id),
-            is_staff: caller.is_staff,
+            // Staff without the second factor their powers need see what members see.
+            is_staff: caller.acts_as_staff(),
             is_service: false,
         },
         Some(Principal::Service(_)) => Viewer {

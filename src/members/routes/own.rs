@@ -232,8 +232,9 @@ pub struct RecordCount {
 /// What unregistering does with each kind of record.
 #[derive(Serialize, ToSchema)]
 pub struct UnregistrationSummary {
-    /// Erased: the account and profile, sessions, tokens, IP records, username
-    /// history, and the sanctions and karma notes about the member.
+    /// Erased: the account and profile, sessions, second factors and recovery
+    /// codes, tokens, IP records, username history, and the sanctions and
+    /// karma notes about the member.
     pub deleted: Vec<RecordCount>,
     /// Kept with the personal data removed: events name the member by id only;
     /// audit entries by them lose their name and address, those about them
@@ -271,6 +272,8 @@ async fn unregistration_summary(
         deleted: vec![
             count("account", 1),
             count("sessions", records.sessions),
+            count("second_factors", records.second_factors),
+            count("recovery_codes", records.recovery_codes),
             count("tokens", records.tokens),
             count("ip_records", records.ip_records),
             count("username_history", records.username_changes),
@@ -333,6 +336,19 @@ pub struct SessionExport {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// How the member proved who they are (RFC 8176).
+    pub amr: Vec<String>,
+}
+
+/// A second factor of the caller's: what it is and when it served, never its secret.
+#[derive(Serialize, ToSchema)]
+pub struct FactorExport {
+    pub kind: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// Null while an enrolment waits for its first code.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -368,6 +384,9 @@ pub struct DataExport {
     /// Sanctions about the caller, public reasons only.
     pub sanctions: Vec<SanctionExport>,
     pub sessions: Vec<SessionExport>,
+    /// Second factors (never their secrets), and how many recovery codes are left.
+    pub factors: Vec<FactorExport>,
+    pub unused_recovery_codes: i64,
     pub ips: Vec<IpExport>,
     pub username_history: Vec<RenameExport>,
 }
@@ -414,8 +433,21 @@ async fn export(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
                 ip: s.ip,
                 user_agent: s.user_agent,
                 revoked_at: s.revoked_at,
+                amr: s.amr,
             })
             .collect(),
+        factors: data
+            .factors
+            .into_iter()
+            .map(|f| FactorExport {
+                kind: f.kind,
+                name: f.name,
+                created_at: f.created_at,
+                confirmed_at: f.confirmed_at,
+                last_used_at: f.last_used_at,
+            })
+            .collect(),
+        unused_recovery_codes: data.unused_recovery_codes,
         ips: data
             .ips
             .into_iter()

@@ -1,10 +1,119 @@
-//! Second factors as rules: time-based one-time codes (RFC 6238) and
-//! recovery codes. Where they are kept and who may use them is the store's
-//! and the services' business; here is only what makes a code right.
+//! Second factors as rules: time-based one-time codes (RFC 6238), recovery
+//! codes, and what a factor may be called. Where they are kept and who may
+//! use them is the store's and the services' business; here is only what
+//! makes a code right, in plain Rust.
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
+
+use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
+
+/// A kind of second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorKind {
+    Totp,
+    Passkey,
+}
+
+impl FactorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::Passkey => "passkey",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Totp, Self::Passkey].into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// What a factor of this kind is called when its member names none.
+    pub fn default_name(self) -> &'static str {
+        match self {
+            Self::Totp => "Authenticator app",
+            Self::Passkey => "Passkey",
+        }
+    }
+}
+
+/// A member holds at most this many confirmed factors.
+pub const MAX_FACTORS: i64 = 10;
+/// A factor's name, in characters.
+pub const NAME_MAX_CHARS: usize = 100;
+/// How long a login may wait for its second factor.
+pub const MFA_TOKEN_MINUTES: i64 = 5;
+/// Wrong second-factor answers from which each further one must wait (1 s,
+/// doubling, at most 15 minutes), as for passwords.
+pub const FAILURE_THRESHOLD: i32 = 5;
+
+/// The name a member gives a factor, or the kind's own when none.
+pub fn factor_name(kind: FactorKind, name: Option<&str>) -> Result<String, FieldError> {
+    let Some(name) = name else {
+        return Ok(kind.default_name().to_string());
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(FieldError::new("name", FieldCode::Required, "A name cannot be blank."));
+    }
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(FieldError::new(
+            "name",
+            FieldCode::TooLong,
+            format!("A name has at most {NAME_MAX_CHARS} characters."),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "name",
+            FieldCode::ContainsControlCharacter,
+            "A name holds no control character.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Why a second factor cannot be used or managed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FactorError {
+    #[error("The login token is unknown, used already, or expired; log in again.")]
+    InvalidMfaToken,
+    #[error("This does not prove your second factor.")]
+    InvalidSecondFactor,
+    #[error("You have no second factor by this id.")]
+    NotFound,
+    #[error("This factor is confirmed already.")]
+    AlreadyConfirmed,
+    #[error("You have no confirmed second factor.")]
+    NoSecondFactor,
+    #[error("You hold the most second factors one may ({MAX_FACTORS}); remove one first.")]
+    TooManyFactors,
+    #[error("This change needs a session that proved a second factor, or a code of one in the request.")]
+    SecondFactorRequired,
+}
+
+impl DomainError for FactorError {
+    fn kind(&self) -> Kind {
+        match self {
+            Self::InvalidMfaToken | Self::InvalidSecondFactor => Kind::Unauthenticated,
+            Self::NotFound => Kind::NotFound,
+            Self::AlreadyConfirmed | Self::NoSecondFactor | Self::TooManyFactors => Kind::Conflict,
+            Self::SecondFactorRequired => Kind::Forbidden,
+        }
+    }
+
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidMfaToken => ErrorCode::InvalidMfaToken,
+            Self::InvalidSecondFactor => ErrorCode::InvalidSecondFactor,
+            Self::NotFound => ErrorCode::FactorNotFound,
+            Self::AlreadyConfirmed => ErrorCode::FactorAlreadyConfirmed,
+            Self::NoSecondFactor => ErrorCode::NoSecondFactor,
+            Self::TooManyFactors => ErrorCode::TooManyFactors,
+            Self::SecondFactorRequired => ErrorCode::SecondFactorRequired,
+        }
+    }
+}
 
 /// What every authenticator app reads from a bare `otpauth://` URI: SHA-1,
 /// six digits, thirty seconds.

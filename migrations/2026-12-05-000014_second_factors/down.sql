@@ -1,0 +1,4 @@
+DROP TABLE factor_throttles;
+DROP TABLE mfa_challenges;
+DROP TABLE recovery_codes;
+DROP TABLE member_factors;

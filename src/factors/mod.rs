@@ -1,0 +1,6 @@
+//! Second factors: TOTP and recovery codes; the second step of a login.
+
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;

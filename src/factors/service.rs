@@ -1,0 +1,416 @@
+//! Second factors as a member manages them (enrol, confirm, remove,
+//! recovery codes), as a login finishes with one, and as a superuser resets
+//! them for a member who lost a device.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use diesel::PgConnection;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditAction, AuditEntry};
+use crate::auth::model::{AuthError, AuthMethod, Caller, Revocation};
+use crate::auth::policy::Actor;
+use crate::auth::service::{Grant, Opening, Origin, open_session};
+use crate::auth::store as sessions;
+use crate::config::Link;
+use crate::error::{AppError, FieldCode, FieldError};
+use crate::events::{self, EventType};
+use crate::factors::model::{
+    FAILURE_THRESHOLD, FactorError, FactorKind, MAX_FACTORS, TotpSecret, factor_name, recovery_code_digest,
+    recovery_codes,
+};
+use crate::factors::store::{self, FactorRow, NewFactor};
+use crate::mail::templates::{self, FactorChange};
+use crate::members::account::confirm_password;
+use crate::members::model::{Member, MemberError, MemberKey};
+use crate::members::store as members;
+use crate::pagination::{Page, Paged};
+use crate::state::AppState;
+use crate::tokens::model::hash_presented;
+
+/// A TOTP factor waiting for its first code.
+pub struct Enrolled {
+    pub id: Uuid,
+    /// Base32, for typing into an app.
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// Starts a TOTP enrolment: a fresh secret, shown this once. The factor
+/// counts only once a code of it is confirmed. A member who holds a factor
+/// already adds another only from a session that proved one.
+pub async fn enrol_totp(
+    state: &AppState,
+    caller: &Caller,
+    current_password: String,
+    name: Option<String>,
+) -> Result<Enrolled, AppError> {
+    let name = factor_name(FactorKind::Totp, name.as_deref()).map_err(|e| AppError::Validation(vec![e]))?;
+    let member = confirm_password(state, caller.member_id, "current_password", current_password).await?;
+    let secret = TotpSecret::generate();
+    let (id, member_id, aal, now) = (Uuid::new_v4(), caller.member_id, caller.aal, state.clock.now());
+    let bytes = secret.as_bytes().to_vec();
+    state
+        .db
+        .transaction(move |conn| {
+            // Enrolments of one member, one after the other: the count holds.
+            members::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
+            let confirmed = store::count_confirmed(conn, member_id)?;
+            if confirmed > 0 && aal < 2 {
+                return Err(FactorError::SecondFactorRequired.into());
+            }
+            if confirmed >= MAX_FACTORS {
+                return Err(FactorError::TooManyFactors.into());
+            }
+            store::insert_pending(
+                conn,
+                &NewFactor {
+                    id,
+                    member_id,
+                    kind: FactorKind::Totp.as_str(),
+                    name: &name,
+                    totp_secret: Some(&bytes),
+                    now,
+                },
+            )
+        })
+        .await?;
+    Ok(Enrolled {
+        id,
+        secret: secret.base32(),
+        otpauth_uri: secret.otpauth_uri(&state.config.webauthn_rp_id, &member.username),
+    })
+}
+
+/// A one-time code as typed: six digits, or the field is invalid.
+fn six_digits(field: &str, code: &str) -> Result<(), AppError> {
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(AppError::validation(field, FieldCode::Invalid, "A code is six digits."))
+    }
+}
+
+fn unix_seconds(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp()).unwrap_or(0)
+}
+
+/// Confirms a pending TOTP factor with a code of it. The first confirmed
+/// factor comes with recovery codes, answered this once. The session that
+/// confirmed it has now proved it; the member's other sessions that proved
+/// no second factor end.
+pub async fn confirm(state: &AppState, caller: &Caller, id: &str, code: String) -> Result<Option<Vec<String>>, AppError> {
+    let id = Uuid::parse_str(id).map_err(|_| FactorError::NotFound)?;
+    six_digits("code", &code)?;
+    let (member_id, session_id, now) = (caller.member_id, caller.session_id, state.clock.now());
+    let fresh_codes = recovery_codes();
+    let digests: Vec<Vec<u8>> = fresh_codes.iter().filter_map(|c| recovery_code_digest(c)).collect();
+    let reset_page = state.config.link_page(Link::PasswordReset);
+    let (codes, notice) = state
+        .db
+        .transaction(move |conn| {
+            let member = members::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
+            let factor = store::find_for_update(conn, member_id, id)?.ok_or(FactorError::NotFound)?;
+            if factor.confirmed_at.is_some() {
+                return Err(FactorError::AlreadyConfirmed.into());
+            }
+            let secret = factor
+                .totp_secret
+                .clone()
+                .map(TotpSecret::from_bytes)
+                .ok_or_else(|| AppError::internal("a TOTP factor without its secret"))?;
+            let step = secret.verify(&code, unix_seconds(now), None).map_err(|_| {
+                AppError::validation("code", FieldCode::Incorrect, "This is not the current code of this factor.")
+            })?;
+            let confirmed = store::count_confirmed(conn, member_id)?;
+            if confirmed >= MAX_FACTORS {
+                return Err(FactorError::TooManyFactors.into());
+            }
+            store::confirm(conn, id, step_number(step)?, now)?;
+            let codes = if confirmed == 0 {
+                store::replace_recovery_codes(conn, member_id, &digests, now)?;
+                Some(fresh_codes)
+            } else {
+                None
+            };
+            sessions::add_method(conn, session_id, AuthMethod::OneTimeCode.as_str())?;
+            sessions::revoke_sessions_without_second_factor(conn, member_id, session_id, now)?;
+            record_factor_event(conn, EventType::MemberFactorAdded, &member, &factor, now)?;
+            let notice = templates::factor_change(&member, &FactorChange::Added(factor.name.clone()), &reset_page);
+            Ok((codes, notice))
+        })
+        .await?;
+    state.mailer.send_later(notice);
+    Ok(codes)
+}
+
+fn step_number(step: u64) -> Result<i64, AppError> {
+    i64::try_from(step).map_err(|_| AppError::internal("a TOTP step beyond i64"))
+}
+
+fn record_factor_event(
+    conn: &mut PgConnection,
+    event: EventType,
+    member: &Member,
+    factor: &FactorRow,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let data = serde_json::json!({
+        "member": { "id": member.id, "username": member.username },
+        "factor": { "id": factor.id, "kind": factor.kind },
+    });
+    events::record(conn, event, member.id, data, now)
+}
+
+/// Whether `code` is a current code of one of the member's confirmed TOTP
+/// factors, not accepted before: if so, the factor that matched, its step
+/// recorded so that the code is never accepted again.
+fn accept_totp(conn: &mut PgConnection, member_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
+    for factor in store::confirmed_totp_for_update(conn, member_id)? {
+        let Some(secret) = factor.totp_secret.clone().map(TotpSecret::from_bytes) else {
+            continue;
+        };
+        let last = factor.totp_last_step.and_then(|step| u64::try_from(step).ok());
+        if let Ok(step) = secret.verify(code, unix_seconds(now), last) {
+            store::record_totp_use(conn, factor.id, step_number(step)?, now)?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Counts an answer to a second factor against its member, or refuses it
+/// uncounted (the caller's transaction rolls back) while earlier wrong
+/// answers impose a wait.
+fn count_answer(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    let before = store::count_answer(conn, member_id, now)?;
+    match before.and_then(|count| count.wait_from(FAILURE_THRESHOLD, now)) {
+        Some(retry_after_secs) => Err(AuthError::TooManyAttempts { retry_after_secs }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Removes one of the caller's factors. An unfinished enrolment goes with
+/// the password alone; a confirmed factor also needs a session that proved
+/// a second factor, or a current code of one (`code`), counted like a login's.
+/// Removing the last factor voids the recovery codes.
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    current_password: String,
+    code: Option<String>,
+) -> Result<(), AppError> {
+    let id = Uuid::parse_str(id).map_err(|_| FactorError::NotFound)?;
+    if let Some(code) = &code {
+        six_digits("code", code)?;
+    }
+    confirm_password(state, caller.member_id, "current_password", current_password).await?;
+    let (member_id, aal, now) = (caller.member_id, caller.aal, state.clock.now());
+    let reset_page = state.config.link_page(Link::PasswordReset);
+    // The inner Result carries a refusal whose count must still commit.
+    let notice = state
+        .db
+        .transaction(move |conn| {
+            let member = members::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
+            let factor = store::find_for_update(conn, member_id, id)?.ok_or(FactorError::NotFound)?;
+            if factor.confirmed_at.is_none() {
+                store::delete(conn, id)?;
+                return Ok(Ok(None));
+            }
+            if aal < 2 {
+                let code = code.ok_or(FactorError::SecondFactorRequired)?;
+                count_answer(conn, member_id, now)?;
+                if !accept_totp(conn, member_id, &code, now)? {
+                    return Ok(Err(AppError::validation(
+                        "code",
+                        FieldCode::Incorrect,
+                        "This is not a current code of your authenticator app.",
+                    )));
+                }
+                store::forget_failures(conn, member_id)?;
+            }
+            store::delete(conn, id)?;
+            if store::count_confirmed(conn, member_id)? == 0 {
+                store::delete_recovery_codes(conn, member_id)?;
+            }
+            record_factor_event(conn, EventType::MemberFactorRemoved, &member, &factor, now)?;
+            Ok(Ok(Some(templates::factor_change(
+                &member,
+                &FactorChange::Removed(factor.name.clone()),
+                &reset_page,
+            ))))
+        })
+        .await??;
+    if let Some(notice) = notice {
+        state.mailer.send_later(notice);
+    }
+    Ok(())
+}
+
+/// Ten new recovery codes, the old ones void: for a member with a
+/// confirmed factor, from a session that proved one.
+pub async fn renew_recovery_codes(
+    state: &AppState,
+    caller: &Caller,
+    current_password: String,
+) -> Result<Vec<String>, AppError> {
+    confirm_password(state, caller.member_id, "current_password", current_password).await?;
+    let (member_id, aal, now) = (caller.member_id, caller.aal, state.clock.now());
+    let codes = recovery_codes();
+    let digests: Vec<Vec<u8>> = codes.iter().filter_map(|c| recovery_code_digest(c)).collect();
+    state
+        .db
+        .transaction(move |conn| {
+            members::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
+            if store::count_confirmed(conn, member_id)? == 0 {
+                return Err(FactorError::NoSecondFactor.into());
+            }
+            if aal < 2 {
+                return Err(FactorError::SecondFactorRequired.into());
+            }
+            store::replace_recovery_codes(conn, member_id, &digests, now)
+        })
+        .await?;
+    Ok(codes)
+}
+
+/// A page of the caller's confirmed factors, oldest first.
+pub async fn factors_of(state: &AppState, member_id: i64, page: Page) -> Result<Paged<FactorRow>, AppError> {
+    state
+        .db
+        .read(move |conn| store::confirmed_of(conn, member_id, page))
+        .await
+}
+
+/// How a login's second step proves the factor.
+pub enum Answer {
+    /// A current TOTP code.
+    Code(String),
+    /// One of the member's unused recovery codes.
+    RecoveryCode(String),
+}
+
+/// Finishes a login whose password was right with a second factor: the
+/// `mfa_token` is used up and a session opened, under the same admission
+/// as every login. Wrong answers are counted per member, before they are
+/// judged; past the threshold each further one must wait.
+pub async fn finish_login(state: &AppState, mfa_token: &str, answer: Answer, origin: Origin) -> Result<Grant, AppError> {
+    match &answer {
+        Answer::Code(code) => six_digits("code", code)?,
+        Answer::RecoveryCode(code) if recovery_code_digest(code).is_none() => {
+            return Err(AppError::validation(
+                "recovery_code",
+                FieldCode::Invalid,
+                "A recovery code is sixteen letters and digits, as xxxx-xxxx-xxxx-xxxx.",
+            ));
+        }
+        Answer::RecoveryCode(_) => {}
+    }
+    let hash = hash_presented(mfa_token).ok_or(FactorError::InvalidMfaToken)?;
+    let now = state.clock.now();
+    let issuer = Arc::clone(&state.issuer);
+    let reset_page = state.config.link_page(Link::PasswordReset);
+    let ip = origin.ip.to_string();
+    let (grant, notice) = state
+        .db
+        .transaction_reporting_changes(move |conn| {
+            let challenge = store::challenge_for_update(conn, &hash)?
+                .filter(|challenge| challenge.is_usable(now))
+                .ok_or(FactorError::InvalidMfaToken)?;
+            let member_id = challenge.member_id;
+            count_answer(conn, member_id, now)?;
+            let proved = match &answer {
+                Answer::Code(code) => accept_totp(conn, member_id, code, now)?,
+                Answer::RecoveryCode(code) => match recovery_code_digest(code) {
+                    Some(digest) => store::use_recovery_code(conn, member_id, &digest, now)?,
+                    None => false,
+                },
+            };
+            if !proved {
+                // Committed: the wrong answer stays counted.
+                return Ok((Err(AppError::from(FactorError::InvalidSecondFactor)), String::new()));
+            }
+            store::forget_failures(conn, member_id)?;
+            store::use_challenge(conn, &hash, now)?;
+            let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or(FactorError::InvalidMfaToken)?;
+            let notice = match answer {
+                Answer::RecoveryCode(_) => Some(templates::factor_change(
+                    &member,
+                    &FactorChange::RecoveryCodeUsed(store::unused_recovery_codes(conn, member_id)?),
+                    &reset_page,
+                )),
+                Answer::Code(_) => None,
+            };
+            let amr = [AuthMethod::Password, AuthMethod::OneTimeCode].map(|method| method.as_str().to_string());
+            let opening = Opening {
+                remember_me: challenge.remember_me,
+                origin: &origin,
+                login: None,
+                commit: sessions::Commit::Durable,
+                amr: &amr,
+            };
+            // A ban or a deactivation since the password step refuses here,
+            // and rolls everything back: the token and the code stay unused.
+            let (grant, changed) = open_session(conn, &issuer, member, &opening, now)?;
+            Ok((Ok((grant, notice)), changed))
+        })
+        .await??;
+    state.cache.forget_member(grant.member.id);
+    if let Some(notice) = notice {
+        state.mailer.send_later(notice);
+    }
+    Ok(grant)
+}
+
+/// Removes every second factor of a member who lost their device, with
+/// their recovery codes, and ends their sessions: audited, evented and
+/// e-mailed. Superusers only (the extractor's rule).
+pub async fn reset(state: &AppState, actor: Actor, target: MemberKey) -> Result<usize, AppError> {
+    let now = state.clock.now();
+    let reset_page = state.config.link_page(Link::PasswordReset);
+    let (removed, notice) = state
+        .db
+        .transaction(move |conn| {
+            let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
+            let target = members::find_for_update(conn, target.id)?.ok_or(MemberError::NotFound)?;
+            let removed = store::delete_all(conn, target.id)?;
+            sessions::revoke_member_sessions(conn, target.id, Revocation::FactorsReset, now)?;
+            for factor in &removed {
+                record_factor_event(conn, EventType::MemberFactorRemoved, &target, factor, now)?;
+            }
+            audit::record(
+                conn,
+                AuditEntry {
+                    target_member_id: Some(target.id),
+                    ..actor.audit(AuditAction::MemberFactorsReset, serde_json::json!({ "factors": removed.len() }))
+                },
+                now,
+            )?;
+            let notice = templates::factor_change(&target, &FactorChange::Reset, &reset_page);
+            Ok((removed.len(), notice))
+        })
+        .await?;
+    state.mailer.send_later(notice);
+    Ok(removed)
+}
+
+/// The field errors of an answer to a second factor that names no way, or
+/// more than one.
+pub fn one_answer(code: Option<String>, recovery_code: Option<String>) -> Result<Answer, AppError> {
+    match (code, recovery_code) {
+        (Some(code), None) => Ok(Answer::Code(code)),
+        (None, Some(code)) => Ok(Answer::RecoveryCode(code)),
+        (None, None) => Err(AppError::Validation(vec![FieldError::new(
+            "code",
+            FieldCode::Required,
+            "Give a `code` of your authenticator app, or a `recovery_code`.",
+        )])),
+        (Some(_), Some(_)) => Err(AppError::Validation(vec![FieldError::new(
+            "recovery_code",
+            FieldCode::NotAllowed,
+            "Give a `code` or a `recovery_code`, not both.",
+        )])),
+    }
+}
