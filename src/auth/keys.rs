@@ -176,6 +176,8 @@ mod tests {
             name: "alice".into(),
             roles: vec!["member".into()],
             sid: "s".into(),
+            amr: vec!["pwd".into()],
+            aal: 1,
             exp,
             iat: 0,
             iss: "http://memberd".into(),

@@ -63,7 +63,8 @@ pub struct LogoutRequest {
 
 problems!(
     LoginProblems: Json<LoginRequest>, PasswordHasher, Db;
-    401: InvalidCredentials = "The same answer for an unknown login as for a wrong password.";
+    401: InvalidCredentials = "The same answer for an unknown login as for a wrong password.",
+        MfaRequired = "The password was right and the member holds a second factor: the problem carries `mfa_token` and `factors`; finish at `POST /v1/auth/mfa`. Not a failed attempt.";
     403: AccountInactive = "The password was right.",
         AccountDisabled = "The password was right.",
         MemberBanned = "The password was right.";
@@ -74,7 +75,8 @@ problems!(
 ///
 /// Failed attempts are counted per login and IP, per login, and per IP;
 /// past a threshold each further attempt must wait (1 s, doubling, at most
-/// 15 minutes).
+/// 15 minutes). A member with a second factor gets `mfa_required` for a
+/// right password, and finishes at `POST /v1/auth/mfa`.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,

@@ -488,6 +488,88 @@ impl TestApp {
     }
 }
 
+/// A TOTP factor a test enrolled: its secret, and the recovery codes its
+/// confirmation answered (the member's first factor only).
+pub struct Totp {
+    pub id: String,
+    pub secret: Vec<u8>,
+    pub recovery_codes: Vec<String>,
+}
+
+impl TestApp {
+    /// The code of `secret` now, after moving this app's clock to the next
+    /// 30-second step: a code is accepted once, and none of an earlier step
+    /// after it.
+    pub fn next_code(&self, secret: &[u8]) -> String {
+        self.clock.advance(chrono::Duration::seconds(30));
+        self.code_at(secret, 0)
+    }
+
+    /// The code of `secret` `steps` steps from this app's now, without moving its clock.
+    pub fn code_at(&self, secret: &[u8], steps: i64) -> String {
+        let at = self.clock.now().timestamp() + 30 * steps;
+        totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, secret.to_vec(), None, String::new())
+            .generate(at as u64)
+    }
+
+    /// Enrols and confirms a TOTP factor for the holder of `session`, whose
+    /// session then counts as having proved it.
+    pub async fn enrol_totp(&self, session: &Session) -> Totp {
+        let enrolled = self
+            .post(
+                "/v1/members/me/factors/totp",
+                Some(&session.access),
+                json!({"current_password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(enrolled.status, StatusCode::CREATED, "{}", enrolled.body);
+        let id = enrolled.body["id"].as_str().unwrap().to_string();
+        let secret = totp_rs::Secret::Encoded(enrolled.body["secret"].as_str().unwrap().into())
+            .to_bytes()
+            .unwrap();
+        let confirmed = self
+            .post(
+                &format!("/v1/members/me/factors/{id}/confirmation"),
+                Some(&session.access),
+                json!({"code": self.next_code(&secret)}),
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+        let recovery_codes = confirmed.body["recovery_codes"]
+            .as_array()
+            .map(|codes| codes.iter().map(|c| c.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        Totp {
+            id,
+            secret,
+            recovery_codes,
+        }
+    }
+
+    /// The `mfa_token` a right password gets a member with a second factor.
+    pub async fn password_step(&self, login: &str) -> String {
+        let response = self
+            .post("/v1/auth/login", None, json!({"login": login, "password": PASSWORD}))
+            .await;
+        response.assert_problem(401, "mfa_required");
+        response.body["mfa_token"].as_str().unwrap().to_string()
+    }
+
+    /// Logs in with the password and a code of `secret`.
+    pub async fn login_with_totp(&self, login: &str, secret: &[u8]) -> Session {
+        let mfa_token = self.password_step(login).await;
+        let response = self
+            .post(
+                "/v1/auth/mfa",
+                None,
+                json!({"mfa_token": mfa_token, "code": self.next_code(secret)}),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        session_of(&response.body)
+    }
+}
+
 pub fn session_of(body: &Value) -> Session {
     Session {
         id: body["member"]["id"].as_i64().unwrap(),

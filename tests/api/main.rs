@@ -11,6 +11,7 @@ mod account;
 mod contract;
 mod directory;
 mod errors;
+mod factors;
 mod integration;
 mod layers;
 mod openapi;

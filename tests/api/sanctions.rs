@@ -503,6 +503,12 @@ const OPEN_TO_READ_ONLY: &[(&str, &str)] = &[
     ("POST", "/v1/tokens/password-reset/{token}"),
     ("POST", "/v1/tokens/email-change/{token}"),
     ("PUT", "/v1/members/me/password"),
+    // Securing one's own account.
+    ("POST", "/v1/auth/mfa"),
+    ("POST", "/v1/members/me/factors/totp"),
+    ("POST", "/v1/members/me/factors/{id}/confirmation"),
+    ("DELETE", "/v1/members/me/factors/{id}"),
+    ("POST", "/v1/members/me/recovery-codes"),
     ("DELETE", "/v1/members/me"),
     // A read that takes a body.
     ("POST", "/v1/status/batch"),
@@ -555,6 +561,7 @@ async fn every_write_route_refuses_a_read_only_member_who_can_still_log_in() {
             json!({"note": "x", "karma": 1}),
         ),
         (("POST", "/v1/members/{member}/sessions/revocation"), json!({})),
+        (("DELETE", "/v1/members/{member}/factors"), json!({})),
         (
             ("PUT", "/v1/members/{member}/roles"),
             json!({"groups": [], "staff": false, "superuser": false, "active": true}),

@@ -476,6 +476,7 @@ async fn opening_a_session_answers_what_the_login_changed() {
                 expires_at: now + chrono::Duration::days(1),
                 ip: Some("10.0.0.7"),
                 user_agent: None,
+                amr: &["pwd".to_string()],
             };
             open_session(conn, &session, &[7; 32], Some(("nina", "ip:0")), Commit::Lazy)
         })

@@ -109,7 +109,8 @@ fn cacheable<T: Serialize>(request: &HttpRequest, max_age: u64, body: &T) -> Res
 
 problems!(
     StatusProblems: Scoped<StatusRead>, Query<StatusParams>, Db;
-    403: Forbidden;
+    403: Forbidden = "A member asking about another.",
+        MfaRequiredForStaff = "Staff asking about another member from a session without a second factor, when `MEMBERD_STAFF_MFA=required`.";
     404: MemberNotFound;
     422: ValidationFailed = "`resource` `invalid_length`."
 );
