@@ -279,7 +279,9 @@ impl Config {
         if !(rp_host == webauthn_rp_id || rp_host.ends_with(&format!(".{webauthn_rp_id}"))) {
             return Err(fail(
                 "MEMBERD_WEBAUTHN_RP_ID",
-                format!("`{webauthn_rp_id}` is neither the host of the WebAuthn origin `{rp_host}` nor a parent domain of it"),
+                format!(
+                    "`{webauthn_rp_id}` is neither the host of the WebAuthn origin `{rp_host}` nor a parent domain of it"
+                ),
             ));
         }
 

@@ -8,8 +8,8 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use futures_util::future::LocalBoxFuture;
 use uuid::Uuid;
 
-use crate::auth::model::{AuthError, assurance_level};
 pub use crate::auth::model::Caller;
+use crate::auth::model::{AuthError, assurance_level};
 use crate::auth::policy;
 pub use crate::auth::policy::Principal;
 use crate::config::StaffMfa;

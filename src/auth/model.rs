@@ -153,6 +153,17 @@ impl Revocation {
     }
 }
 
+/// A readable name of the device a user agent describes, such as
+/// `Firefox on Linux`, when it can be told.
+pub fn device_of(user_agent: &str) -> Option<String> {
+    let parsed = woothee::parser::Parser::new().parse(user_agent)?;
+    let known = |text: &str| Some(text.to_string()).filter(|t| !t.is_empty() && t != "UNKNOWN");
+    match (known(parsed.name), known(parsed.os)) {
+        (Some(browser), Some(system)) => Some(format!("{browser} on {system}")),
+        (browser, system) => browser.or(system),
+    }
+}
+
 /// Why a member's own session cannot be ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
@@ -292,6 +303,18 @@ mod tests {
     }
 
     #[test]
+    fn devices_are_named_from_their_user_agents_when_they_can_be() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        assert_eq!(device_of(firefox).as_deref(), Some("Firefox on Linux"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_of(iphone).as_deref(), Some("Safari on iPhone"));
+        assert_eq!(device_of("curl/8.5.0").as_deref(), Some("HTTP Library"));
+        assert_eq!(device_of("made-up/1.0"), None);
+        assert_eq!(device_of(""), None);
+    }
+
+    #[test]
     fn identifiers_fold_case_and_space() {
         assert_eq!(fold_identifier("  Alice@Example.COM "), "alice@example.com");
     }
@@ -349,7 +372,10 @@ pub const SECOND_FACTORS: [AuthMethod; 2] = [AuthMethod::OneTimeCode, AuthMethod
 /// member proved who they are with `amr`: 2 with a second factor, or with a
 /// passkey alone (which verifies its user), 1 otherwise.
 pub fn assurance_level(amr: &[String]) -> u8 {
-    if amr.iter().any(|method| SECOND_FACTORS.iter().any(|second| second.as_str() == method)) {
+    if amr
+        .iter()
+        .any(|method| SECOND_FACTORS.iter().any(|second| second.as_str() == method))
+    {
         2
     } else {
         1

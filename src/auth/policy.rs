@@ -83,10 +83,12 @@ pub fn require_staff_or_scope(principal: &Principal, scope: Scope) -> Result<(),
 /// A member's status is theirs, staff's and services' to read.
 pub fn may_read_status_of(principal: &Principal, member_id: i64) -> Result<(), Denied> {
     match principal {
-        Principal::Member(caller) if caller.member_id != member_id => require_staff(caller).map_err(|denied| match denied {
-            Denied::StaffOnly => Denied::NotYourStatus,
-            other => other,
-        }),
+        Principal::Member(caller) if caller.member_id != member_id => {
+            require_staff(caller).map_err(|denied| match denied {
+                Denied::StaffOnly => Denied::NotYourStatus,
+                other => other,
+            })
+        }
         _ => Ok(()),
     }
 }

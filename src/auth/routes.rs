@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::Caller;
 use crate::auth::keys::Jwks;
+use crate::auth::model::device_of;
 use crate::auth::password::PasswordHasher;
 use crate::auth::service::{self, LoginInput};
 use crate::client_ip::ClientIp;
@@ -171,7 +172,11 @@ pub struct OwnSession {
     pub city: Option<String>,
     /// As the client sent it.
     pub user_agent: Option<String>,
-    /// How the member proved who they are (RFC 8176): `pwd` for a password.
+    /// A readable name of the browser and system the user agent names, such
+    /// as `Firefox on Linux`, when it can be told.
+    pub device: Option<String>,
+    /// How the member proved who they are (RFC 8176): `pwd` for a password,
+    /// `otp` for a one-time code (an app's or a recovery code), `hwk` for a passkey.
     pub amr: Vec<String>,
 }
 
@@ -185,6 +190,7 @@ impl From<service::OwnSession> for OwnSession {
             last_used_at: session.refreshed_at,
             ip: session.ip,
             city: own.city,
+            device: session.user_agent.as_deref().and_then(device_of),
             user_agent: session.user_agent,
             amr: session.amr,
         }

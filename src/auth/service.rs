@@ -282,19 +282,19 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
                 amr: &[AuthMethod::Password.as_str().to_string()],
             };
             let (grant, changed) = open_session(conn, &issuer, member, &opening, now)?;
-            Ok((LoginStep::Granted(grant), changed))
+            Ok((LoginStep::Granted(Box::new(grant)), changed))
         })
         .await?;
     state.cache.forget_member(member_id);
     match step {
-        LoginStep::Granted(grant) => Ok(grant),
+        LoginStep::Granted(grant) => Ok(*grant),
         LoginStep::SecondFactorDue(due) => Err(AppError::SecondFactorDue(due)),
     }
 }
 
 /// Where a login with the right password stands.
 enum LoginStep {
-    Granted(Grant),
+    Granted(Box<Grant>),
     SecondFactorDue(SecondFactorDue),
 }
 

@@ -25,7 +25,9 @@ impl FactorKind {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Totp, Self::Passkey].into_iter().find(|kind| kind.as_str() == text)
+        [Self::Totp, Self::Passkey]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 
     /// What a factor of this kind is called when its member names none.

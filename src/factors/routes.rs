@@ -26,11 +26,11 @@ pub fn configure(config: &mut impl Routes) {
     config
         .service(own_factors)
         .service(enrol_totp)
-        .service(confirm)
-        .service(remove)
+        .service(confirm_factor)
+        .service(remove_factor)
         .service(renew_recovery_codes)
-        .service(finish_login)
-        .service(reset);
+        .service(finish_mfa_login)
+        .service(reset_factors);
 }
 
 /// A confirmed second factor of the caller's; never its secret.
@@ -194,7 +194,7 @@ problems!(
     )
 )]
 #[post("/members/me/factors/{id}/confirmation")]
-async fn confirm(
+async fn confirm_factor(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -242,7 +242,7 @@ problems!(
     )
 )]
 #[delete("/members/me/factors/{id}")]
-async fn remove(
+async fn remove_factor(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
@@ -334,7 +334,7 @@ problems!(
     )
 )]
 #[post("/auth/mfa")]
-async fn finish_login(
+async fn finish_mfa_login(
     state: web::Data<AppState>,
     request: HttpRequest,
     ClientIp(ip): ClientIp,
@@ -371,7 +371,7 @@ problems!(
     )
 )]
 #[delete("/members/{member}/factors")]
-async fn reset(
+async fn reset_factors(
     state: web::Data<AppState>,
     SuperuserWriter(caller): SuperuserWriter,
     ClientIp(ip): ClientIp,

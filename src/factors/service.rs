@@ -100,7 +100,12 @@ fn unix_seconds(now: DateTime<Utc>) -> u64 {
 /// factor comes with recovery codes, answered this once. The session that
 /// confirmed it has now proved it; the member's other sessions that proved
 /// no second factor end.
-pub async fn confirm(state: &AppState, caller: &Caller, id: &str, code: String) -> Result<Option<Vec<String>>, AppError> {
+pub async fn confirm(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    code: String,
+) -> Result<Option<Vec<String>>, AppError> {
     let id = Uuid::parse_str(id).map_err(|_| FactorError::NotFound)?;
     six_digits("code", &code)?;
     let (member_id, session_id, now) = (caller.member_id, caller.session_id, state.clock.now());
@@ -121,7 +126,11 @@ pub async fn confirm(state: &AppState, caller: &Caller, id: &str, code: String) 
                 .map(TotpSecret::from_bytes)
                 .ok_or_else(|| AppError::internal("a TOTP factor without its secret"))?;
             let step = secret.verify(&code, unix_seconds(now), None).map_err(|_| {
-                AppError::validation("code", FieldCode::Incorrect, "This is not the current code of this factor.")
+                AppError::validation(
+                    "code",
+                    FieldCode::Incorrect,
+                    "This is not the current code of this factor.",
+                )
             })?;
             let confirmed = store::count_confirmed(conn, member_id)?;
             if confirmed >= MAX_FACTORS {
@@ -296,7 +305,12 @@ pub enum Answer {
 /// `mfa_token` is used up and a session opened, under the same admission
 /// as every login. Wrong answers are counted per member, before they are
 /// judged; past the threshold each further one must wait.
-pub async fn finish_login(state: &AppState, mfa_token: &str, answer: Answer, origin: Origin) -> Result<Grant, AppError> {
+pub async fn finish_login(
+    state: &AppState,
+    mfa_token: &str,
+    answer: Answer,
+    origin: Origin,
+) -> Result<Grant, AppError> {
     match &answer {
         Answer::Code(code) => six_digits("code", code)?,
         Answer::RecoveryCode(code) if recovery_code_digest(code).is_none() => {
@@ -384,7 +398,10 @@ pub async fn reset(state: &AppState, actor: Actor, target: MemberKey) -> Result<
                 conn,
                 AuditEntry {
                     target_member_id: Some(target.id),
-                    ..actor.audit(AuditAction::MemberFactorsReset, serde_json::json!({ "factors": removed.len() }))
+                    ..actor.audit(
+                        AuditAction::MemberFactorsReset,
+                        serde_json::json!({ "factors": removed.len() }),
+                    )
                 },
                 now,
             )?;

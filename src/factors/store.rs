@@ -327,7 +327,8 @@ pub fn forget_lapsed(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usiz
             .filter(member_factors::created_at.lt(now - Duration::days(1))),
     )
     .execute(conn)?;
-    let counts = diesel::delete(factor_throttles::table.filter(factor_throttles::last_failure_at.lt(now - THROTTLE_WINDOW)))
-        .execute(conn)?;
+    let counts =
+        diesel::delete(factor_throttles::table.filter(factor_throttles::last_failure_at.lt(now - THROTTLE_WINDOW)))
+            .execute(conn)?;
     Ok(challenges + pending + counts)
 }

@@ -336,7 +336,10 @@ pub fn factor_change(member: &Member, change: &FactorChange, reset_page: &str) -
                 to,
                 subject.into(),
                 format!("Bonjour {username},"),
-                &[what, "Si ce n'était pas vous, choisissez un nouveau mot de passe dès maintenant :".into()],
+                &[
+                    what,
+                    "Si ce n'était pas vous, choisissez un nouveau mot de passe dès maintenant :".into(),
+                ],
                 Some(("Réinitialiser mon mot de passe", reset_page)),
                 "Vous recevez ce message à chaque changement des seconds facteurs de votre compte, ou quand ils servent à le récupérer.",
             )

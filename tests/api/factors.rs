@@ -54,12 +54,20 @@ async fn a_member_enrols_an_app_and_logs_in_with_its_codes() {
         .unwrap();
     let confirmation = format!("/v1/members/me/factors/{id}/confirmation");
     let wrong = app
-        .post(&confirmation, Some(&alice.access), json!({"code": app.code_at(&secret, 5)}))
+        .post(
+            &confirmation,
+            Some(&alice.access),
+            json!({"code": app.code_at(&secret, 5)}),
+        )
         .await;
     wrong.assert_problem(422, "validation_failed");
     assert_eq!(wrong.field_codes(), [("code".to_string(), "incorrect".to_string())]);
     let confirmed = app
-        .post(&confirmation, Some(&alice.access), json!({"code": app.next_code(&secret)}))
+        .post(
+            &confirmation,
+            Some(&alice.access),
+            json!({"code": app.next_code(&secret)}),
+        )
         .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
     let codes = confirmed.body["recovery_codes"].as_array().unwrap();
@@ -70,9 +78,13 @@ async fn a_member_enrols_an_app_and_logs_in_with_its_codes() {
         10
     );
     // Confirmed once only.
-    app.post(&confirmation, Some(&alice.access), json!({"code": app.next_code(&secret)}))
-        .await
-        .assert_problem(409, "factor_already_confirmed");
+    app.post(
+        &confirmation,
+        Some(&alice.access),
+        json!({"code": app.next_code(&secret)}),
+    )
+    .await
+    .assert_problem(409, "factor_already_confirmed");
 
     // The confirming session proved the factor; the others, which proved none, ended.
     let sessions = app.get("/v1/members/me/sessions", Some(&alice.access)).await;
@@ -165,9 +177,12 @@ async fn a_recovery_code_works_once_in_any_case_and_tells_the_member() {
     // Another member's code is no code of carol's.
     let dave = app.member("dave").await;
     let daves = app.enrol_totp(&dave).await;
-    mfa(&app, json!({"mfa_token": token, "recovery_code": daves.recovery_codes[0]}))
-        .await
-        .assert_problem(401, "invalid_second_factor");
+    mfa(
+        &app,
+        json!({"mfa_token": token, "recovery_code": daves.recovery_codes[0]}),
+    )
+    .await
+    .assert_problem(401, "invalid_second_factor");
     mfa(&app, json!({"mfa_token": token, "code": app.code_at(&daves.secret, 0)}))
         .await
         .assert_problem(401, "invalid_second_factor");
@@ -183,12 +198,17 @@ async fn a_recovery_code_works_once_in_any_case_and_tells_the_member() {
         .await;
     assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
     assert_eq!(renewed.body["recovery_codes"].as_array().unwrap().len(), 10);
-    mfa(&app, json!({"mfa_token": token, "recovery_code": totp.recovery_codes[0]}))
-        .await
-        .assert_problem(401, "invalid_second_factor");
+    mfa(
+        &app,
+        json!({"mfa_token": token, "recovery_code": totp.recovery_codes[0]}),
+    )
+    .await
+    .assert_problem(401, "invalid_second_factor");
     let fresh = renewed.body["recovery_codes"][0].as_str().unwrap();
     assert_eq!(
-        mfa(&app, json!({"mfa_token": token, "recovery_code": fresh})).await.status,
+        mfa(&app, json!({"mfa_token": token, "recovery_code": fresh}))
+            .await
+            .status,
         StatusCode::OK
     );
 }
@@ -219,11 +239,19 @@ async fn mfa_tokens_are_single_use_short_lived_and_checked_before_anything() {
             "recovery_code",
             "not_allowed",
         ),
-        (json!({"mfa_token": token, "recovery_code": "abc"}), "recovery_code", "invalid"),
+        (
+            json!({"mfa_token": token, "recovery_code": "abc"}),
+            "recovery_code",
+            "invalid",
+        ),
     ] {
         let response = mfa(&app, body.clone()).await;
         response.assert_problem(422, "validation_failed");
-        assert_eq!(response.field_codes(), [(field.to_string(), code.to_string())], "{body}");
+        assert_eq!(
+            response.field_codes(),
+            [(field.to_string(), code.to_string())],
+            "{body}"
+        );
     }
     assert_eq!(app.count("SELECT count(*) FROM factor_throttles"), 0);
 }
@@ -257,9 +285,11 @@ async fn wrong_codes_are_throttled_per_member_and_never_lock_the_owner_out() {
     let mut refused = 0;
     let mut counted = 0;
     for batch in (0..10_000).collect::<Vec<usize>>().chunks(100) {
-        let answers = futures_util::future::join_all(batch.iter().map(|n| {
-            mfa(&app, json!({"mfa_token": token, "code": format!("{:06}", 999_999 - n)}))
-        }))
+        let answers = futures_util::future::join_all(
+            batch
+                .iter()
+                .map(|n| mfa(&app, json!({"mfa_token": token, "code": format!("{:06}", 999_999 - n)}))),
+        )
         .await;
         for answer in answers {
             match answer.status.as_u16() {
@@ -323,7 +353,10 @@ async fn a_member_banned_after_the_password_step_cannot_finish_it() {
     );
     assert_eq!(app.count("SELECT count(*) FROM factor_throttles"), 0);
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM sessions WHERE member_id = {} AND revoked_at IS NULL", gina.id)),
+        app.count(&format!(
+            "SELECT count(*) FROM sessions WHERE member_id = {} AND revoked_at IS NULL",
+            gina.id
+        )),
         0
     );
     // And the password step tells a banned member so at once.
@@ -347,7 +380,11 @@ async fn enrolling_and_removing_need_the_password_and_a_proven_factor() {
     );
     for (name, code) in [("", "required"), ("a\u{7}b", "contains_control_character")] {
         let response = app
-            .post(path, Some(&hugo.access), json!({"current_password": PASSWORD, "name": name}))
+            .post(
+                path,
+                Some(&hugo.access),
+                json!({"current_password": PASSWORD, "name": name}),
+            )
             .await;
         assert_eq!(response.field_codes(), [("name".to_string(), code.to_string())]);
     }
@@ -370,7 +407,10 @@ async fn enrolling_and_removing_need_the_password_and_a_proven_factor() {
 
     let first = app.enrol_totp(&hugo).await;
     let second = app.enrol_totp(&hugo).await;
-    assert!(second.recovery_codes.is_empty(), "recovery codes come with the first factor only");
+    assert!(
+        second.recovery_codes.is_empty(),
+        "recovery codes come with the first factor only"
+    );
     // Another member's factor is no factor of theirs.
     let iris = app.member("iris").await;
     let remove = |id: &str| format!("/v1/members/me/factors/{id}");
@@ -418,7 +458,10 @@ async fn enrolling_and_removing_need_the_password_and_a_proven_factor() {
             Some(json!({"current_password": PASSWORD, "code": app.code_at(&first.secret, 9)})),
         )
         .await;
-    assert_eq!(wrong_code.field_codes(), [("code".to_string(), "incorrect".to_string())]);
+    assert_eq!(
+        wrong_code.field_codes(),
+        [("code".to_string(), "incorrect".to_string())]
+    );
     let no_password = app
         .request(
             Method::DELETE,
@@ -462,7 +505,11 @@ async fn enrolling_and_removing_need_the_password_and_a_proven_factor() {
     );
     let mails = app.inbox.wait_for("hugo@example.com", 5).await;
     assert!(
-        mails.iter().filter(|m| m.subject == "A second factor was removed from your account").count() == 2,
+        mails
+            .iter()
+            .filter(|m| m.subject == "A second factor was removed from your account")
+            .count()
+            == 2,
         "{:?}",
         mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
     );
@@ -494,7 +541,9 @@ async fn a_superuser_resets_the_factors_of_a_member_who_lost_their_phone() {
     app.get("/v1/members/me", Some(&jane.access))
         .await
         .assert_problem(401, "session_revoked");
-    let audit = app.get("/v1/audit?action=member.factors_reset", Some(&boss.access)).await;
+    let audit = app
+        .get("/v1/audit?action=member.factors_reset", Some(&boss.access))
+        .await;
     assert_eq!(audit.body["total"], 1, "{}", audit.body);
     let mails = app.inbox.wait_for("jane@example.com", 3).await;
     assert_eq!(
@@ -518,18 +567,39 @@ async fn the_export_lists_factors_without_secrets_and_unregistering_deletes_them
     assert_eq!(export.body["factors"][0]["name"], "Authenticator app");
     assert_eq!(export.body["unused_recovery_codes"], 10);
     let text = export.body.to_string();
-    let base32 = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, totp.secret.clone(), None, String::new())
-        .get_secret_base32();
+    let base32 = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        30,
+        totp.secret.clone(),
+        None,
+        String::new(),
+    )
+    .get_secret_base32();
     assert!(!text.contains(&base32));
     assert!(!text.contains(&totp.recovery_codes[0]));
-    assert!(export.body["sessions"].as_array().unwrap().iter().any(|s| s["amr"] == json!(["pwd", "otp"])));
+    assert!(
+        export.body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["amr"] == json!(["pwd", "otp"]))
+    );
     let summary = app.get("/v1/members/me/unregistration", Some(&kim.access)).await;
-    assert!(summary.body["deleted"]
-        .as_array()
-        .unwrap()
-        .contains(&json!({"what": "second_factors", "count": 1})));
+    assert!(
+        summary.body["deleted"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"what": "second_factors", "count": 1}))
+    );
     let gone = app
-        .request(Method::DELETE, "/v1/members/me", Some(&kim.access), Some(json!({"password": PASSWORD})))
+        .request(
+            Method::DELETE,
+            "/v1/members/me",
+            Some(&kim.access),
+            Some(json!({"password": PASSWORD})),
+        )
         .await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.body);
     for table in ["member_factors", "recovery_codes", "mfa_challenges", "factor_throttles"] {
@@ -581,7 +651,10 @@ async fn staff_powers_wait_for_a_second_factor_by_default() {
         .assert_problem(403, "mfa_required_for_staff");
     assert_eq!(app.get(&status, Some(&target.access)).await.status, StatusCode::OK);
     // Staff may still use member routes and enrol; the enrolling session then acts.
-    assert_eq!(app.get("/v1/members/me", Some(&boss.access)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/members/me", Some(&boss.access)).await.status,
+        StatusCode::OK
+    );
     let profile = app.get("/v1/members/target", Some(&boss.access)).await;
     assert!(profile.body.get("karma").is_none(), "staff-only fields wait too");
     let totp = app.enrol_totp(&boss).await;

@@ -30,6 +30,8 @@ fn command(database_url: &str, env: &[(&str, &str)]) -> Command {
         .env("MEMBERD_PUBLIC_URL", "http://memberd.test")
         .env("MEMBERD_MAIL_DIR", mail_dir)
         .env("MEMBERD_LOG_FORMAT", "json")
+        // As in `helpers::config_for`: staff work in tests needs no second factor.
+        .env("MEMBERD_STAFF_MFA", "optional")
         .env("RUST_LOG", "info");
     for (name, value) in env {
         command.env(name, value);

@@ -597,7 +597,17 @@ async fn a_member_sees_their_live_sessions_and_ends_one_everywhere() {
     let (other, _) = app.replica(&[]).await;
     // Activation opens a session, and so does the login after it.
     let laptop = app.member("uma").await;
-    let phone = app.login("uma", PASSWORD).await;
+    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+                  (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+    let phone = app
+        .client
+        .post(format!("{}/v1/auth/login", app.address))
+        .header("user-agent", iphone)
+        .json(&json!({"login": "uma", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let phone = session_of(&phone.json::<Value>().await.unwrap());
     let stranger = app.member("vic").await;
     app.get("/v1/members/me/sessions", None)
         .await
@@ -614,6 +624,9 @@ async fn a_member_sees_their_live_sessions_and_ends_one_everywhere() {
     // The phone's session is the latest opened: first in the list, not current.
     let phone_id = items[0]["id"].as_str().unwrap().to_string();
     assert_eq!(items[0]["current"], false);
+    assert_eq!(items[0]["user_agent"], iphone);
+    assert_eq!(items[0]["device"], "Safari on iPhone");
+    assert_eq!(current[0]["device"], Value::Null);
     let paged = app
         .get("/v1/members/me/sessions?per_page=2&page=2", Some(&laptop.access))
         .await;

@@ -312,9 +312,9 @@ pub fn revoke_sessions_without_second_factor(
             .filter(sessions::member_id.eq(member_id))
             .filter(sessions::id.ne(keep))
             .filter(sessions::revoked_at.is_null())
-            .filter(diesel::dsl::not(
-                sessions::amr.overlaps_with(SECOND_FACTORS.map(|method| method.as_str().to_string()).to_vec()),
-            )),
+            .filter(diesel::dsl::not(sessions::amr.overlaps_with(
+                SECOND_FACTORS.map(|method| method.as_str().to_string()).to_vec(),
+            ))),
     )
     .set((
         sessions::revoked_at.eq(now),
@@ -330,7 +330,11 @@ pub fn add_method(conn: &mut PgConnection, id: Uuid, method: &str) -> Result<(),
             .find(id)
             .filter(diesel::dsl::not(sessions::amr.contains(vec![method.to_string()]))),
     )
-    .set(sessions::amr.eq(diesel::dsl::sql::<diesel::sql_types::Array<Text>>("array_append(amr, ").bind::<Text, _>(method.to_string()).sql(")")))
+    .set(
+        sessions::amr.eq(diesel::dsl::sql::<diesel::sql_types::Array<Text>>("array_append(amr, ")
+            .bind::<Text, _>(method.to_string())
+            .sql(")")),
+    )
     .execute(conn)?;
     Ok(())
 }
