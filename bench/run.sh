@@ -73,6 +73,16 @@ INSERT INTO members (username, username_skeleton, email, email_key, password_has
 SELECT who || g, who || 'skel' || g, who || g || '@bench.example', who || g || '@bench.example',
        (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
 FROM generate_series(1, 8) AS g, (VALUES ('login'), ('other')) AS w (who);
+-- 3,000 members with an authenticator app, for logins with a second factor:
+-- all hold RFC 6238's test secret, and each accepts a code once, so each run
+-- logs in members of its own block of 500.
+INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
+SELECT 'totp' || g, 'totpskel' || g, 'totp' || g || '@bench.example', 'totp' || g || '@bench.example',
+       (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
+FROM generate_series(1, 3000) AS g;
+INSERT INTO member_factors (id, member_id, kind, name, created_at, confirmed_at, totp_secret)
+SELECT gen_random_uuid(), id, 'totp', 'bench', now(), now(), convert_to('12345678901234567890', 'UTF8')
+FROM members WHERE username LIKE 'totp%';
 SQL
 # As autovacuum leaves a database at rest: statistics, and the visibility map
 # that lets the directory's pages come from its indexes alone.
@@ -90,8 +100,30 @@ HELLO_PID=$!
 for _ in $(seq 1 100); do curl -sf "$API/health/ready" >/dev/null && curl -sf "http://127.0.0.1:$HELLO_PORT/hello" >/dev/null && break; sleep 0.2; done
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-TOKEN=$(curl -sf -X POST "$API/v1/auth/login" -H 'content-type: application/json' \
-    -d '{"login":"admin","password":"bench admin passphrase"}' | json '["access_token"]')
+# The code of a base32 TOTP secret at a time step offset from now.
+totp() {  # $1 secret, $2 steps from now
+    python3 - "$1" "$2" <<'PY'
+import base64, hmac, struct, sys, time
+secret, offset = sys.argv[1], int(sys.argv[2])
+key = base64.b32decode(secret + '=' * (-len(secret) % 8))
+digest = hmac.new(key, struct.pack('>Q', int(time.time()) // 30 + offset), 'sha1').digest()
+o = digest[-1] & 15
+print('%06d' % ((struct.unpack('>I', digest[o:o + 4])[0] & 0x7fffffff) % 1000000))
+PY
+}
+# The admin acts as staff do by default: from a session that proved a
+# second factor (MEMBERD_STAFF_MFA=required), so it enrols an app first.
+LOGIN=$(curl -sf -X POST "$API/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"login":"admin","password":"bench admin passphrase"}')
+TOKEN=$(json '["access_token"]' <<<"$LOGIN")
+ENROLLED=$(curl -sf -X POST "$API/v1/members/me/factors/totp" -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d '{"current_password":"bench admin passphrase"}')
+curl -sf -o /dev/null -X POST "$API/v1/members/me/factors/$(json '["id"]' <<<"$ENROLLED")/confirmation" \
+    -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d "{\"code\":\"$(totp "$(json '["secret"]' <<<"$ENROLLED")" 0)\"}"
+# A fresh access token of the session, now aal 2.
+TOKEN=$(curl -sf -X POST "$API/v1/auth/refresh" -H 'content-type: application/json' \
+    -d "{\"refresh_token\":\"$(json '["refresh_token"]' <<<"$LOGIN")\"}" | json '["access_token"]')
 KEY=$(curl -sf -X POST "$API/v1/service-clients" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
     -d '{"name":"bench","scopes":["status:read"]}' | json '["key"]')
 
@@ -112,6 +144,44 @@ local n = 0
 request = function()
     n = n % 8 + 1
     return wrk.format(nil, nil, nil, '{"login":"login' .. n .. '","password":"bench admin passphrase"}')
+end
+LUA
+# Logins with a second factor: a right password answers 401 mfa_required with
+# a token, which the next request on any connection spends with the code of
+# the time step (a table of the next ten minutes' codes). A login is counted
+# when its second step answers 200.
+cat > "$WORK/totp.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+local codes = dofile(os.getenv("TOTP_CODES"))
+local offset = tonumber(os.getenv("TOTP_BLOCK")) * 500
+local n, pending = 0, {}
+logins, refused = 0, 0
+request = function()
+    local token = table.remove(pending)
+    if token then
+        local code = codes[math.floor(os.time() / 30)]
+        return wrk.format(nil, "/v1/auth/mfa", nil, '{"mfa_token":"' .. token .. '","code":"' .. code .. '"}')
+    end
+    n = n % 500 + 1
+    return wrk.format(nil, "/v1/auth/login", nil, '{"login":"totp' .. (offset + n) .. '","password":"bench admin passphrase"}')
+end
+response = function(status, headers, body)
+    local token = status == 401 and body:match('"mfa_token":"([^"]+)"')
+    if token then
+        table.insert(pending, token)
+    elseif status == 200 then
+        logins = logins + 1
+    else
+        refused = refused + 1
+    end
+end
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function()
+    for _, thread in ipairs(threads) do
+        io.write(string.format("second_steps %d %d\n", thread:get("logins"), thread:get("refused")))
+    end
 end
 LUA
 # One address floods valid logins; other members log in meanwhile, each
@@ -218,6 +288,34 @@ for _ in 1 2 3; do
     logins; bare
 done
 sum() { python3 -c "import sys; print(sum(float(a) for a in sys.argv[1:]))" "$@"; }
+# Then logins with and without a second factor, alternating AB BA AB BA AB BA.
+python3 - "$WORK/codes.lua" <<'PY'
+import hmac, struct, sys, time
+now = int(time.time()) // 30
+def code(step):
+    d = hmac.new(b'12345678901234567890', struct.pack('>Q', step), 'sha1').digest()
+    o = d[-1] & 15
+    return '%06d' % ((struct.unpack('>I', d[o:o + 4])[0] & 0x7fffffff) % 1000000)
+with open(sys.argv[1], 'w') as f:
+    f.write('return {' + ','.join('[%d]="%s"' % (s, code(s)) for s in range(now - 1, now + 20)) + '}\n')
+PY
+PLAIN=() SECOND=() BLOCK=0
+second_factor_logins() {
+    local out logins refused
+    out=$(TOTP_CODES=$WORK/codes.lua TOTP_BLOCK=$BLOCK wrk -t1 -c8 -d"${PAIR_SECONDS}s" -s "$WORK/totp.lua" "$API" 2>&1)
+    BLOCK=$((BLOCK + 1))
+    read -r _ logins refused < <(grep second_steps <<<"$out")
+    if [ "$refused" != 0 ]; then
+        echo "WARNING: $refused answers neither mfa_required nor 200 for logins with a second factor" >&2
+        echo "[logins with a second factor]" >> "$WORK/failed"
+    fi
+    SECOND+=("$(python3 -c "print(round($logins / $PAIR_SECONDS))")")
+}
+plain_logins() { local rate; read -r rate _ _ < <(SECONDS_PER_RUN=$PAIR_SECONDS measure 8 -s "$WORK/login.lua" "$API/v1/auth/login"); PLAIN+=("$rate"); }
+for _ in 1 2 3; do
+    plain_logins; second_factor_logins
+    second_factor_logins; plain_logins
+done
 ARGON_TOTAL=$(sum "${ARGONS[@]}")
 LOGIN_TOTAL=$(sum "${LOGINS[@]}")
 PAIR_RATIOS=$(python3 -c "
@@ -276,12 +374,13 @@ memberd benchmark — $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS_PER
 | status at about half that rate ($PACED_CONNECTIONS connections, 1 ms pause each) | $PACED req/s, p99 $PACED_P99 ms | target p99 ≤ 2 ms |
 | status, member with 10,000 past sanctions (c=$CONNECTIONS) | $HEAVY req/s, p99 $HEAVY_P99 ms | $(ratio "$HEAVY" "$HELLO") of ceiling |
 | status latency, one connection: 0 vs 10,000 sanctions | p50 $LIGHT1_P50 / $HEAVY1_P50 ms, p99 $LIGHT1_P99 / $HEAVY1_P99 ms | target: the same |
-| GET /v1/members/me with an access JWT (c=$CONNECTIONS) | $ME req/s, p99 $ME_P99 ms | $(ratio "$ME" "$HELLO") of ceiling (target ≥ 40 %) |
+| GET /v1/members/me with an access JWT of aal 2 (c=$CONNECTIONS) | $ME req/s, p99 $ME_P99 ms | $(ratio "$ME" "$HELLO") of ceiling (target ≥ 40 %) |
 | POST /v1/status/batch of 1,000, one connection | median $BATCH_P50 ms (client-measured, loopback) | target ≤ 5 ms |
 | directory prefix search, 1,000,000 members (c=4) | p99 $SEARCH_P99 ms | target ≤ 10 ms |
 | hello ceiling (c=4), for the paging rows | $HELLO4 req/s, p99 $HELLO4_P99 ms | 100 % |
 $(printf '%s\n' "${PAGING_ROWS[@]}")
 | logins (c=8) vs bare argon2 verifies on 2 threads, 6 alternating pairs of ${PAIR_SECONDS}s | $(IFS=/; echo "${LOGINS[*]}") vs $(IFS=/; echo "${ARGONS[*]}") per s | $(ratio "$LOGIN_TOTAL" "$ARGON_TOTAL") of the totals, pairs $PAIR_RATIOS (target ≥ 90 %) |
+| logins without / with a second factor (password, then a TOTP code; c=8), 6 alternating pairs of ${PAIR_SECONDS}s | $(IFS=/; echo "${PLAIN[*]}") / $(IFS=/; echo "${SECOND[*]}") logins per s | a login with TOTP costs $(python3 -c "print(f'{$(sum "${PLAIN[@]}") / $(sum "${SECOND[@]}"):.3f}')")× one without (target ≤ 1.05×) |
 | status p99 while logins saturate the CPU (c=4) | $UNDER_LOGIN_P99 ms | target ≤ 10 ms |
 | memberd peak resident memory: status, /me, batch, search and paging runs (GLIBC_TUNABLES=${TUNABLES:-unset}) | $RSS_READS MiB | target ≤ 64 MiB |
 | memberd peak resident memory, with logins saturating hashing | $RSS_PEAK MiB (now $RSS_NOW MiB) | target ≤ 64 MiB, two 19 MiB argon2 blocks included |
