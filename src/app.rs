@@ -132,6 +132,7 @@ impl Application {
             issuer: Arc::new(issuer),
             hasher,
             ip_keys,
+            webauthn: Arc::new(crate::factors::passkeys::relying_party(&config)?),
         });
 
         let listener = TcpListener::bind(config.bind)

@@ -101,6 +101,12 @@ pub const PASSWORD_RESET_PER_ACCOUNT: Limit = Limit {
     max_hits: 3,
     window: Duration::hours(1),
 };
+/// Passwordless logins started per client: each keeps a ceremony for 5 minutes.
+pub const PASSKEY_LOGIN_PER_IP: Limit = Limit {
+    bucket: "passkey_login_ip",
+    max_hits: 600,
+    window: Duration::minutes(1),
+};
 /// Wrong passwords typed to confirm an account change, per member, so a
 /// stolen access token cannot be used to guess the password.
 pub const PASSWORD_CONFIRMATION_PER_MEMBER: Limit = Limit {

@@ -110,6 +110,7 @@ diesel::table! {
         totp_last_step -> Nullable<Int8>,
         credential_id -> Nullable<Bytea>,
         passkey -> Nullable<Jsonb>,
+        passkey_user_id -> Nullable<Uuid>,
     }
 }
 
@@ -167,6 +168,14 @@ diesel::table! {
         expires_at -> Timestamptz,
         used_at -> Nullable<Timestamptz>,
         passkey_state -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    passkey_logins (id) {
+        id -> Uuid,
+        state -> Jsonb,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -335,6 +344,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_tokens,
     members,
     mfa_challenges,
+    passkey_logins,
     rate_limits,
     recovery_codes,
     refresh_tokens,

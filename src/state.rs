@@ -31,6 +31,8 @@ pub struct AppState {
     pub broad_searches: Arc<BroadSearches>,
     /// What per-IP counters are keyed by.
     pub ip_keys: IpKeys,
+    /// The WebAuthn relying party passkeys are made for.
+    pub webauthn: Arc<webauthn_rs::prelude::Webauthn>,
 }
 
 impl AppState {

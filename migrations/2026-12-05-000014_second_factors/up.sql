@@ -16,6 +16,9 @@ CREATE TABLE member_factors (
     -- signature counter, backup flags) or, while pending, its ceremony.
     credential_id BYTEA UNIQUE,
     passkey JSONB,
+    -- The WebAuthn user handle the member's passkeys carry: random, the same
+    -- for all of them, so that a passkey found by discovery names its member.
+    passkey_user_id UUID,
     CHECK ((kind = 'totp') = (totp_secret IS NOT NULL))
 );
 CREATE INDEX member_factors_member_idx ON member_factors (member_id, created_at);
@@ -50,3 +53,12 @@ CREATE TABLE factor_throttles (
     failures INTEGER NOT NULL,
     last_failure_at TIMESTAMPTZ NOT NULL
 );
+
+-- Passwordless logins started: the WebAuthn ceremony waiting for a passkey's
+-- answer, single-use (taken when answered) and short-lived.
+CREATE TABLE passkey_logins (
+    id UUID PRIMARY KEY,
+    state JSONB NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX passkey_logins_expiry_idx ON passkey_logins (expires_at);

@@ -69,6 +69,8 @@ error_codes! {
     InvalidMfaToken = "invalid_mfa_token",
     /// The code, recovery code or passkey does not prove the second factor (wrong, used already, or another member's).
     InvalidSecondFactor = "invalid_second_factor",
+    /// The passkey's answer does not verify, its ceremony is unknown, used or past its 5 minutes, or the passkey is unknown.
+    InvalidPasskey = "invalid_passkey",
     /// The e-mail address was never validated.
     AccountInactive = "account_inactive",
     /// A superuser deactivated the account.
@@ -123,6 +125,8 @@ error_codes! {
     MethodNotAllowed = "method_not_allowed",
     /// The e-mailed link was already used.
     TokenUsed = "token_used",
+    /// The passkey enrolment was started more than 5 minutes ago: start again.
+    CeremonyExpired = "ceremony_expired",
     /// The change conflicts with an existing record.
     Conflict = "conflict",
     /// Another account has this e-mail address.
@@ -141,6 +145,8 @@ error_codes! {
     FactorAlreadyConfirmed = "factor_already_confirmed",
     /// The member has no confirmed second factor.
     NoSecondFactor = "no_second_factor",
+    /// The member has no confirmed passkey.
+    NoPasskey = "no_passkey",
     /// A member holds at most 10 second factors.
     TooManyFactors = "too_many_factors",
     /// The body is over 64 KiB.

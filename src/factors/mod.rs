@@ -1,6 +1,8 @@
-//! Second factors: TOTP and recovery codes; the second step of a login.
+//! Second factors: TOTP, passkeys and recovery codes; the second step of a
+//! login, and a login by passkey alone.
 
 pub mod model;
+pub mod passkeys;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -45,6 +45,8 @@ pub const MAX_FACTORS: i64 = 10;
 pub const NAME_MAX_CHARS: usize = 100;
 /// How long a login may wait for its second factor.
 pub const MFA_TOKEN_MINUTES: i64 = 5;
+/// How long a passkey ceremony (enrolment, login) waits for the authenticator.
+pub const CEREMONY_MINUTES: i64 = 5;
 /// Wrong second-factor answers from which each further one must wait (1 s,
 /// doubling, at most 15 minutes), as for passwords.
 pub const FAILURE_THRESHOLD: i32 = 5;
@@ -82,6 +84,12 @@ pub enum FactorError {
     InvalidMfaToken,
     #[error("This does not prove your second factor.")]
     InvalidSecondFactor,
+    #[error("This passkey's answer does not log anyone in; ask for new options and try again.")]
+    InvalidPasskey,
+    #[error("You have no passkey.")]
+    NoPasskey,
+    #[error("This passkey enrolment was started more than 5 minutes ago; start it again.")]
+    CeremonyExpired,
     #[error("You have no second factor by this id.")]
     NotFound,
     #[error("This factor is confirmed already.")]
@@ -97,7 +105,9 @@ pub enum FactorError {
 impl DomainError for FactorError {
     fn kind(&self) -> Kind {
         match self {
-            Self::InvalidMfaToken | Self::InvalidSecondFactor => Kind::Unauthenticated,
+            Self::InvalidMfaToken | Self::InvalidSecondFactor | Self::InvalidPasskey => Kind::Unauthenticated,
+            Self::NoPasskey => Kind::Conflict,
+            Self::CeremonyExpired => Kind::Gone,
             Self::NotFound => Kind::NotFound,
             Self::AlreadyConfirmed | Self::NoSecondFactor | Self::TooManyFactors => Kind::Conflict,
             Self::SecondFactorRequired => Kind::Forbidden,
@@ -108,6 +118,9 @@ impl DomainError for FactorError {
         match self {
             Self::InvalidMfaToken => ErrorCode::InvalidMfaToken,
             Self::InvalidSecondFactor => ErrorCode::InvalidSecondFactor,
+            Self::InvalidPasskey => ErrorCode::InvalidPasskey,
+            Self::NoPasskey => ErrorCode::NoPasskey,
+            Self::CeremonyExpired => ErrorCode::CeremonyExpired,
             Self::NotFound => ErrorCode::FactorNotFound,
             Self::AlreadyConfirmed => ErrorCode::FactorAlreadyConfirmed,
             Self::NoSecondFactor => ErrorCode::NoSecondFactor,

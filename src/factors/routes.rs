@@ -12,7 +12,7 @@ use crate::auth::policy::Actor;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::factors::service;
+use crate::factors::{passkeys, service};
 use crate::factors::store::FactorRow;
 use crate::http::mount::Routes;
 use crate::http::wire::{SessionResponse, origin};
@@ -26,10 +26,14 @@ pub fn configure(config: &mut impl Routes) {
     config
         .service(own_factors)
         .service(enrol_totp)
+        .service(enrol_passkey)
         .service(confirm_factor)
         .service(remove_factor)
         .service(renew_recovery_codes)
         .service(finish_mfa_login)
+        .service(passkey_options_for_mfa)
+        .service(passkey_login_options)
+        .service(passkey_login)
         .service(reset_factors);
 }
 
@@ -154,12 +158,67 @@ async fn enrol_totp(
         }))
 }
 
+/// A passkey waiting for its authenticator's answer.
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyEnrolment {
+    /// The factor to confirm at `POST /v1/members/me/factors/{id}/confirmation`.
+    #[schema(format = "uuid")]
+    pub id: String,
+    /// WebAuthn `PublicKeyCredentialCreationOptions` in their JSON form
+    /// (`{"publicKey": {...}}`, binary fields base64url): give `publicKey`
+    /// to `PublicKeyCredential.parseCreationOptionsFromJSON` and then to
+    /// `navigator.credentials.create`.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+problems!(
+    EnrolPasskeyProblems: Caller, Json<EnrolTotpRequest>, PasswordHasher, Db;
+    403: SecondFactorRequired = "The caller holds a factor already, and this session did not prove one.";
+    409: TooManyFactors;
+    422: ValidationFailed = "`current_password`: `incorrect`. `name`: `required` (blank), `too_long`, `contains_control_character`.";
+    429: RateLimited = "Too many wrong passwords: 10 per 15 minutes."
+);
+
+/// Start adding a passkey.
+///
+/// Answers creation options for the browser; the authenticator's answer
+/// confirms the factor within 5 minutes. The caller's other passkeys are
+/// excluded, so one authenticator is not enrolled twice. The relying party
+/// is `MEMBERD_WEBAUTHN_RP_ID` and the origin `MEMBERD_WEBAUTHN_ORIGIN`.
+#[utoipa::path(
+    tag = "factors",
+    security(("bearer" = [])),
+    request_body = EnrolTotpRequest,
+    responses(
+        (status = 201, description = "Pending until confirmed.", body = PasskeyEnrolment, headers(("Cache-Control" = String, description = "`no-store`."))),
+        EnrolPasskeyProblems,
+    )
+)]
+#[post("/members/me/factors/passkey")]
+async fn enrol_passkey(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Json(body): Json<EnrolTotpRequest>,
+) -> Result<HttpResponse, AppError> {
+    let enrolled = passkeys::enrol(&state, &caller, body.current_password, body.name).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(PasskeyEnrolment {
+            id: enrolled.id.to_string(),
+            options: enrolled.options,
+        }))
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmationRequest {
-    /// The code the app shows now.
+    /// For an authenticator app: the code it shows now.
     #[schema(pattern = "^[0-9]{6}$")]
-    pub code: String,
+    pub code: Option<String>,
+    /// For a passkey: the authenticator's answer, as `PublicKeyCredential.toJSON()` gives it.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 /// A confirmed factor.
@@ -175,7 +234,8 @@ problems!(
     ConfirmProblems: Caller, Json<ConfirmationRequest>, Db;
     404: FactorNotFound = "Unknown, or another member's.";
     409: FactorAlreadyConfirmed, TooManyFactors;
-    422: ValidationFailed = "`code`: `invalid` (not six digits), `incorrect` (not a current code of this factor)."
+    410: CeremonyExpired = "A passkey's enrolment started more than 5 minutes ago: it is gone; start again.";
+    422: ValidationFailed = "`code`: `required` (an app's factor), `invalid` (not six digits), `incorrect` (not a current code of this factor). `credential`: `required` (a passkey), `invalid` (not a credential's JSON), `incorrect` (its answer does not verify: a wrong origin or relying party, another ceremony's challenge; the enrolment is gone, start again)."
 );
 
 /// Confirm a factor with a code of it.
@@ -200,7 +260,11 @@ async fn confirm_factor(
     id: web::Path<String>,
     Json(body): Json<ConfirmationRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let recovery_codes = service::confirm(&state, &caller, &id, body.code).await?;
+    let proof = match (body.code, body.credential) {
+        (_, Some(credential)) => service::Proof::Credential(credential),
+        (code, None) => service::Proof::Code(code.unwrap_or_default()),
+    };
+    let recovery_codes = service::confirm(&state, &caller, &id, proof).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(Confirmed { recovery_codes }))
@@ -309,22 +373,28 @@ pub struct MfaRequest {
     /// One of the member's unused recovery codes, in any case, dashes optional.
     #[schema(min_length = 1, max_length = 64)]
     pub recovery_code: Option<String>,
+    /// A passkey's answer to the options of `POST /v1/auth/mfa/passkey-options`,
+    /// as `PublicKeyCredential.toJSON()` gives it.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 problems!(
     MfaProblems: Json<MfaRequest>, Db;
     401: InvalidMfaToken = "Unknown, used already, or past its 5 minutes: log in again.",
-        InvalidSecondFactor = "A wrong code, a code used already, or a recovery code unknown or used; counted per member.";
+        InvalidSecondFactor = "A wrong code, a code used already, a recovery code unknown or used, or a passkey's answer that does not verify (another member's passkey, a wrong origin or relying party, no options asked, or options answered already); counted per member.";
     403: AccountDisabled, MemberBanned = "Since the password step: nothing is used up.";
-    422: ValidationFailed = "Neither or both of `code` and `recovery_code`; `code` not six digits; `recovery_code` not sixteen letters and digits.";
+    422: ValidationFailed = "None, or more than one, of `code`, `recovery_code` and `credential`; `code` not six digits; `recovery_code` not sixteen letters and digits; `credential` not a credential's JSON.";
     429: TooManyAttempts = "Per member: from the 5th wrong answer within 15 minutes, each further one waits (1 s, doubling, at most 15 minutes); not counted."
 );
 
 /// Finish a login with a second factor.
 ///
-/// Give the `mfa_token` of the `mfa_required` answer and one of `code` or
-/// `recovery_code`. Using a recovery code e-mails the member. The session's
-/// access tokens carry `amr: ["pwd", "otp"]` and `aal: 2`.
+/// Give the `mfa_token` of the `mfa_required` answer and one of `code`,
+/// `recovery_code` or `credential` (a passkey's answer to the options of
+/// `POST /v1/auth/mfa/passkey-options`). Using a recovery code e-mails the
+/// member. The session's access tokens carry `aal: 2` and `amr: ["pwd",
+/// "otp"]` (a code) or `["pwd", "hwk"]` (a passkey).
 #[utoipa::path(
     tag = "auth",
     request_body = MfaRequest,
@@ -340,8 +410,147 @@ async fn finish_mfa_login(
     ClientIp(ip): ClientIp,
     Json(body): Json<MfaRequest>,
 ) -> Result<SessionResponse, AppError> {
-    let answer = service::one_answer(body.code, body.recovery_code)?;
+    let answer = service::one_answer(body.code, body.recovery_code, body.credential)?;
     let grant = service::finish_login(&state, &body.mfa_token, answer, origin(&request, ip)).await?;
+    Ok(SessionResponse::new(grant, &state.config))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaTokenRequest {
+    /// From the `mfa_required` answer of `POST /v1/auth/login`.
+    #[schema(min_length = 1)]
+    pub mfa_token: String,
+}
+
+/// WebAuthn request options.
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyOptions {
+    /// `PublicKeyCredentialRequestOptions` in their JSON form
+    /// (`{"publicKey": {...}}`, binary fields base64url): give `publicKey`
+    /// to `PublicKeyCredential.parseRequestOptionsFromJSON` and then to
+    /// `navigator.credentials.get`.
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+problems!(
+    PasskeyOptionsForMfaProblems: Json<MfaTokenRequest>, Db;
+    401: InvalidMfaToken = "Unknown, used already, or past its 5 minutes: log in again.";
+    409: NoPasskey = "The member's second factors hold no passkey."
+);
+
+/// Options for finishing a login with a passkey.
+///
+/// For the member the `mfa_token` is for: their passkeys are allowed. The
+/// answer goes to `POST /v1/auth/mfa` as `credential`; asking again replaces
+/// the options, and an answer uses them up.
+#[utoipa::path(
+    tag = "auth",
+    request_body = MfaTokenRequest,
+    responses(
+        (status = 200, description = "The options.", body = PasskeyOptions),
+        PasskeyOptionsForMfaProblems,
+    )
+)]
+#[post("/auth/mfa/passkey-options")]
+async fn passkey_options_for_mfa(
+    state: web::Data<AppState>,
+    Json(body): Json<MfaTokenRequest>,
+) -> Result<web::Json<PasskeyOptions>, AppError> {
+    let options = passkeys::options_for_second_step(&state, &body.mfa_token).await?;
+    Ok(web::Json(PasskeyOptions { options }))
+}
+
+/// The start of a passwordless login.
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyLoginOptions {
+    /// Names this login's ceremony at `POST /v1/auth/passkey`, within 5 minutes.
+    #[schema(format = "uuid")]
+    pub challenge_id: String,
+    /// `PublicKeyCredentialRequestOptions` in their JSON form, for any
+    /// discoverable passkey of this relying party (`mediation: conditional`
+    /// lets the browser offer them in its autofill).
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+problems!(
+    PasskeyLoginOptionsProblems: Db;
+    429: RateLimited = "600 a minute per client."
+);
+
+/// Start a login with a passkey alone.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, description = "The ceremony.", body = PasskeyLoginOptions),
+        PasskeyLoginOptionsProblems,
+    )
+)]
+#[post("/auth/passkey/options")]
+async fn passkey_login_options(
+    state: web::Data<AppState>,
+    ClientIp(ip): ClientIp,
+) -> Result<web::Json<PasskeyLoginOptions>, AppError> {
+    let (challenge_id, options) = passkeys::start_login(&state, state.ip_keys.key(ip)).await?;
+    Ok(web::Json(PasskeyLoginOptions {
+        challenge_id: challenge_id.to_string(),
+        options,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyLoginRequest {
+    /// From `POST /v1/auth/passkey/options`.
+    #[schema(format = "uuid")]
+    pub challenge_id: String,
+    /// The passkey's answer, as `PublicKeyCredential.toJSON()` gives it
+    /// (with its `userHandle`).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    /// Keep the session for 30 days instead of 1.
+    #[serde(default)]
+    pub remember_me: bool,
+}
+
+problems!(
+    PasskeyLoginProblems: Json<PasskeyLoginRequest>, Db;
+    401: InvalidPasskey = "An unknown, answered or lapsed ceremony, an unknown passkey, or an answer that does not verify (a wrong origin or relying party, another ceremony's challenge): ask for new options.";
+    403: AccountInactive, AccountDisabled, MemberBanned;
+    422: ValidationFailed = "`credential` `invalid`: not a credential's JSON."
+);
+
+/// Log in with a passkey alone.
+///
+/// The same admission as a login by password (bans, deactivation). The
+/// session's access tokens carry `amr: ["hwk"]` and `aal: 2`: a passkey
+/// verifies its user.
+#[utoipa::path(
+    tag = "auth",
+    request_body = PasskeyLoginRequest,
+    responses(
+        (status = 200, description = "Logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
+        PasskeyLoginProblems,
+    )
+)]
+#[post("/auth/passkey")]
+async fn passkey_login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<PasskeyLoginRequest>,
+) -> Result<SessionResponse, AppError> {
+    let credential = passkeys::parse_credential(body.credential)?;
+    let grant = passkeys::login(
+        &state,
+        &body.challenge_id,
+        credential,
+        body.remember_me,
+        origin(&request, ip),
+    )
+    .await?;
     Ok(SessionResponse::new(grant, &state.config))
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use uuid::Uuid;
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::model::{AuthError, AuthMethod, Caller, Revocation};
@@ -20,6 +21,7 @@ use crate::factors::model::{
     FAILURE_THRESHOLD, FactorError, FactorKind, MAX_FACTORS, TotpSecret, factor_name, recovery_code_digest,
     recovery_codes,
 };
+use crate::factors::passkeys::{self, NotEnrolled};
 use crate::factors::store::{self, FactorRow, NewFactor};
 use crate::mail::templates::{self, FactorChange};
 use crate::members::account::confirm_password;
@@ -56,13 +58,7 @@ pub async fn enrol_totp(
         .transaction(move |conn| {
             // Enrolments of one member, one after the other: the count holds.
             members::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
-            let confirmed = store::count_confirmed(conn, member_id)?;
-            if confirmed > 0 && aal < 2 {
-                return Err(FactorError::SecondFactorRequired.into());
-            }
-            if confirmed >= MAX_FACTORS {
-                return Err(FactorError::TooManyFactors.into());
-            }
+            may_add_factor(conn, member_id, aal)?;
             store::insert_pending(
                 conn,
                 &NewFactor {
@@ -71,6 +67,7 @@ pub async fn enrol_totp(
                     kind: FactorKind::Totp.as_str(),
                     name: &name,
                     totp_secret: Some(&bytes),
+                    passkey: None,
                     now,
                 },
             )
@@ -81,6 +78,28 @@ pub async fn enrol_totp(
         secret: secret.base32(),
         otpauth_uri: secret.otpauth_uri(&state.config.webauthn_rp_id, &member.username),
     })
+}
+
+/// Whether the member (locked by the caller) may start adding a factor from
+/// a session of assurance level `aal`: one who holds a factor already adds
+/// another only from a session that proved one, and holds at most ten.
+pub fn may_add_factor(conn: &mut PgConnection, member_id: i64, aal: u8) -> Result<(), AppError> {
+    let confirmed = store::count_confirmed(conn, member_id)?;
+    if confirmed > 0 && aal < 2 {
+        return Err(FactorError::SecondFactorRequired.into());
+    }
+    if confirmed >= MAX_FACTORS {
+        return Err(FactorError::TooManyFactors.into());
+    }
+    Ok(())
+}
+
+/// What confirms a pending factor.
+pub enum Proof {
+    /// A current code of a TOTP factor.
+    Code(String),
+    /// The authenticator's answer to a passkey's creation options.
+    Credential(serde_json::Value),
 }
 
 /// A one-time code as typed: six digits, or the field is invalid.
@@ -96,22 +115,26 @@ fn unix_seconds(now: DateTime<Utc>) -> u64 {
     u64::try_from(now.timestamp()).unwrap_or(0)
 }
 
-/// Confirms a pending TOTP factor with a code of it. The first confirmed
-/// factor comes with recovery codes, answered this once. The session that
-/// confirmed it has now proved it; the member's other sessions that proved
-/// no second factor end.
-pub async fn confirm(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    code: String,
-) -> Result<Option<Vec<String>>, AppError> {
+/// Confirms a pending factor: a TOTP factor with a code of it, a passkey
+/// with its authenticator's answer (a passkey's ceremony is spent by any
+/// answer). The first confirmed factor comes with recovery codes, answered
+/// this once. The session that confirmed it has now proved it; the member's
+/// other sessions that proved no second factor end.
+pub async fn confirm(state: &AppState, caller: &Caller, id: &str, proof: Proof) -> Result<Option<Vec<String>>, AppError> {
     let id = Uuid::parse_str(id).map_err(|_| FactorError::NotFound)?;
-    six_digits("code", &code)?;
+    let proof = match proof {
+        Proof::Code(code) => {
+            six_digits("code", &code)?;
+            Confirming::Code(code)
+        }
+        Proof::Credential(credential) => Confirming::Credential(Box::new(passkeys::parse_credential(credential)?)),
+    };
     let (member_id, session_id, now) = (caller.member_id, caller.session_id, state.clock.now());
     let fresh_codes = recovery_codes();
     let digests: Vec<Vec<u8>> = fresh_codes.iter().filter_map(|c| recovery_code_digest(c)).collect();
     let reset_page = state.config.link_page(Link::PasswordReset);
+    let webauthn = Arc::clone(&state.webauthn);
+    // The inner Result carries a refusal that must still commit (a spent ceremony).
     let (codes, notice) = state
         .db
         .transaction(move |conn| {
@@ -120,38 +143,78 @@ pub async fn confirm(
             if factor.confirmed_at.is_some() {
                 return Err(FactorError::AlreadyConfirmed.into());
             }
-            let secret = factor
-                .totp_secret
-                .clone()
-                .map(TotpSecret::from_bytes)
-                .ok_or_else(|| AppError::internal("a TOTP factor without its secret"))?;
-            let step = secret.verify(&code, unix_seconds(now), None).map_err(|_| {
-                AppError::validation(
-                    "code",
-                    FieldCode::Incorrect,
-                    "This is not the current code of this factor.",
-                )
-            })?;
+            let method = match (FactorKind::parse(&factor.kind), &proof) {
+                (Some(FactorKind::Totp), Confirming::Code(code)) => {
+                    let secret = factor
+                        .totp_secret
+                        .clone()
+                        .map(TotpSecret::from_bytes)
+                        .ok_or_else(|| AppError::internal("a TOTP factor without its secret"))?;
+                    let step = secret.verify(code, unix_seconds(now), None).map_err(|_| {
+                        AppError::validation("code", FieldCode::Incorrect, "This is not the current code of this factor.")
+                    })?;
+                    store::confirm(conn, id, step_number(step)?, now)?;
+                    AuthMethod::OneTimeCode
+                }
+                (Some(FactorKind::Passkey), Confirming::Credential(credential)) => {
+                    match passkeys::finish_enrolment(&webauthn, &factor, credential, now)? {
+                        Ok((credential_id, passkey)) => {
+                            store::confirm_passkey(conn, id, &credential_id, &passkey, now)?;
+                            AuthMethod::HardwareKey
+                        }
+                        Err(not_enrolled) => {
+                            store::delete(conn, id)?;
+                            return Ok(Err(match not_enrolled {
+                                NotEnrolled::Expired => FactorError::CeremonyExpired.into(),
+                                NotEnrolled::Refused(why) => AppError::validation(
+                                    "credential",
+                                    FieldCode::Incorrect,
+                                    format!("The authenticator's answer does not verify ({why}); start the enrolment again."),
+                                ),
+                            }));
+                        }
+                    }
+                }
+                (Some(FactorKind::Passkey), Confirming::Code(_)) => {
+                    return Err(AppError::validation(
+                        "credential",
+                        FieldCode::Required,
+                        "A passkey is confirmed with its authenticator's `credential`.",
+                    ));
+                }
+                _ => {
+                    return Err(AppError::validation(
+                        "code",
+                        FieldCode::Required,
+                        "An authenticator app is confirmed with a `code` of it.",
+                    ));
+                }
+            };
             let confirmed = store::count_confirmed(conn, member_id)?;
-            if confirmed >= MAX_FACTORS {
+            if confirmed > MAX_FACTORS {
                 return Err(FactorError::TooManyFactors.into());
             }
-            store::confirm(conn, id, step_number(step)?, now)?;
-            let codes = if confirmed == 0 {
+            let codes = if confirmed == 1 {
                 store::replace_recovery_codes(conn, member_id, &digests, now)?;
                 Some(fresh_codes)
             } else {
                 None
             };
-            sessions::add_method(conn, session_id, AuthMethod::OneTimeCode.as_str())?;
+            sessions::add_method(conn, session_id, method.as_str())?;
             sessions::revoke_sessions_without_second_factor(conn, member_id, session_id, now)?;
             record_factor_event(conn, EventType::MemberFactorAdded, &member, &factor, now)?;
             let notice = templates::factor_change(&member, &FactorChange::Added(factor.name.clone()), &reset_page);
-            Ok((codes, notice))
+            Ok(Ok((codes, notice)))
         })
-        .await?;
+        .await??;
     state.mailer.send_later(notice);
     Ok(codes)
+}
+
+/// A proof, read.
+enum Confirming {
+    Code(String),
+    Credential(Box<RegisterPublicKeyCredential>),
 }
 
 fn step_number(step: u64) -> Result<i64, AppError> {
@@ -299,6 +362,8 @@ pub enum Answer {
     Code(String),
     /// One of the member's unused recovery codes.
     RecoveryCode(String),
+    /// A passkey's assertion, answering the options asked for this login.
+    Passkey(Box<PublicKeyCredential>),
 }
 
 /// Finishes a login whose password was right with a second factor: the
@@ -320,11 +385,11 @@ pub async fn finish_login(
                 "A recovery code is sixteen letters and digits, as xxxx-xxxx-xxxx-xxxx.",
             ));
         }
-        Answer::RecoveryCode(_) => {}
+        Answer::RecoveryCode(_) | Answer::Passkey(_) => {}
     }
     let hash = hash_presented(mfa_token).ok_or(FactorError::InvalidMfaToken)?;
     let now = state.clock.now();
-    let issuer = Arc::clone(&state.issuer);
+    let (issuer, webauthn) = (Arc::clone(&state.issuer), Arc::clone(&state.webauthn));
     let reset_page = state.config.link_page(Link::PasswordReset);
     let ip = origin.ip.to_string();
     let (grant, notice) = state
@@ -341,6 +406,9 @@ pub async fn finish_login(
                     Some(digest) => store::use_recovery_code(conn, member_id, &digest, now)?,
                     None => false,
                 },
+                Answer::Passkey(credential) => {
+                    passkeys::accept_for_second_step(conn, &webauthn, &challenge, credential, now)?
+                }
             };
             if !proved {
                 // Committed: the wrong answer stays counted.
@@ -355,9 +423,13 @@ pub async fn finish_login(
                     &FactorChange::RecoveryCodeUsed(store::unused_recovery_codes(conn, member_id)?),
                     &reset_page,
                 )),
-                Answer::Code(_) => None,
+                Answer::Code(_) | Answer::Passkey(_) => None,
             };
-            let amr = [AuthMethod::Password, AuthMethod::OneTimeCode].map(|method| method.as_str().to_string());
+            let second = match answer {
+                Answer::Passkey(_) => AuthMethod::HardwareKey,
+                Answer::Code(_) | Answer::RecoveryCode(_) => AuthMethod::OneTimeCode,
+            };
+            let amr = [AuthMethod::Password, second].map(|method| method.as_str().to_string());
             let opening = Opening {
                 remember_me: challenge.remember_me,
                 origin: &origin,
@@ -415,19 +487,25 @@ pub async fn reset(state: &AppState, actor: Actor, target: MemberKey) -> Result<
 
 /// The field errors of an answer to a second factor that names no way, or
 /// more than one.
-pub fn one_answer(code: Option<String>, recovery_code: Option<String>) -> Result<Answer, AppError> {
-    match (code, recovery_code) {
-        (Some(code), None) => Ok(Answer::Code(code)),
-        (None, Some(code)) => Ok(Answer::RecoveryCode(code)),
-        (None, None) => Err(AppError::Validation(vec![FieldError::new(
+pub fn one_answer(
+    code: Option<String>,
+    recovery_code: Option<String>,
+    credential: Option<serde_json::Value>,
+) -> Result<Answer, AppError> {
+    match (code, recovery_code, credential) {
+        (Some(code), None, None) => Ok(Answer::Code(code)),
+        (None, Some(code), None) => Ok(Answer::RecoveryCode(code)),
+        (None, None, Some(credential)) => Ok(Answer::Passkey(Box::new(passkeys::parse_credential(credential)?))),
+        (None, None, None) => Err(AppError::Validation(vec![FieldError::new(
             "code",
             FieldCode::Required,
-            "Give a `code` of your authenticator app, or a `recovery_code`.",
+            "Give a `code` of your authenticator app, a `recovery_code`, or a passkey's `credential`.",
         )])),
-        (Some(_), Some(_)) => Err(AppError::Validation(vec![FieldError::new(
-            "recovery_code",
+        // The field named is the one a second answer was given in.
+        (_, _, credential) => Err(AppError::Validation(vec![FieldError::new(
+            if credential.is_some() { "credential" } else { "recovery_code" },
             FieldCode::NotAllowed,
-            "Give a `code` or a `recovery_code`, not both.",
+            "Give one of `code`, `recovery_code` and `credential`, not two.",
         )])),
     }
 }

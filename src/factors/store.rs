@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::auth::model::{FailureCount, THROTTLE_WINDOW};
 use crate::error::AppError;
 use crate::pagination::{Page, Paged};
-use crate::schema::{factor_throttles, member_factors, mfa_challenges, recovery_codes};
+use crate::schema::{factor_throttles, member_factors, mfa_challenges, passkey_logins, recovery_codes};
 
 /// A factor as stored, secrets included: never handed out as it is.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -23,6 +23,10 @@ pub struct FactorRow {
     pub last_used_at: Option<DateTime<Utc>>,
     pub totp_secret: Option<Vec<u8>>,
     pub totp_last_step: Option<i64>,
+    pub credential_id: Option<Vec<u8>>,
+    /// webauthn-rs's passkey, or while pending its registration ceremony.
+    pub passkey: Option<serde_json::Value>,
+    pub passkey_user_id: Option<Uuid>,
 }
 
 pub struct NewFactor<'a> {
@@ -31,6 +35,8 @@ pub struct NewFactor<'a> {
     pub kind: &'a str,
     pub name: &'a str,
     pub totp_secret: Option<&'a [u8]>,
+    /// A passkey's registration ceremony, and the member's user handle.
+    pub passkey: Option<(serde_json::Value, Uuid)>,
     pub now: DateTime<Utc>,
 }
 
@@ -70,6 +76,8 @@ pub fn insert_pending(conn: &mut PgConnection, factor: &NewFactor) -> Result<(),
             member_factors::name.eq(factor.name),
             member_factors::created_at.eq(factor.now),
             member_factors::totp_secret.eq(factor.totp_secret),
+            member_factors::passkey.eq(factor.passkey.as_ref().map(|(ceremony, _)| ceremony)),
+            member_factors::passkey_user_id.eq(factor.passkey.as_ref().map(|(_, user)| *user)),
         ))
         .execute(conn)?;
     Ok(())
@@ -105,6 +113,74 @@ pub fn confirm(conn: &mut PgConnection, id: Uuid, step: i64, now: DateTime<Utc>)
             member_factors::confirmed_at.eq(now),
             member_factors::last_used_at.eq(now),
             member_factors::totp_last_step.eq(step),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The user handle the member's passkeys carry, if they have one.
+pub fn passkey_user_of(conn: &mut PgConnection, member_id: i64) -> Result<Option<Uuid>, AppError> {
+    Ok(member_factors::table
+        .filter(member_factors::member_id.eq(member_id))
+        .filter(member_factors::passkey_user_id.is_not_null())
+        .select(member_factors::passkey_user_id)
+        .first::<Option<Uuid>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// The member's confirmed passkeys, locked: a use updates its counter.
+pub fn confirmed_passkeys_for_update(conn: &mut PgConnection, member_id: i64) -> Result<Vec<FactorRow>, AppError> {
+    Ok(member_factors::table
+        .filter(member_factors::member_id.eq(member_id))
+        .filter(member_factors::kind.eq("passkey"))
+        .filter(member_factors::confirmed_at.is_not_null())
+        .order(member_factors::created_at)
+        .select(FactorRow::as_select())
+        .for_update()
+        .load(conn)?)
+}
+
+/// The confirmed passkey with this credential id, whosever it is, locked.
+pub fn passkey_by_credential(conn: &mut PgConnection, credential_id: &[u8]) -> Result<Option<FactorRow>, AppError> {
+    Ok(member_factors::table
+        .filter(member_factors::credential_id.eq(credential_id))
+        .filter(member_factors::confirmed_at.is_not_null())
+        .select(FactorRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?)
+}
+
+pub fn confirm_passkey(
+    conn: &mut PgConnection,
+    id: Uuid,
+    credential_id: &[u8],
+    passkey: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::update(member_factors::table.find(id))
+        .set((
+            member_factors::confirmed_at.eq(now),
+            member_factors::last_used_at.eq(now),
+            member_factors::credential_id.eq(credential_id),
+            member_factors::passkey.eq(passkey),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a use of a passkey: its counter and backup flags as it answered.
+pub fn record_passkey_use(
+    conn: &mut PgConnection,
+    id: Uuid,
+    passkey: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::update(member_factors::table.find(id))
+        .set((
+            member_factors::last_used_at.eq(now),
+            member_factors::passkey.eq(passkey),
         ))
         .execute(conn)?;
     Ok(())
@@ -224,6 +300,7 @@ pub struct ChallengeRow {
     pub remember_me: bool,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
+    pub passkey_state: Option<serde_json::Value>,
 }
 
 impl ChallengeRow {
@@ -268,6 +345,56 @@ pub fn use_challenge(conn: &mut PgConnection, token_hash: &[u8], now: DateTime<U
         .set(mfa_challenges::used_at.eq(now))
         .execute(conn)?;
     Ok(())
+}
+
+/// Keeps the passkey ceremony started for a waiting login (replacing any before).
+pub fn set_challenge_passkey_state(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    ceremony: &serde_json::Value,
+) -> Result<(), AppError> {
+    diesel::update(mfa_challenges::table.find(token_hash))
+        .set(mfa_challenges::passkey_state.eq(ceremony))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets the passkey ceremony of a waiting login: each is answered once.
+pub fn clear_challenge_passkey_state(conn: &mut PgConnection, token_hash: &[u8]) -> Result<(), AppError> {
+    diesel::update(mfa_challenges::table.find(token_hash))
+        .set(mfa_challenges::passkey_state.eq(None::<serde_json::Value>))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn open_passkey_login(
+    conn: &mut PgConnection,
+    id: Uuid,
+    ceremony: &serde_json::Value,
+    expires_at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    diesel::insert_into(passkey_logins::table)
+        .values((
+            passkey_logins::id.eq(id),
+            passkey_logins::state.eq(ceremony),
+            passkey_logins::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Takes a passwordless login's ceremony, if it has not lapsed: it is gone
+/// whatever its answer proves.
+pub fn take_passkey_login(
+    conn: &mut PgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<serde_json::Value>, AppError> {
+    let taken: Option<(serde_json::Value, DateTime<Utc>)> = diesel::delete(passkey_logins::table.find(id))
+        .returning((passkey_logins::state, passkey_logins::expires_at))
+        .get_result(conn)
+        .optional()?;
+    Ok(taken.filter(|(_, expires_at)| now < *expires_at).map(|(ceremony, _)| ceremony))
 }
 
 /// Counts a second-factor answer against its member before it is judged,
@@ -320,7 +447,8 @@ pub fn forget_failures(conn: &mut PgConnection, member_id: i64) -> Result<(), Ap
 /// their end, enrolments left unconfirmed for a day, and counts of wrong
 /// answers older than the throttle window. Returns how many rows went.
 pub fn forget_lapsed(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let challenges = diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.lt(now))).execute(conn)?;
+    let challenges = diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.lt(now))).execute(conn)?
+        + diesel::delete(passkey_logins::table.filter(passkey_logins::expires_at.lt(now))).execute(conn)?;
     let pending = diesel::delete(
         member_factors::table
             .filter(member_factors::confirmed_at.is_null())
