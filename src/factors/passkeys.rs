@@ -264,8 +264,8 @@ pub async fn login(
             let Ok((user, credential_id)) = webauthn.identify_discoverable_authentication(&credential) else {
                 return refused();
             };
-            let Some(row) = store::passkey_by_credential(conn, credential_id)?
-                .filter(|row| row.passkey_user_id == Some(user))
+            let Some(row) =
+                store::passkey_by_credential(conn, credential_id)?.filter(|row| row.passkey_user_id == Some(user))
             else {
                 return refused();
             };

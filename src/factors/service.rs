@@ -120,7 +120,12 @@ fn unix_seconds(now: DateTime<Utc>) -> u64 {
 /// answer). The first confirmed factor comes with recovery codes, answered
 /// this once. The session that confirmed it has now proved it; the member's
 /// other sessions that proved no second factor end.
-pub async fn confirm(state: &AppState, caller: &Caller, id: &str, proof: Proof) -> Result<Option<Vec<String>>, AppError> {
+pub async fn confirm(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    proof: Proof,
+) -> Result<Option<Vec<String>>, AppError> {
     let id = Uuid::parse_str(id).map_err(|_| FactorError::NotFound)?;
     let proof = match proof {
         Proof::Code(code) => {
@@ -151,7 +156,11 @@ pub async fn confirm(state: &AppState, caller: &Caller, id: &str, proof: Proof) 
                         .map(TotpSecret::from_bytes)
                         .ok_or_else(|| AppError::internal("a TOTP factor without its secret"))?;
                     let step = secret.verify(code, unix_seconds(now), None).map_err(|_| {
-                        AppError::validation("code", FieldCode::Incorrect, "This is not the current code of this factor.")
+                        AppError::validation(
+                            "code",
+                            FieldCode::Incorrect,
+                            "This is not the current code of this factor.",
+                        )
                     })?;
                     store::confirm(conn, id, step_number(step)?, now)?;
                     AuthMethod::OneTimeCode
@@ -169,7 +178,9 @@ pub async fn confirm(state: &AppState, caller: &Caller, id: &str, proof: Proof) 
                                 NotEnrolled::Refused(why) => AppError::validation(
                                     "credential",
                                     FieldCode::Incorrect,
-                                    format!("The authenticator's answer does not verify ({why}); start the enrolment again."),
+                                    format!(
+                                        "The authenticator's answer does not verify ({why}); start the enrolment again."
+                                    ),
                                 ),
                             }));
                         }
@@ -503,7 +514,11 @@ pub fn one_answer(
         )])),
         // The field named is the one a second answer was given in.
         (_, _, credential) => Err(AppError::Validation(vec![FieldError::new(
-            if credential.is_some() { "credential" } else { "recovery_code" },
+            if credential.is_some() {
+                "credential"
+            } else {
+                "recovery_code"
+            },
             FieldCode::NotAllowed,
             "Give one of `code`, `recovery_code` and `credential`, not two.",
         )])),

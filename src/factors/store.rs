@@ -394,7 +394,9 @@ pub fn take_passkey_login(
         .returning((passkey_logins::state, passkey_logins::expires_at))
         .get_result(conn)
         .optional()?;
-    Ok(taken.filter(|(_, expires_at)| now < *expires_at).map(|(ceremony, _)| ceremony))
+    Ok(taken
+        .filter(|(_, expires_at)| now < *expires_at)
+        .map(|(ceremony, _)| ceremony))
 }
 
 /// Counts a second-factor answer against its member before it is judged,

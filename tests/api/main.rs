@@ -16,6 +16,7 @@ mod integration;
 mod layers;
 mod openapi;
 mod operations;
+mod passkeys;
 mod pg_proxy;
 mod process;
 mod profiles;

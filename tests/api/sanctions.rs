@@ -505,7 +505,11 @@ const OPEN_TO_READ_ONLY: &[(&str, &str)] = &[
     ("PUT", "/v1/members/me/password"),
     // Securing one's own account.
     ("POST", "/v1/auth/mfa"),
+    ("POST", "/v1/auth/mfa/passkey-options"),
+    ("POST", "/v1/auth/passkey/options"),
+    ("POST", "/v1/auth/passkey"),
     ("POST", "/v1/members/me/factors/totp"),
+    ("POST", "/v1/members/me/factors/passkey"),
     ("POST", "/v1/members/me/factors/{id}/confirmation"),
     ("DELETE", "/v1/members/me/factors/{id}"),
     ("POST", "/v1/members/me/recovery-codes"),
