@@ -4,5 +4,6 @@
 pub mod model;
 pub mod passkeys;
 pub mod routes;
+pub mod second_step;
 pub mod service;
 pub mod store;

@@ -57,6 +57,13 @@ fn ceremony_failed(error: webauthn_rs::prelude::WebauthnError) -> AppError {
 
 /// A credential as the browser's `toJSON()` gives it, or the field's error.
 pub fn parse_credential<T: DeserializeOwned>(credential: serde_json::Value) -> Result<T, AppError> {
+    if !credential.is_object() {
+        return Err(AppError::validation(
+            "credential",
+            FieldCode::InvalidType,
+            "A credential is a JSON object.",
+        ));
+    }
     serde_json::from_value(credential).map_err(|e| {
         AppError::validation(
             "credential",

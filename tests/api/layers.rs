@@ -85,6 +85,8 @@ const LADDER: &[(&str, &[&str])] = &[
             "members::profiles",
             "sanctions::service",
             "factors::service",
+            "factors::second_step",
+            "factors::passkeys",
             "karma::service",
             "staff::service",
             "tokens::service",

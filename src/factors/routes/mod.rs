@@ -1,7 +1,9 @@
-//! HTTP handlers for second factors: the member's own, the second step of a
-//! login, and a superuser's reset.
+//! HTTP handlers for second factors: the member's own and a superuser's
+//! reset; the second step of a login and a login by passkey are in `login`.
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+mod login;
+
+use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,7 +17,6 @@ use crate::error::AppError;
 use crate::factors::store::FactorRow;
 use crate::factors::{passkeys, service};
 use crate::http::mount::Routes;
-use crate::http::wire::{SessionResponse, origin};
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
@@ -30,11 +31,8 @@ pub fn configure(config: &mut impl Routes) {
         .service(confirm_factor)
         .service(remove_factor)
         .service(renew_recovery_codes)
-        .service(finish_mfa_login)
-        .service(passkey_options_for_mfa)
-        .service(passkey_login_options)
-        .service(passkey_login)
         .service(reset_factors);
+    login::configure(config);
 }
 
 /// A confirmed second factor of the caller's; never its secret.
@@ -235,7 +233,7 @@ problems!(
     404: FactorNotFound = "Unknown, or another member's.";
     409: FactorAlreadyConfirmed, TooManyFactors;
     410: CeremonyExpired = "A passkey's enrolment started more than 5 minutes ago: it is gone; start again.";
-    422: ValidationFailed = "`code`: `required` (an app's factor), `invalid` (not six digits), `incorrect` (not a current code of this factor). `credential`: `required` (a passkey), `invalid` (not a credential's JSON), `incorrect` (its answer does not verify: a wrong origin or relying party, another ceremony's challenge; the enrolment is gone, start again)."
+    422: ValidationFailed = "`code`: `required` (an app's factor), `invalid` (not six digits), `incorrect` (not a current code of this factor). `credential`: `required` (a passkey), `invalid_type` (not an object), `invalid` (not a credential's JSON), `incorrect` (its answer does not verify: a wrong origin or relying party, another ceremony's challenge; the enrolment is gone, start again)."
 );
 
 /// Confirm a factor with a code of it.
@@ -262,7 +260,7 @@ async fn confirm_factor(
 ) -> Result<HttpResponse, AppError> {
     let proof = match (body.code, body.credential) {
         (_, Some(credential)) => service::Proof::Credential(credential),
-        (code, None) => service::Proof::Code(code.unwrap_or_default()),
+        (code, None) => service::Proof::Code(code),
     };
     let recovery_codes = service::confirm(&state, &caller, &id, proof).await?;
     Ok(HttpResponse::Ok()
@@ -359,199 +357,6 @@ async fn renew_recovery_codes(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(RecoveryCodes { recovery_codes }))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MfaRequest {
-    /// From the `mfa_required` answer of `POST /v1/auth/login`.
-    #[schema(min_length = 1)]
-    pub mfa_token: String,
-    /// A current code of one of the member's authenticator apps.
-    #[schema(pattern = "^[0-9]{6}$")]
-    pub code: Option<String>,
-    /// One of the member's unused recovery codes, in any case, dashes optional.
-    #[schema(min_length = 1, max_length = 64)]
-    pub recovery_code: Option<String>,
-    /// A passkey's answer to the options of `POST /v1/auth/mfa/passkey-options`,
-    /// as `PublicKeyCredential.toJSON()` gives it.
-    #[schema(value_type = Option<Object>)]
-    pub credential: Option<serde_json::Value>,
-}
-
-problems!(
-    MfaProblems: Json<MfaRequest>, Db;
-    401: InvalidMfaToken = "Unknown, used already, or past its 5 minutes: log in again.",
-        InvalidSecondFactor = "A wrong code, a code used already, a recovery code unknown or used, or a passkey's answer that does not verify (another member's passkey, a wrong origin or relying party, no options asked, or options answered already); counted per member.";
-    403: AccountDisabled, MemberBanned = "Since the password step: nothing is used up.";
-    422: ValidationFailed = "None, or more than one, of `code`, `recovery_code` and `credential`; `code` not six digits; `recovery_code` not sixteen letters and digits; `credential` not a credential's JSON.";
-    429: TooManyAttempts = "Per member: from the 5th wrong answer within 15 minutes, each further one waits (1 s, doubling, at most 15 minutes); not counted."
-);
-
-/// Finish a login with a second factor.
-///
-/// Give the `mfa_token` of the `mfa_required` answer and one of `code`,
-/// `recovery_code` or `credential` (a passkey's answer to the options of
-/// `POST /v1/auth/mfa/passkey-options`). Using a recovery code e-mails the
-/// member. The session's access tokens carry `aal: 2` and `amr: ["pwd",
-/// "otp"]` (a code) or `["pwd", "hwk"]` (a passkey).
-#[utoipa::path(
-    tag = "auth",
-    request_body = MfaRequest,
-    responses(
-        (status = 200, description = "Logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
-        MfaProblems,
-    )
-)]
-#[post("/auth/mfa")]
-async fn finish_mfa_login(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    ClientIp(ip): ClientIp,
-    Json(body): Json<MfaRequest>,
-) -> Result<SessionResponse, AppError> {
-    let answer = service::one_answer(body.code, body.recovery_code, body.credential)?;
-    let grant = service::finish_login(&state, &body.mfa_token, answer, origin(&request, ip)).await?;
-    Ok(SessionResponse::new(grant, &state.config))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MfaTokenRequest {
-    /// From the `mfa_required` answer of `POST /v1/auth/login`.
-    #[schema(min_length = 1)]
-    pub mfa_token: String,
-}
-
-/// WebAuthn request options.
-#[derive(Serialize, ToSchema)]
-pub struct PasskeyOptions {
-    /// `PublicKeyCredentialRequestOptions` in their JSON form
-    /// (`{"publicKey": {...}}`, binary fields base64url): give `publicKey`
-    /// to `PublicKeyCredential.parseRequestOptionsFromJSON` and then to
-    /// `navigator.credentials.get`.
-    #[schema(value_type = Object)]
-    pub options: serde_json::Value,
-}
-
-problems!(
-    PasskeyOptionsForMfaProblems: Json<MfaTokenRequest>, Db;
-    401: InvalidMfaToken = "Unknown, used already, or past its 5 minutes: log in again.";
-    409: NoPasskey = "The member's second factors hold no passkey."
-);
-
-/// Options for finishing a login with a passkey.
-///
-/// For the member the `mfa_token` is for: their passkeys are allowed. The
-/// answer goes to `POST /v1/auth/mfa` as `credential`; asking again replaces
-/// the options, and an answer uses them up.
-#[utoipa::path(
-    tag = "auth",
-    request_body = MfaTokenRequest,
-    responses(
-        (status = 200, description = "The options.", body = PasskeyOptions),
-        PasskeyOptionsForMfaProblems,
-    )
-)]
-#[post("/auth/mfa/passkey-options")]
-async fn passkey_options_for_mfa(
-    state: web::Data<AppState>,
-    Json(body): Json<MfaTokenRequest>,
-) -> Result<web::Json<PasskeyOptions>, AppError> {
-    let options = passkeys::options_for_second_step(&state, &body.mfa_token).await?;
-    Ok(web::Json(PasskeyOptions { options }))
-}
-
-/// The start of a passwordless login.
-#[derive(Serialize, ToSchema)]
-pub struct PasskeyLoginOptions {
-    /// Names this login's ceremony at `POST /v1/auth/passkey`, within 5 minutes.
-    #[schema(format = "uuid")]
-    pub challenge_id: String,
-    /// `PublicKeyCredentialRequestOptions` in their JSON form, for any
-    /// discoverable passkey of this relying party (`mediation: conditional`
-    /// lets the browser offer them in its autofill).
-    #[schema(value_type = Object)]
-    pub options: serde_json::Value,
-}
-
-problems!(
-    PasskeyLoginOptionsProblems: Db;
-    429: RateLimited = "600 a minute per client."
-);
-
-/// Start a login with a passkey alone.
-#[utoipa::path(
-    tag = "auth",
-    responses(
-        (status = 200, description = "The ceremony.", body = PasskeyLoginOptions),
-        PasskeyLoginOptionsProblems,
-    )
-)]
-#[post("/auth/passkey/options")]
-async fn passkey_login_options(
-    state: web::Data<AppState>,
-    ClientIp(ip): ClientIp,
-) -> Result<web::Json<PasskeyLoginOptions>, AppError> {
-    let (challenge_id, options) = passkeys::start_login(&state, state.ip_keys.key(ip)).await?;
-    Ok(web::Json(PasskeyLoginOptions {
-        challenge_id: challenge_id.to_string(),
-        options,
-    }))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasskeyLoginRequest {
-    /// From `POST /v1/auth/passkey/options`.
-    #[schema(format = "uuid")]
-    pub challenge_id: String,
-    /// The passkey's answer, as `PublicKeyCredential.toJSON()` gives it
-    /// (with its `userHandle`).
-    #[schema(value_type = Object)]
-    pub credential: serde_json::Value,
-    /// Keep the session for 30 days instead of 1.
-    #[serde(default)]
-    pub remember_me: bool,
-}
-
-problems!(
-    PasskeyLoginProblems: Json<PasskeyLoginRequest>, Db;
-    401: InvalidPasskey = "An unknown, answered or lapsed ceremony, an unknown passkey, or an answer that does not verify (a wrong origin or relying party, another ceremony's challenge): ask for new options.";
-    403: AccountInactive, AccountDisabled, MemberBanned;
-    422: ValidationFailed = "`credential` `invalid`: not a credential's JSON."
-);
-
-/// Log in with a passkey alone.
-///
-/// The same admission as a login by password (bans, deactivation). The
-/// session's access tokens carry `amr: ["hwk"]` and `aal: 2`: a passkey
-/// verifies its user.
-#[utoipa::path(
-    tag = "auth",
-    request_body = PasskeyLoginRequest,
-    responses(
-        (status = 200, description = "Logged in.", body = SessionResponse, headers(("Cache-Control" = String, description = "`no-store`: the answer carries tokens."))),
-        PasskeyLoginProblems,
-    )
-)]
-#[post("/auth/passkey")]
-async fn passkey_login(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    ClientIp(ip): ClientIp,
-    Json(body): Json<PasskeyLoginRequest>,
-) -> Result<SessionResponse, AppError> {
-    let credential = passkeys::parse_credential(body.credential)?;
-    let grant = passkeys::login(
-        &state,
-        &body.challenge_id,
-        credential,
-        body.remember_me,
-        origin(&request, ip),
-    )
-    .await?;
-    Ok(SessionResponse::new(grant, &state.config))
 }
 
 /// What a reset removed.
