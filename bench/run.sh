@@ -20,7 +20,7 @@ API=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-cargo build --release --quiet --bin memberd --example bench_hello --example bench_argon2
+cargo build --release --quiet --bin memberd --example bench_hello --example bench_argon2 --example bench_passkey
 
 cleanup() {
     [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null || true
@@ -72,7 +72,8 @@ INSERT INTO sanction_counts (member_id, sanctions) SELECT member_id, count(*) FR
 INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
 SELECT who || g, who || 'skel' || g, who || g || '@bench.example', who || g || '@bench.example',
        (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
-FROM generate_series(1, 8) AS g, (VALUES ('login'), ('other')) AS w (who);
+FROM generate_series(1, 8) AS g, (VALUES ('login'), ('other'), ('pka'), ('pkb')) AS w (who);
+-- (pka1..8 and pkb1..8 enrol a passkey each, for the two runs of passkey logins.)
 -- 3,000 members with an authenticator app, for logins with a second factor:
 -- all hold RFC 6238's test secret, and each accepts a code once, so each run
 -- logs in members of its own block of 500.
@@ -316,6 +317,17 @@ for _ in 1 2 3; do
     plain_logins; second_factor_logins
     second_factor_logins; plain_logins
 done
+# Logins by passkey alone (no password hash): eight clients, each signing
+# with a software authenticator on the same two cores, two runs.
+PASSKEY=()
+for run in a b; do
+    read -r _ completed refused elapsed < <(./target/release/examples/bench_passkey "$API" "pk$run" 'bench admin passphrase' 8 "$PAIR_SECONDS")
+    if [ "$refused" != 0 ]; then
+        echo "WARNING: $refused passkey logins refused" >&2
+        echo "[passkey logins]" >> "$WORK/failed"
+    fi
+    PASSKEY+=("$(python3 -c "print(round($completed / $elapsed))")")
+done
 ARGON_TOTAL=$(sum "${ARGONS[@]}")
 LOGIN_TOTAL=$(sum "${LOGINS[@]}")
 PAIR_RATIOS=$(python3 -c "
@@ -381,6 +393,7 @@ memberd benchmark — $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS_PER
 $(printf '%s\n' "${PAGING_ROWS[@]}")
 | logins (c=8) vs bare argon2 verifies on 2 threads, 6 alternating pairs of ${PAIR_SECONDS}s | $(IFS=/; echo "${LOGINS[*]}") vs $(IFS=/; echo "${ARGONS[*]}") per s | $(ratio "$LOGIN_TOTAL" "$ARGON_TOTAL") of the totals, pairs $PAIR_RATIOS (target ≥ 90 %) |
 | logins without / with a second factor (password, then a TOTP code; c=8), 6 alternating pairs of ${PAIR_SECONDS}s | $(IFS=/; echo "${PLAIN[*]}") / $(IFS=/; echo "${SECOND[*]}") logins per s | a login with TOTP costs $(python3 -c "print(f'{$(sum "${PLAIN[@]}") / $(sum "${SECOND[@]}"):.3f}')")× one without (target ≤ 1.05×) |
+| logins by passkey alone (options, assertion, login; 8 clients signing on the same cores), 2 runs of ${PAIR_SECONDS}s | $(IFS=/; echo "${PASSKEY[*]}") logins per s | $(python3 -c "print(f'{($(sum "${PASSKEY[@]}") / ${#PASSKEY[@]}) / ($(sum "${PLAIN[@]}") / ${#PLAIN[@]}):.1f}')")× password logins (target ≥ 10×) |
 | status p99 while logins saturate the CPU (c=4) | $UNDER_LOGIN_P99 ms | target ≤ 10 ms |
 | memberd peak resident memory: status, /me, batch, search and paging runs (GLIBC_TUNABLES=${TUNABLES:-unset}) | $RSS_READS MiB | target ≤ 64 MiB |
 | memberd peak resident memory, with logins saturating hashing | $RSS_PEAK MiB (now $RSS_NOW MiB) | target ≤ 64 MiB, two 19 MiB argon2 blocks included |
