@@ -139,6 +139,8 @@ async fn main() {
         eprintln!("usage: bench_passkey API MEMBER_PREFIX PASSWORD CONNECTIONS SECONDS");
         std::process::exit(2);
     };
+    // reqwest is built without a TLS provider of its own (Cargo.toml); loopback HTTP needs none, reqwest one all the same.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let connections: usize = connections.parse().expect("connections");
     let seconds: u64 = seconds.parse().expect("seconds");
     let client = reqwest::Client::builder()

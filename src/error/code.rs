@@ -101,6 +101,8 @@ error_codes! {
     CannotModerateSuperuser = "cannot_moderate_superuser",
     /// Nobody changes their own roles.
     CannotChangeOwnRoles = "cannot_change_own_roles",
+    /// A superuser removes their own factors as members do, not by a reset.
+    CannotResetOwnFactors = "cannot_reset_own_factors",
     /// No resource at this path.
     NotFound = "not_found",
     /// No such member.

@@ -100,6 +100,8 @@ pub enum FactorError {
     TooManyFactors,
     #[error("This change needs a session that proved a second factor, or a code of one in the request.")]
     SecondFactorRequired,
+    #[error("Remove your own factors one by one, from your account; a reset is for another member's.")]
+    OwnFactors,
 }
 
 impl DomainError for FactorError {
@@ -110,7 +112,7 @@ impl DomainError for FactorError {
             Self::CeremonyExpired => Kind::Gone,
             Self::NotFound => Kind::NotFound,
             Self::AlreadyConfirmed | Self::NoSecondFactor | Self::TooManyFactors => Kind::Conflict,
-            Self::SecondFactorRequired => Kind::Forbidden,
+            Self::SecondFactorRequired | Self::OwnFactors => Kind::Forbidden,
         }
     }
 
@@ -126,6 +128,7 @@ impl DomainError for FactorError {
             Self::NoSecondFactor => ErrorCode::NoSecondFactor,
             Self::TooManyFactors => ErrorCode::TooManyFactors,
             Self::SecondFactorRequired => ErrorCode::SecondFactorRequired,
+            Self::OwnFactors => ErrorCode::CannotResetOwnFactors,
         }
     }
 }

@@ -333,6 +333,9 @@ pub async fn reset(state: &AppState, actor: Actor, target: MemberKey) -> Result<
         .db
         .transaction(move |conn| {
             let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
+            if target.id == actor.member_id {
+                return Err(FactorError::OwnFactors.into());
+            }
             let target = members::find_for_update(conn, target.id)?.ok_or(MemberError::NotFound)?;
             let removed = store::delete_all(conn, target.id)?;
             sessions::revoke_member_sessions(conn, target.id, Revocation::FactorsReset, now)?;

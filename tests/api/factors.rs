@@ -555,6 +555,9 @@ async fn a_superuser_resets_the_factors_of_a_member_who_lost_their_phone() {
     app.request(Method::DELETE, "/v1/members/nobody/factors", Some(&boss.access), None)
         .await
         .assert_problem(404, "member_not_found");
+    app.request(Method::DELETE, "/v1/members/me/factors", Some(&boss.access), None)
+        .await
+        .assert_problem(403, "cannot_reset_own_factors");
 }
 
 #[tokio::test]

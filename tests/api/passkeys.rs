@@ -68,12 +68,17 @@ async fn enrol(app: &TestApp, session: &Session, key: &mut WebauthnAuthenticator
 
 /// Request options answered by `key`, for `POST /v1/auth/mfa`.
 async fn second_step_answer(app: &TestApp, mfa_token: &str, key: &mut WebauthnAuthenticator<SoftPasskey>) -> Value {
+    let options = second_step_options(app, mfa_token).await;
+    serde_json::to_value(key.do_authentication(origin(), options).unwrap()).unwrap()
+}
+
+/// The request options of a login's second step.
+async fn second_step_options(app: &TestApp, mfa_token: &str) -> RequestChallengeResponse {
     let options = app
         .post("/v1/auth/mfa/passkey-options", None, json!({"mfa_token": mfa_token}))
         .await;
     assert_eq!(options.status, StatusCode::OK, "{}", options.body);
-    let options: RequestChallengeResponse = serde_json::from_value(options.body["options"].clone()).unwrap();
-    serde_json::to_value(key.do_authentication(origin(), options).unwrap()).unwrap()
+    serde_json::from_value(options.body["options"].clone()).unwrap()
 }
 
 fn counter(app: &TestApp, member_id: i64) -> i64 {
@@ -415,4 +420,35 @@ async fn enrolments_answered_for_another_origin_or_party_or_too_late_are_refused
     );
     // None of it was a factor: logins still take the password alone.
     app.login("erin", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn assertions_for_another_origin_or_party_prove_nothing() {
+    let app = spawn().await;
+    let fay = app.member("fay").await;
+    let mut key = authenticator();
+    enrol(&app, &fay, &mut key).await;
+    let token = app.password_step("fay").await;
+    let mfa = |answer: Value| app.post("/v1/auth/mfa", None, json!({"mfa_token": token, "credential": answer}));
+
+    // Signed for a subdomain's page: memberd's origin is https://front.test alone.
+    let options = second_step_options(&app, &token).await;
+    let answer = key
+        .do_authentication(Url::parse("https://evil.front.test").unwrap(), options)
+        .unwrap();
+    mfa(serde_json::to_value(answer).unwrap())
+        .await
+        .assert_problem(401, "invalid_second_factor");
+    // Signed for another relying party.
+    let mut options = second_step_options(&app, &token).await;
+    options.public_key.rp_id = "other.test".into();
+    let answer = key
+        .do_authentication(Url::parse("https://other.test").unwrap(), options)
+        .unwrap();
+    mfa(serde_json::to_value(answer).unwrap())
+        .await
+        .assert_problem(401, "invalid_second_factor");
+    // Neither spent more than its own options: the right answer still logs in.
+    let answer = second_step_answer(&app, &token, &mut key).await;
+    assert_eq!(mfa(answer).await.status, StatusCode::OK);
 }

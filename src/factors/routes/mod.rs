@@ -368,6 +368,7 @@ pub struct FactorsReset {
 
 problems!(
     ResetProblems: SuperuserWriter, Db;
+    403: CannotResetOwnFactors = "A superuser's own: removed one by one at `DELETE /v1/members/me/factors/{id}`.";
     404: MemberNotFound
 );
 
