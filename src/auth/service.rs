@@ -254,12 +254,12 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     let step = state
         .db
         .transaction_reporting_changes(move |conn| {
-            let kinds = factors::confirmed_kinds(conn, member_id)?;
-            if !kinds.is_empty() {
-                let due = second_factor_due(conn, member_id, &verified, kinds, input.remember_me, now)?;
+            let ways = factors::second_factor_ways(conn, member_id)?;
+            if !ways.is_empty() {
+                let due = second_factor_due(conn, member_id, &verified, ways, input.remember_me, now)?;
                 // The password was right: its failures are forgotten, as a
-                // login's. Durable: the token must outlive a crash it is shown before.
-                store::forget_failures(conn, &identifier, &ip_key, store::Commit::Durable)?;
+                // login's, last. A token lost in a crash costs a new login.
+                store::forget_failures(conn, &identifier, &ip_key, store::Commit::Lazy)?;
                 return Ok((LoginStep::SecondFactorDue(due), String::new()));
             }
             let member =
@@ -306,7 +306,7 @@ fn second_factor_due(
     conn: &mut PgConnection,
     member_id: i64,
     verified_hash: &str,
-    kinds: Vec<String>,
+    ways: Vec<String>,
     remember_me: bool,
     now: DateTime<Utc>,
 ) -> Result<SecondFactorDue, AppError> {
@@ -320,15 +320,9 @@ fn second_factor_due(
     let token = OpaqueToken::generate();
     let expires_at = now + chrono::Duration::minutes(MFA_TOKEN_MINUTES);
     factors::open_challenge(conn, &token.hash(), member_id, remember_me, now, expires_at)?;
-    let mut names: Vec<&'static str> = kinds
-        .iter()
-        .filter_map(|kind| FactorKind::parse(kind))
-        .map(FactorKind::as_str)
-        .collect();
-    names.sort_unstable_by_key(|name| *name != FactorKind::Totp.as_str());
-    if factors::unused_recovery_codes(conn, member_id)? > 0 {
-        names.push("recovery_code");
-    }
+    // TOTP, then passkeys, then recovery codes: as the problem lists them.
+    let order = [FactorKind::Totp.as_str(), FactorKind::Passkey.as_str(), "recovery_code"];
+    let names: Vec<&'static str> = order.into_iter().filter(|way| ways.iter().any(|w| w == way)).collect();
     Ok(SecondFactorDue {
         mfa_token: token.text().to_string(),
         factors: names,

@@ -291,7 +291,8 @@ pub async fn login(
                 remember_me,
                 origin: &origin,
                 login: None,
-                commit: sessions::Commit::Durable,
+                // As a login by password: one lost in a crash costs a new login.
+                commit: sessions::Commit::Lazy,
                 amr: &amr,
             };
             let (grant, changed) = open_session(conn, &issuer, member, &opening, now)?;

@@ -123,8 +123,7 @@ pub async fn finish_login(
                 // Committed: the wrong answer stays counted.
                 return Ok((Err(AppError::from(FactorError::InvalidSecondFactor)), String::new()));
             }
-            store::forget_failures(conn, member_id)?;
-            store::use_challenge(conn, &hash, now)?;
+            store::use_challenge_forgetting_failures(conn, &hash, member_id, now)?;
             let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or(FactorError::InvalidMfaToken)?;
             let notice = match answer {
                 Answer::RecoveryCode(_) => Some(templates::factor_change(
@@ -139,11 +138,17 @@ pub async fn finish_login(
                 Answer::Code(_) | Answer::RecoveryCode(_) => AuthMethod::OneTimeCode,
             };
             let amr = [AuthMethod::Password, second].map(|method| method.as_str().to_string());
+            // As a login by password: one lost in a crash of PostgreSQL costs
+            // a new login. Not so a recovery code's use, which must hold.
+            let commit = match notice {
+                Some(_) => sessions::Commit::Durable,
+                None => sessions::Commit::Lazy,
+            };
             let opening = Opening {
                 remember_me: challenge.remember_me,
                 origin: &origin,
                 login: None,
-                commit: sessions::Commit::Durable,
+                commit,
                 amr: &amr,
             };
             // A ban or a deactivation since the password step refuses here,

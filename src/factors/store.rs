@@ -40,14 +40,31 @@ pub struct NewFactor<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// The kinds of the member's confirmed factors, each once.
-pub fn confirmed_kinds(conn: &mut PgConnection, member_id: i64) -> Result<Vec<String>, AppError> {
-    Ok(member_factors::table
-        .filter(member_factors::member_id.eq(member_id))
-        .filter(member_factors::confirmed_at.is_not_null())
-        .select(member_factors::kind)
-        .distinct()
-        .load(conn)?)
+#[derive(QueryableByName)]
+struct Way {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    way: String,
+}
+
+/// The ways the member can prove a second factor: the kinds of their
+/// confirmed factors, each once, and `recovery_code` while one is unused;
+/// none for a member without factors. One statement: every login asks.
+pub fn second_factor_ways(conn: &mut PgConnection, member_id: i64) -> Result<Vec<String>, AppError> {
+    let ways: Vec<Way> = crate::db::prepared(
+        "SELECT DISTINCT kind AS way FROM member_factors WHERE member_id = $1 AND confirmed_at IS NOT NULL \
+         UNION ALL SELECT 'recovery_code' WHERE EXISTS ( \
+             SELECT 1 FROM recovery_codes WHERE member_id = $1 AND used_at IS NULL)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(member_id)
+    .load(conn)?;
+    Ok(ways.into_iter().map(|w| w.way).collect())
+}
+
+/// Forgets the logins waiting for a second factor of the member: a new
+/// password voids what the old one began.
+pub fn forget_challenges(conn: &mut PgConnection, member_id: i64) -> Result<(), AppError> {
+    diesel::delete(mfa_challenges::table.filter(mfa_challenges::member_id.eq(member_id))).execute(conn)?;
+    Ok(())
 }
 
 pub fn count_confirmed(conn: &mut PgConnection, member_id: i64) -> Result<i64, AppError> {
@@ -340,10 +357,22 @@ pub fn challenge_for_update(conn: &mut PgConnection, token_hash: &[u8]) -> Resul
         .optional()?)
 }
 
-pub fn use_challenge(conn: &mut PgConnection, token_hash: &[u8], now: DateTime<Utc>) -> Result<(), AppError> {
-    diesel::update(mfa_challenges::table.find(token_hash))
-        .set(mfa_challenges::used_at.eq(now))
-        .execute(conn)?;
+/// Uses up a waiting login that its member finished, and forgets their
+/// wrong answers, in one statement.
+pub fn use_challenge_forgetting_failures(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    member_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    crate::db::prepared(
+        "WITH forgotten AS (DELETE FROM factor_throttles WHERE member_id = $2) \
+         UPDATE mfa_challenges SET used_at = $3 WHERE token_hash = $1",
+    )
+    .bind::<diesel::sql_types::Bytea, _>(token_hash.to_vec())
+    .bind::<diesel::sql_types::BigInt, _>(member_id)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .execute(conn)?;
     Ok(())
 }
 
@@ -409,34 +438,33 @@ pub fn count_answer(
     member_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<FailureCount>, AppError> {
-    let before: Option<(i32, DateTime<Utc>)> = factor_throttles::table
-        .find(member_id)
-        .select((factor_throttles::failures, factor_throttles::last_failure_at))
-        .for_update()
-        .first(conn)
-        .optional()?;
-    let lapsed = now - THROTTLE_WINDOW;
-    diesel::insert_into(factor_throttles::table)
-        .values((
-            factor_throttles::member_id.eq(member_id),
-            factor_throttles::failures.eq(1),
-            factor_throttles::last_failure_at.eq(now),
-        ))
-        .on_conflict(factor_throttles::member_id)
-        .do_update()
-        .set((
-            factor_throttles::failures.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
-                "CASE WHEN factor_throttles.last_failure_at < ",
-            )
-            .bind::<diesel::sql_types::Timestamptz, _>(lapsed)
-            .sql(" THEN 1 ELSE factor_throttles.failures + 1 END")),
-            factor_throttles::last_failure_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(before.map(|(failures, last_failure_at)| FailureCount {
-        failures,
-        last_failure_at,
+    // One statement: the count before, locked, and the attempt added.
+    let before: Vec<CountBefore> = crate::db::prepared(
+        "WITH before AS (SELECT failures, last_failure_at FROM factor_throttles WHERE member_id = $1 FOR UPDATE), \
+              counted AS ( \
+                 INSERT INTO factor_throttles (member_id, failures, last_failure_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (member_id) DO UPDATE SET \
+                   failures = CASE WHEN factor_throttles.last_failure_at < $3 THEN 1 \
+                                   ELSE factor_throttles.failures + 1 END, \
+                   last_failure_at = $2) \
+         SELECT failures, last_failure_at FROM before",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(member_id)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::Timestamptz, _>(now - THROTTLE_WINDOW)
+    .load(conn)?;
+    Ok(before.into_iter().next().map(|row| FailureCount {
+        failures: row.failures,
+        last_failure_at: row.last_failure_at,
     }))
+}
+
+#[derive(QueryableByName)]
+struct CountBefore {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    failures: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    last_failure_at: DateTime<Utc>,
 }
 
 /// A right answer forgets the member's wrong ones.

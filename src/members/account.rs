@@ -114,6 +114,8 @@ pub async fn change_password(
             let member = store::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             store::set_password(conn, member_id, &hash)?;
             sessions::revoke_member_sessions_except(conn, member_id, session_id, Revocation::PasswordChanged, now)?;
+            // A login that got past the old password waits for nothing now.
+            crate::factors::store::forget_challenges(conn, member_id)?;
             Ok(templates::password_changed(
                 &member,
                 PasswordChanged::Changed,

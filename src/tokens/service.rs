@@ -139,6 +139,8 @@ pub async fn reset_password(
             let member = members::find_for_update(conn, stored.member_id)?.ok_or(TokenProblem::Unknown)?;
             members::set_password(conn, member.id, &hash)?;
             sessions::revoke_member_sessions(conn, member.id, Revocation::PasswordReset, now)?;
+            // A login that got past the old password waits for nothing now.
+            crate::factors::store::forget_challenges(conn, member.id)?;
             // Whatever was asked with the old password (an address change,
             // other reset links) must not outlive it.
             store::void_outstanding(conn, member.id, &TokenKind::ALL)?;

@@ -670,3 +670,24 @@ async fn staff_powers_wait_for_a_second_factor_by_default() {
     let again = app.login_with_totp("boss", &totp.secret).await;
     assert_eq!(app.get("/v1/audit", Some(&again.access)).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_new_password_voids_the_logins_the_old_one_began() {
+    let app = TestApp::spawn().await;
+    let lea = app.member("lea").await;
+    let totp = app.enrol_totp(&lea).await;
+    let waiting = app.password_step("lea").await;
+    let new = "another long passphrase";
+    let changed = app
+        .request(
+            Method::PUT,
+            "/v1/members/me/password",
+            Some(&lea.access),
+            Some(json!({"current_password": PASSWORD, "password": new, "password_confirmation": new})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    mfa(&app, json!({"mfa_token": waiting, "code": app.next_code(&totp.secret)}))
+        .await
+        .assert_problem(401, "invalid_mfa_token");
+}
