@@ -52,9 +52,13 @@ impl RouteIndex {
         Ok(Self { routes })
     }
 
+    /// The methods of the path the document names most precisely: where
+    /// templates overlap (`/members/me/factors` and `/members/{member}/factors`,
+    /// `/factors/totp` and `/factors/{id}`), the one with the most literal
+    /// segments is the resource a client reads about.
     pub fn allowed_methods(&self, path: &str) -> Option<String> {
         let segments: Vec<&str> = path.split('/').collect();
-        let mut allowed: Vec<&str> = self
+        let matching: Vec<&(Vec<String>, Vec<String>)> = self
             .routes
             .iter()
             .filter(|(template, _)| {
@@ -64,6 +68,12 @@ impl RouteIndex {
                         .zip(&segments)
                         .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
             })
+            .collect();
+        let literal = |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
+        let most = matching.iter().map(|(template, _)| literal(template)).max()?;
+        let mut allowed: Vec<&str> = matching
+            .into_iter()
+            .filter(|(template, _)| literal(template) == most)
             .flat_map(|(_, methods)| methods.iter().map(String::as_str))
             .collect();
         allowed.sort_unstable();

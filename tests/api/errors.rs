@@ -140,6 +140,16 @@ async fn unknown_routes_and_methods_are_problems() {
     response.assert_problem(405, "method_not_allowed");
     let response = app.get("/v1/auth/login", None).await;
     assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
+    // Where templates overlap, the path the document names most precisely
+    // says what it allows: `/factors/totp` is not `/factors/{id}`.
+    for (path, allow) in [
+        ("/v1/members/me/factors/totp", "POST"),
+        ("/v1/members/me/factors", "GET"),
+    ] {
+        let response = app.request(Method::PUT, path, None, None).await;
+        response.assert_problem(405, "method_not_allowed");
+        assert_eq!(response.headers["allow"], allow, "{path}");
+    }
 }
 
 #[tokio::test]
