@@ -150,6 +150,11 @@ async fn unknown_routes_and_methods_are_problems() {
         response.assert_problem(405, "method_not_allowed");
         assert_eq!(response.headers["allow"], allow, "{path}");
     }
+    let response = app
+        .request(Method::DELETE, "/v1/members/me/factors/passkey", None, None)
+        .await;
+    response.assert_problem(405, "method_not_allowed");
+    assert_eq!(response.headers["allow"], "POST");
 }
 
 #[tokio::test]

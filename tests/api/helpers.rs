@@ -631,7 +631,10 @@ pub fn assert_documented(method: &Method, path: &str, response: &Response) {
 /// template matching it with the most literal segments.
 fn operation_of<'a>(document: &'a Value, method: &Method, path: &str) -> Option<(&'a str, &'a Value)> {
     let segments: Vec<&str> = path.split('/').collect();
-    document["paths"]
+    // The templates that match, with how many literal segments each has: as
+    // the server's fallback reads it, the most literal owns the path, and a
+    // method it lacks is answered outside the document.
+    let matching: Vec<(usize, &String, &Value)> = document["paths"]
         .as_object()?
         .iter()
         .filter_map(|(template, item)| {
@@ -641,17 +644,20 @@ fn operation_of<'a>(document: &'a Value, method: &Method, path: &str) -> Option<
                     .iter()
                     .zip(&segments)
                     .all(|(part, segment)| part.starts_with('{') || part == segment);
-            let operation = item.get(method.as_str().to_lowercase())?;
             matches.then(|| {
                 (
                     parts.iter().filter(|part| !part.starts_with('{')).count(),
                     template,
-                    operation,
+                    item,
                 )
             })
         })
-        .max_by_key(|(literals, _, _)| *literals)
-        .map(|(_, template, operation)| (template.as_str(), operation))
+        .collect();
+    let most = matching.iter().map(|(literals, _, _)| *literals).max()?;
+    matching
+        .into_iter()
+        .filter(|(literals, _, _)| *literals == most)
+        .find_map(|(_, template, item)| Some((template.as_str(), item.get(method.as_str().to_lowercase())?)))
 }
 
 /// The codes a problem response of the document lists: its description has

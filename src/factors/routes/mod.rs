@@ -279,6 +279,14 @@ pub struct RemoveFactorRequest {
     pub code: Option<String>,
 }
 
+/// `/members/me/factors/totp` and `/passkey` are where enrolments start, not
+/// factors with those ids: a DELETE there is a method the path does not
+/// have (405), as the document says.
+fn not_an_enrolment(context: &actix_web::guard::GuardContext) -> bool {
+    let path = context.head().uri.path();
+    !path.ends_with("/factors/totp") && !path.ends_with("/factors/passkey")
+}
+
 problems!(
     RemoveFactorProblems: Caller, Json<RemoveFactorRequest>, PasswordHasher, Db;
     403: SecondFactorRequired = "A confirmed factor, from a session that proved none, without `code`.";
@@ -303,7 +311,7 @@ problems!(
         RemoveFactorProblems,
     )
 )]
-#[delete("/members/me/factors/{id}")]
+#[delete("/members/me/factors/{id}", guard = "not_an_enrolment")]
 async fn remove_factor(
     state: web::Data<AppState>,
     caller: Caller,
