@@ -239,6 +239,13 @@ pub fn recovery_codes() -> Vec<String> {
     (0..RECOVERY_CODES).map(|_| recovery_code()).collect()
 }
 
+/// Fresh recovery codes, and the digests they are stored under.
+pub fn recovery_codes_with_digests() -> (Vec<String>, Vec<Vec<u8>>) {
+    let codes = recovery_codes();
+    let digests = codes.iter().filter_map(|code| recovery_code_digest(code)).collect();
+    (codes, digests)
+}
+
 fn recovery_code() -> String {
     // 10 random bytes are 80 bits: sixteen groups of five.
     let bytes = crate::random::os_bytes::<10>();

@@ -99,7 +99,7 @@ pub async fn enrol(
             members::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             may_add_factor(conn, member_id, aal)?;
             let user = store::passkey_user_of(conn, member_id)?.unwrap_or_else(Uuid::new_v4);
-            let exclude: Vec<CredentialID> = store::confirmed_passkeys_for_update(conn, member_id)?
+            let exclude: Vec<CredentialID> = store::confirmed_for_update(conn, member_id, FactorKind::Passkey)?
                 .into_iter()
                 .filter_map(|factor| factor.credential_id)
                 .map(CredentialID::from)
@@ -166,7 +166,11 @@ pub async fn options_for_second_step(state: &AppState, mfa_token: &str) -> Resul
             let challenge = store::challenge_for_update(conn, &hash)?
                 .filter(|challenge| challenge.is_usable(now))
                 .ok_or(FactorError::InvalidMfaToken)?;
-            let keys = passkeys_of(store::confirmed_passkeys_for_update(conn, challenge.member_id)?)?;
+            let keys = passkeys_of(store::confirmed_for_update(
+                conn,
+                challenge.member_id,
+                FactorKind::Passkey,
+            )?)?;
             if keys.is_empty() {
                 return Err(FactorError::NoPasskey.into());
             }
@@ -208,7 +212,11 @@ pub fn accept_for_second_step(
     let Ok(result) = webauthn.finish_passkey_authentication(credential, &ceremony) else {
         return Ok(false);
     };
-    let keys = passkeys_of(store::confirmed_passkeys_for_update(conn, challenge.member_id)?)?;
+    let keys = passkeys_of(store::confirmed_for_update(
+        conn,
+        challenge.member_id,
+        FactorKind::Passkey,
+    )?)?;
     record_use(conn, keys, &result, now)
 }
 

@@ -12,7 +12,7 @@ use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::Link;
 use crate::error::{AppError, FieldCode, FieldError};
-use crate::factors::model::{FAILURE_THRESHOLD, FactorError, TotpSecret, recovery_code_digest};
+use crate::factors::model::{FAILURE_THRESHOLD, FactorError, FactorKind, TotpSecret, recovery_code_digest};
 use crate::factors::passkeys;
 use crate::factors::store;
 use crate::mail::templates::{self, FactorChange};
@@ -41,7 +41,7 @@ pub fn step_number(step: u64) -> Result<i64, AppError> {
 /// factors, not accepted before: if so, the factor that matched, its step
 /// recorded so that the code is never accepted again.
 pub fn accept_totp(conn: &mut PgConnection, member_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
-    for factor in store::confirmed_totp_for_update(conn, member_id)? {
+    for factor in store::confirmed_for_update(conn, member_id, FactorKind::Totp)? {
         let Some(secret) = factor.totp_secret.clone().map(TotpSecret::from_bytes) else {
             continue;
         };

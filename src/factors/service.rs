@@ -17,7 +17,7 @@ use crate::config::Link;
 use crate::error::{AppError, FieldCode};
 use crate::events::{self, EventType};
 use crate::factors::model::{
-    FactorError, FactorKind, MAX_FACTORS, TotpSecret, factor_name, recovery_code_digest, recovery_codes,
+    FactorError, FactorKind, MAX_FACTORS, TotpSecret, factor_name, recovery_codes_with_digests,
 };
 use crate::factors::passkeys::{self, NotEnrolled};
 use crate::factors::second_step::{accept_totp, count_answer, six_digits, step_number, unix_seconds};
@@ -122,8 +122,7 @@ pub async fn confirm(
     };
     let id = Uuid::parse_str(id).map_err(|_| FactorError::NotFound)?;
     let (member_id, session_id, now) = (caller.member_id, caller.session_id, state.clock.now());
-    let fresh_codes = recovery_codes();
-    let digests: Vec<Vec<u8>> = fresh_codes.iter().filter_map(|c| recovery_code_digest(c)).collect();
+    let (fresh_codes, digests) = recovery_codes_with_digests();
     let reset_page = state.config.link_page(Link::PasswordReset);
     let webauthn = Arc::clone(&state.webauthn);
     // The inner Result carries a refusal that must still commit (a spent ceremony).
@@ -297,8 +296,7 @@ pub async fn renew_recovery_codes(
 ) -> Result<Vec<String>, AppError> {
     confirm_password(state, caller.member_id, "current_password", current_password).await?;
     let (member_id, aal, now) = (caller.member_id, caller.aal, state.clock.now());
-    let codes = recovery_codes();
-    let digests: Vec<Vec<u8>> = codes.iter().filter_map(|c| recovery_code_digest(c)).collect();
+    let (codes, digests) = recovery_codes_with_digests();
     state
         .db
         .transaction(move |conn| {

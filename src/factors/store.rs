@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::model::{FailureCount, THROTTLE_WINDOW};
 use crate::error::AppError;
+use crate::factors::model::FactorKind;
 use crate::pagination::{Page, Paged};
 use crate::schema::{factor_throttles, member_factors, mfa_challenges, passkey_logins, recovery_codes};
 
@@ -111,12 +112,16 @@ pub fn find_for_update(conn: &mut PgConnection, member_id: i64, id: Uuid) -> Res
         .optional()?)
 }
 
-/// The member's confirmed TOTP factors, locked: the step each accepted last
-/// decides what a code may still be.
-pub fn confirmed_totp_for_update(conn: &mut PgConnection, member_id: i64) -> Result<Vec<FactorRow>, AppError> {
+/// The member's confirmed factors of a kind, oldest first, locked: a use
+/// records what it proved (a TOTP factor's last step, a passkey's counter).
+pub fn confirmed_for_update(
+    conn: &mut PgConnection,
+    member_id: i64,
+    kind: FactorKind,
+) -> Result<Vec<FactorRow>, AppError> {
     Ok(member_factors::table
         .filter(member_factors::member_id.eq(member_id))
-        .filter(member_factors::kind.eq("totp"))
+        .filter(member_factors::kind.eq(kind.as_str()))
         .filter(member_factors::confirmed_at.is_not_null())
         .order(member_factors::created_at)
         .select(FactorRow::as_select())
@@ -144,18 +149,6 @@ pub fn passkey_user_of(conn: &mut PgConnection, member_id: i64) -> Result<Option
         .first::<Option<Uuid>>(conn)
         .optional()?
         .flatten())
-}
-
-/// The member's confirmed passkeys, locked: a use updates its counter.
-pub fn confirmed_passkeys_for_update(conn: &mut PgConnection, member_id: i64) -> Result<Vec<FactorRow>, AppError> {
-    Ok(member_factors::table
-        .filter(member_factors::member_id.eq(member_id))
-        .filter(member_factors::kind.eq("passkey"))
-        .filter(member_factors::confirmed_at.is_not_null())
-        .order(member_factors::created_at)
-        .select(FactorRow::as_select())
-        .for_update()
-        .load(conn)?)
 }
 
 /// The confirmed passkey with this credential id, whosever it is, locked.

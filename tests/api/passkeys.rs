@@ -241,7 +241,7 @@ async fn a_discoverable_passkey_logs_in_without_a_password() {
     let mut daves = authenticator();
     enrol(&app, &dave, &mut daves).await;
     let (challenge_id, mut credential) = passwordless_answer(&app, &mut key, carol.id).await;
-    credential["response"]["userHandle"] = json!(URL_SAFE_NO_PAD.encode(user_handle_of(&app, dave.id).as_bytes()));
+    credential["response"]["userHandle"] = json!(URL_SAFE_NO_PAD.encode(passkey_of(&app, dave.id).0.as_bytes()));
     app.post(
         "/v1/auth/passkey",
         None,
@@ -282,21 +282,6 @@ async fn a_discoverable_passkey_logs_in_without_a_password() {
     .assert_problem(403, "member_banned");
 }
 
-fn user_handle_of(app: &TestApp, member_id: i64) -> uuid::Uuid {
-    use diesel::prelude::*;
-    #[derive(QueryableByName)]
-    struct Handle {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        passkey_user_id: uuid::Uuid,
-    }
-    diesel::sql_query(format!(
-        "SELECT passkey_user_id FROM member_factors WHERE member_id = {member_id} AND kind = 'passkey' LIMIT 1"
-    ))
-    .get_result::<Handle>(&mut app.db())
-    .unwrap()
-    .passkey_user_id
-}
-
 /// A passwordless login's ceremony answered by `key`. The software
 /// authenticator keeps no resident (discoverable) credentials: it is told
 /// which of its credentials to use, and its answer is given the user handle
@@ -314,33 +299,36 @@ async fn passwordless_answer(
         options.public_key.allow_credentials.is_empty(),
         "any discoverable passkey"
     );
-    let credential_id = credential_id_of(app, member_id);
+    let (user_handle, credential_id) = passkey_of(app, member_id);
     options.public_key.allow_credentials = vec![AllowCredentials {
         type_: "public-key".into(),
         id: credential_id.into(),
         transports: None,
     }];
     let mut answer = key.do_authentication(origin(), options).unwrap();
-    answer.response.user_handle = Some(user_handle_of(app, member_id).as_bytes().to_vec().into());
+    answer.response.user_handle = Some(user_handle.as_bytes().to_vec().into());
     (
         started.body["challenge_id"].as_str().unwrap().to_string(),
         serde_json::to_value(answer).unwrap(),
     )
 }
 
-fn credential_id_of(app: &TestApp, member_id: i64) -> Vec<u8> {
+/// The user handle and credential id of the member's (first) passkey.
+fn passkey_of(app: &TestApp, member_id: i64) -> (uuid::Uuid, Vec<u8>) {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
-    struct Id {
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        passkey_user_id: uuid::Uuid,
         #[diesel(sql_type = diesel::sql_types::Bytea)]
         credential_id: Vec<u8>,
     }
-    diesel::sql_query(format!(
-        "SELECT credential_id FROM member_factors WHERE member_id = {member_id} AND kind = 'passkey' LIMIT 1"
+    let row = diesel::sql_query(format!(
+        "SELECT passkey_user_id, credential_id FROM member_factors WHERE member_id = {member_id} AND kind = 'passkey' LIMIT 1"
     ))
-    .get_result::<Id>(&mut app.db())
-    .unwrap()
-    .credential_id
+    .get_result::<Row>(&mut app.db())
+    .unwrap();
+    (row.passkey_user_id, row.credential_id)
 }
 
 #[tokio::test]

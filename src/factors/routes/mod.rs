@@ -96,7 +96,7 @@ async fn own_factors(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EnrolTotpRequest {
+pub struct EnrolmentRequest {
     #[schema(min_length = 1, max_length = 256)]
     pub current_password: String,
     /// What the member calls it (`Authenticator app` when left out); 1–100
@@ -119,7 +119,7 @@ pub struct TotpEnrolment {
 }
 
 problems!(
-    EnrolTotpProblems: Caller, Json<EnrolTotpRequest>, PasswordHasher, Db;
+    EnrolProblems: Caller, Json<EnrolmentRequest>, PasswordHasher, Db;
     403: SecondFactorRequired = "The caller holds a factor already, and this session did not prove one.";
     409: TooManyFactors;
     422: ValidationFailed = "`current_password`: `incorrect`. `name`: `required` (blank), `too_long`, `contains_control_character`.";
@@ -134,17 +134,17 @@ problems!(
 #[utoipa::path(
     tag = "factors",
     security(("bearer" = [])),
-    request_body = EnrolTotpRequest,
+    request_body = EnrolmentRequest,
     responses(
         (status = 201, description = "Pending until confirmed.", body = TotpEnrolment, headers(("Cache-Control" = String, description = "`no-store`: the answer carries a secret."))),
-        EnrolTotpProblems,
+        EnrolProblems,
     )
 )]
 #[post("/members/me/factors/totp")]
 async fn enrol_totp(
     state: web::Data<AppState>,
     caller: Caller,
-    Json(body): Json<EnrolTotpRequest>,
+    Json(body): Json<EnrolmentRequest>,
 ) -> Result<HttpResponse, AppError> {
     let enrolled = service::enrol_totp(&state, &caller, body.current_password, body.name).await?;
     Ok(HttpResponse::Created()
@@ -170,14 +170,6 @@ pub struct PasskeyEnrolment {
     pub options: serde_json::Value,
 }
 
-problems!(
-    EnrolPasskeyProblems: Caller, Json<EnrolTotpRequest>, PasswordHasher, Db;
-    403: SecondFactorRequired = "The caller holds a factor already, and this session did not prove one.";
-    409: TooManyFactors;
-    422: ValidationFailed = "`current_password`: `incorrect`. `name`: `required` (blank), `too_long`, `contains_control_character`.";
-    429: RateLimited = "Too many wrong passwords: 10 per 15 minutes."
-);
-
 /// Start adding a passkey.
 ///
 /// Answers creation options for the browser; the authenticator's answer
@@ -187,17 +179,17 @@ problems!(
 #[utoipa::path(
     tag = "factors",
     security(("bearer" = [])),
-    request_body = EnrolTotpRequest,
+    request_body = EnrolmentRequest,
     responses(
         (status = 201, description = "Pending until confirmed.", body = PasskeyEnrolment, headers(("Cache-Control" = String, description = "`no-store`."))),
-        EnrolPasskeyProblems,
+        EnrolProblems,
     )
 )]
 #[post("/members/me/factors/passkey")]
 async fn enrol_passkey(
     state: web::Data<AppState>,
     caller: Caller,
-    Json(body): Json<EnrolTotpRequest>,
+    Json(body): Json<EnrolmentRequest>,
 ) -> Result<HttpResponse, AppError> {
     let enrolled = passkeys::enrol(&state, &caller, body.current_password, body.name).await?;
     Ok(HttpResponse::Created()
