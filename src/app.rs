@@ -102,6 +102,7 @@ impl Application {
         let keys = SigningKeys::from_pem(&pem).context("MEMBERD_JWT_KEY_FILE: the key cannot be used")?;
         // Every replica holds the signing key, and no one else does.
         let ip_keys = crate::rate_limit::IpKeys::derive(pem.as_bytes());
+        let ceremonies = crate::factors::ceremony::CeremonySeal::derive(pem.as_bytes());
         let issuer = TokenIssuer {
             keys,
             issuer: config.issuer(),
@@ -132,6 +133,7 @@ impl Application {
             issuer: Arc::new(issuer),
             hasher,
             ip_keys,
+            ceremonies,
             webauthn: Arc::new(crate::factors::passkeys::relying_party(&config)?),
         });
 

@@ -126,7 +126,8 @@ struct Window {
 /// Counts one hit; Err with the seconds until the window reopens when the
 /// limit is exceeded.
 pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<Result<(), u64>, AppError> {
-    let window: Window = diesel::sql_query(
+    // Prepared: diesel's sql_query is parsed and planned on every call.
+    let window: Window = crate::db::prepared(
         "INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1) \
          ON CONFLICT (bucket, key) DO UPDATE SET \
            hits = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.hits + 1 END, \
@@ -134,7 +135,7 @@ pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>)
          RETURNING window_start, hits",
     )
     .bind::<Text, _>(limit.bucket)
-    .bind::<Text, _>(key)
+    .bind::<Text, _>(key.to_string())
     .bind::<Timestamptz, _>(now)
     .bind::<Timestamptz, _>(now - limit.window)
     .get_result(conn)?;

@@ -172,14 +172,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    passkey_logins (id) {
-        id -> Uuid,
-        state -> Jsonb,
-        expires_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     rate_limits (bucket, key) {
         bucket -> Text,
         key -> Text,
@@ -265,6 +257,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    spent_passkey_ceremonies (id) {
+        id -> Uuid,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     username_history (id) {
         id -> Int8,
         member_id -> Int8,
@@ -344,7 +343,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_tokens,
     members,
     mfa_challenges,
-    passkey_logins,
     rate_limits,
     recovery_codes,
     refresh_tokens,
@@ -352,6 +350,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sanctions,
     service_clients,
     sessions,
+    spent_passkey_ceremonies,
     username_history,
     webhook_attempts,
     webhook_deliveries,

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::notify::Notifications;
+use crate::factors::ceremony::CeremonySeal;
 use crate::geoip::CityLookup;
 use crate::mail::Mailer;
 use crate::members::broad_searches::BroadSearches;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub broad_searches: Arc<BroadSearches>,
     /// What per-IP counters are keyed by.
     pub ip_keys: IpKeys,
+    /// Seals passwordless logins' ceremonies for their clients to carry.
+    pub ceremonies: CeremonySeal,
     /// The WebAuthn relying party passkeys are made for.
     pub webauthn: Arc<webauthn_rs::prelude::Webauthn>,
 }

@@ -1,8 +1,9 @@
 //! Passkeys, by WebAuthn (webauthn-rs): enrolment, the second step of a
 //! login, and a login without a password by a discoverable credential. Each
-//! ceremony's state waits in the database between its two requests, is
-//! taken by the first answer, and lapses after 5 minutes; the relying party
-//! (its id and origin) is the configuration's.
+//! ceremony is answered once and lapses after 5 minutes: an enrolment's and
+//! a second step's wait in the database, a passwordless login's travels
+//! sealed with the client (`ceremony`); the relying party (its id and
+//! origin) is the configuration's.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::Config;
 use crate::error::{AppError, FieldCode};
+use crate::factors::ceremony::Ceremony;
 use crate::factors::model::{CEREMONY_MINUTES, FactorError, FactorKind, factor_name};
 use crate::factors::service::may_add_factor;
 use crate::factors::store::{self, ChallengeRow, FactorRow, NewFactor};
@@ -230,33 +232,33 @@ fn record_use(
 ) -> Result<bool, AppError> {
     for (row, mut key) in keys {
         if key.update_credential(result).is_some() {
-            store::record_passkey_use(conn, row.id, &to_json(&key)?, now)?;
+            store::record_passkey_use(conn, row.id, to_json(&key)?, now)?;
             return Ok(true);
         }
     }
     Ok(false)
 }
 
-/// A passwordless login's ceremony: its id, and request options for any
-/// discoverable passkey of this relying party.
-pub async fn start_login(state: &AppState, ip_key: String) -> Result<(Uuid, serde_json::Value), AppError> {
+/// A passwordless login's ceremony, sealed, and request options for any
+/// discoverable passkey of this relying party. Nothing is written.
+pub fn start_login(state: &AppState) -> Result<(String, serde_json::Value), AppError> {
     let (options, ceremony) = state
         .webauthn
         .start_discoverable_authentication()
         .map_err(ceremony_failed)?;
-    let (id, ceremony, now) = (Uuid::new_v4(), to_json(&ceremony)?, state.clock.now());
-    state
-        .db
-        .transaction(move |conn| {
-            rate_limit::enforce(conn, rate_limit::PASSKEY_LOGIN_PER_IP, &ip_key, now)?;
-            store::open_passkey_login(conn, id, &ceremony, now + chrono::Duration::minutes(CEREMONY_MINUTES))
-        })
-        .await?;
-    Ok((id, to_json(&options)?))
+    let state_json =
+        serde_json::to_vec(&ceremony).map_err(|e| AppError::internal(format!("a WebAuthn ceremony as JSON: {e}")))?;
+    let sealed = state.ceremonies.seal(&Ceremony {
+        id: Uuid::new_v4(),
+        expires_at: state.clock.now() + chrono::Duration::minutes(CEREMONY_MINUTES),
+        state: state_json,
+    });
+    Ok((sealed, to_json(&options)?))
 }
 
 /// Logs in with a discoverable passkey alone, under the admission of every
-/// login. The ceremony is used up whatever the answer.
+/// login. The ceremony is spent by its first answer, whatever it proves;
+/// each client address answers at most `PASSKEY_LOGIN_PER_IP`.
 pub async fn login(
     state: &AppState,
     challenge_id: &str,
@@ -264,30 +266,35 @@ pub async fn login(
     remember_me: bool,
     origin: Origin,
 ) -> Result<Grant, AppError> {
-    let id = Uuid::parse_str(challenge_id).map_err(|_| FactorError::InvalidPasskey)?;
     let now = state.clock.now();
+    let ceremony = state
+        .ceremonies
+        .open(challenge_id, now)
+        .ok_or(FactorError::InvalidPasskey)?;
+    let discoverable: DiscoverableAuthentication =
+        serde_json::from_slice(&ceremony.state).map_err(|_| FactorError::InvalidPasskey)?;
+    // Neither is signed: both are checked against the passkey the id finds.
+    let named = state.webauthn.identify_discoverable_authentication(&credential).ok();
+    let (user, credential_id) = named.map_or((None, Vec::new()), |(user, id)| (Some(user), id.to_vec()));
     let (webauthn, issuer) = (Arc::clone(&state.webauthn), Arc::clone(&state.issuer));
-    let ip = origin.ip.to_string();
+    let (ip, ip_key) = (origin.ip.to_string(), state.ip_keys.key(origin.ip));
     let grant = state
         .db
         .transaction_reporting_changes(move |conn| {
             let refused = || Ok((Err(AppError::from(FactorError::InvalidPasskey)), String::new()));
-            let Some(ceremony) = store::take_passkey_login(conn, id, now)? else {
-                return refused();
-            };
-            let ceremony: DiscoverableAuthentication = from_json(ceremony)?;
-            let Ok((user, credential_id)) = webauthn.identify_discoverable_authentication(&credential) else {
-                return refused();
-            };
+            rate_limit::enforce(conn, rate_limit::PASSKEY_LOGIN_PER_IP, &ip_key, now)?;
             let Some(row) =
-                store::passkey_by_credential(conn, credential_id)?.filter(|row| row.passkey_user_id == Some(user))
+                store::spend_ceremony_finding_passkey(conn, ceremony.id, ceremony.expires_at, &credential_id)?
+                    .filter(|row| user.is_some() && row.passkey_user_id == user)
             else {
                 return refused();
             };
             let member_id = row.member_id;
             let keys = passkeys_of(vec![row])?;
-            let discoverable: Vec<_> = keys.iter().map(|(_, key)| key.into()).collect();
-            let Ok(result) = webauthn.finish_discoverable_authentication(&credential, ceremony, &discoverable) else {
+            let keys_as_discoverable: Vec<_> = keys.iter().map(|(_, key)| key.into()).collect();
+            let Ok(result) =
+                webauthn.finish_discoverable_authentication(&credential, discoverable, &keys_as_discoverable)
+            else {
                 return refused();
             };
             if !record_use(conn, keys, &result, now)? {

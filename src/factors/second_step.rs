@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 use webauthn_rs::prelude::PublicKeyCredential;
 
-use crate::auth::model::{AuthError, AuthMethod};
+use crate::auth::model::{AuthError, AuthMethod, FailureCount};
 use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::Link;
@@ -58,7 +58,11 @@ pub fn accept_totp(conn: &mut PgConnection, member_id: i64, code: &str, now: Dat
 /// uncounted (the caller's transaction rolls back) while earlier wrong
 /// answers impose a wait.
 pub fn count_answer(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
-    let before = store::count_answer(conn, member_id, now)?;
+    must_not_wait(store::count_answer(conn, member_id, now)?, now)
+}
+
+/// Refuses an answer while the wrong answers counted `before` it impose a wait.
+fn must_not_wait(before: Option<FailureCount>, now: DateTime<Utc>) -> Result<(), AppError> {
     match before.and_then(|count| count.wait_from(FAILURE_THRESHOLD, now)) {
         Some(retry_after_secs) => Err(AuthError::TooManyAttempts { retry_after_secs }.into()),
         None => Ok(()),
@@ -104,11 +108,10 @@ pub async fn finish_login(
     let (grant, notice) = state
         .db
         .transaction_reporting_changes(move |conn| {
-            let challenge = store::challenge_for_update(conn, &hash)?
-                .filter(|challenge| challenge.is_usable(now))
-                .ok_or(FactorError::InvalidMfaToken)?;
+            let (challenge, before) =
+                store::challenge_counting_answer(conn, &hash, now)?.ok_or(FactorError::InvalidMfaToken)?;
             let member_id = challenge.member_id;
-            count_answer(conn, member_id, now)?;
+            must_not_wait(before, now)?;
             let proved = match &answer {
                 Answer::Code(code) => accept_totp(conn, member_id, code, now)?,
                 Answer::RecoveryCode(code) => match recovery_code_digest(code) {

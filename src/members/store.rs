@@ -11,7 +11,7 @@ use crate::members::model::{
 use crate::pagination::{Page, Paged};
 use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, username_history};
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = members)]
 pub(super) struct MemberRow {
     id: i64,
@@ -251,16 +251,15 @@ pub fn record_login(
     now: DateTime<Utc>,
     ip: Option<&str>,
 ) -> Result<Option<Member>, AppError> {
-    Ok(diesel::update(members::table.find(id))
-        .set((
-            members::last_login_at.eq(now),
-            members::last_visit_at.eq(now),
-            members::last_ip.eq(ip),
-        ))
-        .returning(MemberRow::as_returning())
-        .get_result(conn)
-        .optional()?
-        .map(Into::into))
+    // Prepared: diesel plans every UPDATE anew, and this one is in every login.
+    let updated: Vec<MemberRow> = crate::db::prepared(
+        "UPDATE members SET last_login_at = $2, last_visit_at = $2, last_ip = $3 WHERE id = $1 RETURNING *",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(id)
+    .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip.map(str::to_string))
+    .load(conn)?;
+    Ok(updated.into_iter().next().map(Into::into))
 }
 
 /// Marks a visit, at most once per `every` so that reading is not a write.

@@ -37,6 +37,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "sanctions::model",
             "sanctions::request",
             "factors",
+            "factors::ceremony",
             "factors::model",
             "karma",
             "karma::model",

@@ -240,8 +240,17 @@ async fn a_discoverable_passkey_logs_in_without_a_password() {
     let dave = app.member("dave").await;
     let mut daves = authenticator();
     enrol(&app, &dave, &mut daves).await;
-    let (challenge_id, mut credential) = passwordless_answer(&app, &mut key, carol.id).await;
-    credential["response"]["userHandle"] = json!(URL_SAFE_NO_PAD.encode(passkey_of(&app, dave.id).0.as_bytes()));
+    let (challenge_id, credential) = passwordless_answer(&app, &mut key, carol.id).await;
+    let mut as_daves = credential.clone();
+    as_daves["response"]["userHandle"] = json!(URL_SAFE_NO_PAD.encode(passkey_of(&app, dave.id).0.as_bytes()));
+    app.post(
+        "/v1/auth/passkey",
+        None,
+        json!({"challenge_id": challenge_id, "credential": as_daves}),
+    )
+    .await
+    .assert_problem(401, "invalid_passkey");
+    // That first answer spent the ceremony, though it proved nothing.
     app.post(
         "/v1/auth/passkey",
         None,
@@ -280,6 +289,37 @@ async fn a_discoverable_passkey_logs_in_without_a_password() {
     )
     .await
     .assert_problem(403, "member_banned");
+}
+
+/// Starting a passwordless login writes nothing, so it is not limited;
+/// answers are, per client: 600 a minute.
+#[tokio::test]
+async fn passwordless_answers_are_limited_per_client() {
+    let app = spawn().await;
+    let carol = app.member("carol").await;
+    let mut key = authenticator();
+    enrol(&app, &carol, &mut key).await;
+    for _ in 0..700 {
+        let started = app.post("/v1/auth/passkey/options", None, json!({})).await;
+        assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    }
+    let (challenge_id, credential) = passwordless_answer(&app, &mut key, carol.id).await;
+    let answer = json!({"challenge_id": challenge_id, "credential": credential});
+    let first = app.post("/v1/auth/passkey", None, answer.clone()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    for _ in 1..600 {
+        app.post("/v1/auth/passkey", None, answer.clone())
+            .await
+            .assert_problem(401, "invalid_passkey");
+    }
+    let limited = app.post("/v1/auth/passkey", None, answer.clone()).await;
+    limited.assert_problem(429, "rate_limited");
+    assert!(limited.headers.get("retry-after").is_some());
+    // The next minute answers again.
+    app.clock.advance(chrono::Duration::minutes(1));
+    app.post("/v1/auth/passkey", None, answer)
+        .await
+        .assert_problem(401, "invalid_passkey");
 }
 
 /// A passwordless login's ceremony answered by `key`. The software

@@ -282,7 +282,7 @@ async fn a_login_that_loses_a_race_with_a_reset_opens_no_session() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while app.count(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-         AND wait_event_type = 'Lock' AND query LIKE 'UPDATE \"members\"%'",
+         AND wait_event_type = 'Lock' AND query LIKE '%UPDATE members SET last_login_at%'",
     ) == 0
     {
         assert!(

@@ -127,8 +127,9 @@ async fn passkey_options_for_mfa(
 /// The start of a passwordless login.
 #[derive(Serialize, ToSchema)]
 pub struct PasskeyLoginOptions {
-    /// Names this login's ceremony at `POST /v1/auth/passkey`, within 5 minutes.
-    #[schema(format = "uuid")]
+    /// This login's ceremony, to give back at `POST /v1/auth/passkey` within
+    /// 5 minutes: opaque text, sealed by memberd (nothing waits on the
+    /// server; it is answered once).
     pub challenge_id: String,
     /// `PublicKeyCredentialRequestOptions` in their JSON form, for any
     /// discoverable passkey of this relying party (`mediation: conditional`
@@ -137,36 +138,23 @@ pub struct PasskeyLoginOptions {
     pub options: serde_json::Value,
 }
 
-problems!(
-    PasskeyLoginOptionsProblems: Db;
-    429: RateLimited = "600 a minute per client."
-);
-
 /// Start a login with a passkey alone.
 #[utoipa::path(
     tag = "auth",
     responses(
         (status = 200, description = "The ceremony.", body = PasskeyLoginOptions),
-        PasskeyLoginOptionsProblems,
     )
 )]
 #[post("/auth/passkey/options")]
-async fn passkey_login_options(
-    state: web::Data<AppState>,
-    ClientIp(ip): ClientIp,
-) -> Result<web::Json<PasskeyLoginOptions>, AppError> {
-    let (challenge_id, options) = passkeys::start_login(&state, state.ip_keys.key(ip)).await?;
-    Ok(web::Json(PasskeyLoginOptions {
-        challenge_id: challenge_id.to_string(),
-        options,
-    }))
+async fn passkey_login_options(state: web::Data<AppState>) -> Result<web::Json<PasskeyLoginOptions>, AppError> {
+    let (challenge_id, options) = passkeys::start_login(&state)?;
+    Ok(web::Json(PasskeyLoginOptions { challenge_id, options }))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyLoginRequest {
-    /// From `POST /v1/auth/passkey/options`.
-    #[schema(format = "uuid")]
+    /// From `POST /v1/auth/passkey/options`, as it was given.
     pub challenge_id: String,
     /// The passkey's answer, as `PublicKeyCredential.toJSON()` gives it
     /// (with its `userHandle`).
@@ -181,7 +169,8 @@ problems!(
     PasskeyLoginProblems: Json<PasskeyLoginRequest>, Db;
     401: InvalidPasskey = "An unknown, answered or lapsed ceremony, an unknown passkey, or an answer that does not verify (a wrong origin or relying party, another ceremony's challenge): ask for new options.";
     403: AccountInactive, AccountDisabled, MemberBanned;
-    422: ValidationFailed = "`credential`: `invalid_type` (not an object), `invalid` (not a credential's JSON)."
+    422: ValidationFailed = "`credential`: `invalid_type` (not an object), `invalid` (not a credential's JSON).";
+    429: RateLimited = "600 answers a minute per client."
 );
 
 /// Log in with a passkey alone.

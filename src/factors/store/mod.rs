@@ -1,18 +1,26 @@
-//! Queries on second factors, recovery codes, logins waiting for their
-//! second factor, and the count of wrong answers per member.
+//! Queries on second factors and recovery codes; logins waiting for their
+//! second factor in `logins`.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::auth::model::{FailureCount, THROTTLE_WINDOW};
+use crate::auth::model::THROTTLE_WINDOW;
 use crate::error::AppError;
-use crate::factors::model::FactorKind;
+use crate::factors::model::{CEREMONY_MINUTES, FactorKind};
 use crate::pagination::{Page, Paged};
-use crate::schema::{factor_throttles, member_factors, mfa_challenges, passkey_logins, recovery_codes};
+use crate::schema::{factor_throttles, member_factors, mfa_challenges, recovery_codes, spent_passkey_ceremonies};
+
+mod logins;
+
+pub use logins::{
+    ChallengeRow, challenge_counting_answer, challenge_for_update, clear_challenge_passkey_state, count_answer,
+    forget_failures, open_challenge, set_challenge_passkey_state, spend_ceremony_finding_passkey,
+    use_challenge_forgetting_failures,
+};
 
 /// A factor as stored, secrets included: never handed out as it is.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = member_factors)]
 pub struct FactorRow {
     pub id: Uuid,
@@ -184,25 +192,26 @@ pub fn confirm_passkey(
 pub fn record_passkey_use(
     conn: &mut PgConnection,
     id: Uuid,
-    passkey: &serde_json::Value,
+    passkey: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    diesel::update(member_factors::table.find(id))
-        .set((
-            member_factors::last_used_at.eq(now),
-            member_factors::passkey.eq(passkey),
-        ))
+    // Prepared: diesel plans every UPDATE anew, and this one is in every
+    // login by passkey.
+    crate::db::prepared("UPDATE member_factors SET last_used_at = $2, passkey = $3 WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Jsonb, _>(passkey)
         .execute(conn)?;
     Ok(())
 }
 
 /// Records a code accepted for the TOTP factor `id` at time step `step`.
 pub fn record_totp_use(conn: &mut PgConnection, id: Uuid, step: i64, now: DateTime<Utc>) -> Result<(), AppError> {
-    diesel::update(member_factors::table.find(id))
-        .set((
-            member_factors::last_used_at.eq(now),
-            member_factors::totp_last_step.eq(step),
-        ))
+    // Prepared, as record_passkey_use: in every login with a code.
+    crate::db::prepared("UPDATE member_factors SET last_used_at = $2, totp_last_step = $3 WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::BigInt, _>(step)
         .execute(conn)?;
     Ok(())
 }
@@ -301,177 +310,16 @@ pub fn unused_recovery_codes(conn: &mut PgConnection, member_id: i64) -> Result<
         .get_result(conn)?)
 }
 
-/// A login waiting for its second factor.
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = mfa_challenges)]
-pub struct ChallengeRow {
-    pub token_hash: Vec<u8>,
-    pub member_id: i64,
-    pub remember_me: bool,
-    pub expires_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
-    pub passkey_state: Option<serde_json::Value>,
-}
-
-impl ChallengeRow {
-    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
-        self.used_at.is_none() && now < self.expires_at
-    }
-}
-
-pub fn open_challenge(
-    conn: &mut PgConnection,
-    token_hash: &[u8],
-    member_id: i64,
-    remember_me: bool,
-    now: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> Result<(), AppError> {
-    diesel::insert_into(mfa_challenges::table)
-        .values((
-            mfa_challenges::token_hash.eq(token_hash),
-            mfa_challenges::member_id.eq(member_id),
-            mfa_challenges::remember_me.eq(remember_me),
-            mfa_challenges::created_at.eq(now),
-            mfa_challenges::expires_at.eq(expires_at),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// The waiting login with this token hash, locked, so that two answers to
-/// it cannot both finish it.
-pub fn challenge_for_update(conn: &mut PgConnection, token_hash: &[u8]) -> Result<Option<ChallengeRow>, AppError> {
-    Ok(mfa_challenges::table
-        .find(token_hash)
-        .select(ChallengeRow::as_select())
-        .for_update()
-        .first(conn)
-        .optional()?)
-}
-
-/// Uses up a waiting login that its member finished, and forgets their
-/// wrong answers, in one statement.
-pub fn use_challenge_forgetting_failures(
-    conn: &mut PgConnection,
-    token_hash: &[u8],
-    member_id: i64,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    crate::db::prepared(
-        "WITH forgotten AS (DELETE FROM factor_throttles WHERE member_id = $2) \
-         UPDATE mfa_challenges SET used_at = $3 WHERE token_hash = $1",
-    )
-    .bind::<diesel::sql_types::Bytea, _>(token_hash.to_vec())
-    .bind::<diesel::sql_types::BigInt, _>(member_id)
-    .bind::<diesel::sql_types::Timestamptz, _>(now)
-    .execute(conn)?;
-    Ok(())
-}
-
-/// Keeps the passkey ceremony started for a waiting login (replacing any before).
-pub fn set_challenge_passkey_state(
-    conn: &mut PgConnection,
-    token_hash: &[u8],
-    ceremony: &serde_json::Value,
-) -> Result<(), AppError> {
-    diesel::update(mfa_challenges::table.find(token_hash))
-        .set(mfa_challenges::passkey_state.eq(ceremony))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Forgets the passkey ceremony of a waiting login: each is answered once.
-pub fn clear_challenge_passkey_state(conn: &mut PgConnection, token_hash: &[u8]) -> Result<(), AppError> {
-    diesel::update(mfa_challenges::table.find(token_hash))
-        .set(mfa_challenges::passkey_state.eq(None::<serde_json::Value>))
-        .execute(conn)?;
-    Ok(())
-}
-
-pub fn open_passkey_login(
-    conn: &mut PgConnection,
-    id: Uuid,
-    ceremony: &serde_json::Value,
-    expires_at: DateTime<Utc>,
-) -> Result<(), AppError> {
-    diesel::insert_into(passkey_logins::table)
-        .values((
-            passkey_logins::id.eq(id),
-            passkey_logins::state.eq(ceremony),
-            passkey_logins::expires_at.eq(expires_at),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Takes a passwordless login's ceremony, if it has not lapsed: it is gone
-/// whatever its answer proves.
-pub fn take_passkey_login(
-    conn: &mut PgConnection,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Option<serde_json::Value>, AppError> {
-    let taken: Option<(serde_json::Value, DateTime<Utc>)> = diesel::delete(passkey_logins::table.find(id))
-        .returning((passkey_logins::state, passkey_logins::expires_at))
-        .get_result(conn)
-        .optional()?;
-    Ok(taken
-        .filter(|(_, expires_at)| now < *expires_at)
-        .map(|(ceremony, _)| ceremony))
-}
-
-/// Counts a second-factor answer against its member before it is judged,
-/// and answers the count as it was before: the caller refuses (and rolls
-/// back, so that a refused answer is not counted) when that count imposes a
-/// wait. The row stays locked until the transaction ends, so concurrent
-/// answers are counted one after the other.
-pub fn count_answer(
-    conn: &mut PgConnection,
-    member_id: i64,
-    now: DateTime<Utc>,
-) -> Result<Option<FailureCount>, AppError> {
-    // One statement: the count before, locked, and the attempt added.
-    let before: Vec<CountBefore> = crate::db::prepared(
-        "WITH before AS (SELECT failures, last_failure_at FROM factor_throttles WHERE member_id = $1 FOR UPDATE), \
-              counted AS ( \
-                 INSERT INTO factor_throttles (member_id, failures, last_failure_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (member_id) DO UPDATE SET \
-                   failures = CASE WHEN factor_throttles.last_failure_at < $3 THEN 1 \
-                                   ELSE factor_throttles.failures + 1 END, \
-                   last_failure_at = $2) \
-         SELECT failures, last_failure_at FROM before",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(member_id)
-    .bind::<diesel::sql_types::Timestamptz, _>(now)
-    .bind::<diesel::sql_types::Timestamptz, _>(now - THROTTLE_WINDOW)
-    .load(conn)?;
-    Ok(before.into_iter().next().map(|row| FailureCount {
-        failures: row.failures,
-        last_failure_at: row.last_failure_at,
-    }))
-}
-
-#[derive(QueryableByName)]
-struct CountBefore {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    failures: i32,
-    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
-    last_failure_at: DateTime<Utc>,
-}
-
-/// A right answer forgets the member's wrong ones.
-pub fn forget_failures(conn: &mut PgConnection, member_id: i64) -> Result<(), AppError> {
-    diesel::delete(factor_throttles::table.find(member_id)).execute(conn)?;
-    Ok(())
-}
-
 /// Deletes what has lapsed: logins that waited for their second factor past
-/// their end, enrolments left unconfirmed for a day, and counts of wrong
-/// answers older than the throttle window. Returns how many rows went.
+/// their end, answered passkey ceremonies a while after theirs (another
+/// replica's clock may run behind this one's), enrolments left unconfirmed
+/// for a day, and counts of wrong answers older than the throttle window.
+/// Returns how many rows went.
 pub fn forget_lapsed(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let margin = Duration::minutes(CEREMONY_MINUTES);
     let challenges = diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.lt(now))).execute(conn)?
-        + diesel::delete(passkey_logins::table.filter(passkey_logins::expires_at.lt(now))).execute(conn)?;
+        + diesel::delete(spent_passkey_ceremonies::table.filter(spent_passkey_ceremonies::expires_at.lt(now - margin)))
+            .execute(conn)?;
     let pending = diesel::delete(
         member_factors::table
             .filter(member_factors::confirmed_at.is_null())
