@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
+use uuid::Uuid;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use crate::auth::model::{AuthError, AuthMethod, FailureCount};
@@ -41,17 +42,31 @@ pub fn step_number(step: u64) -> Result<i64, AppError> {
 /// factors, not accepted before: if so, the factor that matched, its step
 /// recorded so that the code is never accepted again.
 pub fn accept_totp(conn: &mut PgConnection, member_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let Some((factor, step)) = matching_totp(conn, member_id, code, now)? else {
+        return Ok(false);
+    };
+    store::record_totp_use(conn, factor, step, now)?;
+    Ok(true)
+}
+
+/// The member's confirmed TOTP factor (locked) that `code` is a current code
+/// of, not accepted before, and the code's step; the caller records it.
+fn matching_totp(
+    conn: &mut PgConnection,
+    member_id: i64,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, i64)>, AppError> {
     for factor in store::confirmed_for_update(conn, member_id, FactorKind::Totp)? {
         let Some(secret) = factor.totp_secret.clone().map(TotpSecret::from_bytes) else {
             continue;
         };
         let last = factor.totp_last_step.and_then(|step| u64::try_from(step).ok());
         if let Ok(step) = secret.verify(code, unix_seconds(now), last) {
-            store::record_totp_use(conn, factor.id, step_number(step)?, now)?;
-            return Ok(true);
+            return Ok(Some((factor.id, step_number(step)?)));
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Counts an answer to a second factor against its member, or refuses it
@@ -112,8 +127,13 @@ pub async fn finish_login(
                 store::challenge_counting_answer(conn, &hash, now)?.ok_or(FactorError::InvalidMfaToken)?;
             let member_id = challenge.member_id;
             must_not_wait(before, now)?;
+            // A code's use is recorded with the login's, in one statement.
+            let code_used = match &answer {
+                Answer::Code(code) => matching_totp(conn, member_id, code, now)?,
+                Answer::RecoveryCode(_) | Answer::Passkey(_) => None,
+            };
             let proved = match &answer {
-                Answer::Code(code) => accept_totp(conn, member_id, code, now)?,
+                Answer::Code(_) => code_used.is_some(),
                 Answer::RecoveryCode(code) => match recovery_code_digest(code) {
                     Some(digest) => store::use_recovery_code(conn, member_id, &digest, now)?,
                     None => false,
@@ -126,7 +146,7 @@ pub async fn finish_login(
                 // Committed: the wrong answer stays counted.
                 return Ok((Err(AppError::from(FactorError::InvalidSecondFactor)), String::new()));
             }
-            store::use_challenge_forgetting_failures(conn, &hash, member_id, now)?;
+            store::use_challenge_forgetting_failures(conn, &hash, member_id, code_used, now)?;
             let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or(FactorError::InvalidMfaToken)?;
             let notice = match answer {
                 Answer::RecoveryCode(_) => Some(templates::factor_change(

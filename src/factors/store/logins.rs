@@ -111,21 +111,27 @@ struct ChallengeCounted {
     last_failure_at: Option<DateTime<Utc>>,
 }
 
-/// Uses up a waiting login that its member finished, and forgets their
-/// wrong answers, in one statement.
+/// Uses up a waiting login that its member finished, forgets their wrong
+/// answers, and records the TOTP code that finished it (the factor, the
+/// code's step) if one did, in one statement.
 pub fn use_challenge_forgetting_failures(
     conn: &mut PgConnection,
     token_hash: &[u8],
     member_id: i64,
+    code_used: Option<(Uuid, i64)>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    let (factor, step) = code_used.unzip();
     crate::db::prepared(
-        "WITH forgotten AS (DELETE FROM factor_throttles WHERE member_id = $2) \
+        "WITH forgotten AS (DELETE FROM factor_throttles WHERE member_id = $2), \
+              code AS (UPDATE member_factors SET last_used_at = $3, totp_last_step = $5 WHERE id = $4) \
          UPDATE mfa_challenges SET used_at = $3 WHERE token_hash = $1",
     )
     .bind::<diesel::sql_types::Bytea, _>(token_hash.to_vec())
     .bind::<diesel::sql_types::BigInt, _>(member_id)
     .bind::<diesel::sql_types::Timestamptz, _>(now)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(factor)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, _>(step)
     .execute(conn)?;
     Ok(())
 }
