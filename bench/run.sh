@@ -76,11 +76,14 @@ FROM generate_series(1, 8) AS g, (VALUES ('login'), ('other'), ('pka'), ('pkb'))
 -- (pka1..8 and pkb1..8 enrol a passkey each, for the two runs of passkey logins.)
 -- 3,000 members with an authenticator app, for logins with a second factor:
 -- all hold RFC 6238's test secret, and each accepts a code once, so each run
--- logs in members of its own block of 500.
+-- logs in members of its own block of 500. 3,000 without, whom the logins
+-- compared with them log in the same way (a block of 500 per run), so that
+-- the two differ by the second factor alone, not by how many members and
+-- throttle counters they touch.
 INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
-SELECT 'totp' || g, 'totpskel' || g, 'totp' || g || '@bench.example', 'totp' || g || '@bench.example',
+SELECT who || g, who || 'skel' || g, who || g || '@bench.example', who || g || '@bench.example',
        (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
-FROM generate_series(1, 3000) AS g;
+FROM generate_series(1, 3000) AS g, (VALUES ('totp'), ('plain')) AS w (who);
 INSERT INTO member_factors (id, member_id, kind, name, created_at, confirmed_at, totp_secret)
 SELECT gen_random_uuid(), id, 'totp', 'bench', now(), now(), convert_to('12345678901234567890', 'UTF8')
 FROM members WHERE username LIKE 'totp%';
@@ -151,6 +154,17 @@ LUA
 # a token, which the next request on any connection spends with the code of
 # the time step (a table of the next ten minutes' codes). A login is counted
 # when its second step answers 200.
+# Their counterpart without a second factor: the same blocks of members.
+cat > "$WORK/plain.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+local offset = tonumber(os.getenv("TOTP_BLOCK")) * 500
+local n = 0
+request = function()
+    n = n % 500 + 1
+    return wrk.format(nil, "/v1/auth/login", nil, '{"login":"plain' .. (offset + n) .. '","password":"bench admin passphrase"}')
+end
+LUA
 cat > "$WORK/totp.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
@@ -312,7 +326,13 @@ second_factor_logins() {
     fi
     SECOND+=("$(python3 -c "print(round($logins / $PAIR_SECONDS))")")
 }
-plain_logins() { local rate; read -r rate _ _ < <(SECONDS_PER_RUN=$PAIR_SECONDS measure 8 -s "$WORK/login.lua" "$API/v1/auth/login"); PLAIN+=("$rate"); }
+PLAIN_BLOCK=0
+plain_logins() {
+    local rate
+    read -r rate _ _ < <(TOTP_BLOCK=$PLAIN_BLOCK SECONDS_PER_RUN=$PAIR_SECONDS measure 8 -s "$WORK/plain.lua" "$API/v1/auth/login")
+    PLAIN_BLOCK=$((PLAIN_BLOCK + 1))
+    PLAIN+=("$rate")
+}
 for _ in 1 2 3; do
     plain_logins; second_factor_logins
     second_factor_logins; plain_logins
