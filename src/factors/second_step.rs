@@ -15,7 +15,7 @@ use crate::config::Link;
 use crate::error::{AppError, FieldCode, FieldError};
 use crate::factors::model::{FAILURE_THRESHOLD, FactorError, FactorKind, TotpSecret, recovery_code_digest};
 use crate::factors::passkeys;
-use crate::factors::store;
+use crate::factors::store::{self, Answering, TotpRow};
 use crate::mail::templates::{self, FactorChange};
 use crate::members::store as members;
 use crate::state::AppState;
@@ -42,26 +42,29 @@ pub fn step_number(step: u64) -> Result<i64, AppError> {
 /// factors, not accepted before: if so, the factor that matched, its step
 /// recorded so that the code is never accepted again.
 pub fn accept_totp(conn: &mut PgConnection, member_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let Some((factor, step)) = matching_totp(conn, member_id, code, now)? else {
+    let factors: Vec<TotpRow> = store::confirmed_for_update(conn, member_id, FactorKind::Totp)?
+        .into_iter()
+        .filter_map(|factor| {
+            Some(TotpRow {
+                id: factor.id,
+                secret: factor.totp_secret?,
+                last_step: factor.totp_last_step,
+            })
+        })
+        .collect();
+    let Some((factor, step)) = matching_totp(&factors, code, now)? else {
         return Ok(false);
     };
     store::record_totp_use(conn, factor, step, now)?;
     Ok(true)
 }
 
-/// The member's confirmed TOTP factor (locked) that `code` is a current code
-/// of, not accepted before, and the code's step; the caller records it.
-fn matching_totp(
-    conn: &mut PgConnection,
-    member_id: i64,
-    code: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(Uuid, i64)>, AppError> {
-    for factor in store::confirmed_for_update(conn, member_id, FactorKind::Totp)? {
-        let Some(secret) = factor.totp_secret.clone().map(TotpSecret::from_bytes) else {
-            continue;
-        };
-        let last = factor.totp_last_step.and_then(|step| u64::try_from(step).ok());
+/// The factor among `factors` that `code` is a current code of, not
+/// accepted before, and the code's step; the caller records it.
+fn matching_totp(factors: &[TotpRow], code: &str, now: DateTime<Utc>) -> Result<Option<(Uuid, i64)>, AppError> {
+    for factor in factors {
+        let secret = TotpSecret::from_bytes(factor.secret.clone());
+        let last = factor.last_step.and_then(|step| u64::try_from(step).ok());
         if let Ok(step) = secret.verify(code, unix_seconds(now), last) {
             return Ok(Some((factor.id, step_number(step)?)));
         }
@@ -123,13 +126,16 @@ pub async fn finish_login(
     let (grant, notice) = state
         .db
         .transaction_reporting_changes(move |conn| {
-            let (challenge, before) =
-                store::challenge_counting_answer(conn, &hash, now)?.ok_or(FactorError::InvalidMfaToken)?;
+            let Answering {
+                challenge,
+                before,
+                totp,
+            } = store::challenge_counting_answer(conn, &hash, now)?.ok_or(FactorError::InvalidMfaToken)?;
             let member_id = challenge.member_id;
             must_not_wait(before, now)?;
             // A code's use is recorded with the login's, in one statement.
             let code_used = match &answer {
-                Answer::Code(code) => matching_totp(conn, member_id, code, now)?,
+                Answer::Code(code) => matching_totp(&totp, code, now)?,
                 Answer::RecoveryCode(_) | Answer::Passkey(_) => None,
             };
             let proved = match &answer {

@@ -59,17 +59,40 @@ pub fn challenge_for_update(conn: &mut PgConnection, token_hash: &[u8]) -> Resul
         .optional()?)
 }
 
+/// A TOTP factor as a code is checked against it.
+#[derive(Debug, QueryableByName)]
+pub struct TotpRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Bytea)]
+    pub secret: Vec<u8>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub last_step: Option<i64>,
+}
+
+/// An answer to a waiting login, as its second step finds it.
+pub struct Answering {
+    pub challenge: ChallengeRow,
+    /// The member's count of wrong answers before this one.
+    pub before: Option<FailureCount>,
+    /// The member's confirmed TOTP factors, locked, oldest first.
+    pub totp: Vec<TotpRow>,
+}
+
 /// The usable waiting login with this token hash, locked so that two
-/// answers to it cannot both finish it, with its member's count of wrong
-/// answers as it was before this one, which it adds to (as
-/// [`count_answer`]): one statement where the second step began with two.
-/// None, and nothing counted, when no such login waits.
+/// answers to it cannot both finish it; its member's count of wrong answers
+/// as it was before this one, which it adds to (as [`count_answer`]); and
+/// the member's TOTP factors, locked, for a code to be checked against. One
+/// statement where the second step began with three. None, and nothing
+/// counted, when no such login waits.
 pub fn challenge_counting_answer(
     conn: &mut PgConnection,
     token_hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<Option<(ChallengeRow, Option<FailureCount>)>, AppError> {
-    let found: Vec<ChallengeCounted> = crate::db::prepared(
+) -> Result<Option<Answering>, AppError> {
+    // A row per TOTP factor (one with none when there is none), the
+    // challenge and the count repeated on each.
+    let rows: Vec<AnsweringRow> = crate::db::prepared(
         "WITH challenge AS MATERIALIZED ( \
              SELECT token_hash, member_id, remember_me, expires_at, used_at, passkey_state FROM mfa_challenges \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 FOR UPDATE), \
@@ -83,32 +106,55 @@ pub fn challenge_counting_answer(
                failures = CASE WHEN factor_throttles.last_failure_at < $3 THEN 1 \
                                ELSE factor_throttles.failures + 1 END, \
                last_failure_at = $2) \
-         SELECT c.*, b.failures, b.last_failure_at FROM challenge c LEFT JOIN before b ON TRUE",
+         SELECT c.*, b.failures, b.last_failure_at, \
+                f.id AS totp_id, f.totp_secret, f.totp_last_step \
+         FROM challenge c LEFT JOIN before b ON TRUE \
+         LEFT JOIN LATERAL ( \
+             SELECT id, totp_secret, totp_last_step, created_at FROM member_factors \
+             WHERE member_id = c.member_id AND kind = 'totp' AND confirmed_at IS NOT NULL \
+             ORDER BY created_at FOR UPDATE) f ON TRUE \
+         ORDER BY f.created_at",
     )
     .bind::<diesel::sql_types::Bytea, _>(token_hash.to_vec())
     .bind::<diesel::sql_types::Timestamptz, _>(now)
     .bind::<diesel::sql_types::Timestamptz, _>(now - THROTTLE_WINDOW)
     .load(conn)?;
-    Ok(found.into_iter().next().map(|row| {
-        let before = row
-            .failures
-            .zip(row.last_failure_at)
-            .map(|(failures, last_failure_at)| FailureCount {
-                failures,
-                last_failure_at,
+    let mut totp = Vec::new();
+    let mut first = None;
+    for row in rows {
+        if let (Some(id), Some(secret)) = (row.totp_id, row.totp_secret) {
+            totp.push(TotpRow {
+                id,
+                secret,
+                last_step: row.totp_last_step,
             });
-        (row.challenge, before)
+        }
+        first.get_or_insert((row.challenge, row.failures.zip(row.last_failure_at)));
+    }
+    Ok(first.map(|(challenge, before)| Answering {
+        challenge,
+        before: before.map(|(failures, last_failure_at)| FailureCount {
+            failures,
+            last_failure_at,
+        }),
+        totp,
     }))
 }
 
 #[derive(QueryableByName)]
-struct ChallengeCounted {
+struct AnsweringRow {
     #[diesel(embed)]
     challenge: ChallengeRow,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
     failures: Option<i32>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
     last_failure_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>)]
+    totp_id: Option<Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bytea>)]
+    totp_secret: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    totp_last_step: Option<i64>,
 }
 
 /// Uses up a waiting login that its member finished, forgets their wrong

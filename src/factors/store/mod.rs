@@ -14,8 +14,8 @@ use crate::schema::{factor_throttles, member_factors, mfa_challenges, recovery_c
 mod logins;
 
 pub use logins::{
-    ChallengeRow, challenge_counting_answer, challenge_for_update, clear_challenge_passkey_state, count_answer,
-    forget_failures, open_challenge, set_challenge_passkey_state, spend_ceremony_finding_passkey,
+    Answering, ChallengeRow, TotpRow, challenge_counting_answer, challenge_for_update, clear_challenge_passkey_state,
+    count_answer, forget_failures, open_challenge, set_challenge_passkey_state, spend_ceremony_finding_passkey,
     use_challenge_forgetting_failures,
 };
 
