@@ -3,10 +3,9 @@
 # ---- builder ---------------------------------------------------------------
 FROM rust:1-bookworm AS builder
 
-# diesel's postgres backend links against the system libpq (pq-sys), and
-# webauthn-rs against OpenSSL.
+# diesel's postgres backend links against the system libpq (pq-sys).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev libssl-dev pkg-config \
+    && apt-get install -y --no-install-recommends libpq-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /build
@@ -35,10 +34,9 @@ RUN touch src/main.rs src/lib.rs \
 # ---- runtime ---------------------------------------------------------------
 FROM debian:bookworm-slim
 
-# libpq5 and libssl3: the binary is dynamically linked against libpq and
-# OpenSSL (see builder).
+# libpq5: the binary is dynamically linked against libpq (see builder).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libpq5 libssl3 \
+    && apt-get install -y --no-install-recommends ca-certificates libpq5 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 memberd \

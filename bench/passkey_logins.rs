@@ -24,7 +24,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs_proto::{AllowCredentials, CreationChallengeResponse, RequestChallengeResponse};
 
 struct Holder {
-    key: WebauthnAuthenticator<SoftPasskey>,
+    key: SoftPasskey,
     credential_id: Vec<u8>,
     user_handle: Vec<u8>,
 }
@@ -66,7 +66,7 @@ async fn enrol(client: &reqwest::Client, api: &str, username: &str, password: &s
     assert_eq!(status, 201, "enrolment of {username}: {started}");
     let options: CreationChallengeResponse = serde_json::from_value(started["options"].clone()).expect("options");
     let user_handle = options.public_key.user.id.to_vec();
-    let mut key = WebauthnAuthenticator::new(SoftPasskey::new(true));
+    let mut key = SoftPasskey::new(true);
     let credential = key.do_registration(origin(), options).expect("registration");
     let credential_id = credential.raw_id.to_vec();
     let id = started["id"].as_str().expect("factor id");
@@ -110,11 +110,11 @@ async fn log_in_repeatedly(
         // a discoverable one would (as tests/api/passkeys.rs does).
         options.public_key.allow_credentials = vec![AllowCredentials {
             type_: "public-key".into(),
-            id: holder.credential_id.clone().into(),
+            id: holder.credential_id.clone(),
             transports: None,
         }];
         let mut answer = holder.key.do_authentication(origin(), options).expect("assertion");
-        answer.response.user_handle = Some(holder.user_handle.clone().into());
+        answer.response.user_handle = Some(holder.user_handle.clone());
         let (status, _) = post(
             client,
             format!("{api}/v1/auth/passkey"),

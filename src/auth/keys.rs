@@ -81,6 +81,7 @@ const VERIFIED_TOKENS: usize = 20_000;
 
 impl SigningKeys {
     pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
+        crate::auth::eddsa::install();
         let signing = SigningKey::from_pkcs8_pem(pem)
             .map_err(|e| anyhow::anyhow!("not an Ed25519 private key in PKCS#8 PEM: {e}"))?;
         let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());

@@ -1,6 +1,7 @@
 //! Passwords, signing keys, sessions, and who the caller is.
 
 pub mod admission;
+pub mod eddsa;
 pub mod extract;
 pub mod keys;
 pub mod model;

@@ -104,7 +104,6 @@ pub async fn enrol(
             let exclude: Vec<CredentialID> = store::confirmed_for_update(conn, member_id, FactorKind::Passkey)?
                 .into_iter()
                 .filter_map(|factor| factor.credential_id)
-                .map(CredentialID::from)
                 .collect();
             let (options, ceremony) = webauthn
                 .start_passkey_registration(user, &member.username, &member.username, Some(exclude))
@@ -291,10 +290,10 @@ pub async fn login(
             };
             let member_id = row.member_id;
             let keys = passkeys_of(vec![row])?;
-            let keys_as_discoverable: Vec<_> = keys.iter().map(|(_, key)| key.into()).collect();
-            let Ok(result) =
-                webauthn.finish_discoverable_authentication(&credential, discoverable, &keys_as_discoverable)
-            else {
+            let Some((_, key)) = keys.first() else {
+                return refused();
+            };
+            let Ok(result) = webauthn.finish_discoverable_authentication_v2(&credential, discoverable, key) else {
                 return refused();
             };
             if !record_use(conn, keys, &result, now)? {

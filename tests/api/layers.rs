@@ -29,6 +29,7 @@ const LADDER: &[(&str, &[&str])] = &[
         &[
             "auth",
             "auth::model",
+            "auth::eddsa",
             "auth::keys",
             "auth::password",
             "members",

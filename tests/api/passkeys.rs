@@ -22,9 +22,9 @@ async fn spawn() -> TestApp {
     TestApp::spawn_with(&[("MEMBERD_WEBAUTHN_ORIGIN", ORIGIN)]).await
 }
 
-fn authenticator() -> WebauthnAuthenticator<SoftPasskey> {
+fn authenticator() -> SoftPasskey {
     // `true`: it says it verified its user, as every passkey ceremony requires.
-    WebauthnAuthenticator::new(SoftPasskey::new(true))
+    SoftPasskey::new(true)
 }
 
 fn origin() -> Url {
@@ -52,7 +52,7 @@ async fn start_enrolment(app: &TestApp, session: &Session) -> (String, CreationC
 
 /// Enrols a passkey held by `key` for the holder of `session`; the
 /// confirmation's answer.
-async fn enrol(app: &TestApp, session: &Session, key: &mut WebauthnAuthenticator<SoftPasskey>) -> Value {
+async fn enrol(app: &TestApp, session: &Session, key: &mut SoftPasskey) -> Value {
     let (id, options) = start_enrolment(app, session).await;
     let credential = key.do_registration(origin(), options).unwrap();
     let confirmed = app
@@ -67,7 +67,7 @@ async fn enrol(app: &TestApp, session: &Session, key: &mut WebauthnAuthenticator
 }
 
 /// Request options answered by `key`, for `POST /v1/auth/mfa`.
-async fn second_step_answer(app: &TestApp, mfa_token: &str, key: &mut WebauthnAuthenticator<SoftPasskey>) -> Value {
+async fn second_step_answer(app: &TestApp, mfa_token: &str, key: &mut SoftPasskey) -> Value {
     let options = second_step_options(app, mfa_token).await;
     serde_json::to_value(key.do_authentication(origin(), options).unwrap()).unwrap()
 }
@@ -326,11 +326,7 @@ async fn passwordless_answers_are_limited_per_client() {
 /// authenticator keeps no resident (discoverable) credentials: it is told
 /// which of its credentials to use, and its answer is given the user handle
 /// a discoverable credential carries (unsigned, as the browser passes it on).
-async fn passwordless_answer(
-    app: &TestApp,
-    key: &mut WebauthnAuthenticator<SoftPasskey>,
-    member_id: i64,
-) -> (String, Value) {
+async fn passwordless_answer(app: &TestApp, key: &mut SoftPasskey, member_id: i64) -> (String, Value) {
     let started = app.post("/v1/auth/passkey/options", None, json!({})).await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     assert_eq!(started.body["options"]["mediation"], "conditional");
@@ -342,11 +338,11 @@ async fn passwordless_answer(
     let (user_handle, credential_id) = passkey_of(app, member_id);
     options.public_key.allow_credentials = vec![AllowCredentials {
         type_: "public-key".into(),
-        id: credential_id.into(),
+        id: credential_id,
         transports: None,
     }];
     let mut answer = key.do_authentication(origin(), options).unwrap();
-    answer.response.user_handle = Some(user_handle.as_bytes().to_vec().into());
+    answer.response.user_handle = Some(user_handle.as_bytes().to_vec());
     (
         started.body["challenge_id"].as_str().unwrap().to_string(),
         serde_json::to_value(answer).unwrap(),

@@ -317,6 +317,8 @@ async fn access_tokens_verify_offline_with_the_jwks_and_expire() {
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_audience(&["memberd"]);
     validation.set_issuer(&["http://memberd.test"]);
+    // As a service would, with jsonwebtoken (its EdDSA backend the one memberd installs).
+    memberd::auth::eddsa::install();
     let claims = jsonwebtoken::decode::<Value>(&peggy.access, &decoding, &validation)
         .unwrap()
         .claims;
