@@ -316,3 +316,29 @@ pub async fn login(
     state.cache.forget_member(grant.member.id);
     Ok(grant)
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    /// A passkey as memberd kept it on webauthn-rs 0.5.5 (from a database of
+    /// that version): members enrolled then still log in.
+    const KEPT_BY_0_5: &str = r#"{"cred": {"cred": {"key": {"EC_EC2": {"x": "eWUxFS60e9V9mh7IHeFcEN0MhPEIiIA3mAJumdQjWCI", "y": "l0p12y4IKva0-7Z-R1pxpRw7ZmiZU7sr_VrnpYdqXGE", "curve": "SECP256R1"}}, "type_": "ES256"}, "counter": 329, "cred_id": "eUp2uF6YXsXdy6Mc6xKuUUPkdfhD5a9IyyXAciTIiBc", "extensions": {"appid": "NotRequested", "cred_props": "Ignored", "cred_protect": "Ignored", "hmac_create_secret": "NotRequested"}, "transports": null, "attestation": {"data": "Self_", "metadata": "None"}, "backup_state": false, "user_verified": true, "backup_eligible": false, "attestation_format": "packed", "registration_policy": "required"}}"#;
+
+    #[test]
+    fn passkeys_kept_by_the_previous_webauthn_rs_read_back() {
+        let kept: Passkey = from_json(serde_json::from_str(KEPT_BY_0_5).unwrap()).unwrap();
+        assert_eq!(
+            kept.cred_id().to_vec(),
+            URL_SAFE_NO_PAD
+                .decode("eUp2uF6YXsXdy6Mc6xKuUUPkdfhD5a9IyyXAciTIiBc")
+                .unwrap()
+        );
+        // And it is written back as it was read.
+        let again: serde_json::Value = to_json(&kept).unwrap();
+        assert_eq!(again, serde_json::from_str::<serde_json::Value>(KEPT_BY_0_5).unwrap());
+    }
+}
