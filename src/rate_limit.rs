@@ -9,6 +9,7 @@ use diesel::sql_types::{Integer, Text, Timestamptz};
 use ipnet::Ipv6Net;
 use sha2::{Digest, Sha256};
 
+use crate::db;
 use crate::error::{AppError, DomainError, ErrorCode, Kind};
 
 /// The network a client is counted as wherever a limit is kept per IP: its
@@ -101,7 +102,8 @@ pub const PASSWORD_RESET_PER_ACCOUNT: Limit = Limit {
     max_hits: 3,
     window: Duration::hours(1),
 };
-/// Passwordless logins started per client: each keeps a ceremony for 5 minutes.
+/// Answers to passwordless logins per client: each writes (the ceremony
+/// spent, a session when it proves the passkey).
 pub const PASSKEY_LOGIN_PER_IP: Limit = Limit {
     bucket: "passkey_login_ip",
     max_hits: 600,
@@ -115,35 +117,61 @@ pub const PASSWORD_CONFIRMATION_PER_MEMBER: Limit = Limit {
     window: Duration::minutes(15),
 };
 
-#[derive(QueryableByName)]
-struct Window {
+/// [`hit`]'s count, for a statement written by hand that counts a hit beside
+/// its own work: a common table expression named `counted` (`window_start`,
+/// `hits`) over the parameters $1–$4 that [`counting`] binds.
+macro_rules! count_hit_cte {
+    () => {
+        "counted AS ( \
+             INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (bucket, key) DO UPDATE SET \
+               hits = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.hits + 1 END, \
+               window_start = CASE WHEN rate_limits.window_start <= $4 THEN $3 ELSE rate_limits.window_start END \
+             RETURNING window_start, hits)"
+    };
+}
+pub(crate) use count_hit_cte;
+
+/// `sql`, a statement that counts a hit with [`count_hit_cte`], with that
+/// count's parameters bound; the caller binds its own from $5.
+pub fn counting(sql: &'static str, limit: Limit, key: &str, now: DateTime<Utc>) -> db::Prepared<'static> {
+    db::prepared(sql)
+        .bind::<Text, _>(limit.bucket)
+        .bind::<Text, _>(key.to_string())
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(now - limit.window)
+}
+
+/// A window as a hit left it.
+#[derive(Debug, QueryableByName)]
+pub struct Window {
     #[diesel(sql_type = Timestamptz)]
-    window_start: DateTime<Utc>,
+    pub window_start: DateTime<Utc>,
     #[diesel(sql_type = Integer)]
-    hits: i32,
+    pub hits: i32,
+}
+
+impl Window {
+    /// Whether the hit that left it was within `limit`; Err with the seconds
+    /// until it reopens otherwise.
+    pub fn admits(&self, limit: Limit, now: DateTime<Utc>) -> Result<(), Limited> {
+        if self.hits <= limit.max_hits {
+            return Ok(());
+        }
+        let reopens = self.window_start + limit.window;
+        Err(Limited {
+            retry_after_secs: (reopens - now).num_seconds().max(1) as u64,
+        })
+    }
 }
 
 /// Counts one hit; Err with the seconds until the window reopens when the
 /// limit is exceeded.
 pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<Result<(), u64>, AppError> {
     // Prepared: diesel's sql_query is parsed and planned on every call.
-    let window: Window = crate::db::prepared(
-        "INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1) \
-         ON CONFLICT (bucket, key) DO UPDATE SET \
-           hits = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.hits + 1 END, \
-           window_start = CASE WHEN rate_limits.window_start <= $4 THEN $3 ELSE rate_limits.window_start END \
-         RETURNING window_start, hits",
-    )
-    .bind::<Text, _>(limit.bucket)
-    .bind::<Text, _>(key.to_string())
-    .bind::<Timestamptz, _>(now)
-    .bind::<Timestamptz, _>(now - limit.window)
-    .get_result(conn)?;
-    if window.hits <= limit.max_hits {
-        return Ok(Ok(()));
-    }
-    let reopens = window.window_start + limit.window;
-    Ok(Err(((reopens - now).num_seconds().max(1)) as u64))
+    let window: Window = counting(concat!("WITH ", count_hit_cte!(), " SELECT * FROM counted"), limit, key, now)
+        .get_result(conn)?;
+    Ok(window.admits(limit, now).map_err(|limited| limited.retry_after_secs))
 }
 
 /// A limit was reached.

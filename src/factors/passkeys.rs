@@ -196,46 +196,43 @@ fn passkeys_of(rows: Vec<FactorRow>) -> Result<Vec<(FactorRow, Passkey)>, AppErr
 }
 
 /// Whether a passkey's assertion answers the ceremony of a waiting login
-/// (which it uses up, whatever the answer): if so, the passkey's counter and
-/// flags are recorded.
+/// (which it uses up, whatever the answer): if so, the passkey as the
+/// assertion leaves it, for `store::record_passkey_login`.
 pub fn accept_for_second_step(
     conn: &mut PgConnection,
     webauthn: &Webauthn,
     challenge: &ChallengeRow,
     credential: &PublicKeyCredential,
-    now: DateTime<Utc>,
-) -> Result<bool, AppError> {
+) -> Result<Option<(Uuid, serde_json::Value)>, AppError> {
     let Some(ceremony) = challenge.passkey_state.clone() else {
-        return Ok(false);
+        return Ok(None);
     };
     store::clear_challenge_passkey_state(conn, &challenge.token_hash)?;
     let ceremony: PasskeyAuthentication = from_json(ceremony)?;
     let Ok(result) = webauthn.finish_passkey_authentication(credential, &ceremony) else {
-        return Ok(false);
+        return Ok(None);
     };
     let keys = passkeys_of(store::confirmed_for_update(
         conn,
         challenge.member_id,
         FactorKind::Passkey,
     )?)?;
-    record_use(conn, keys, &result, now)
+    as_used(keys, &result)
 }
 
-/// Keeps what an assertion says of the passkey that made it (its counter,
-/// its backup state); false when it is none of these.
-fn record_use(
-    conn: &mut PgConnection,
+/// The passkey among `keys` that made an assertion, as the assertion leaves
+/// it (its counter, its backup state), to be stored: none when it is none of
+/// these.
+fn as_used(
     keys: Vec<(FactorRow, Passkey)>,
     result: &AuthenticationResult,
-    now: DateTime<Utc>,
-) -> Result<bool, AppError> {
+) -> Result<Option<(Uuid, serde_json::Value)>, AppError> {
     for (row, mut key) in keys {
         if key.update_credential(result).is_some() {
-            store::record_passkey_use(conn, row.id, to_json(&key)?, now)?;
-            return Ok(true);
+            return Ok(Some((row.id, to_json(&key)?)));
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// A passwordless login's ceremony, sealed, and request options for any
@@ -281,11 +278,14 @@ pub async fn login(
         .db
         .transaction_reporting_changes(move |conn| {
             let refused = || Ok((Err(AppError::from(FactorError::InvalidPasskey)), String::new()));
-            rate_limit::enforce(conn, rate_limit::PASSKEY_LOGIN_PER_IP, &ip_key, now)?;
-            let Some(row) =
-                store::spend_ceremony_finding_passkey(conn, ceremony.id, ceremony.expires_at, &credential_id)?
-                    .filter(|row| user.is_some() && row.passkey_user_id == user)
-            else {
+            let Some(row) = store::spend_ceremony_finding_passkey(
+                conn,
+                (rate_limit::PASSKEY_LOGIN_PER_IP, &ip_key),
+                (ceremony.id, ceremony.expires_at),
+                &credential_id,
+                now,
+            )?
+            .filter(|row| user.is_some() && row.passkey_user_id == user) else {
                 return refused();
             };
             let member_id = row.member_id;
@@ -296,10 +296,11 @@ pub async fn login(
             let Ok(result) = webauthn.finish_discoverable_authentication_v2(&credential, discoverable, key) else {
                 return refused();
             };
-            if !record_use(conn, keys, &result, now)? {
+            let Some(used) = as_used(keys, &result)? else {
                 return refused();
-            }
-            let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or(FactorError::InvalidPasskey)?;
+            };
+            let member = store::record_passkey_login(conn, used, member_id, now, Some(&ip))?
+                .ok_or(FactorError::InvalidPasskey)?;
             let amr = [AuthMethod::HardwareKey.as_str().to_string()];
             let opening = Opening {
                 remember_me,

@@ -138,14 +138,16 @@ pub async fn finish_login(
                 Answer::Code(code) => matching_totp(&totp, code, now)?,
                 Answer::RecoveryCode(_) | Answer::Passkey(_) => None,
             };
-            let proved = match &answer {
-                Answer::Code(_) => code_used.is_some(),
+            // And a passkey's with the login's too.
+            let (proved, passkey_used) = match &answer {
+                Answer::Code(_) => (code_used.is_some(), None),
                 Answer::RecoveryCode(code) => match recovery_code_digest(code) {
-                    Some(digest) => store::use_recovery_code(conn, member_id, &digest, now)?,
-                    None => false,
+                    Some(digest) => (store::use_recovery_code(conn, member_id, &digest, now)?, None),
+                    None => (false, None),
                 },
                 Answer::Passkey(credential) => {
-                    passkeys::accept_for_second_step(conn, &webauthn, &challenge, credential, now)?
+                    let used = passkeys::accept_for_second_step(conn, &webauthn, &challenge, credential)?;
+                    (used.is_some(), used)
                 }
             };
             if !proved {
@@ -153,7 +155,11 @@ pub async fn finish_login(
                 return Ok((Err(AppError::from(FactorError::InvalidSecondFactor)), String::new()));
             }
             store::use_challenge_forgetting_failures(conn, &hash, member_id, code_used, now)?;
-            let member = members::record_login(conn, member_id, now, Some(&ip))?.ok_or(FactorError::InvalidMfaToken)?;
+            let member = match passkey_used {
+                Some(used) => store::record_passkey_login(conn, used, member_id, now, Some(&ip))?,
+                None => members::record_login(conn, member_id, now, Some(&ip))?,
+            }
+            .ok_or(FactorError::InvalidMfaToken)?;
             let notice = match answer {
                 Answer::RecoveryCode(_) => Some(templates::factor_change(
                     &member,

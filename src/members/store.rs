@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::db;
 use crate::error::AppError;
 use crate::members::model::{
     Email, Locale, Member, MemberError, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
@@ -251,14 +252,33 @@ pub fn record_login(
     now: DateTime<Utc>,
     ip: Option<&str>,
 ) -> Result<Option<Member>, AppError> {
-    // Prepared: diesel plans every UPDATE anew, and this one is in every login.
-    let updated: Vec<MemberRow> = crate::db::prepared(
-        "UPDATE members SET last_login_at = $2, last_visit_at = $2, last_ip = $3 WHERE id = $1 RETURNING *",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(id)
-    .bind::<diesel::sql_types::Timestamptz, _>(now)
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip.map(str::to_string))
-    .load(conn)?;
+    recorded_login(conn, recording_login(record_login_sql!(), id, now, ip))
+}
+
+/// [`record_login`]'s update, for a statement that records a login beside
+/// other work (in common table expressions before it), on the parameters
+/// $1–$3 that [`recording_login`] binds.
+macro_rules! record_login_sql {
+    () => {
+        "UPDATE members SET last_login_at = $2, last_visit_at = $2, last_ip = $3 WHERE id = $1 RETURNING *"
+    };
+}
+pub(crate) use record_login_sql;
+
+/// `sql`, a statement ending with [`record_login_sql`], with that update's
+/// parameters bound; the caller binds its own from $4. Prepared: diesel plans
+/// every UPDATE anew, and this one is in every login.
+pub fn recording_login(sql: &'static str, id: i64, now: DateTime<Utc>, ip: Option<&str>) -> db::Prepared<'static> {
+    db::prepared(sql)
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip.map(str::to_string))
+}
+
+/// Runs a statement made with [`recording_login`]: the member as the login
+/// left them, if they exist.
+pub fn recorded_login(conn: &mut PgConnection, statement: db::Prepared<'_>) -> Result<Option<Member>, AppError> {
+    let updated: Vec<MemberRow> = statement.load(conn)?;
     Ok(updated.into_iter().next().map(Into::into))
 }
 

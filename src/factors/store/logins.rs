@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::auth::model::{FailureCount, THROTTLE_WINDOW};
 use crate::error::AppError;
 use crate::factors::store::FactorRow;
+use crate::rate_limit::{self, Limit, count_hit_cte};
 use crate::schema::{factor_throttles, mfa_challenges};
 
 /// A login waiting for its second factor.
@@ -202,29 +203,52 @@ pub fn clear_challenge_passkey_state(conn: &mut PgConnection, token_hash: &[u8])
     Ok(())
 }
 
-/// Records a passwordless login's ceremony as answered, and finds the
-/// confirmed passkey with `credential_id`, locked, in one statement: none
-/// when the ceremony was answered before or no passkey has that id. The
-/// ceremony is spent either way (if the transaction commits).
+/// What the first statement of a passwordless login's answer found.
+#[derive(QueryableByName)]
+struct SpentRow {
+    #[diesel(embed)]
+    window: rate_limit::Window,
+    #[diesel(embed)]
+    passkey: Option<FactorRow>,
+}
+
+/// Counts an answer to a passwordless login against the client's `limit`,
+/// records its ceremony as answered, and finds the confirmed passkey with
+/// `credential_id`, locked, in one statement: none when the ceremony was
+/// answered before or no passkey has that id. The ceremony is spent either
+/// way (if the transaction commits); past the limit, the answer is refused
+/// (Err, and the caller's transaction rolls back) before it spends anything.
 pub fn spend_ceremony_finding_passkey(
     conn: &mut PgConnection,
-    ceremony_id: Uuid,
-    expires_at: DateTime<Utc>,
+    (limit, client_key): (Limit, &str),
+    (ceremony_id, expires_at): (Uuid, DateTime<Utc>),
     credential_id: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<Option<FactorRow>, AppError> {
-    let found: Vec<FactorRow> = crate::db::prepared(
-        "WITH spent AS ( \
-             INSERT INTO spent_passkey_ceremonies (id, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (id) DO NOTHING RETURNING id) \
-         SELECT member_factors.* FROM member_factors \
-         WHERE credential_id = $3 AND confirmed_at IS NOT NULL AND EXISTS (SELECT 1 FROM spent) \
-         FOR UPDATE OF member_factors",
+    let row: SpentRow = rate_limit::counting(
+        concat!(
+            "WITH ",
+            count_hit_cte!(),
+            ", spent AS ( \
+                 INSERT INTO spent_passkey_ceremonies (id, expires_at) SELECT $5, $6 FROM counted WHERE hits <= $8 \
+                 ON CONFLICT (id) DO NOTHING RETURNING id), \
+             found AS MATERIALIZED ( \
+                 SELECT member_factors.* FROM member_factors \
+                 WHERE credential_id = $7 AND confirmed_at IS NOT NULL AND EXISTS (SELECT 1 FROM spent) \
+                 FOR UPDATE OF member_factors) \
+             SELECT counted.*, found.* FROM counted LEFT JOIN found ON TRUE"
+        ),
+        limit,
+        client_key,
+        now,
     )
     .bind::<diesel::sql_types::Uuid, _>(ceremony_id)
     .bind::<diesel::sql_types::Timestamptz, _>(expires_at)
     .bind::<diesel::sql_types::Bytea, _>(credential_id.to_vec())
-    .load(conn)?;
-    Ok(found.into_iter().next())
+    .bind::<diesel::sql_types::Integer, _>(limit.max_hits)
+    .get_result(conn)?;
+    row.window.admits(limit, now)?;
+    Ok(row.passkey)
 }
 
 /// Counts a second-factor answer against its member before it is judged,

@@ -7,6 +7,8 @@ use uuid::Uuid;
 
 use crate::auth::model::THROTTLE_WINDOW;
 use crate::error::AppError;
+use crate::members::model::Member;
+use crate::members::store::{self as members, record_login_sql};
 use crate::factors::model::{CEREMONY_MINUTES, FactorKind};
 use crate::pagination::{Page, Paged};
 use crate::schema::{factor_throttles, member_factors, mfa_challenges, recovery_codes, spent_passkey_ceremonies};
@@ -188,26 +190,36 @@ pub fn confirm_passkey(
     Ok(())
 }
 
-/// Records a use of a passkey: its counter and backup flags as it answered.
-pub fn record_passkey_use(
+/// Records a login by passkey: the passkey's use (its counter and backup
+/// flags as it answered) and the member's login, as
+/// `members::store::record_login` records it, in one statement.
+pub fn record_passkey_login(
     conn: &mut PgConnection,
-    id: Uuid,
-    passkey: serde_json::Value,
+    (factor_id, passkey): (Uuid, serde_json::Value),
+    member_id: i64,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    // Prepared: diesel plans every UPDATE anew, and this one is in every
-    // login by passkey.
-    crate::db::prepared("UPDATE member_factors SET last_used_at = $2, passkey = $3 WHERE id = $1")
-        .bind::<diesel::sql_types::Uuid, _>(id)
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .bind::<diesel::sql_types::Jsonb, _>(passkey)
-        .execute(conn)?;
-    Ok(())
+    ip: Option<&str>,
+) -> Result<Option<Member>, AppError> {
+    members::recorded_login(
+        conn,
+        members::recording_login(
+            concat!(
+                "WITH used AS (UPDATE member_factors SET last_used_at = $2, passkey = $5 WHERE id = $4) ",
+                record_login_sql!()
+            ),
+            member_id,
+            now,
+            ip,
+        )
+        .bind::<diesel::sql_types::Uuid, _>(factor_id)
+        .bind::<diesel::sql_types::Jsonb, _>(passkey),
+    )
 }
 
 /// Records a code accepted for the TOTP factor `id` at time step `step`.
 pub fn record_totp_use(conn: &mut PgConnection, id: Uuid, step: i64, now: DateTime<Utc>) -> Result<(), AppError> {
-    // Prepared, as record_passkey_use: in every login with a code.
+    // Prepared: diesel plans every UPDATE anew, and this one is in every
+    // login with a code.
     crate::db::prepared("UPDATE member_factors SET last_used_at = $2, totp_last_step = $3 WHERE id = $1")
         .bind::<diesel::sql_types::Uuid, _>(id)
         .bind::<diesel::sql_types::Timestamptz, _>(now)
