@@ -218,12 +218,14 @@ const V1: &str = "/v1";
 
 fn v1_routes(config: &mut impl Routes) {
     // The router tries routes in this order, and each pattern with a
-    // parameter before the match costs a regex search: status comes first.
-    // No other route matches its paths.
+    // parameter before the match costs a regex search: the routes asked most
+    // come first, status (other services) then the members' (`/members/me`
+    // is every front end's first request). No route before another matches
+    // its paths.
     crate::sanctions::routes::status::configure(config);
+    crate::members::routes::configure(config);
     crate::auth::routes::configure(config);
     crate::factors::routes::configure(config);
-    crate::members::routes::configure(config);
     crate::tokens::routes::configure(config);
     crate::sanctions::routes::configure(config);
     crate::karma::routes::configure(config);
