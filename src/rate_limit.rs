@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db;
 use crate::error::{AppError, DomainError, ErrorCode, Kind};
+use crate::random::derived_key;
 
 /// The network a client is counted as wherever a limit is kept per IP: its
 /// IPv4 address, or the /64 of its IPv6 address. A /64 is what one subscriber
@@ -40,11 +41,8 @@ pub struct IpKeys {
 impl IpKeys {
     /// Keys derived from a secret every replica shares.
     pub fn derive(shared_secret: &[u8]) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(b"memberd ip counter keys\0");
-        hasher.update(shared_secret);
         Self {
-            secret: hasher.finalize().into(),
+            secret: derived_key::<Sha256>("memberd ip counter keys", shared_secret).into(),
         }
     }
 
@@ -169,8 +167,13 @@ impl Window {
 /// limit is exceeded.
 pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<Result<(), u64>, AppError> {
     // Prepared: diesel's sql_query is parsed and planned on every call.
-    let window: Window = counting(concat!("WITH ", count_hit_cte!(), " SELECT * FROM counted"), limit, key, now)
-        .get_result(conn)?;
+    let window: Window = counting(
+        concat!("WITH ", count_hit_cte!(), " SELECT * FROM counted"),
+        limit,
+        key,
+        now,
+    )
+    .get_result(conn)?;
     Ok(window.admits(limit, now).map_err(|limited| limited.retry_after_secs))
 }
 

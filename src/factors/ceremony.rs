@@ -9,8 +9,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Sha256, Sha512};
 use uuid::Uuid;
+
+use crate::random::derived_key;
 
 /// Seals ceremonies, and opens those it sealed.
 #[derive(Clone)]
@@ -35,11 +37,8 @@ impl CeremonySeal {
     /// A seal derived from a secret every replica shares and nobody else
     /// holds (the token signing key), under a label of its own.
     pub fn derive(shared_secret: &[u8]) -> Self {
-        let mut hasher = Sha512::new();
-        hasher.update(b"memberd passkey ceremonies\0");
-        hasher.update(shared_secret);
         Self {
-            key: hasher.finalize().into(),
+            key: derived_key::<Sha512>("memberd passkey ceremonies", shared_secret).into(),
         }
     }
 

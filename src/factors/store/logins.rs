@@ -80,6 +80,19 @@ pub struct Answering {
     pub totp: Vec<TotpRow>,
 }
 
+/// How an answer is counted against its member in `factor_throttles`, when
+/// a count is kept already: the row's count, started again once the last
+/// failure is past the window. On the parameters $2 (now) and $3 (the
+/// window's start).
+macro_rules! count_failure_on_conflict {
+    () => {
+        "ON CONFLICT (member_id) DO UPDATE SET \
+           failures = CASE WHEN factor_throttles.last_failure_at < $3 THEN 1 \
+                           ELSE factor_throttles.failures + 1 END, \
+           last_failure_at = $2"
+    };
+}
+
 /// The usable waiting login with this token hash, locked so that two
 /// answers to it cannot both finish it; its member's count of wrong answers
 /// as it was before this one, which it adds to (as [`count_answer`]); and
@@ -93,7 +106,7 @@ pub fn challenge_counting_answer(
 ) -> Result<Option<Answering>, AppError> {
     // A row per TOTP factor (one with none when there is none), the
     // challenge and the count repeated on each.
-    let rows: Vec<AnsweringRow> = crate::db::prepared(
+    let rows: Vec<AnsweringRow> = crate::db::prepared(concat!(
         "WITH challenge AS MATERIALIZED ( \
              SELECT token_hash, member_id, remember_me, expires_at, used_at, passkey_state FROM mfa_challenges \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 FOR UPDATE), \
@@ -102,12 +115,9 @@ pub fn challenge_counting_answer(
              JOIN challenge c ON t.member_id = c.member_id FOR UPDATE OF t), \
          counted AS ( \
              INSERT INTO factor_throttles (member_id, failures, last_failure_at) \
-             SELECT member_id, 1, $2 FROM challenge \
-             ON CONFLICT (member_id) DO UPDATE SET \
-               failures = CASE WHEN factor_throttles.last_failure_at < $3 THEN 1 \
-                               ELSE factor_throttles.failures + 1 END, \
-               last_failure_at = $2) \
-         SELECT c.*, b.failures, b.last_failure_at, \
+             SELECT member_id, 1, $2 FROM challenge ",
+        count_failure_on_conflict!(),
+        ") SELECT c.*, b.failures, b.last_failure_at, \
                 f.id AS totp_id, f.totp_secret, f.totp_last_step \
          FROM challenge c LEFT JOIN before b ON TRUE \
          LEFT JOIN LATERAL ( \
@@ -115,7 +125,7 @@ pub fn challenge_counting_answer(
              WHERE member_id = c.member_id AND kind = 'totp' AND confirmed_at IS NOT NULL \
              ORDER BY created_at FOR UPDATE) f ON TRUE \
          ORDER BY f.created_at",
-    )
+    ))
     .bind::<diesel::sql_types::Bytea, _>(token_hash.to_vec())
     .bind::<diesel::sql_types::Timestamptz, _>(now)
     .bind::<diesel::sql_types::Timestamptz, _>(now - THROTTLE_WINDOW)
@@ -262,16 +272,13 @@ pub fn count_answer(
     now: DateTime<Utc>,
 ) -> Result<Option<FailureCount>, AppError> {
     // One statement: the count before, locked, and the attempt added.
-    let before: Vec<CountBefore> = crate::db::prepared(
+    let before: Vec<CountBefore> = crate::db::prepared(concat!(
         "WITH before AS (SELECT failures, last_failure_at FROM factor_throttles WHERE member_id = $1 FOR UPDATE), \
               counted AS ( \
-                 INSERT INTO factor_throttles (member_id, failures, last_failure_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (member_id) DO UPDATE SET \
-                   failures = CASE WHEN factor_throttles.last_failure_at < $3 THEN 1 \
-                                   ELSE factor_throttles.failures + 1 END, \
-                   last_failure_at = $2) \
-         SELECT failures, last_failure_at FROM before",
-    )
+                 INSERT INTO factor_throttles (member_id, failures, last_failure_at) VALUES ($1, 1, $2) ",
+        count_failure_on_conflict!(),
+        ") SELECT failures, last_failure_at FROM before",
+    ))
     .bind::<diesel::sql_types::BigInt, _>(member_id)
     .bind::<diesel::sql_types::Timestamptz, _>(now)
     .bind::<diesel::sql_types::Timestamptz, _>(now - THROTTLE_WINDOW)

@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 use crate::auth::model::THROTTLE_WINDOW;
 use crate::error::AppError;
+use crate::factors::model::{CEREMONY_MINUTES, FactorKind};
 use crate::members::model::Member;
 use crate::members::store::{self as members, record_login_sql};
-use crate::factors::model::{CEREMONY_MINUTES, FactorKind};
 use crate::pagination::{Page, Paged};
 use crate::schema::{factor_throttles, member_factors, mfa_challenges, recovery_codes, spent_passkey_ceremonies};
 
