@@ -11,6 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+# Runs that alternate two kinds of logins last half a run each, 4 s at least.
+PAIR_SECONDS=$(( SECONDS_PER_RUN / 2 > 4 ? SECONDS_PER_RUN / 2 : 4 ))
+# Logins with a second factor go through a block of members of their own per
+# run (a code is accepted once per member and time step): room for 250 a
+# second, twice what two cores have hashed on the fastest day seen.
+BLOCK_SIZE=$(( PAIR_SECONDS * 250 ))
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 DB=memberd_bench
@@ -46,7 +52,7 @@ export DATABASE_URL MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD
 MEMBERD_PASSWORD='bench admin passphrase' ./target/release/memberd create-superuser --username admin --email admin@bench.example >/dev/null
 
 echo "seeding 1,000,000 members and 100,000 sanctions ..." >&2
-psql "$PG/$DB" -q <<'SQL'
+psql "$PG/$DB" -q -v block_size="$BLOCK_SIZE" <<'SQL'
 -- A bulk load into a database nobody serves yet: no change notifications.
 SET session_replication_role = replica;
 INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
@@ -74,16 +80,16 @@ SELECT who || g, who || 'skel' || g, who || g || '@bench.example', who || g || '
        (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
 FROM generate_series(1, 8) AS g, (VALUES ('login'), ('other'), ('pka'), ('pkb')) AS w (who);
 -- (pka1..8 and pkb1..8 enrol a passkey each, for the two runs of passkey logins.)
--- 3,000 members with an authenticator app, for logins with a second factor:
--- all hold RFC 6238's test secret, and each accepts a code once, so each run
--- logs in members of its own block of 500. 3,000 without, whom the logins
--- compared with them log in the same way (a block of 500 per run), so that
+-- Six blocks of members with an authenticator app, for logins with a second
+-- factor: all hold RFC 6238's test secret, and each accepts a code once, so
+-- each run logs in members of a block of its own. Six blocks without, whom
+-- the logins compared with them log in the same way (a block per run), so that
 -- the two differ by the second factor alone, not by how many members and
 -- throttle counters they touch.
 INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
 SELECT who || g, who || 'skel' || g, who || g || '@bench.example', who || g || '@bench.example',
        (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
-FROM generate_series(1, 3000) AS g, (VALUES ('totp'), ('plain')) AS w (who);
+FROM generate_series(1, 6 * :block_size) AS g, (VALUES ('totp'), ('plain')) AS w (who);
 INSERT INTO member_factors (id, member_id, kind, name, created_at, confirmed_at, totp_secret)
 SELECT gen_random_uuid(), id, 'totp', 'bench', now(), now(), convert_to('12345678901234567890', 'UTF8')
 FROM members WHERE username LIKE 'totp%';
@@ -158,10 +164,11 @@ LUA
 cat > "$WORK/plain.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
-local offset = tonumber(os.getenv("TOTP_BLOCK")) * 500
+local size = tonumber(os.getenv("BLOCK_SIZE"))
+local offset = tonumber(os.getenv("TOTP_BLOCK")) * size
 local n = 0
 request = function()
-    n = n % 500 + 1
+    n = n % size + 1
     return wrk.format(nil, "/v1/auth/login", nil, '{"login":"plain' .. (offset + n) .. '","password":"bench admin passphrase"}')
 end
 LUA
@@ -169,7 +176,8 @@ cat > "$WORK/totp.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["content-type"] = "application/json"
 local codes = dofile(os.getenv("TOTP_CODES"))
-local offset = tonumber(os.getenv("TOTP_BLOCK")) * 500
+local size = tonumber(os.getenv("BLOCK_SIZE"))
+local offset = tonumber(os.getenv("TOTP_BLOCK")) * size
 local n, pending = 0, {}
 logins, refused = 0, 0
 request = function()
@@ -178,7 +186,7 @@ request = function()
         local code = codes[math.floor(os.time() / 30)]
         return wrk.format(nil, "/v1/auth/mfa", nil, '{"mfa_token":"' .. token .. '","code":"' .. code .. '"}')
     end
-    n = n % 500 + 1
+    n = n % size + 1
     return wrk.format(nil, "/v1/auth/login", nil, '{"login":"totp' .. (offset + n) .. '","password":"bench admin passphrase"}')
 end
 response = function(status, headers, body)
@@ -290,7 +298,6 @@ RSS_READS=$(rss_mib VmHWM)
 # speed drifts by several per cent from one minute to the next, so the two
 # alternate in short runs, in the order AB BA AB BA AB BA (a steady drift
 # favours neither), and the ratio is that of their totals.
-PAIR_SECONDS=$(( SECONDS_PER_RUN / 2 > 4 ? SECONDS_PER_RUN / 2 : 4 ))
 ARGONS=() LOGINS=()
 bare() { ARGONS+=("$(./target/release/examples/bench_argon2 2 "$PAIR_SECONDS")"); }
 logins() {
@@ -317,7 +324,7 @@ PY
 PLAIN=() SECOND=() BLOCK=0
 second_factor_logins() {
     local out logins refused
-    out=$(TOTP_CODES=$WORK/codes.lua TOTP_BLOCK=$BLOCK wrk -t1 -c8 -d"${PAIR_SECONDS}s" -s "$WORK/totp.lua" "$API" 2>&1)
+    out=$(BLOCK_SIZE=$BLOCK_SIZE TOTP_CODES=$WORK/codes.lua TOTP_BLOCK=$BLOCK wrk -t1 -c8 -d"${PAIR_SECONDS}s" -s "$WORK/totp.lua" "$API" 2>&1)
     BLOCK=$((BLOCK + 1))
     read -r _ logins refused < <(grep second_steps <<<"$out")
     if [ "$refused" != 0 ]; then
@@ -329,7 +336,7 @@ second_factor_logins() {
 PLAIN_BLOCK=0
 plain_logins() {
     local rate
-    read -r rate _ _ < <(TOTP_BLOCK=$PLAIN_BLOCK SECONDS_PER_RUN=$PAIR_SECONDS measure 8 -s "$WORK/plain.lua" "$API/v1/auth/login")
+    read -r rate _ _ < <(BLOCK_SIZE=$BLOCK_SIZE TOTP_BLOCK=$PLAIN_BLOCK SECONDS_PER_RUN=$PAIR_SECONDS measure 8 -s "$WORK/plain.lua" "$API/v1/auth/login")
     PLAIN_BLOCK=$((PLAIN_BLOCK + 1))
     PLAIN+=("$rate")
 }
