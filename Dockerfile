@@ -3,9 +3,9 @@
 # ---- builder ---------------------------------------------------------------
 FROM rust:1-bookworm AS builder
 
-# diesel's postgres backend links against the system libpq (pq-sys).
+# libpq is compiled into the binary (pq-sys's "bundled"), against OpenSSL.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev \
+    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /build
@@ -34,9 +34,9 @@ RUN touch src/main.rs src/lib.rs \
 # ---- runtime ---------------------------------------------------------------
 FROM debian:bookworm-slim
 
-# libpq5: the binary is dynamically linked against libpq (see builder).
+# libssl3: the libpq compiled into the binary speaks TLS through it.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libpq5 \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 memberd \
