@@ -144,9 +144,9 @@ pub fn counting(sql: &'static str, limit: Limit, key: &str, now: DateTime<Utc>) 
 #[derive(Debug, QueryableByName)]
 pub struct Window {
     #[diesel(sql_type = Timestamptz)]
-    pub window_start: DateTime<Utc>,
+    window_start: DateTime<Utc>,
     #[diesel(sql_type = Integer)]
-    pub hits: i32,
+    hits: i32,
 }
 
 impl Window {

@@ -13,7 +13,7 @@ use crate::auth::service::{Grant, Opening, Origin, open_session};
 use crate::auth::store as sessions;
 use crate::config::Link;
 use crate::error::{AppError, FieldCode, FieldError};
-use crate::factors::model::{FAILURE_THRESHOLD, FactorError, FactorKind, TotpSecret, recovery_code_digest};
+use crate::factors::model::{FAILURE_THRESHOLD, FactorError, TotpSecret, recovery_code_digest};
 use crate::factors::passkeys;
 use crate::factors::store::{self, Answering, TotpRow};
 use crate::mail::templates::{self, FactorChange};
@@ -42,16 +42,7 @@ pub fn step_number(step: u64) -> Result<i64, AppError> {
 /// factors, not accepted before: if so, the factor that matched, its step
 /// recorded so that the code is never accepted again.
 pub fn accept_totp(conn: &mut PgConnection, member_id: i64, code: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let factors: Vec<TotpRow> = store::confirmed_for_update(conn, member_id, FactorKind::Totp)?
-        .into_iter()
-        .filter_map(|factor| {
-            Some(TotpRow {
-                id: factor.id,
-                secret: factor.totp_secret?,
-                last_step: factor.totp_last_step,
-            })
-        })
-        .collect();
+    let factors = store::totp_for_update(conn, member_id)?;
     let Some((factor, step)) = matching_totp(&factors, code, now)? else {
         return Ok(false);
     };

@@ -122,6 +122,21 @@ pub fn find_for_update(conn: &mut PgConnection, member_id: i64, id: Uuid) -> Res
         .optional()?)
 }
 
+/// The member's confirmed TOTP factors, oldest first, locked, as a code is
+/// checked against them.
+pub fn totp_for_update(conn: &mut PgConnection, member_id: i64) -> Result<Vec<TotpRow>, AppError> {
+    Ok(confirmed_for_update(conn, member_id, FactorKind::Totp)?
+        .into_iter()
+        .filter_map(|factor| {
+            Some(TotpRow {
+                id: factor.id,
+                secret: factor.totp_secret?,
+                last_step: factor.totp_last_step,
+            })
+        })
+        .collect())
+}
+
 /// The member's confirmed factors of a kind, oldest first, locked: a use
 /// records what it proved (a TOTP factor's last step, a passkey's counter).
 pub fn confirmed_for_update(
