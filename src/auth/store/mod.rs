@@ -91,6 +91,34 @@ impl SessionState {
     }
 }
 
+/// The statement of [`open_session`] after the counters it forgets (`$forget`,
+/// common table expressions ending with a comma, or nothing).
+macro_rules! open_session_sql {
+    ($forget:expr) => {
+        concat!(
+            "WITH ",
+            $forget,
+            "session AS ( \
+                 INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent, amr) \
+                 VALUES ($8, $9, $10, $11, $11, $12, $13, $14, $16) RETURNING id), \
+             token AS ( \
+                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $15, id, $11 FROM session), \
+             ips AS ( \
+                 INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) \
+                 SELECT $9, $13, $11, $11 WHERE $13 IS NOT NULL \
+                 ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at), \
+             open AS (",
+            open_sanctions_sql!("$9", "$11"),
+            "), \
+             changes AS MATERIALIZED (SELECT memberd_take_changes() AS changed FROM (",
+            commit_as!(),
+            ") AS commit_mode) \
+             SELECT changes.changed, open.* FROM changes LEFT JOIN open ON TRUE \
+             ORDER BY open.created_at, open.id"
+        )
+    };
+}
+
 #[derive(QueryableByName)]
 struct OpenedRow {
     #[diesel(sql_type = Text)]
@@ -128,42 +156,25 @@ pub fn open_session(
     commit: Commit,
 ) -> Result<Opened, AppError> {
     let (identifier, ip_key) = forget_failures_of.unzip();
-    let rows: Vec<OpenedRow> = forgetting(
-        concat!(
-            "WITH ",
-            forget_failures_ctes!(),
-            ", session AS ( \
-                 INSERT INTO sessions (id, member_id, remember_me, created_at, refreshed_at, expires_at, ip, user_agent, amr) \
-                 VALUES ($8, $9, $10, $11, $11, $12, $13, $14, $16) RETURNING id), \
-             token AS ( \
-                 INSERT INTO refresh_tokens (token_hash, session_id, created_at) SELECT $15, id, $11 FROM session), \
-             ips AS ( \
-                 INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) \
-                 SELECT $9, $13, $11, $11 WHERE $13 IS NOT NULL \
-                 ON CONFLICT (member_id, ip) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at), \
-             open AS (",
-            open_sanctions_sql!("$9", "$11"),
-            "), \
-             changes AS MATERIALIZED (SELECT memberd_take_changes() AS changed FROM (",
-            commit_as!(),
-            ") AS commit_mode) \
-             SELECT changes.changed, open.* FROM changes LEFT JOIN open ON TRUE \
-             ORDER BY open.created_at, open.id"
-        ),
-        identifier,
-        ip_key.unwrap_or_default(),
-        commit,
-    )
-    .bind::<diesel::sql_types::Uuid, _>(session.id)
-    .bind::<BigInt, _>(session.member_id)
-    .bind::<Bool, _>(session.remember_me)
-    .bind::<Timestamptz, _>(session.created_at)
-    .bind::<Timestamptz, _>(session.expires_at)
-    .bind::<Nullable<Text>, _>(session.ip.map(str::to_string))
-    .bind::<Nullable<Text>, _>(session.user_agent.map(str::to_string))
-    .bind::<Bytea, _>(refresh_token_hash.to_vec())
-    .bind::<diesel::sql_types::Array<Text>, _>(session.amr.to_vec())
-    .load(conn)?;
+    // An opening that forgets no identifier's failures leaves the counters
+    // alone: the scans of their table would cost each passkey login as much
+    // as the table has grown.
+    let sql = if identifier.is_some() {
+        open_session_sql!(concat!(forget_failures_ctes!(), ", "))
+    } else {
+        open_session_sql!("")
+    };
+    let rows: Vec<OpenedRow> = forgetting(sql, identifier, ip_key.unwrap_or_default(), commit)
+        .bind::<diesel::sql_types::Uuid, _>(session.id)
+        .bind::<BigInt, _>(session.member_id)
+        .bind::<Bool, _>(session.remember_me)
+        .bind::<Timestamptz, _>(session.created_at)
+        .bind::<Timestamptz, _>(session.expires_at)
+        .bind::<Nullable<Text>, _>(session.ip.map(str::to_string))
+        .bind::<Nullable<Text>, _>(session.user_agent.map(str::to_string))
+        .bind::<Bytea, _>(refresh_token_hash.to_vec())
+        .bind::<diesel::sql_types::Array<Text>, _>(session.amr.to_vec())
+        .load(conn)?;
     let changed = rows.first().map(|row| row.changed.clone()).unwrap_or_default();
     Ok(Opened {
         changed,
