@@ -163,9 +163,14 @@ impl Window {
     }
 }
 
-/// Counts one hit; Err with the seconds until the window reopens when the
+/// Counts one hit; Err, with the seconds until the window reopens, when the
 /// limit is exceeded.
-pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<Result<(), u64>, AppError> {
+pub fn hit(
+    conn: &mut PgConnection,
+    limit: Limit,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Limited>, AppError> {
     // Prepared: diesel's sql_query is parsed and planned on every call.
     let window: Window = counting(
         concat!("WITH ", count_hit_cte!(), " SELECT * FROM counted"),
@@ -174,7 +179,7 @@ pub fn hit(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>)
         now,
     )
     .get_result(conn)?;
-    Ok(window.admits(limit, now).map_err(|limited| limited.retry_after_secs))
+    Ok(window.admits(limit, now))
 }
 
 /// A limit was reached.
@@ -198,7 +203,7 @@ impl DomainError for Limited {
 
 /// Like [`hit`], as the 429 problem clients get.
 pub fn enforce(conn: &mut PgConnection, limit: Limit, key: &str, now: DateTime<Utc>) -> Result<(), AppError> {
-    hit(conn, limit, key, now)?.map_err(|retry_after_secs| Limited { retry_after_secs }.into())
+    Ok(hit(conn, limit, key, now)??)
 }
 
 /// Forgets every counter kept under one of these keys (an unregistered
