@@ -29,6 +29,8 @@ pub enum AuditAction {
     WebhookCreated,
     WebhookDeleted,
     WebhookRedelivered,
+    /// `memberd import`, by the operator (recorded under the placeholder).
+    CommunityImported,
 }
 
 impl AuditAction {
@@ -51,6 +53,7 @@ impl AuditAction {
             Self::WebhookCreated => "webhook.created",
             Self::WebhookDeleted => "webhook.deleted",
             Self::WebhookRedelivered => "webhook.redelivered",
+            Self::CommunityImported => "community.imported",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod factors;
 pub mod geoip;
 pub mod health;
 pub mod http;
+pub mod import;
 pub mod input;
 pub mod integration;
 pub mod karma;

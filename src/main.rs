@@ -34,6 +34,39 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Bring a community over from other software.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// Zeste de Savoir: the JSON of `python manage.py dumpdata auth.group auth.user member.profile member.ban
+    /// member.karmanote member.bannedemailprovider`. One transaction: a broken file or a failure writes nothing.
+    Zds(ZdsImport),
+}
+
+#[derive(clap::Args)]
+struct ZdsImport {
+    /// The dump.
+    file: std::path::PathBuf,
+    /// Read and check everything, print the report, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The zone of the dump's naive times (Django's TIME_ZONE with USE_TZ = False).
+    #[arg(long, default_value = "Europe/Paris")]
+    time_zone: String,
+    /// The group whose members are moderators (as well as Django's is_staff).
+    #[arg(long, default_value = "staff")]
+    staff_group: String,
+    /// The group whose members are bots: they join MEMBERD_BOT_GROUP.
+    #[arg(long, default_value = "bot")]
+    bot_group: String,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -138,7 +171,38 @@ async fn run() -> anyhow::Result<()> {
             state.notifications.stop();
             println!("created superuser {} (id {})", member.username, member.id);
         }
+        Command::Import {
+            source: ImportSource::Zds(import),
+        } => tokio::task::spawn_blocking(move || import_zds(&config, import)).await??,
         Command::Openapi => {}
+    }
+    Ok(())
+}
+
+fn import_zds(config: &Config, import: ZdsImport) -> anyhow::Result<()> {
+    let time_zone = import.time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
+        anyhow::anyhow!(
+            "--time-zone: {} is not a time zone such as Europe/Paris",
+            import.time_zone
+        )
+    })?;
+    let clock = memberd::clock::Clock::system();
+    app::prepare_database(config, &clock)?;
+    let mut conn = memberd::db::connect_once(config.database_url.expose())?;
+    let options = memberd::import::service::Options {
+        file: import.file,
+        dry_run: import.dry_run,
+        time_zone,
+        staff_group: import.staff_group,
+        bot_group: import.bot_group,
+        memberd_bot_group: config.bot_group.clone(),
+        ip_retention: chrono::Duration::days(i64::from(config.ip_retention_days)),
+    };
+    let report = memberd::import::service::run(&mut conn, &options, clock.now())?;
+    println!("{report}");
+    if let Some(path) = import.report {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+            .map_err(|e| anyhow::anyhow!("--report: cannot write {}: {e}", path.display()))?;
     }
     Ok(())
 }

@@ -70,6 +70,7 @@ diesel::table! {
         note -> Text,
         karma -> Int4,
         created_at -> Timestamptz,
+        legacy_id -> Nullable<Text>,
     }
 }
 
@@ -136,7 +137,7 @@ diesel::table! {
         username -> Text,
         username_skeleton -> Text,
         email -> Text,
-        email_key -> Text,
+        email_key -> Nullable<Text>,
         password_hash -> Text,
         is_active -> Bool,
         is_staff -> Bool,
@@ -156,6 +157,7 @@ diesel::table! {
         email_on_private_message -> Bool,
         is_system -> Bool,
         deactivated_at -> Nullable<Timestamptz>,
+        legacy_id -> Nullable<Text>,
     }
 }
 
@@ -223,6 +225,7 @@ diesel::table! {
         starts_at -> Nullable<Timestamptz>,
         ends_at -> Nullable<Timestamptz>,
         expiry_recorded -> Bool,
+        legacy_id -> Nullable<Text>,
     }
 }
 

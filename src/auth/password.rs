@@ -24,6 +24,8 @@ use tokio::sync::oneshot;
 
 use crate::error::{Answer, Answers, AppError, ErrorCode};
 
+pub mod django;
+
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
 fn params() -> Result<Params, AppError> {
     Params::new(19_456, 2, 1, None).map_err(AppError::internal)
@@ -455,9 +457,37 @@ fn hash_with(memory: &mut Memory, password: &str) -> Result<String, AppError> {
     Ok(hash.to_string())
 }
 
+/// Whether `stored` is not memberd's own Argon2id string (a member imported
+/// from Django, say): after a login that verified it, memberd's hash of the
+/// password should replace it.
+pub fn is_foreign(stored: &str) -> bool {
+    !stored.starts_with("$argon2id$")
+}
+
+/// Whether some password may match `stored`: memberd's own hash, or a
+/// Django one in a format memberd checks. An import counts the others, whose
+/// members can only reset their password.
+pub fn verifiable(stored: &str) -> bool {
+    if !stored.starts_with("$argon2") {
+        return django::verifiable(stored);
+    }
+    PasswordHash::new(stored).is_ok_and(|parsed| {
+        parsed.salt.is_some()
+            && parsed.hash.is_some()
+            && Algorithm::try_from(parsed.algorithm.as_str()).is_ok()
+            && Version::try_from(parsed.version.unwrap_or(Version::V0x13.into())).is_ok()
+            && Params::try_from(&parsed).is_ok()
+    })
+}
+
 /// Whether `password` gives `stored`, with the parameters written in it.
 fn verify_with(memory: &mut Memory, password: &str, stored: &str) -> Result<bool, AppError> {
-    // Built-in members carry a marker instead of a hash: nothing matches it.
+    // memberd only ever wrote Argon2 PHC strings: anything else was imported,
+    // or is the marker built-in members carry instead of a hash (`!`, as
+    // Django's unusable passwords), which nothing matches.
+    if !stored.starts_with("$argon2") {
+        return Ok(django::verify(password, stored));
+    }
     let Ok(parsed) = PasswordHash::new(stored) else {
         return Ok(false);
     };

@@ -234,6 +234,12 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     };
 
     let (member_id, stored) = credentials.map(|c| (c.member_id, c.password_hash)).unzip();
+    // A hash in another format (brought by an import) is replaced by
+    // memberd's own at the first login that proves its password.
+    let rehash = stored
+        .as_deref()
+        .is_some_and(crate::auth::password::is_foreign)
+        .then(|| input.password.clone());
     let matches = match state.hasher.verify(&ip_key, input.password, stored.clone()).await {
         // Not a failure: the password was never checked.
         Err(AppError::Busy) => {
@@ -249,11 +255,29 @@ pub async fn login(state: &AppState, input: LoginInput, origin: Origin) -> Resul
     let (Some(member_id), Some(verified), true) = (member_id, stored, matches) else {
         return Err(AuthError::InvalidCredentials.into());
     };
+    let rehashed = match rehash {
+        // Busy hashing: the old hash serves until the next login.
+        Some(password) => match state.hasher.hash(&ip_key, password).await {
+            Err(AppError::Busy) => None,
+            hashed => Some(hashed?),
+        },
+        None => None,
+    };
 
     let issuer = Arc::clone(&state.issuer);
     let step = state
         .db
         .transaction_reporting_changes(move |conn| {
+            let verified = match rehashed {
+                Some(rehashed) => {
+                    // The password changed while it was checked: as below.
+                    if !members::rehash_password(conn, member_id, &verified, &rehashed)? {
+                        return Err(AuthError::InvalidCredentials.into());
+                    }
+                    rehashed
+                }
+                None => verified,
+            };
             let ways = factors::second_factor_ways(conn, member_id)?;
             if !ways.is_empty() {
                 let due = second_factor_due(conn, member_id, &verified, ways, input.remember_me, now)?;

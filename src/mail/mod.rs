@@ -75,6 +75,11 @@ impl Mailer {
     /// Sends in the background: the response to the request that caused the
     /// mail must not wait for (or reveal) whether a mail was sent.
     pub fn send_later(&self, mail: OutgoingMail) {
+        // A member imported without a usable address has none until they set one.
+        if mail.to.is_empty() {
+            tracing::info!(subject = %mail.subject, "not sent: the member has no e-mail address");
+            return;
+        }
         let mailer = self.clone();
         // In the request's span, so that the request id ties the two in the logs.
         let sending = async move {

@@ -7,7 +7,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::members::model::{
     Email, Locale, Member, MemberError, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
-    domain_and_parents,
+    forbidden_entries_matching,
 };
 use crate::pagination::{Page, Paged};
 use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, username_history};
@@ -228,7 +228,7 @@ pub fn name_clash(
 }
 
 pub fn email_domain_forbidden(conn: &mut PgConnection, email: &Email) -> Result<bool, AppError> {
-    let candidates = domain_and_parents(&email.domain());
+    let candidates = forbidden_entries_matching(&email.domain());
     Ok(diesel::select(diesel::dsl::exists(
         forbidden_email_domains::table.filter(forbidden_email_domains::domain.eq_any(candidates)),
     ))
@@ -384,6 +384,20 @@ pub fn set_password(conn: &mut PgConnection, id: i64, password_hash: &str) -> Re
         .set(members::password_hash.eq(password_hash))
         .execute(conn)?;
     Ok(())
+}
+
+/// Replaces a hash in another format by memberd's own, unless the password
+/// changed since `verified` was read; answers whether it did.
+pub fn rehash_password(
+    conn: &mut PgConnection,
+    id: i64,
+    verified: &str,
+    password_hash: &str,
+) -> Result<bool, AppError> {
+    let replaced = diesel::update(members::table.find(id).filter(members::password_hash.eq(verified)))
+        .set(members::password_hash.eq(password_hash))
+        .execute(conn)?;
+    Ok(replaced == 1)
 }
 
 pub fn set_email(conn: &mut PgConnection, id: i64, email: &Email) -> Result<(), AppError> {

@@ -70,6 +70,20 @@ pub enum EndingKind {
     Forgiven,
     Reverted,
     Lifted,
+    /// Ended by the next sanction of its kind, in a history imported from
+    /// software that replaced a running sanction instead of queueing the next.
+    Replaced,
+}
+
+impl EndingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forgiven => "forgiven",
+            Self::Reverted => "reverted",
+            Self::Lifted => "lifted",
+            Self::Replaced => "replaced",
+        }
+    }
 }
 
 /// How and when a sanction was ended early (or erased).
@@ -123,6 +137,13 @@ impl Entry {
                 }),
                 _,
             ) if ended <= at => State::Lifted,
+            (
+                Some(Ending {
+                    kind: EndingKind::Replaced,
+                    at: ended,
+                }),
+                _,
+            ) if ended <= at => State::Replaced,
             (_, None) => State::Queued,
             (_, Some(start)) if at < start => State::Queued,
             _ => State::Expired,
@@ -149,6 +170,7 @@ pub enum State {
     Forgiven,
     Reverted,
     Lifted,
+    Replaced,
 }
 
 impl State {
@@ -160,6 +182,7 @@ impl State {
             Self::Forgiven => "forgiven",
             Self::Reverted => "reverted",
             Self::Lifted => "lifted",
+            Self::Replaced => "replaced",
         }
     }
 }

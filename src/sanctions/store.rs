@@ -60,6 +60,7 @@ impl SanctionRow {
                 kind: match kind {
                     "forgiven" => EndingKind::Forgiven,
                     "reverted" => EndingKind::Reverted,
+                    "replaced" => EndingKind::Replaced,
                     _ => EndingKind::Lifted,
                 },
                 at,
@@ -178,11 +179,7 @@ pub fn end(
     reason: &str,
     at: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let kind = match kind {
-        EndingKind::Forgiven => "forgiven",
-        EndingKind::Reverted => "reverted",
-        EndingKind::Lifted => "lifted",
-    };
+    let kind = kind.as_str();
     diesel::update(sanctions::table.filter(sanctions::id.eq_any(ids)))
         .set((
             sanctions::ended_kind.eq(kind),

@@ -7,25 +7,32 @@ use ipnet::{IpNet, Ipv6Net};
 use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
 
 /// A forbidden e-mail domain: a lower-case host name, matched with its
-/// subdomains; no wildcards.
+/// subdomains; or `name.*`, that name under any top-level domain and their
+/// subdomains (`yopmail.*`: `yopmail.com`, `a.yopmail.fr`), as Zeste de
+/// Savoir's entries ending with a dot mean. No other wildcard.
 pub fn parse_domain(text: &str) -> Result<String, FieldError> {
     // Exactly the document's pattern (`DOMAIN` in routes): any case, one
-    // trailing dot at most, nothing around it.
-    let domain = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+    // trailing dot or `.*` at most, nothing around it.
+    let (name, wildcard) = match text.strip_suffix(".*") {
+        Some(name) => (name, true),
+        None => (text.strip_suffix('.').unwrap_or(text), false),
+    };
+    let name = name.to_ascii_lowercase();
     let label_ok = |label: &str| {
         (1..=63).contains(&label.len())
             && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
-    if domain.is_empty() || domain.len() > 253 || !domain.split('.').all(label_ok) {
+    let length = name.len() + if wildcard { 2 } else { 0 };
+    if name.is_empty() || length > 253 || !name.split('.').all(label_ok) {
         return Err(FieldError::new(
             "domain",
             FieldCode::Invalid,
-            "Give a domain such as example.com (no wildcards).",
+            "Give a domain such as example.com, or name.* for that name under any top-level domain.",
         ));
     }
-    Ok(domain)
+    Ok(if wildcard { format!("{name}.*") } else { name })
 }
 
 /// A group name: 1–50 characters of a–z, 0–9, `_` and `-`.
@@ -65,8 +72,16 @@ mod tests {
     #[test]
     fn domains() {
         assert_eq!(parse_domain("Mail.Example.COM."), Ok("mail.example.com".into()));
+        assert_eq!(parse_domain("YopMail.*"), Ok("yopmail.*".into()));
+        assert_eq!(parse_domain("mail.yopmail.*"), Ok("mail.yopmail.*".into()));
         for bad in [
             "",
+            ".*",
+            "*",
+            "yopmail.*.",
+            "yopmail..*",
+            "yop*mail.com",
+            &format!("{}.*", vec!["a".repeat(63); 4].join(".")),
             " example.com",
             "example.com..",
             "*.example.com",

@@ -51,6 +51,12 @@ const LADDER: &[(&str, &[&str])] = &[
             "events::model",
             "integration::model",
             "integration::webhooks::model",
+            "import",
+            "import::accounts",
+            "import::dump",
+            "import::history",
+            "import::model",
+            "import::report",
         ],
     ),
     (
@@ -72,6 +78,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "tokens::store",
             "integration::store",
             "integration::webhooks::store",
+            "import::store",
         ],
     ),
     ("cache", &["cache", "members::broad_searches"]),
@@ -94,6 +101,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "tokens::service",
             "integration::service",
             "integration::webhooks::service",
+            "import::service",
         ],
     ),
     (

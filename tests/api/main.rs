@@ -12,6 +12,7 @@ mod contract;
 mod directory;
 mod errors;
 mod factors;
+mod import;
 mod integration;
 mod layers;
 mod openapi;

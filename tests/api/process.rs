@@ -98,6 +98,15 @@ impl Process {
             .success()
     }
 
+    /// Runs another subcommand to its end: its exit status, standard output and error.
+    pub fn output(database_url: &str, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+        command(database_url, env)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     /// Everything logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()

@@ -339,6 +339,67 @@ async fn two_superusers_demoting_each_other_leave_one() {
 }
 
 #[tokio::test]
+async fn a_name_under_any_top_level_domain_is_forbidden_with_its_subdomains() {
+    let app = TestApp::spawn().await;
+    let (moderator, _) = staff_and_member(&app).await;
+    let added = app
+        .post(
+            "/v1/forbidden-email-domains",
+            Some(&moderator.access),
+            json!({"domain": "Throwaway-Test.*"}),
+        )
+        .await;
+    assert_eq!(
+        (added.status, added.body["domain"].clone()),
+        (StatusCode::CREATED, json!("throwaway-test.*"))
+    );
+    for (n, address) in ["a@throwaway-test.com", "b@throwaway-test.fr", "c@mx.throwaway-test.io"]
+        .iter()
+        .enumerate()
+    {
+        let refused = app.register(&format!("refused{n}"), address).await;
+        assert_eq!(
+            refused.field_codes(),
+            [("email".to_string(), "forbidden_domain".to_string())],
+            "{address}"
+        );
+    }
+    // Only that name, and only under a top-level domain.
+    for (n, address) in [
+        "d@throwaway-tests.com",
+        "e@throwaway-test.co.uk",
+        "f@nothrowaway-test.com",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            app.register(&format!("welcome{n}"), address).await.status,
+            StatusCode::ACCEPTED,
+            "{address}"
+        );
+    }
+    for bad in ["*", ".*", "throwaway.*.com", "throw*away.com"] {
+        app.post(
+            "/v1/forbidden-email-domains",
+            Some(&moderator.access),
+            json!({"domain": bad}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    }
+    let removed = app
+        .request(
+            Method::DELETE,
+            "/v1/forbidden-email-domains/throwaway-test.*",
+            Some(&moderator.access),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
 async fn staff_manage_forbidden_domains() {
     let app = TestApp::spawn().await;
     let (moderator, pat) = staff_and_member(&app).await;

@@ -172,11 +172,15 @@ impl Email {
     }
 }
 
-/// The domain and each of its parents: `a.b.example.com`, `b.example.com`,
-/// `example.com`, `com`. A forbidden entry matches any of them.
-pub fn domain_and_parents(domain: &str) -> Vec<String> {
+/// The forbidden-list entries that refuse an address at `domain`: the
+/// domain and each of its parents (`a.b.example.com`, `b.example.com`,
+/// `example.com`, `com`), and each parent of two labels or more with any
+/// top-level domain (`a.b.example.*`, `b.example.*`, `example.*`).
+pub fn forbidden_entries_matching(domain: &str) -> Vec<String> {
     let labels: Vec<&str> = domain.split('.').collect();
-    (0..labels.len()).map(|i| labels[i..].join(".")).collect()
+    let parents = (0..labels.len()).map(|i| labels[i..].join("."));
+    let wildcards = (0..labels.len().saturating_sub(1)).map(|i| format!("{}.*", labels[i..labels.len() - 1].join(".")));
+    parents.chain(wildcards).collect()
 }
 
 /// Every rule a new password must satisfy, reported together.

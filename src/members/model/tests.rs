@@ -112,11 +112,12 @@ fn e_mail_syntax() {
 }
 
 #[test]
-fn parent_domains() {
+fn forbidden_entries_are_the_domain_its_parents_and_their_wildcards() {
     assert_eq!(
-        domain_and_parents("a.example.com"),
-        ["a.example.com", "example.com", "com"]
+        forbidden_entries_matching("a.example.com"),
+        ["a.example.com", "example.com", "com", "a.example.*", "example.*"]
     );
+    assert_eq!(forbidden_entries_matching("localhost"), ["localhost"]);
 }
 
 #[test]

@@ -54,7 +54,8 @@ pub struct Sanction {
     pub starts_at: Option<DateTime<Utc>>,
     /// When it ends (or ended); null when permanent.
     pub ends_at: Option<DateTime<Utc>>,
-    /// `queued`, `active`, `expired`, `forgiven`, `reverted` or `lifted`.
+    /// `queued`, `active`, `expired`, `forgiven`, `reverted`, `lifted`, or `replaced` (imported
+    /// history: ended by the next sanction of its kind, as the software it came from did).
     pub state: String,
     pub ended_at: Option<DateTime<Utc>>,
     pub ended_by: Option<MemberRef>,

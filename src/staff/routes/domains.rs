@@ -76,9 +76,11 @@ async fn list_domains(
 #[serde(deny_unknown_fields)]
 pub struct DomainRequest {
     /// A domain, in any case, with at most one trailing dot: its subdomains are refused too.
+    /// `name.*` refuses that name under any top-level domain (`yopmail.*`: `yopmail.com`,
+    /// `yopmail.fr`) and their subdomains; there is no other wildcard.
     #[schema(
         example = "spam.example",
-        pattern = r"^(?=.{1,253}\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+        pattern = r"^(?=.{1,253}\.?$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(\.|\.\*)?$"
     )]
     pub domain: String,
 }
@@ -89,7 +91,7 @@ problems!(
     422: ValidationFailed = "`domain` `invalid`."
 );
 
-/// Forbid an e-mail domain (and its subdomains).
+/// Forbid an e-mail domain (and its subdomains), or a name under any top-level domain (`name.*`).
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = [])),
