@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::{verifiable, verify};
-use crate::auth::password::{self, PasswordHasher, is_foreign, verify_with};
+use crate::auth::password::{PasswordHasher, is_foreign, verify_with};
 
 // Made by Django 4.2.30's `make_password` (argon2-cffi 25.1, bcrypt 4.3: the
 // last to truncate long passwords), each also checked by its `check_password`:
@@ -83,7 +83,7 @@ const WRONG: [&str; 5] = [
 #[test]
 fn every_django_format_verifies_its_password_only() {
     for stored in FAST {
-        assert!(verifiable(stored) && password::verifiable(stored), "{stored}");
+        assert!(verifiable(stored), "{stored}");
         assert!(verify(PW, stored), "{stored}");
         for wrong in WRONG {
             assert!(!verify(wrong, stored), "{wrong:?} against {stored}");
@@ -218,6 +218,10 @@ fn absurd_costs_are_refused_without_computing_them() {
         SCRYPT.replace("$4$2$", "$4294967295$2$"),
         SCRYPT.replace("$4$2$", "$4$4294967295$"),
         SCRYPT.replace("$4$2$", "$65536$65536$"),
+        SCRYPT.replace("$4$2$", "$9999999999999999999$2$"),
+        SCRYPT.replace("$4$2$", "$4$9999999999999999999$"),
+        SCRYPT.replace("$4$2$", "$1152921504606846976$16$"),
+        SCRYPT.replace("$4$2$", "$9999999999999999999$9999999999999999999$"),
         SCRYPT.replace("$1024$", "$1048576$").replace("$4$2$", "$8$1$"),
     ];
     for stored in absurd {
@@ -231,8 +235,9 @@ fn absurd_costs_are_refused_without_computing_them() {
 #[test]
 fn memberds_own_hashes_are_not_foreign_and_the_rest_are() {
     let ours = super::super::hash_with(&mut Vec::new(), PW).unwrap();
-    assert!(!is_foreign(&ours) && password::verifiable(&ours));
-    assert!(!password::verifiable("!") && !password::verifiable("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(!is_foreign(&ours));
+    // Not Django's: an import holding one stores it as unusable.
+    assert!(!verifiable(&ours) && !verifiable("!"));
     for stored in FAST
         .iter()
         .chain(&["!", "", "$argon2i$v=19$m=512,t=2,p=2$c2FsdHNhbHQ$aGFzaA"])
@@ -244,14 +249,39 @@ fn memberds_own_hashes_are_not_foreign_and_the_rest_are() {
 #[test]
 fn the_hashing_threads_verify_django_values_too() {
     let mut memory = Vec::new();
-    assert!(verify_with(&mut memory, PW, PBKDF2_SHA256_1000).unwrap());
-    assert!(verify_with(&mut memory, PW, ARGON2ID).unwrap());
-    assert!(!verify_with(&mut memory, WRONG[0], ARGON2ID).unwrap());
-    assert!(!verify_with(&mut memory, PW, "!").unwrap());
+    let unpadded = Duration::ZERO;
+    assert!(verify_with(&mut memory, PW, PBKDF2_SHA256_1000, unpadded).unwrap());
+    assert!(verify_with(&mut memory, PW, ARGON2ID, unpadded).unwrap());
+    assert!(!verify_with(&mut memory, WRONG[0], ARGON2ID, unpadded).unwrap());
+    assert!(!verify_with(&mut memory, PW, "!", unpadded).unwrap());
     // Django's Argon2 is not memberd's: its memory is not kept.
     assert!(memory.is_empty());
     // A PHC string of another algorithm is a mismatch, not an error.
-    assert!(!verify_with(&mut memory, PW, "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo").unwrap());
+    assert!(
+        !verify_with(
+            &mut memory,
+            PW,
+            "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            unpadded
+        )
+        .unwrap()
+    );
+}
+
+#[test]
+fn a_check_cheaper_than_memberds_own_hash_is_padded_with_one() {
+    let blocks = super::super::params().unwrap().block_count();
+    // A cheap md5, and the marker that matches nothing, each cost an argon2id
+    // computation (which takes the thread's memory) when argon2id costs more.
+    for stored in [MD5, "!"] {
+        let mut memory = Vec::new();
+        verify_with(&mut memory, PW, stored, Duration::from_secs(3600)).unwrap();
+        assert_eq!(memory.len(), blocks, "{stored}");
+    }
+    // A check that took longer already is not padded.
+    let mut memory = Vec::new();
+    assert!(verify_with(&mut memory, PW, MD5, Duration::ZERO).unwrap());
+    assert!(memory.is_empty());
 }
 
 #[tokio::test]
