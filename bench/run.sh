@@ -26,7 +26,8 @@ API=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-cargo build --release --quiet --bin memberd --example bench_hello --example bench_argon2 --example bench_passkey
+cargo build --release --quiet --bin memberd --example bench_hello --example bench_argon2 --example bench_passkey \
+    --example bench_legacy_hashes
 
 cleanup() {
     [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null || true
@@ -422,6 +423,12 @@ for FLOOD in 16 32; do
     FLOOD_ROWS+=("| logins from other addresses (c=1) while one address floods valid logins (c=$FLOOD), alone / flooded, AB BA of ${PAIR_SECONDS}s | $(IFS=/; echo "${ALONE[*]}") / $(IFS=/; echo "${FLOODED[*]}") per s; the flood: $FLOOD_RATE answers/s, ${FLOOD_REFUSED:-0} not 2xx (503 busy, 429) in its last run | $(ratio "$(sum "${FLOODED[@]}")" "$(sum "${ALONE[@]}")") of the unloaded rate$TARGET |")
 done
 
+# Imports (a database of their own), and what a check of an imported hash
+# costs beside memberd's own, on one thread while memberd idles.
+IMPORT_ROW=$(BENCH_BUILT=1 bash bench/import.sh)
+LEGACY_HASHES=$(./target/release/examples/bench_legacy_hashes 3 \
+    | awk -F'\t' 'NR > 1 { printf "%s%s %s ms (%s×)", sep, $1, $2, $3; sep = "; " } NR == 1 { base = $2 } END { printf " | memberd argon2id %s ms", base }')
+
 cat <<TABLE
 
 memberd benchmark — $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), ${SECONDS_PER_RUN}s per run, wrk on loopback
@@ -444,6 +451,8 @@ $(printf '%s\n' "${PAGING_ROWS[@]}")
 | memberd peak resident memory: status, /me, batch, search and paging runs (GLIBC_TUNABLES=${TUNABLES:-unset}) | $RSS_READS MiB | target ≤ 64 MiB |
 | memberd peak resident memory, with logins saturating hashing | $RSS_PEAK MiB (now $RSS_NOW MiB) | target ≤ 64 MiB, two 19 MiB argon2 blocks included |
 $(printf '%s\n' "${FLOOD_ROWS[@]}")
+$IMPORT_ROW
+| a password check against an imported Django hash, one thread, ms per check (× memberd's argon2id) | $LEGACY_HASHES; cheaper checks are padded with one argon2id |
 
 Hello, status (but the paced row) and /me: means of two ${HALF_SECONDS}s runs each, in the order H S Z M M Z S H.
 Paced rows are closed-loop (wrk's delay()), not a constant-rate generator like wrk2, which Debian does not package.

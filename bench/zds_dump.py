@@ -6,7 +6,9 @@ bare COPY the import is compared with.
 
 Writes OUT_DIR/zds.json (the dump, streamed: the generator holds no more
 than the file it writes), and OUT_DIR/members.csv, sanctions.csv and
-karma_notes.csv. Deterministic (a fixed seed). The dump's fields and labels
+karma_notes.csv: the rows the import writes, for a COPY into memberd's
+tables of a fresh database (where the placeholder member has id 1, so that
+Django's user pk is member id pk + 1). Deterministic (a fixed seed). The dump's fields and labels
 are those of tests/fixtures/zds (made by real Django); every member has the
 same real Django hash (pbkdf2_sha256, 1,000 iterations), since hashing is
 not what an import measures.
@@ -103,13 +105,14 @@ def main():
             write("member.ban", pk, {"user": user, "moderator": rng.choice(staff), "type": label,
                                      "note": "Raison de la sanction", "pubdate": stamp(at)})
             kind = "ban" if "annissement" in label else "read_only"
-            sanctions_csv.writerow([f"zds:ban:{pk}", user, kind, "Raison de la sanction", 86400, 1,
+            sanctions_csv.writerow([f"zds:ban:{pk}", user + 1, kind, "Raison de la sanction", 86400, 2,
                                     at.isoformat(), "", "", "", "", at.isoformat(), "", "t"])
 
         for pk, user, moderator, value, at in note_rows:
             write("member.karmanote", pk, {"user": user, "moderator": moderator, "note": "Note de karma",
                                            "karma": value, "pubdate": stamp(at)})
-            notes_csv.writerow([f"zds:karmanote:{pk}", user, moderator, "Note de karma", value, at.isoformat()])
+            notes_csv.writerow([f"zds:karmanote:{pk}", user + 1, moderator + 1, "Note de karma", value,
+                                at.isoformat()])
 
         for pk, provider in enumerate(["yopmail.", "mailinator.com", "trashmail."], start=1):
             write("member.bannedemailprovider", pk, {"provider": provider, "moderator": 1,

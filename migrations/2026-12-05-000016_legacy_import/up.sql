@@ -23,3 +23,12 @@ ALTER TABLE sanctions ADD CONSTRAINT sanctions_ended_kind_check
 ALTER TABLE karma_notes DROP CONSTRAINT karma_notes_karma_check;
 ALTER TABLE karma_notes ADD CONSTRAINT karma_notes_karma_check
     CHECK (karma BETWEEN -100 AND 100 OR author_id IS NULL);
+
+-- Every column but login and visit times announces a change (the member cache).
+DROP TRIGGER members_changed ON members;
+CREATE TRIGGER members_changed AFTER UPDATE OF
+        id, username, username_skeleton, email, email_key, password_hash, is_active, is_staff, is_superuser,
+        is_system, locale, date_joined, biography, website, avatar_url, signature, show_email, show_signature,
+        hover_menus, email_on_private_message, deactivated_at, legacy_id
+    OR DELETE ON members
+    FOR EACH ROW EXECUTE FUNCTION memberd_row_changed('m');

@@ -91,6 +91,9 @@ pub struct Report {
     /// Fields memberd does not keep, by `model.field`: how many records had them.
     pub skipped_fields: BTreeMap<String, u64>,
     pub conflicts: Conflicts,
+    /// Reading and checking the file.
+    pub read_seconds: f64,
+    /// In all.
     pub seconds: f64,
 }
 
@@ -195,6 +198,10 @@ impl fmt::Display for Report {
             "addresses past the IP retention period, left out: {}",
             c.ips_past_retention
         )?;
-        write!(f, "took {:.1} s", self.seconds)
+        write!(
+            f,
+            "took {:.1} s ({:.1} s reading the file)",
+            self.seconds, self.read_seconds
+        )
     }
 }

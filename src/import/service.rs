@@ -164,6 +164,7 @@ pub fn run(conn: &mut PgConnection, options: &Options, now: DateTime<Utc>) -> Re
         ..Report::default()
     };
     let dump = read(options, &mut report)?;
+    report.read_seconds = started.elapsed().as_secs_f64();
     let as_of = dump.as_of.unwrap_or(now).min(now);
     let result = conn.transaction(|conn| {
         write(conn, &dump, options, as_of, now, &mut report).map_err(Undone::Failed)?;
@@ -390,62 +391,64 @@ fn import_members(
     report.conflicts.accounts = conflicts;
 
     let staff_group = dump.groups.iter().find(|g| g.name == options.staff_group).map(|g| g.pk);
-    let rows: Vec<MemberRow> = dump
-        .users
-        .iter()
-        .zip(identities)
-        .map(|(user, identity)| {
-            let Identity {
-                username,
-                skeleton,
-                email,
-                email_key,
-            } = identity;
-            let profile = profile_of(user);
-            // Whatever Django would not verify (`!…`, an unknown format, costs
-            // beyond any Django setting) is stored as unusable, never as a
-            // value memberd would try to compute, or read as its own.
-            let password_hash = if crate::auth::password::django::verifiable(&user.password) {
-                user.password.clone()
-            } else {
-                report.conflicts.unusable_passwords += 1;
-                match user.password.starts_with('!') {
-                    true => user.password.clone(),
-                    false => format!("!{}", user.password),
+    // Row by row, a batch at a time: the file's records are copied once more
+    // for the statement, never all at once.
+    let mut identities = identities.into_iter();
+    for users in dump.users.chunks(BATCH) {
+        let rows: Vec<MemberRow> = users
+            .iter()
+            .zip(identities.by_ref())
+            .map(|(user, identity)| {
+                let Identity {
+                    username,
+                    skeleton,
+                    email,
+                    email_key,
+                } = identity;
+                let profile = profile_of(user);
+                // Whatever Django would not verify (`!…`, an unknown format, costs
+                // beyond any Django setting) is stored as unusable, never as a
+                // value memberd would try to compute, or read as its own.
+                let password_hash = if crate::auth::password::django::verifiable(&user.password) {
+                    user.password.clone()
+                } else {
+                    report.conflicts.unusable_passwords += 1;
+                    match user.password.starts_with('!') {
+                        true => user.password.clone(),
+                        false => format!("!{}", user.password),
+                    }
+                };
+                MemberRow {
+                    legacy_id: legacy("user", user.pk),
+                    username,
+                    skeleton,
+                    email,
+                    email_key,
+                    password_hash,
+                    is_active: user.is_active,
+                    is_staff: user.is_staff || staff_group.is_some_and(|g| user.groups.contains(&g)),
+                    is_superuser: user.is_superuser,
+                    date_joined: user.date_joined,
+                    last_login_at: user.last_login,
+                    last_visit_at: profile.last_visit,
+                    // As memberd keeps it: with a last login within the retention period.
+                    last_ip: profile
+                        .last_ip
+                        .filter(|_| user.last_login.is_some_and(|at| at >= now - options.ip_retention))
+                        .map(|ip| ip.to_string()),
+                    biography: profile.biography.clone(),
+                    website: profile.site.clone(),
+                    avatar_url: profile.avatar_url.clone(),
+                    signature: profile.sign.clone(),
+                    show_email: profile.show_email,
+                    show_signature: profile.show_sign,
+                    hover_menus: profile.hover_menus,
+                    email_on_private_message: profile.email_for_new_mp,
                 }
-            };
-            MemberRow {
-                legacy_id: legacy("user", user.pk),
-                username,
-                skeleton,
-                email,
-                email_key,
-                password_hash,
-                is_active: user.is_active,
-                is_staff: user.is_staff || staff_group.is_some_and(|g| user.groups.contains(&g)),
-                is_superuser: user.is_superuser,
-                date_joined: user.date_joined,
-                last_login_at: user.last_login,
-                last_visit_at: profile.last_visit,
-                // As memberd keeps it: with a last login within the retention period.
-                last_ip: profile
-                    .last_ip
-                    .filter(|_| user.last_login.is_some_and(|at| at >= now - options.ip_retention))
-                    .map(|ip| ip.to_string()),
-                biography: profile.biography.clone(),
-                website: profile.site.clone(),
-                avatar_url: profile.avatar_url.clone(),
-                signature: profile.sign.clone(),
-                show_email: profile.show_email,
-                show_signature: profile.show_sign,
-                hover_menus: profile.hover_menus,
-                email_on_private_message: profile.email_for_new_mp,
-            }
-        })
-        .collect();
-    for (chunk, users) in rows.chunks(BATCH).zip(dump.users.chunks(BATCH)) {
-        let outcomes = store::upsert_members(conn, chunk, "fr")?;
-        for (row, user) in chunk.iter().zip(users) {
+            })
+            .collect();
+        let outcomes = store::upsert_members(conn, &rows, "fr")?;
+        for (row, user) in rows.iter().zip(users) {
             let outcome = outcomes.get(&row.legacy_id).copied();
             report.counts(model::USER).wrote(outcome);
             // A profile is part of its member's row: it counts as that row does.

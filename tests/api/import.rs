@@ -611,8 +611,13 @@ async fn models_and_fields_the_command_does_not_read_are_skipped_and_counted() {
     let url = database.url.clone();
     let mut newer = user(1, "futur");
     newer["fields"]["a_field_from_a_later_version"] = json!({"any": "thing"});
+    // A moderator the file does not hold (deleted there, or left out of the dump).
+    let noted = json!({"model": "member.karmanote", "pk": 3, "fields": {
+        "user": 1, "moderator": 999, "note": "Bienvenue", "karma": 2, "pubdate": "2020-02-02T00:00:00"
+    }});
     let records = json!([
         newer,
+        noted,
         {"model": "forum.post", "pk": 1, "fields": {"text": "hello"}},
         {"model": "forum.post", "pk": 2, "fields": {"text": "again"}},
     ]);
@@ -627,6 +632,14 @@ async fn models_and_fields_the_command_does_not_read_are_skipped_and_counted() {
         1
     );
     let app = TestApp::spawn_on(database, &[]).await;
+    assert_eq!(imported.report["conflicts"]["placeholder_moderators"], 1);
     // No profile: memberd's defaults, and the member logs in.
     app.login("futur", &password("md5prefixed")).await;
+    assert_eq!(
+        text(
+            &app,
+            "SELECT m.username FROM karma_notes k JOIN members m ON m.id = k.author_id"
+        ),
+        "[deleted]"
+    );
 }
