@@ -212,8 +212,7 @@ fn write(
     let group_ids = import_groups(conn, dump, options, now, report)?;
     let members = import_members(conn, dump, options, now, report)?;
 
-    let pks: Vec<i64> = dump.users.iter().map(|u| u.pk).collect();
-    let ids: Vec<i64> = pks.iter().filter_map(|pk| members.get(pk).copied()).collect();
+    let ids: Vec<i64> = members.values().copied().collect();
     let mut pairs = Vec::new();
     for user in &dump.users {
         let Some(&member) = members.get(&user.pk) else { continue };
@@ -458,9 +457,13 @@ fn import_members(
         }
     }
 
-    Ok(store::ids_by_legacy_id(conn, "members", USER_PREFIX)?
-        .into_iter()
-        .filter_map(|(legacy_id, id)| Some((legacy_id.strip_prefix(USER_PREFIX)?.parse().ok()?, id)))
+    // The file's members only: one imported before and left out of this
+    // file is not this import's to change, nor a moderator it knows.
+    let mut ids = store::ids_by_legacy_id(conn, "members", USER_PREFIX)?;
+    Ok(dump
+        .users
+        .iter()
+        .filter_map(|user| Some((user.pk, ids.remove(&legacy("user", user.pk))?)))
         .collect())
 }
 

@@ -615,8 +615,14 @@ async fn models_and_fields_the_command_does_not_read_are_skipped_and_counted() {
     let noted = json!({"model": "member.karmanote", "pk": 3, "fields": {
         "user": 1, "moderator": 999, "note": "Bienvenue", "karma": 2, "pubdate": "2020-02-02T00:00:00"
     }});
+    // Read-only there, with no `Ban` row that says so (a profile edited by hand).
+    let silenced = json!({"model": "member.profile", "pk": 9, "fields": {
+        "user": 2, "karma": 0, "can_read": true, "can_write": false, "end_ban_write": null
+    }});
     let records = json!([
         newer,
+        user(2, "muet"),
+        silenced,
         noted,
         {"model": "forum.post", "pk": 1, "fields": {"text": "hello"}},
         {"model": "forum.post", "pk": 2, "fields": {"text": "again"}},
@@ -633,6 +639,10 @@ async fn models_and_fields_the_command_does_not_read_are_skipped_and_counted() {
     );
     let app = TestApp::spawn_on(database, &[]).await;
     assert_eq!(imported.report["conflicts"]["placeholder_moderators"], 1);
+    assert_eq!(
+        imported.report["conflicts"]["carried_standings"],
+        json!([{"user": 2, "kind": "read_only"}])
+    );
     // No profile: memberd's defaults, and the member logs in.
     app.login("futur", &password("md5prefixed")).await;
     assert_eq!(
@@ -642,4 +652,12 @@ async fn models_and_fields_the_command_does_not_read_are_skipped_and_counted() {
         ),
         "[deleted]"
     );
+    let silenced = app.login("muet", &password("md5prefixed")).await;
+    app.patch(
+        "/v1/members/me",
+        Some(&silenced.access),
+        json!({"biography": "Bonjour"}),
+    )
+    .await
+    .assert_problem(403, "member_read_only");
 }

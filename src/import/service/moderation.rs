@@ -142,7 +142,11 @@ pub(super) fn import_sanctions(
                 kind: r.action.as_str(),
                 reason: r.reason.clone(),
                 duration_seconds: r.duration.map(|d| d.as_secs() as i64),
-                moderator_id: moderator(r.moderator, report),
+                // A standing carried over has no moderator to count as missing.
+                moderator_id: match r.pk {
+                    Some(_) => moderator(r.moderator, report),
+                    None => placeholder,
+                },
                 created_at: r.created_at,
                 ended_kind,
                 ended_at,
