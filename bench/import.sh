@@ -23,7 +23,7 @@ python3 bench/zds_dump.py "$WORK" "$MEMBERS" "$BANS" "$NOTES"
 DUMP_MIB=$(du -m "$WORK/zds.json" | cut -f1)
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
-export DATABASE_URL="$PG/$DB?sslmode=disable" RUST_LOG=warn MEMBERD_MAIL_DIR=$WORK/mail MEMBERD_IP_RETENTION_DAYS=36500
+export DATABASE_URL="$PG/$DB?sslmode=disable" RUST_LOG=warn MEMBERD_MAIL_DIR=$WORK/mail
 ./target/release/memberd migrate
 
 # Elapsed seconds and peak resident KiB of a command.

@@ -1,23 +1,25 @@
 //! Who each imported account becomes: its username (kept, even where
 //! memberd's rules would refuse it today, unless it can be mistaken for
 //! another member's) and its e-mail address (kept unless it is missing,
-//! malformed, or another account has it). Plain rules, reported in full: no
-//! account is dropped, and every change is listed.
+//! malformed, or another account has it: the import's staging decides
+//! which). Plain rules, reported in full: no account is dropped, and every
+//! change is listed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::members::model::{Email, Username, confusable_key};
+use crate::members::model::{Username, confusable_key};
 
 /// What the import needs to know of one account.
 pub struct Account<'a> {
     pub pk: i64,
     pub username: &'a str,
+    /// `confusable_key(username)`, computed once.
+    pub key: String,
     pub email: &'a str,
-    /// Its last sign of life: last login, last visit or joining.
-    pub active_at: DateTime<Utc>,
+    /// Why it comes without its address, if it does.
+    pub without_address: Option<NoAddress>,
 }
 
 /// Who an account becomes.
@@ -85,64 +87,51 @@ pub struct AccountConflicts {
     pub without_address: Vec<WithoutAddress>,
 }
 
-/// Names and addresses held by members the import does not bring: they win.
-#[derive(Debug, Default)]
-pub struct Taken {
-    /// Confusable key → username.
-    pub skeletons: HashMap<String, String>,
-    pub email_keys: HashSet<String>,
+/// Names held already, by confusable key: by members the import does not
+/// bring, and by the accounts it decided before.
+pub type Taken = HashMap<String, String>;
+
+/// The confusable keys of the names `identities` would try instead of the
+/// contested ones among `accounts`: those `taken` holds, and those another
+/// of the accounts has first. Looked up before `identities` runs, so that
+/// `taken` knows them.
+pub fn contested_keys(accounts: &[Account], taken: &Taken) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    accounts
+        .iter()
+        .filter(|account| !seen.insert(account.key.as_str()) || taken.contains_key(&account.key))
+        .flat_map(|account| (1..=SUFFIXES).map(|n| confusable_key(&suffixed(account.username, account.pk, n))))
+        .collect()
 }
 
-/// Decides every account's identity, in the order given (Django's pk order:
-/// the earlier account keeps a contested name).
-pub fn identities(accounts: &[Account], mut taken: Taken) -> (Vec<Identity>, AccountConflicts) {
-    let mut conflicts = AccountConflicts::default();
+/// Suffixed names tried before giving up on a contested one.
+const SUFFIXES: u32 = 4;
 
-    // The most recently active account keeps an address others share but for case.
-    let mut keeper: HashMap<String, (DateTime<Utc>, i64)> = HashMap::new();
-    let mut sharers: HashMap<String, Vec<i64>> = HashMap::new();
-    for account in accounts {
-        if Email::parse(account.email).is_err() {
-            continue;
-        }
-        let key = account.email.to_lowercase();
-        sharers.entry(key.clone()).or_default().push(account.pk);
-        let candidate = (account.active_at, -account.pk);
-        keeper
-            .entry(key)
-            .and_modify(|best| {
-                if candidate > (best.0, -best.1) {
-                    *best = (account.active_at, account.pk);
-                }
-            })
-            .or_insert((account.active_at, account.pk));
+fn suffixed(username: &str, pk: i64, n: u32) -> String {
+    match n {
+        0 => username.to_string(),
+        1 => format!("{username}-{pk}"),
+        n => format!("{username}-{pk}-{n}"),
     }
-    for (key, pks) in &sharers {
-        if pks.len() > 1 && !taken.email_keys.contains(key) {
-            let kept_by = keeper[key].1;
-            conflicts.shared_addresses.push(SharedAddress {
-                email: key.clone(),
-                kept_by,
-                others: pks.iter().copied().filter(|pk| *pk != kept_by).collect(),
-            });
-        }
-    }
-    conflicts.shared_addresses.sort_by(|a, b| a.email.cmp(&b.email));
+}
 
-    let identities = accounts
+/// Decides the identities of accounts, in the order given (Django's pk
+/// order: the earlier account keeps a contested name); `taken` gains the
+/// names they take.
+pub fn identities(accounts: &[Account], taken: &mut Taken, conflicts: &mut AccountConflicts) -> Vec<Identity> {
+    accounts
         .iter()
         .map(|account| {
             let mut username = account.username.to_string();
-            let mut skeleton = confusable_key(&username);
-            if let Some(holder) = taken.skeletons.get(&skeleton).cloned() {
+            let mut skeleton = account.key.clone();
+            if let Some(holder) = taken.get(&skeleton).cloned() {
+                // The keys looked up beforehand hold the first few; past them,
+                // a clash is left to the database's unique index to refuse.
                 let mut n = 1;
                 loop {
-                    username = match n {
-                        1 => format!("{}-{}", account.username, account.pk),
-                        n => format!("{}-{}-{n}", account.username, account.pk),
-                    };
+                    username = suffixed(account.username, account.pk, n);
                     skeleton = confusable_key(&username);
-                    if !taken.skeletons.contains_key(&skeleton) {
+                    if !taken.contains_key(&skeleton) || n >= SUFFIXES {
                         break;
                     }
                     n += 1;
@@ -161,21 +150,9 @@ pub fn identities(accounts: &[Account], mut taken: Taken) -> (Vec<Identity>, Acc
                     why: errors.into_iter().map(|e| e.message).collect(),
                 });
             }
-            taken.skeletons.insert(skeleton.clone(), username.clone());
+            taken.insert(skeleton.clone(), username.clone());
 
-            let key = account.email.to_lowercase();
-            let why = if account.email.is_empty() {
-                Some(NoAddress::Missing)
-            } else if Email::parse(account.email).is_err() {
-                Some(NoAddress::Invalid)
-            } else if taken.email_keys.contains(&key) {
-                Some(NoAddress::TakenInMemberd)
-            } else if keeper.get(&key).is_some_and(|(_, pk)| *pk != account.pk) {
-                Some(NoAddress::SharedButForCase)
-            } else {
-                None
-            };
-            let (email, email_key) = match why {
+            let (email, email_key) = match account.without_address {
                 Some(why) => {
                     conflicts.without_address.push(WithoutAddress {
                         pk: account.pk,
@@ -185,7 +162,7 @@ pub fn identities(accounts: &[Account], mut taken: Taken) -> (Vec<Identity>, Acc
                     });
                     (String::new(), None)
                 }
-                None => (account.email.to_string(), Some(key)),
+                None => (account.email.to_string(), Some(account.email.to_lowercase())),
             };
             Identity {
                 username,
@@ -194,8 +171,7 @@ pub fn identities(accounts: &[Account], mut taken: Taken) -> (Vec<Identity>, Acc
                 email_key,
             }
         })
-        .collect();
-    (identities, conflicts)
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,4 +9,5 @@ pub mod history;
 pub mod model;
 pub mod report;
 pub mod service;
+pub mod staging;
 pub mod store;

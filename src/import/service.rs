@@ -1,6 +1,7 @@
-//! `memberd import zds`: reads a dump, checks it whole, then writes it in one
-//! transaction, so that a broken file or a failure halfway leaves nothing
-//! behind (and a dry run is the same work, rolled back).
+//! `memberd import zds`: in one transaction, streams a dump into staging
+//! tables, checks it whole, then writes it, so that a broken file or a
+//! failure halfway leaves nothing behind (and a dry run is the same work,
+//! rolled back).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -12,11 +13,12 @@ use diesel::prelude::*;
 
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::error::AppError;
-use crate::import::accounts::{self, Account, Identity, Taken};
 use crate::import::dump::{self, DumpError, Fields};
 use crate::import::model::{self, Ban, Group, KarmaNote, Profile, Provider, Record, User};
 use crate::import::report::{Renamed, Report};
-use crate::import::store::{self, BATCH, MemberRow};
+use crate::import::staging::{self, StagedUser};
+use crate::import::store::{self, BATCH};
+use crate::members::model::Email;
 
 pub struct Options {
     pub file: PathBuf,
@@ -42,30 +44,93 @@ pub enum ImportError {
     Write(#[from] AppError),
 }
 
-/// Everything the file holds that the command reads.
+/// What the transaction keeps in memory of the file: the groups and banned
+/// providers (a few dozen and a few hundred), and its latest instant. The
+/// rest is staged in PostgreSQL (`staging`).
 #[derive(Default)]
-struct Dump {
+struct Staged {
     groups: Vec<Group>,
-    users: Vec<User>,
-    profiles: HashMap<i64, Profile>,
-    bans: Vec<Ban>,
-    notes: Vec<KarmaNote>,
     providers: Vec<Provider>,
     /// The latest instant the file records: when it was taken, as near as it tells.
     as_of: Option<DateTime<Utc>>,
 }
 
-impl Dump {
+impl Staged {
     fn saw(&mut self, at: Option<DateTime<Utc>>) {
         self.as_of = self.as_of.max(at);
     }
 }
 
-fn read(options: &Options, report: &mut Report) -> Result<Dump, ImportError> {
-    let file = std::fs::File::open(&options.file).map_err(|e| ImportError::Open(options.file.clone(), e))?;
-    let mut dump = Dump::default();
-    let mut seen: HashSet<(&'static str, i64)> = HashSet::new();
-    dump::read_records(file, |raw| {
+/// Records waiting to be staged, a batch of each model at most.
+#[derive(Default)]
+struct Pending {
+    users: Vec<StagedUser>,
+    profiles: Vec<Profile>,
+    bans: Vec<Ban>,
+    notes: Vec<KarmaNote>,
+}
+
+impl Pending {
+    /// Stages the full batches, or with `all` whatever waits.
+    fn flush(&mut self, conn: &mut PgConnection, all: bool) -> Result<(), AppError> {
+        let due = |n: usize| n >= BATCH || (all && n > 0);
+        if due(self.users.len()) {
+            staging::stage_users(conn, &std::mem::take(&mut self.users))?;
+        }
+        if due(self.profiles.len()) {
+            staging::stage_profiles(conn, &std::mem::take(&mut self.profiles))?;
+        }
+        if due(self.bans.len()) {
+            staging::stage_bans(conn, &std::mem::take(&mut self.bans))?;
+        }
+        if due(self.notes.len()) {
+            staging::stage_notes(conn, &std::mem::take(&mut self.notes))?;
+        }
+        Ok(())
+    }
+}
+
+/// A user as staged: its address's key if memberd's syntax check takes it,
+/// and whatever Django would not verify (`!…`, an unknown format, costs
+/// beyond any Django setting) as unusable, never as a value memberd would
+/// try to compute or read as its own.
+fn staged_user(user: User, report: &mut Report) -> StagedUser {
+    let password = if crate::auth::password::django::verifiable(&user.password) {
+        user.password
+    } else {
+        report.conflicts.unusable_passwords += 1;
+        match user.password.starts_with('!') {
+            true => user.password,
+            false => format!("!{}", user.password),
+        }
+    };
+    let groups: Vec<String> = user.groups.iter().map(i64::to_string).collect();
+    StagedUser {
+        pk: user.pk,
+        email_key: Email::parse(&user.email).ok().map(|email| email.key()),
+        username: user.username,
+        email: user.email,
+        password,
+        is_active: user.is_active,
+        is_staff: user.is_staff,
+        is_superuser: user.is_superuser,
+        date_joined: user.date_joined,
+        last_login: user.last_login,
+        groups: format!("{{{}}}", groups.join(",")),
+    }
+}
+
+/// Streams the file into the staging tables, then checks it whole: a
+/// record held twice or naming a user or group the file does not hold
+/// stops the import before anything is written.
+fn stage(conn: &mut PgConnection, options: &Options, report: &mut Report) -> Result<Staged, Undone> {
+    let file = std::fs::File::open(&options.file).map_err(|e| Undone::Open(options.file.clone(), e))?;
+    staging::create(conn)?;
+    let mut staged = Staged::default();
+    let mut pending = Pending::default();
+    let mut small: HashSet<(&'static str, i64)> = HashSet::new();
+    let mut failure = None;
+    let read = dump::read_records(file, |raw| {
         let model_name = raw.model.clone();
         let (pk, fields) = Fields::new(raw, options.time_zone)?;
         let duplicate = fields.error("the same record appears twice");
@@ -81,75 +146,74 @@ fn read(options: &Options, report: &mut Report) -> Result<Dump, ImportError> {
             Record::KarmaNote(_) => model::KARMA_NOTE,
             Record::Provider(_) => model::PROVIDER,
         };
-        if !seen.insert((label, pk)) {
-            return Err(duplicate);
-        }
         report.counts(label).read += 1;
         match record {
-            Record::Group(group) => dump.groups.push(group),
-            Record::User(user) => {
-                dump.saw(Some(user.date_joined));
-                dump.saw(user.last_login);
-                dump.users.push(user);
-            }
-            Record::Profile(profile) => {
-                dump.saw(profile.last_visit);
-                if dump.profiles.insert(profile.user, *profile).is_some() {
-                    return Err(DumpError::Record {
-                        model: model::PROFILE.into(),
-                        pk: pk.to_string(),
-                        message: "its user has another profile".into(),
-                    });
+            Record::Group(group) => {
+                if !small.insert((label, pk)) {
+                    return Err(duplicate);
                 }
-            }
-            Record::Ban(ban) => {
-                dump.saw(ban.at);
-                dump.bans.push(ban);
-            }
-            Record::KarmaNote(note) => {
-                dump.saw(Some(note.at));
-                dump.notes.push(note);
+                staged.groups.push(group);
             }
             Record::Provider(provider) => {
-                dump.saw(provider.at);
-                dump.providers.push(provider);
+                if !small.insert((label, pk)) {
+                    return Err(duplicate);
+                }
+                staged.saw(provider.at);
+                staged.providers.push(provider);
+            }
+            Record::User(user) => {
+                staged.saw(Some(user.date_joined));
+                staged.saw(user.last_login);
+                pending.users.push(staged_user(user, report));
+            }
+            Record::Profile(profile) => {
+                staged.saw(profile.last_visit);
+                pending.profiles.push(*profile);
+            }
+            Record::Ban(ban) => {
+                staged.saw(ban.at);
+                pending.bans.push(ban);
+            }
+            Record::KarmaNote(note) => {
+                staged.saw(Some(note.at));
+                pending.notes.push(note);
             }
         }
-        Ok(())
-    })?;
-    dump.users.sort_by_key(|u| u.pk);
-    check_references(&dump)?;
-    Ok(dump)
+        pending.flush(conn, false).map_err(|error| {
+            failure = Some(error);
+            DumpError::Syntax("the staging failed".into())
+        })
+    });
+    if let Some(error) = failure {
+        return Err(Undone::Failed(error));
+    }
+    read?;
+    pending.flush(conn, true)?;
+    staging::prepare(conn)?;
+    check(conn, &staged)?;
+    Ok(staged)
 }
 
-/// A record naming a user or group the file does not hold stops the import.
-fn check_references(dump: &Dump) -> Result<(), DumpError> {
-    let users: HashSet<i64> = dump.users.iter().map(|u| u.pk).collect();
-    let groups: HashSet<i64> = dump.groups.iter().map(|g| g.pk).collect();
-    let broken = |model: &str, pk: i64, what: &str, key: i64| DumpError::Record {
-        model: model.into(),
-        pk: pk.to_string(),
-        message: format!("its {what} {key} is not in the file"),
+fn check(conn: &mut PgConnection, staged: &Staged) -> Result<(), Undone> {
+    let record = |model: &str, pk: i64, message: String| {
+        Undone::Dump(DumpError::Record {
+            model: model.into(),
+            pk: pk.to_string(),
+            message,
+        })
     };
-    for user in &dump.users {
-        if let Some(group) = user.groups.iter().find(|g| !groups.contains(g)) {
-            return Err(broken(model::USER, user.pk, "group", *group));
-        }
+    if let Some((model, pk)) = staging::first_duplicate(conn)? {
+        return Err(record(model, pk, "the same record appears twice".into()));
     }
-    for profile in dump.profiles.values() {
-        if !users.contains(&profile.user) {
-            return Err(broken(model::PROFILE, profile.pk, "user", profile.user));
-        }
+    if let Some((pk, _)) = staging::second_profile(conn)? {
+        return Err(record(model::PROFILE, pk, "its user has another profile".into()));
     }
-    for ban in &dump.bans {
-        if !users.contains(&ban.user) {
-            return Err(broken(model::BAN, ban.pk, "user", ban.user));
-        }
+    let groups: Vec<i64> = staged.groups.iter().map(|g| g.pk).collect();
+    if let Some((pk, group)) = staging::first_unknown_group(conn, &groups)? {
+        return Err(record(model::USER, pk, format!("its group {group} is not in the file")));
     }
-    for note in &dump.notes {
-        if !users.contains(&note.user) {
-            return Err(broken(model::KARMA_NOTE, note.pk, "user", note.user));
-        }
+    if let Some((model, pk, user)) = staging::first_unknown_user(conn)? {
+        return Err(record(model, pk, format!("its user {user} is not in the file")));
     }
     Ok(())
 }
@@ -163,11 +227,11 @@ pub fn run(conn: &mut PgConnection, options: &Options, now: DateTime<Utc>) -> Re
         time_zone: options.time_zone.name().to_string(),
         ..Report::default()
     };
-    let dump = read(options, &mut report)?;
-    report.read_seconds = started.elapsed().as_secs_f64();
-    let as_of = dump.as_of.unwrap_or(now).min(now);
     let result = conn.transaction(|conn| {
-        write(conn, &dump, options, as_of, now, &mut report).map_err(Undone::Failed)?;
+        let staged = stage(conn, options, &mut report)?;
+        report.read_seconds = started.elapsed().as_secs_f64();
+        let as_of = staged.as_of.unwrap_or(now).min(now);
+        write(conn, &staged, options, as_of, now, &mut report).map_err(Undone::Failed)?;
         if options.dry_run {
             // The same work, undone: the report is all a dry run leaves.
             return Err(Undone::DryRun);
@@ -176,7 +240,9 @@ pub fn run(conn: &mut PgConnection, options: &Options, now: DateTime<Utc>) -> Re
     });
     match result {
         Ok(()) | Err(Undone::DryRun) => {}
-        Err(Undone::Failed(error)) => return Err(error.into()),
+        Err(Undone::Open(path, error)) => return Err(ImportError::Open(path, error)),
+        Err(Undone::Dump(error)) => return Err(ImportError::Dump(error)),
+        Err(Undone::Failed(error)) => return Err(ImportError::Write(error)),
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -185,6 +251,8 @@ pub fn run(conn: &mut PgConnection, options: &Options, now: DateTime<Utc>) -> Re
 /// Why the transaction was rolled back.
 enum Undone {
     DryRun,
+    Open(PathBuf, std::io::Error),
+    Dump(DumpError),
     Failed(AppError),
 }
 
@@ -194,64 +262,47 @@ impl From<diesel::result::Error> for Undone {
     }
 }
 
+impl From<AppError> for Undone {
+    fn from(error: AppError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<DumpError> for Undone {
+    fn from(error: DumpError) -> Self {
+        Self::Dump(error)
+    }
+}
+
 fn legacy(model: &str, pk: i64) -> String {
     format!("zds:{model}:{pk}")
 }
 
-const USER_PREFIX: &str = "zds:user:";
-
 fn write(
     conn: &mut PgConnection,
-    dump: &Dump,
+    staged: &Staged,
     options: &Options,
     as_of: DateTime<Utc>,
     now: DateTime<Utc>,
     report: &mut Report,
 ) -> Result<(), AppError> {
     let placeholder = crate::members::store::placeholder_id(conn)?;
-    let group_ids = import_groups(conn, dump, options, now, report)?;
-    let members = import_members(conn, dump, options, now, report)?;
-
-    let ids: Vec<i64> = members.values().copied().collect();
-    let mut pairs = Vec::new();
-    for user in &dump.users {
-        let Some(&member) = members.get(&user.pk) else { continue };
-        pairs.extend(
-            user.groups
-                .iter()
-                .filter_map(|g| group_ids.get(g))
-                .map(|g| (member, *g)),
-        );
-    }
-    let all_groups: Vec<i64> = group_ids.values().copied().collect();
-    store::set_memberships(conn, &ids, &all_groups, &pairs)?;
-
+    let group_ids = import_groups(conn, &staged.groups, options, now, report)?;
+    let staff_group = staged
+        .groups
+        .iter()
+        .find(|g| g.name == options.staff_group)
+        .map(|g| g.pk);
+    members::import_members(conn, staff_group, now - options.ip_retention, report)?;
+    report.conflicts.accounts.shared_addresses = store::shared_addresses(conn)?;
+    store::set_memberships(conn, &group_ids)?;
     let cutoff = now - options.ip_retention;
-    let mut seen: Vec<(i64, String, DateTime<Utc>)> = Vec::new();
-    for user in &dump.users {
-        let (Some(profile), Some(&member)) = (dump.profiles.get(&user.pk), members.get(&user.pk)) else {
-            continue;
-        };
-        let Some(ip) = profile.last_ip else { continue };
-        let at = profile.last_visit.or(user.last_login).unwrap_or(user.date_joined);
-        if at < cutoff {
-            report.conflicts.ips_past_retention += 1;
-        } else {
-            seen.push((member, ip.to_string(), at));
-        }
-    }
-    store::record_ips(conn, &seen)?;
+    store::record_ips(conn, cutoff)?;
+    report.conflicts.ips_past_retention = store::ips_past(conn, cutoff)?;
 
-    let moderator = |pk: Option<i64>, report: &mut Report| match pk.and_then(|pk| members.get(&pk)) {
-        Some(id) => *id,
-        None => {
-            report.conflicts.placeholder_moderators += 1;
-            placeholder
-        }
-    };
-    moderation::import_sanctions(conn, dump, &members, placeholder, (as_of, now), report, &moderator)?;
-    moderation::import_notes(conn, dump, &members, as_of, report, &moderator)?;
-    moderation::import_providers(conn, dump, now, report)?;
+    moderation::import_sanctions(conn, placeholder, (as_of, now), report)?;
+    moderation::import_notes(conn, placeholder, as_of, report)?;
+    moderation::import_providers(conn, &staged.providers, now, report)?;
 
     let changed = report.models.values().any(|c| c.imported + c.updated > 0);
     if changed && !options.dry_run {
@@ -281,13 +332,13 @@ fn write(
 /// memberd's rules refuse is made one it accepts, and reported.
 fn import_groups(
     conn: &mut PgConnection,
-    dump: &Dump,
+    groups: &[Group],
     options: &Options,
     now: DateTime<Utc>,
     report: &mut Report,
 ) -> Result<HashMap<i64, i64>, AppError> {
     let mut names: HashMap<i64, String> = HashMap::new();
-    for group in &dump.groups {
+    for group in groups {
         let name = if group.name == options.bot_group {
             options.memberd_bot_group.clone()
         } else if crate::staff::model::parse_group_name(&group.name).is_ok() {
@@ -330,141 +381,5 @@ fn import_groups(
         .collect())
 }
 
-/// Members, by Django pk → memberd id.
-fn import_members(
-    conn: &mut PgConnection,
-    dump: &Dump,
-    options: &Options,
-    now: DateTime<Utc>,
-    report: &mut Report,
-) -> Result<HashMap<i64, i64>, AppError> {
-    let in_file: HashSet<String> = dump.users.iter().map(|u| legacy("user", u.pk)).collect();
-    let mut taken = Taken::default();
-    for held in store::held_names(conn)? {
-        if held.legacy_id.is_some_and(|id| in_file.contains(&id)) {
-            continue;
-        }
-        taken.skeletons.insert(held.username_skeleton, held.username);
-        taken.email_keys.extend(held.email_key);
-    }
-    let default_profile = Profile {
-        pk: 0,
-        user: 0,
-        last_ip: None,
-        site: String::new(),
-        show_email: false,
-        avatar_url: String::new(),
-        biography: String::new(),
-        sign: String::new(),
-        show_sign: true,
-        hover_menus: true,
-        email_for_new_mp: false,
-        karma: 0,
-        read: model::Flag {
-            allowed: true,
-            end: None,
-        },
-        write: model::Flag {
-            allowed: true,
-            end: None,
-        },
-        last_visit: None,
-    };
-    let profile_of = |user: &User| dump.profiles.get(&user.pk).unwrap_or(&default_profile);
-    let accounts_in: Vec<Account> = dump
-        .users
-        .iter()
-        .map(|user| Account {
-            pk: user.pk,
-            username: &user.username,
-            email: &user.email,
-            active_at: [user.last_login, profile_of(user).last_visit]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(user.date_joined)
-                .max(user.date_joined),
-        })
-        .collect();
-    let (identities, conflicts) = accounts::identities(&accounts_in, taken);
-    report.conflicts.accounts = conflicts;
-
-    let staff_group = dump.groups.iter().find(|g| g.name == options.staff_group).map(|g| g.pk);
-    // Row by row, a batch at a time: the file's records are copied once more
-    // for the statement, never all at once.
-    let mut identities = identities.into_iter();
-    for users in dump.users.chunks(BATCH) {
-        let rows: Vec<MemberRow> = users
-            .iter()
-            .zip(identities.by_ref())
-            .map(|(user, identity)| {
-                let Identity {
-                    username,
-                    skeleton,
-                    email,
-                    email_key,
-                } = identity;
-                let profile = profile_of(user);
-                // Whatever Django would not verify (`!…`, an unknown format, costs
-                // beyond any Django setting) is stored as unusable, never as a
-                // value memberd would try to compute, or read as its own.
-                let password_hash = if crate::auth::password::django::verifiable(&user.password) {
-                    user.password.clone()
-                } else {
-                    report.conflicts.unusable_passwords += 1;
-                    match user.password.starts_with('!') {
-                        true => user.password.clone(),
-                        false => format!("!{}", user.password),
-                    }
-                };
-                MemberRow {
-                    legacy_id: legacy("user", user.pk),
-                    username,
-                    skeleton,
-                    email,
-                    email_key,
-                    password_hash,
-                    is_active: user.is_active,
-                    is_staff: user.is_staff || staff_group.is_some_and(|g| user.groups.contains(&g)),
-                    is_superuser: user.is_superuser,
-                    date_joined: user.date_joined,
-                    last_login_at: user.last_login,
-                    last_visit_at: profile.last_visit,
-                    // As memberd keeps it: with a last login within the retention period.
-                    last_ip: profile
-                        .last_ip
-                        .filter(|_| user.last_login.is_some_and(|at| at >= now - options.ip_retention))
-                        .map(|ip| ip.to_string()),
-                    biography: profile.biography.clone(),
-                    website: profile.site.clone(),
-                    avatar_url: profile.avatar_url.clone(),
-                    signature: profile.sign.clone(),
-                    show_email: profile.show_email,
-                    show_signature: profile.show_sign,
-                    hover_menus: profile.hover_menus,
-                    email_on_private_message: profile.email_for_new_mp,
-                }
-            })
-            .collect();
-        let outcomes = store::upsert_members(conn, &rows, "fr")?;
-        for (row, user) in rows.iter().zip(users) {
-            let outcome = outcomes.get(&row.legacy_id).copied();
-            report.counts(model::USER).wrote(outcome);
-            // A profile is part of its member's row: it counts as that row does.
-            if dump.profiles.contains_key(&user.pk) {
-                report.counts(model::PROFILE).wrote(outcome);
-            }
-        }
-    }
-
-    // The file's members only: one imported before and left out of this
-    // file is not this import's to change, nor a moderator it knows.
-    let mut ids = store::ids_by_legacy_id(conn, "members", USER_PREFIX)?;
-    Ok(dump
-        .users
-        .iter()
-        .filter_map(|user| Some((user.pk, ids.remove(&legacy("user", user.pk))?)))
-        .collect())
-}
-
+mod members;
 mod moderation;

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 
 use crate::error::AppError;
+use crate::import::accounts::{Identity, SharedAddress, Taken};
 
 /// Rows per statement: large enough that round trips do not count, small
 /// enough that a statement's arrays stay a few megabytes.
@@ -150,42 +151,65 @@ pub fn upsert_members(conn: &mut PgConnection, rows: &[MemberRow], locale: &str)
     Ok(outcomes(written))
 }
 
-/// A member's name and address, as the import must not take them.
-#[derive(QueryableByName)]
-pub struct Held {
-    #[diesel(sql_type = Nullable<Text>)]
-    pub legacy_id: Option<String>,
-    #[diesel(sql_type = Text)]
-    pub username: String,
-    #[diesel(sql_type = Text)]
-    pub username_skeleton: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub email_key: Option<String>,
+/// The names among `keys` (confusable keys) taken already, and by whom.
+pub fn taken_names(conn: &mut PgConnection, keys: &[String]) -> Result<Taken, AppError> {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        skeleton: String,
+        #[diesel(sql_type = Text)]
+        username: String,
+    }
+    Ok(
+        diesel::sql_query("SELECT skeleton, username FROM zds_taken_names WHERE skeleton = ANY($1)")
+            .bind::<Array<Text>, _>(keys)
+            .load::<Name>(conn)?
+            .into_iter()
+            .map(|n| (n.skeleton, n.username))
+            .collect(),
+    )
 }
 
-pub fn held_names(conn: &mut PgConnection) -> Result<Vec<Held>, AppError> {
-    Ok(diesel::sql_query("SELECT legacy_id, username, username_skeleton, email_key FROM members").load(conn)?)
+/// Records the names a batch of the file's members took, for the next batches.
+pub fn take_names(conn: &mut PgConnection, identities: &[Identity]) -> Result<(), AppError> {
+    diesel::sql_query(
+        "INSERT INTO zds_taken_names SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<Text>, _>(identities.iter().map(|i| i.skeleton.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(identities.iter().map(|i| i.username.as_str()).collect::<Vec<_>>())
+    .execute(conn)?;
+    Ok(())
 }
 
-#[derive(QueryableByName)]
-struct Known {
-    #[diesel(sql_type = Text)]
-    legacy_id: String,
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-/// Member ids by legacy id, for the records with one of `prefix`.
-pub fn ids_by_legacy_id(conn: &mut PgConnection, table: &str, prefix: &str) -> Result<HashMap<String, i64>, AppError> {
-    Ok(diesel::sql_query(format!(
-        "SELECT legacy_id, id FROM {table} WHERE legacy_id LIKE $1 || '%'"
-    ))
-    .bind::<Text, _>(prefix)
-    .load::<Known>(conn)?
+/// Addresses the file's accounts share but for case, and who keeps each.
+pub fn shared_addresses(conn: &mut PgConnection) -> Result<Vec<SharedAddress>, AppError> {
+    #[derive(QueryableByName)]
+    struct Shared {
+        #[diesel(sql_type = Text)]
+        email_key: String,
+        #[diesel(sql_type = BigInt)]
+        pk: i64,
+        #[diesel(sql_type = Array<BigInt>)]
+        others: Vec<i64>,
+    }
+    Ok(diesel::sql_query(
+        "SELECT k.email_key, k.pk, array_agg(u.pk ORDER BY u.pk) AS others FROM zds_keepers k \
+         JOIN zds_users u ON u.email_key = k.email_key AND u.pk <> k.pk \
+         WHERE NOT EXISTS (SELECT 1 FROM zds_taken_addresses t WHERE t.email_key = k.email_key) \
+         GROUP BY k.email_key, k.pk ORDER BY k.email_key",
+    )
+    .load::<Shared>(conn)?
     .into_iter()
-    .map(|k| (k.legacy_id, k.id))
+    .map(|s| SharedAddress {
+        email: s.email_key,
+        kept_by: s.pk,
+        others: s.others,
+    })
     .collect())
 }
+
+/// The file's members, by their legacy id: a join on `members_legacy_id_key`.
+const FILE_MEMBERS: &str = "SELECT m.id FROM members m JOIN zds_users u ON m.legacy_id = 'zds:user:' || u.pk";
 
 /// Creates the groups missing by name; answers every group's id by name
 /// and the names it created.
@@ -216,48 +240,62 @@ pub fn ensure_groups(
     ))
 }
 
-/// Makes the memberships of `members` in `groups` exactly `pairs`
-/// (member, group); memberships in other groups are theirs in memberd.
-pub fn set_memberships(
-    conn: &mut PgConnection,
-    members: &[i64],
-    groups: &[i64],
-    pairs: &[(i64, i64)],
-) -> Result<(), AppError> {
-    let (pair_members, pair_groups): (Vec<i64>, Vec<i64>) = pairs.iter().copied().unzip();
+/// Makes the file's members' memberships in the file's groups (Django pk →
+/// memberd id) what the file says; memberships in other groups are theirs
+/// in memberd.
+pub fn set_memberships(conn: &mut PgConnection, groups: &HashMap<i64, i64>) -> Result<(), AppError> {
+    let (pks, ids): (Vec<i64>, Vec<i64>) = groups.iter().map(|(pk, id)| (*pk, *id)).unzip();
+    diesel::sql_query("CREATE TEMP TABLE zds_memberships (member_id bigint, group_id bigint) ON COMMIT DROP")
+        .execute(conn)?;
     diesel::sql_query(
-        "DELETE FROM member_groups m WHERE m.member_id = ANY($1) AND m.group_id = ANY($2) \
-         AND (m.member_id, m.group_id) NOT IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))",
+        "INSERT INTO zds_memberships SELECT DISTINCT m.id, g.id FROM zds_users u \
+         JOIN members m ON m.legacy_id = 'zds:user:' || u.pk \
+         CROSS JOIN LATERAL unnest(u.groups) AS held(pk) \
+         JOIN unnest($1::bigint[], $2::bigint[]) AS g(pk, id) ON g.pk = held.pk",
     )
-    .bind::<Array<BigInt>, _>(members)
-    .bind::<Array<BigInt>, _>(groups)
-    .bind::<Array<BigInt>, _>(&pair_members)
-    .bind::<Array<BigInt>, _>(&pair_groups)
+    .bind::<Array<BigInt>, _>(&pks)
+    .bind::<Array<BigInt>, _>(&ids)
     .execute(conn)?;
+    diesel::sql_query(format!(
+        "DELETE FROM member_groups mg WHERE mg.group_id = ANY($1) AND mg.member_id IN ({FILE_MEMBERS}) \
+         AND NOT EXISTS (SELECT 1 FROM zds_memberships d WHERE d.member_id = mg.member_id AND d.group_id = mg.group_id)"
+    ))
+    .bind::<Array<BigInt>, _>(&ids)
+    .execute(conn)?;
+    diesel::sql_query("INSERT INTO member_groups SELECT * FROM zds_memberships ON CONFLICT DO NOTHING")
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Where the file's members were last seen: the profile's address, at the
+/// last visit (or login, or joining), when that is not before `cutoff`.
+pub fn record_ips(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<(), AppError> {
     diesel::sql_query(
-        "INSERT INTO member_groups (member_id, group_id) SELECT * FROM unnest($1::bigint[], $2::bigint[]) \
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) \
+         SELECT m.id, p.last_ip, s.at, s.at FROM zds_users u JOIN members m ON m.legacy_id = 'zds:user:' || u.pk \
+         JOIN zds_profiles p ON p.user_pk = u.pk \
+         CROSS JOIN LATERAL (SELECT coalesce(p.last_visit, u.last_login, u.date_joined) AS at) s \
+         WHERE p.last_ip IS NOT NULL AND s.at >= $1 ON CONFLICT (member_id, ip) DO NOTHING",
     )
-    .bind::<Array<BigInt>, _>(&pair_members)
-    .bind::<Array<BigInt>, _>(&pair_groups)
+    .bind::<Timestamptz, _>(cutoff)
     .execute(conn)?;
     Ok(())
 }
 
-/// Records where members were last seen, as the file knows it.
-pub fn record_ips(conn: &mut PgConnection, seen: &[(i64, String, DateTime<Utc>)]) -> Result<(), AppError> {
-    for chunk in seen.chunks(BATCH) {
-        diesel::sql_query(
-            "INSERT INTO member_ips (member_id, ip, first_seen_at, last_seen_at) \
-             SELECT m, ip, at, at FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS s(m, ip, at) \
-             ON CONFLICT (member_id, ip) DO NOTHING",
-        )
-        .bind::<Array<BigInt>, _>(chunk.iter().map(|s| s.0).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(chunk.iter().map(|s| s.1.clone()).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(chunk.iter().map(|s| s.2).collect::<Vec<_>>())
-        .execute(conn)?;
+/// How many of the file's last-seen addresses are older than `cutoff`.
+pub fn ips_past(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<u64, AppError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
     }
-    Ok(())
+    let count: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM zds_users u JOIN zds_profiles p ON p.user_pk = u.pk \
+         WHERE p.last_ip IS NOT NULL AND coalesce(p.last_visit, u.last_login, u.date_joined) < $1",
+    )
+    .bind::<Timestamptz, _>(cutoff)
+    .get_result(conn)?;
+    Ok(count.n.unsigned_abs())
 }
 
 /// A sanction as the import rebuilt it.
@@ -363,21 +401,15 @@ pub fn upsert_notes(conn: &mut PgConnection, rows: &[NoteRow]) -> Result<Outcome
     Ok(outcomes(written))
 }
 
-/// Deletes, among `table`'s rows about `members` whose legacy id starts with
-/// `prefix`, those the file no longer gives (`keep`): a standing carried
-/// over or a karma balance that the newer file explains otherwise.
-pub fn forget_stale(
-    conn: &mut PgConnection,
-    table: &str,
-    prefix: &str,
-    members: &[i64],
-    keep: &[String],
-) -> Result<usize, AppError> {
+/// Deletes, among `table`'s rows about the file's members whose legacy id
+/// starts with `prefix`, those the file no longer gives (`keep`): a standing
+/// carried over or a karma balance that the newer file explains otherwise.
+pub fn forget_stale(conn: &mut PgConnection, table: &str, prefix: &str, keep: &[String]) -> Result<usize, AppError> {
     Ok(diesel::sql_query(format!(
-        "DELETE FROM {table} WHERE legacy_id LIKE $1 || '%' AND member_id = ANY($2) AND legacy_id <> ALL($3)"
+        "DELETE FROM {table} WHERE legacy_id LIKE $1 || '%' AND member_id IN ({FILE_MEMBERS}) \
+         AND legacy_id <> ALL($2)"
     ))
     .bind::<Text, _>(prefix)
-    .bind::<Array<BigInt>, _>(members)
     .bind::<Array<Text>, _>(keep)
     .execute(conn)?)
 }

@@ -78,6 +78,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "tokens::store",
             "integration::store",
             "integration::webhooks::store",
+            "import::staging",
             "import::store",
         ],
     ),

@@ -1,32 +1,28 @@
 use super::*;
 
-fn t(day: u32) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&format!("2024-01-{day:02}T00:00:00Z"))
-        .unwrap()
-        .with_timezone(&Utc)
-}
-
-fn account<'a>(pk: i64, username: &'a str, email: &'a str, day: u32) -> Account<'a> {
+fn account<'a>(pk: i64, username: &'a str, email: &'a str) -> Account<'a> {
     Account {
         pk,
         username,
+        key: confusable_key(username),
         email,
-        active_at: t(day),
+        without_address: None,
     }
 }
 
 #[test]
 fn a_name_confusable_with_an_earlier_one_is_suffixed_and_odd_names_are_kept() {
     let accounts = [
-        account(15, "Élodie", "e1@x.example", 1),
-        account(16, "élodie", "e2@x.example", 2),
-        account(17, "un nom d'utilisateur bien trop long pour memberd", "l@x.example", 3),
-        account(18, "Jean/Paul", "j@x.example", 4),
-        account(19, "alice", "a@x.example", 5),
+        account(15, "Élodie", "e1@x.example"),
+        account(16, "élodie", "e2@x.example"),
+        account(17, "un nom d'utilisateur bien trop long pour memberd", "l@x.example"),
+        account(18, "Jean/Paul", "j@x.example"),
+        account(19, "alice", "a@x.example"),
     ];
-    let mut taken = Taken::default();
-    taken.skeletons.insert(confusable_key("Alice"), "Alice".into());
-    let (identities, conflicts) = identities(&accounts, taken);
+    let mut taken = Taken::new();
+    taken.insert(confusable_key("Alice"), "Alice".into());
+    let mut conflicts = AccountConflicts::default();
+    let identities = identities(&accounts, &mut taken, &mut conflicts);
     assert_eq!(identities[0].username, "Élodie");
     assert_eq!(identities[1].username, "élodie-16");
     assert_eq!(identities[4].username, "alice-19");
@@ -44,53 +40,56 @@ fn a_name_confusable_with_an_earlier_one_is_suffixed_and_odd_names_are_kept() {
         conflicts.grandfathered.iter().map(|g| g.pk).collect::<Vec<_>>(),
         [17, 18]
     );
-    let skeletons: HashSet<&str> = identities.iter().map(|i| i.skeleton.as_str()).collect();
-    assert_eq!(skeletons.len(), identities.len());
+    // Every name taken is known to the next batch, suffixed or not.
+    assert_eq!(taken.len(), 6);
+    assert!(identities.iter().all(|i| taken.get(&i.skeleton) == Some(&i.username)));
 }
 
 #[test]
-fn an_address_shared_but_for_case_goes_to_the_most_recently_active() {
-    let accounts = [
-        account(19, "Camille", "camille@example.com", 1),
-        account(20, "camille2", "Camille@Example.COM", 9),
-        account(21, "bademail", "not-an-address", 1),
-        account(14, "social", "", 1),
-        account(22, "taken", "Taken@example.com", 1),
-        account(23, "plain", "plain@example.com", 1),
-    ];
-    let mut taken = Taken::default();
-    taken.email_keys.insert("taken@example.com".into());
-    let (identities, conflicts) = identities(&accounts, taken);
+fn a_name_taken_with_its_first_suffixes_takes_the_next() {
+    let mut taken = Taken::new();
+    for name in ["bob", "bob-7", "bob-7-2"] {
+        taken.insert(confusable_key(name), name.into());
+    }
+    let mut conflicts = AccountConflicts::default();
+    let identities = identities(&[account(7, "Bob", "b@x.example")], &mut taken, &mut conflicts);
+    assert_eq!(identities[0].username, "Bob-7-3");
+    // The keys looked up beforehand cover every name tried.
+    let mut known = Taken::new();
+    known.insert(confusable_key("bob"), "bob".into());
+    let keys = contested_keys(&[account(7, "Bob", "b@x.example"), account(8, "carol", "")], &known);
+    assert!(
+        ["bob-7", "bob-7-2", "Bob-7-3"]
+            .iter()
+            .all(|n| keys.contains(&confusable_key(n)))
+    );
+    assert!(!keys.iter().any(|k| k.contains("carol")));
+    // Within a batch, the second of two confusable names is contested too.
+    let keys = contested_keys(&[account(1, "Dan", ""), account(2, "dan", "")], &Taken::new());
+    assert_eq!(keys[0], confusable_key("dan-2"));
+}
+
+#[test]
+fn an_account_without_its_address_is_listed_and_keeps_no_key() {
+    let mut kept = account(20, "camille2", "Camille@Example.COM");
+    let mut other = account(19, "Camille", "camille@example.com");
+    other.without_address = Some(NoAddress::SharedButForCase);
+    kept.without_address = None;
+    let mut conflicts = AccountConflicts::default();
+    let identities = identities(&[other, kept], &mut Taken::new(), &mut conflicts);
     assert_eq!(
-        conflicts.shared_addresses,
-        [SharedAddress {
-            email: "camille@example.com".into(),
-            kept_by: 20,
-            others: vec![19],
-        }]
+        (identities[0].email.as_str(), identities[0].email_key.as_deref()),
+        ("", None)
     );
     assert_eq!(identities[1].email, "Camille@Example.COM");
     assert_eq!(identities[1].email_key.as_deref(), Some("camille@example.com"));
-    assert_eq!(identities[5].email_key.as_deref(), Some("plain@example.com"));
-    let why: Vec<(i64, NoAddress)> = conflicts.without_address.iter().map(|w| (w.pk, w.why)).collect();
     assert_eq!(
-        why,
-        [
-            (19, NoAddress::SharedButForCase),
-            (21, NoAddress::Invalid),
-            (14, NoAddress::Missing),
-            (22, NoAddress::TakenInMemberd),
-        ]
+        conflicts.without_address,
+        [WithoutAddress {
+            pk: 19,
+            username: "Camille".into(),
+            email: "camille@example.com".into(),
+            why: NoAddress::SharedButForCase,
+        }]
     );
-    for (identity, account) in identities.iter().zip(&accounts) {
-        let kept = !identity.email.is_empty();
-        assert_eq!(kept, identity.email_key.is_some(), "{}", account.username);
-    }
-}
-
-#[test]
-fn equally_active_sharers_leave_the_address_to_the_older_account() {
-    let accounts = [account(2, "b", "x@example.com", 3), account(1, "a", "X@example.com", 3)];
-    let (_, conflicts) = identities(&accounts, Taken::default());
-    assert_eq!(conflicts.shared_addresses[0].kept_by, 1);
 }

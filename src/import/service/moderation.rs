@@ -1,89 +1,122 @@
 //! The import's moderation history: sanctions rebuilt from `Ban` rows and
-//! the profiles' standing, karma notes and their balances, banned providers.
-
-use std::collections::{BTreeMap, HashMap};
+//! the profiles' standing, karma notes and their balances, banned providers;
+//! read from the staging tables a batch at a time.
 
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 
-use super::{Dump, legacy};
+use super::legacy;
 use crate::error::AppError;
-use crate::import::history::{self, EndedBy, Label, Rebuilt, Row};
-use crate::import::model;
+use crate::import::history::{self, EndedBy, Rebuilt, Row};
+use crate::import::model::{self, Ban, Flag, Provider};
 use crate::import::report::{CarriedStanding, KarmaBalance, Report, UnknownLabel};
+use crate::import::staging;
 use crate::import::store::{self, BATCH, NoteRow, SanctionRow};
 use crate::sanctions::model::{Action, Ending, Entry, History, Restriction, Until};
 
-pub(super) type Moderator<'a> = dyn Fn(Option<i64>, &mut Report) -> i64 + 'a;
+/// A `Ban` row with its member and the profile's flags; a member whose
+/// profile restricts them and who has no row comes once, without one.
+/// Moderators are memberd ids (none: null there, or not in the file).
+#[derive(QueryableByName)]
+struct BanRow {
+    #[diesel(sql_type = BigInt)]
+    user_pk: i64,
+    #[diesel(sql_type = BigInt)]
+    member_id: i64,
+    #[diesel(sql_type = Nullable<Bool>)]
+    can_read: Option<bool>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    end_ban_read: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    can_write: Option<bool>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    end_ban_write: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    ban_pk: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    moderator_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    label: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    note: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    at: Option<DateTime<Utc>>,
+}
 
-pub(super) fn import_sanctions(
-    conn: &mut PgConnection,
-    dump: &Dump,
-    members: &HashMap<i64, i64>,
+/// The moderator's memberd id, as a join from a staged record's `moderator`.
+const MODERATOR_JOIN: &str = "LEFT JOIN zds_users mu ON mu.pk = r.moderator \
+     LEFT JOIN members mm ON mm.legacy_id = 'zds:user:' || mu.pk";
+
+/// One member's rows, gathered across fetches.
+struct Gathered {
+    member_id: i64,
+    user_pk: i64,
+    read: Flag,
+    write: Flag,
+    rows: Vec<Row>,
+}
+
+/// The sanctions' part of the import, as the rows stream by.
+struct Sanctions<'a> {
     placeholder: i64,
-    (as_of, now): (DateTime<Utc>, DateTime<Utc>),
-    report: &mut Report,
-    moderator: &Moderator,
-) -> Result<(), AppError> {
-    let mut by_user: BTreeMap<i64, Vec<Row>> = BTreeMap::new();
-    for ban in &dump.bans {
-        let Some(at) = ban.at else {
-            report.counts(model::BAN).skip("no date");
-            continue;
+    as_of: DateTime<Utc>,
+    now: DateTime<Utc>,
+    report: &'a mut Report,
+    pending: Vec<SanctionRow>,
+    carried: Vec<String>,
+}
+
+impl Sanctions<'_> {
+    fn take(&mut self, row: BanRow, into: &mut Gathered) {
+        let (Some(pk), Some(label_text)) = (row.ban_pk, row.label) else {
+            return;
         };
-        let Some(label) = history::parse_label(&ban.label) else {
-            report.counts(model::BAN).skip("unknown label");
-            report.conflicts.unknown_ban_labels.push(UnknownLabel {
-                pk: ban.pk,
-                user: ban.user,
-                label: ban.label.clone(),
+        let Some(at) = row.at else {
+            self.report.counts(model::BAN).skip("no date");
+            return;
+        };
+        let Some(label) = history::parse_label(&label_text) else {
+            self.report.counts(model::BAN).skip("unknown label");
+            self.report.conflicts.unknown_ban_labels.push(UnknownLabel {
+                pk,
+                user: row.user_pk,
+                label: label_text,
             });
-            continue;
+            return;
         };
-        by_user.entry(ban.user).or_default().push(Row {
-            ban: ban.clone(),
+        into.rows.push(Row {
+            ban: Ban {
+                pk,
+                user: row.user_pk,
+                moderator: row.moderator_id,
+                label: label_text,
+                note: row.note.unwrap_or_default(),
+                at: Some(at),
+            },
             label,
             at,
         });
     }
-    let mut rows: Vec<SanctionRow> = Vec::new();
-    let mut carried: Vec<String> = Vec::new();
-    for user in &dump.users {
-        let Some(&member_id) = members.get(&user.pk) else {
-            continue;
-        };
-        let mut own = by_user.remove(&user.pk).unwrap_or_default();
-        own.sort_by_key(|row| (row.at, row.ban.pk));
-        let profile = dump.profiles.get(&user.pk);
+
+    /// Rebuilds one member's history and queues its rows for writing.
+    fn finish(&mut self, member: Gathered) {
         let mut rebuilt: Vec<Rebuilt> = Vec::new();
-        for (restriction, flag) in [
-            (
-                Restriction::Ban,
-                profile.map(|p| p.read).unwrap_or(model::Flag {
-                    allowed: true,
-                    end: None,
-                }),
-            ),
-            (
-                Restriction::ReadOnly,
-                profile.map(|p| p.write).unwrap_or(model::Flag {
-                    allowed: true,
-                    end: None,
-                }),
-            ),
-        ] {
-            let of_kind: Vec<Row> = own
+        for (restriction, flag) in [(Restriction::Ban, member.read), (Restriction::ReadOnly, member.write)] {
+            let of_kind: Vec<Row> = member
+                .rows
                 .iter()
                 .filter(|row| match row.label {
-                    Label::Impose(r, _) | Label::Lift(r) => r == restriction,
+                    history::Label::Impose(r, _) | history::Label::Lift(r) => r == restriction,
                 })
                 .cloned()
                 .collect();
             let before = rebuilt.len();
-            rebuilt.extend(history::rebuild(restriction, &of_kind, flag, as_of));
+            rebuilt.extend(history::rebuild(restriction, &of_kind, flag, self.as_of));
             if rebuilt[before..].iter().any(|r| r.pk.is_none()) {
-                report.conflicts.carried_standings.push(CarriedStanding {
-                    user: user.pk,
+                self.report.conflicts.carried_standings.push(CarriedStanding {
+                    user: member.user_pk,
                     kind: restriction.as_str(),
                 });
             }
@@ -105,17 +138,25 @@ pub(super) fn import_sanctions(
                 })
                 .collect(),
         );
-        let slots = history.schedule();
-        for (entry, slot) in history.entries().iter().zip(slots) {
+        for (entry, slot) in history.entries().iter().zip(history.schedule()) {
             let Some(r) = usize::try_from(entry.id).ok().and_then(|i| rebuilt.get(i)) else {
                 continue;
             };
             let legacy_id = match r.pk {
                 Some(pk) => legacy("ban", pk),
                 None => {
-                    let id = format!("zds:standing:{}:{}", user.pk, r.action.as_str());
-                    carried.push(id.clone());
+                    let id = format!("zds:standing:{}:{}", member.user_pk, r.action.as_str());
+                    self.carried.push(id.clone());
                     id
+                }
+            };
+            let moderator_id = match (r.pk, r.moderator) {
+                (_, Some(id)) => id,
+                // A standing carried over has no moderator to count as missing.
+                (None, None) => self.placeholder,
+                (Some(_), None) => {
+                    self.report.conflicts.placeholder_moderators += 1;
+                    self.placeholder
                 }
             };
             let ends_at = match slot.ends_at {
@@ -123,30 +164,26 @@ pub(super) fn import_sanctions(
                 Until::Never => None,
             };
             let running =
-                r.ending.is_none() && matches!(r.action, Action::Impose(_)) && ends_at.is_none_or(|e| e > now);
+                r.ending.is_none() && matches!(r.action, Action::Impose(_)) && ends_at.is_none_or(|e| e > self.now);
             let (ended_kind, ended_at, ended_by, end_reason) = match &r.ending {
                 Some((kind, at, by, reason)) => (
                     Some(kind.as_str()),
                     Some(*at),
                     Some(match by {
-                        EndedBy::Row(Some(pk)) => members.get(pk).copied().unwrap_or(placeholder),
-                        EndedBy::Row(None) | EndedBy::Import => placeholder,
+                        EndedBy::Row(Some(id)) => *id,
+                        EndedBy::Row(None) | EndedBy::Import => self.placeholder,
                     }),
                     Some(reason.clone()),
                 ),
                 None => (None, None, None, None),
             };
-            rows.push(SanctionRow {
+            self.pending.push(SanctionRow {
                 legacy_id,
-                member_id,
+                member_id: member.member_id,
                 kind: r.action.as_str(),
                 reason: r.reason.clone(),
                 duration_seconds: r.duration.map(|d| d.as_secs() as i64),
-                // A standing carried over has no moderator to count as missing.
-                moderator_id: match r.pk {
-                    Some(_) => moderator(r.moderator, report),
-                    None => placeholder,
-                },
+                moderator_id,
                 created_at: r.created_at,
                 ended_kind,
                 ended_at,
@@ -158,105 +195,203 @@ pub(super) fn import_sanctions(
             });
         }
     }
-    for chunk in rows.chunks(BATCH) {
-        let outcomes = store::upsert_sanctions(conn, chunk)?;
-        for row in chunk {
-            let outcome = outcomes.get(&row.legacy_id).copied();
+
+    fn write(&mut self, conn: &mut PgConnection, all: bool) -> Result<(), AppError> {
+        let due = self.pending.len() >= BATCH || (all && !self.pending.is_empty());
+        if !due {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let outcomes = store::upsert_sanctions(conn, &rows)?;
+        for row in &rows {
             let model = if row.legacy_id.starts_with("zds:ban:") {
                 model::BAN
             } else {
                 "standing (from profiles)"
             };
-            report.counts(model).wrote(outcome);
+            self.report.counts(model).wrote(outcomes.get(&row.legacy_id).copied());
         }
+        Ok(())
     }
-    let ids: Vec<i64> = members.values().copied().collect();
-    store::forget_stale(conn, "sanctions", "zds:standing:", &ids, &carried)?;
+}
+
+fn flag(allowed: Option<bool>, end: Option<DateTime<Utc>>) -> Flag {
+    Flag {
+        allowed: allowed.unwrap_or(true),
+        end,
+    }
+}
+
+pub(super) fn import_sanctions(
+    conn: &mut PgConnection,
+    placeholder: i64,
+    (as_of, now): (DateTime<Utc>, DateTime<Utc>),
+    report: &mut Report,
+) -> Result<(), AppError> {
+    let query = format!(
+        "SELECT u.pk AS user_pk, m.id AS member_id, p.can_read, p.end_ban_read, p.can_write, p.end_ban_write, \
+             r.pk AS ban_pk, mm.id AS moderator_id, r.label, r.note, r.at \
+         FROM zds_users u JOIN members m ON m.legacy_id = 'zds:user:' || u.pk \
+         LEFT JOIN zds_profiles p ON p.user_pk = u.pk LEFT JOIN zds_bans r ON r.user_pk = u.pk {MODERATOR_JOIN} \
+         WHERE r.pk IS NOT NULL OR NOT p.can_read OR NOT p.can_write ORDER BY u.pk, r.at, r.pk"
+    );
+    let mut sanctions = Sanctions {
+        placeholder,
+        as_of,
+        now,
+        report,
+        pending: Vec::new(),
+        carried: Vec::new(),
+    };
+    let mut current: Option<Gathered> = None;
+    staging::each_batch(conn, "zds_sanctions", &query, BATCH, |conn, rows: Vec<BanRow>| {
+        for row in rows {
+            if current.as_ref().is_none_or(|c| c.user_pk != row.user_pk) {
+                if let Some(done) = current.take() {
+                    sanctions.finish(done);
+                }
+                current = Some(Gathered {
+                    member_id: row.member_id,
+                    user_pk: row.user_pk,
+                    read: flag(row.can_read, row.end_ban_read),
+                    write: flag(row.can_write, row.end_ban_write),
+                    rows: Vec::new(),
+                });
+            }
+            if let Some(gathered) = current.as_mut() {
+                sanctions.take(row, gathered);
+            }
+        }
+        sanctions.write(conn, false)
+    })?;
+    if let Some(done) = current.take() {
+        sanctions.finish(done);
+    }
+    sanctions.write(conn, true)?;
+    store::forget_stale(conn, "sanctions", "zds:standing:", &sanctions.carried)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct NoteFromFile {
+    #[diesel(sql_type = BigInt)]
+    pk: i64,
+    #[diesel(sql_type = BigInt)]
+    member_id: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    moderator_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    note: String,
+    #[diesel(sql_type = BigInt)]
+    karma: i64,
+    #[diesel(sql_type = Timestamptz)]
+    at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct Balance {
+    #[diesel(sql_type = BigInt)]
+    user_pk: i64,
+    #[diesel(sql_type = BigInt)]
+    member_id: i64,
+    #[diesel(sql_type = BigInt)]
+    karma: i64,
+    #[diesel(sql_type = BigInt)]
+    notes_sum: i64,
+}
+
+fn write_notes(conn: &mut PgConnection, rows: &[NoteRow], report: &mut Report) -> Result<(), AppError> {
+    let outcomes = store::upsert_notes(conn, rows)?;
+    for row in rows {
+        let model = if row.author_id.is_some() {
+            model::KARMA_NOTE
+        } else {
+            "karma balance"
+        };
+        report.counts(model).wrote(outcomes.get(&row.legacy_id).copied());
+    }
     Ok(())
 }
 
 pub(super) fn import_notes(
     conn: &mut PgConnection,
-    dump: &Dump,
-    members: &HashMap<i64, i64>,
+    placeholder: i64,
     as_of: DateTime<Utc>,
     report: &mut Report,
-    moderator: &Moderator,
 ) -> Result<(), AppError> {
-    let mut sums: HashMap<i64, i64> = HashMap::new();
-    let mut rows = Vec::with_capacity(dump.notes.len());
-    for note in &dump.notes {
-        let (Some(&member_id), Ok(karma)) = (members.get(&note.user), i32::try_from(note.karma)) else {
-            continue;
-        };
-        if !(-100..=100).contains(&karma) {
-            report
-                .counts(model::KARMA_NOTE)
-                .skip("karma outside -100..100 (in the balance)");
-            continue;
-        }
-        *sums.entry(note.user).or_default() += note.karma;
-        rows.push(NoteRow {
-            legacy_id: legacy("karmanote", note.pk),
-            member_id,
-            author_id: Some(moderator(note.moderator, report)),
-            note: note.note.clone(),
-            karma,
-            created_at: note.at,
-        });
-    }
-    let mut balances = Vec::new();
-    for user in &dump.users {
-        let (Some(profile), Some(&member_id)) = (dump.profiles.get(&user.pk), members.get(&user.pk)) else {
-            continue;
-        };
-        let sum = sums.get(&user.pk).copied().unwrap_or(0);
-        let difference = profile.karma - sum;
-        let Ok(karma) = i32::try_from(difference) else { continue };
-        if karma == 0 {
-            continue;
-        }
-        report.conflicts.karma_balances.push(KarmaBalance {
-            user: user.pk,
-            profile_karma: profile.karma,
-            notes_sum: sum,
-            carried_over: difference,
-        });
-        let legacy_id = format!("zds:karma-balance:{}", user.pk);
-        balances.push(legacy_id.clone());
-        rows.push(NoteRow {
-            legacy_id,
-            member_id,
-            author_id: None,
-            note: "Balance carried over from Zeste de Savoir (notes deleted there).".into(),
-            karma,
-            created_at: as_of,
-        });
-    }
-    for chunk in rows.chunks(BATCH) {
-        let outcomes = store::upsert_notes(conn, chunk)?;
-        for row in chunk {
-            let model = if row.author_id.is_some() {
-                model::KARMA_NOTE
-            } else {
-                "karma balance"
+    let query = format!(
+        "SELECT r.pk, m.id AS member_id, mm.id AS moderator_id, r.note, r.karma, r.at FROM zds_notes r \
+         JOIN members m ON m.legacy_id = 'zds:user:' || r.user_pk {MODERATOR_JOIN} ORDER BY r.pk"
+    );
+    staging::each_batch(conn, "zds_karma", &query, BATCH, |conn, notes: Vec<NoteFromFile>| {
+        let mut rows = Vec::with_capacity(notes.len());
+        for note in notes {
+            let Some(karma) = i32::try_from(note.karma).ok().filter(|k| (-100..=100).contains(k)) else {
+                report
+                    .counts(model::KARMA_NOTE)
+                    .skip("karma outside -100..100 (in the balance)");
+                continue;
             };
-            report.counts(model).wrote(outcomes.get(&row.legacy_id).copied());
+            let author = note.moderator_id.unwrap_or_else(|| {
+                report.conflicts.placeholder_moderators += 1;
+                placeholder
+            });
+            rows.push(NoteRow {
+                legacy_id: legacy("karmanote", note.pk),
+                member_id: note.member_id,
+                author_id: Some(author),
+                note: note.note,
+                karma,
+                created_at: note.at,
+            });
         }
-    }
-    let ids: Vec<i64> = members.values().copied().collect();
-    store::forget_stale(conn, "karma_notes", "zds:karma-balance:", &ids, &balances)?;
+        write_notes(conn, &rows, report)
+    })?;
+
+    // Where a profile's total differs from its notes (notes deleted there),
+    // one note by memberd carries the difference over.
+    let query = "SELECT u.pk AS user_pk, m.id AS member_id, p.karma, coalesce(s.total, 0)::bigint AS notes_sum \
+         FROM zds_profiles p JOIN zds_users u ON u.pk = p.user_pk JOIN members m ON m.legacy_id = 'zds:user:' || u.pk \
+         LEFT JOIN (SELECT user_pk, sum(karma) AS total FROM zds_notes WHERE karma BETWEEN -100 AND 100 \
+             GROUP BY user_pk) s ON s.user_pk = u.pk \
+         WHERE p.karma <> coalesce(s.total, 0) ORDER BY u.pk";
+    let mut kept = Vec::new();
+    staging::each_batch(conn, "zds_balances", query, BATCH, |conn, balances: Vec<Balance>| {
+        let mut rows = Vec::with_capacity(balances.len());
+        for balance in balances {
+            let difference = balance.karma - balance.notes_sum;
+            let Ok(karma) = i32::try_from(difference) else { continue };
+            report.conflicts.karma_balances.push(KarmaBalance {
+                user: balance.user_pk,
+                profile_karma: balance.karma,
+                notes_sum: balance.notes_sum,
+                carried_over: difference,
+            });
+            let legacy_id = format!("zds:karma-balance:{}", balance.user_pk);
+            kept.push(legacy_id.clone());
+            rows.push(NoteRow {
+                legacy_id,
+                member_id: balance.member_id,
+                author_id: None,
+                note: "Balance carried over from Zeste de Savoir (notes deleted there).".into(),
+                karma,
+                created_at: as_of,
+            });
+        }
+        write_notes(conn, &rows, report)
+    })?;
+    store::forget_stale(conn, "karma_notes", "zds:karma-balance:", &kept)?;
     Ok(())
 }
 
 pub(super) fn import_providers(
     conn: &mut PgConnection,
-    dump: &Dump,
+    providers: &[Provider],
     now: DateTime<Utc>,
     report: &mut Report,
 ) -> Result<(), AppError> {
     let mut domains = Vec::new();
-    for provider in &dump.providers {
+    for provider in providers {
         match model::provider_domain(&provider.provider) {
             Some(domain) => domains.push((domain, provider.at.unwrap_or(now))),
             None => report.counts(model::PROVIDER).skip("not a domain"),
