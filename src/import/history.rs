@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::duration::Duration;
 use crate::import::model::{Ban, Flag};
-use crate::sanctions::model::{Action, EndingKind, Restriction};
+use crate::sanctions::model::{Action, Ending, EndingKind, Entry, History, Restriction};
 
 /// How long a sanction's label says it lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +92,28 @@ pub struct Rebuilt {
 pub const CARRIED_REASON: &str = "Carried over from the member's standing in Zeste de Savoir.";
 pub const REPLACED_REASON: &str = "Replaced by the next sanction of its kind in Zeste de Savoir.";
 pub const NOT_IN_FORCE_REASON: &str = "No longer in force in Zeste de Savoir at the import.";
+
+/// The rebuilt sanctions as entries of memberd's queue model (each one's id
+/// its index), so that memberd schedules them as it will read them.
+pub fn history(rebuilt: &[Rebuilt]) -> History {
+    History::new(
+        rebuilt
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Entry {
+                id: i as i64,
+                action: r.action,
+                resource: None,
+                created_at: r.created_at,
+                duration: r.duration,
+                ending: r
+                    .ending
+                    .as_ref()
+                    .map(|(kind, at, _, _)| Ending { kind: *kind, at: *at }),
+            })
+            .collect(),
+    )
+}
 
 fn span(from: DateTime<Utc>, to: DateTime<Utc>) -> Option<Duration> {
     // A sanction lasts a second at least; an end before its start is a

@@ -103,6 +103,20 @@ pub enum Record {
     Provider(Provider),
 }
 
+impl Record {
+    /// Its model's Django label.
+    pub fn model(&self) -> &'static str {
+        match self {
+            Self::Group(_) => GROUP,
+            Self::User(_) => USER,
+            Self::Profile(_) => PROFILE,
+            Self::Ban(_) => BAN,
+            Self::KarmaNote(_) => KARMA_NOTE,
+            Self::Provider(_) => PROVIDER,
+        }
+    }
+}
+
 /// Reads the record of `model`, or None for a model the command does not read.
 pub fn record(
     model: &str,

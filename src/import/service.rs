@@ -138,14 +138,7 @@ fn stage(conn: &mut PgConnection, options: &Options, report: &mut Report) -> Res
             *report.skipped_models.entry(model_name).or_default() += 1;
             return Ok(());
         };
-        let label = match &record {
-            Record::Group(_) => model::GROUP,
-            Record::User(_) => model::USER,
-            Record::Profile(_) => model::PROFILE,
-            Record::Ban(_) => model::BAN,
-            Record::KarmaNote(_) => model::KARMA_NOTE,
-            Record::Provider(_) => model::PROVIDER,
-        };
+        let label = record.model();
         report.counts(label).read += 1;
         match record {
             Record::Group(group) => {

@@ -420,6 +420,19 @@ impl TestApp {
             .n
     }
 
+    /// Runs a query that returns one value, as text.
+    pub fn text(&self, sql: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        diesel::sql_query(format!("SELECT ({sql})::text AS t"))
+            .get_result::<Text>(&mut self.db())
+            .unwrap()
+            .t
+    }
+
     /// Every text-like column of every table, as (table, column).
     pub fn text_columns(&self) -> Vec<(String, String)> {
         #[derive(QueryableByName)]

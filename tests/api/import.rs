@@ -2,7 +2,6 @@
 //! dumps written by real Django (`tests/fixtures/zds/make_fixtures.py`);
 //! then the imported community, through the API.
 
-use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -58,18 +57,6 @@ async fn imported_community() -> (TestApp, Value) {
     (TestApp::spawn_on(database, &[RETENTION]).await, imported.report)
 }
 
-fn text(app: &TestApp, sql: &str) -> String {
-    #[derive(QueryableByName)]
-    struct Text {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        t: String,
-    }
-    diesel::sql_query(format!("SELECT ({sql})::text AS t"))
-        .get_result::<Text>(&mut app.db())
-        .unwrap()
-        .t
-}
-
 fn member_id(app: &TestApp, pk: i64) -> i64 {
     app.count(&format!("SELECT id FROM members WHERE legacy_id = 'zds:user:{pk}'"))
 }
@@ -98,10 +85,9 @@ async fn every_django_password_format_logs_in_once_and_is_then_memberds_own() {
         ("sha1bare", "sha1$$"),
     ];
     for (username, prefix) in formats {
-        let stored = text(
-            &app,
-            &format!("SELECT password_hash FROM members WHERE username = '{username}'"),
-        );
+        let stored = app.text(&format!(
+            "SELECT password_hash FROM members WHERE username = '{username}'"
+        ));
         assert!(
             stored.starts_with(prefix) && !stored.starts_with("$argon2id$"),
             "{username}: {stored}"
@@ -115,10 +101,9 @@ async fn every_django_password_format_logs_in_once_and_is_then_memberds_own() {
             .await;
         wrong.assert_problem(401, "invalid_credentials");
         app.login(username, &password(username)).await;
-        let upgraded = text(
-            &app,
-            &format!("SELECT password_hash FROM members WHERE username = '{username}'"),
-        );
+        let upgraded = app.text(&format!(
+            "SELECT password_hash FROM members WHERE username = '{username}'"
+        ));
         assert!(
             upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{username}: {upgraded}"
@@ -300,10 +285,9 @@ async fn karma_groups_roles_profiles_and_forbidden_domains_come_over() {
 
     // Roles: staff from the group or is_staff, superuser from is_superuser, bots from `bot`.
     let flags = |pk: i64| {
-        text(
-            &app,
-            &format!("SELECT is_staff || ',' || is_superuser FROM members WHERE legacy_id = 'zds:user:{pk}'"),
-        )
+        app.text(&format!(
+            "SELECT is_staff || ',' || is_superuser FROM members WHERE legacy_id = 'zds:user:{pk}'"
+        ))
     };
     assert_eq!(
         (flags(1), flags(2), flags(3)),
@@ -312,8 +296,7 @@ async fn karma_groups_roles_profiles_and_forbidden_domains_come_over() {
     let bot = app.get(&format!("/v1/members/{}", member_id(&app, 32)), None).await;
     assert_eq!(bot.body["is_bot"], true, "{}", bot.body);
     assert_eq!(
-        text(
-            &app,
+        app.text(
             "SELECT string_agg(g.name, ',' ORDER BY g.name) FROM member_groups mg JOIN groups g ON g.id = mg.group_id JOIN members m ON m.id = mg.member_id WHERE m.username = 'admin'"
         ),
         "devs,staff"
@@ -431,7 +414,7 @@ fn snapshot(app: &TestApp) -> String {
         "SELECT count(*)::text FROM audit_log",
     ]
     .iter()
-    .map(|sql| text(app, &format!("SELECT coalesce(({sql}), '')")))
+    .map(|sql| app.text(&format!("SELECT coalesce(({sql}), '')")))
     .collect::<Vec<_>>()
     .join(" ")
 }
@@ -503,7 +486,10 @@ async fn a_dry_run_writes_nothing_the_same_file_changes_nothing_and_a_newer_one_
     assert!(newer.success, "{}", newer.stderr);
     assert_eq!(totals(&newer.report, "auth.user"), (35, 1, 1, 33));
     assert_eq!(totals(&newer.report, "member.ban"), (13, 1, 1, 10));
-    assert!(text(&app, "SELECT password_hash FROM members WHERE username = 'karmic'").starts_with("$argon2id$"));
+    assert!(
+        app.text("SELECT password_hash FROM members WHERE username = 'karmic'")
+            .starts_with("$argon2id$")
+    );
     app.execute("SELECT 1");
     let admin = admin(&app).await;
     let ro_perm = app
@@ -646,10 +632,7 @@ async fn models_and_fields_the_command_does_not_read_are_skipped_and_counted() {
     // No profile: memberd's defaults, and the member logs in.
     app.login("futur", &password("md5prefixed")).await;
     assert_eq!(
-        text(
-            &app,
-            "SELECT m.username FROM karma_notes k JOIN members m ON m.id = k.author_id"
-        ),
+        app.text("SELECT m.username FROM karma_notes k JOIN members m ON m.id = k.author_id"),
         "[deleted]"
     );
     let silenced = app.login("muet", &password("md5prefixed")).await;
@@ -660,4 +643,35 @@ async fn models_and_fields_the_command_does_not_read_are_skipped_and_counted() {
     )
     .await
     .assert_problem(403, "member_read_only");
+}
+
+#[tokio::test]
+async fn the_names_and_addresses_of_members_already_here_are_theirs() {
+    let database = TestDatabase::create().await;
+    let url = database.url.clone();
+    let app = TestApp::spawn_on(database, &[RETENTION]).await;
+    // Registered here before the import: a name confusable with one in the
+    // file, an address another account of the file has.
+    let native = app.register("KARMIC", "RO_perm@zds.example").await;
+    assert_eq!(native.status, StatusCode::ACCEPTED);
+    let imported = import(&url, &fixture("community.json"), &[]);
+    assert!(imported.success, "{}", imported.stderr);
+    let conflicts = &imported.report["conflicts"];
+    assert!(
+        conflicts["renamed"].as_array().unwrap().contains(
+            &json!({"pk": 30, "username": "karmic", "imported_as": "karmic-30", "confusable_with": "KARMIC"})
+        ),
+        "{conflicts}"
+    );
+    assert!(
+        conflicts["without_address"].as_array().unwrap().contains(&json!({
+            "pk": 22, "username": "ro_perm", "email": "ro_perm@zds.example", "why": "taken_in_memberd"
+        })),
+        "{conflicts}"
+    );
+    app.login("karmic-30", &password("karmic")).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM members WHERE email_key = 'ro_perm@zds.example'"),
+        1
+    );
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::sanctions::model::{Ending, Entry, History, State};
+use crate::sanctions::model::State;
 
 fn t(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
@@ -24,22 +24,7 @@ const AS_OF: &str = "2025-06-01T00:00:00Z";
 
 /// The rebuilt sanctions, scheduled by memberd's own queue model.
 fn states(rebuilt: &[Rebuilt], at: &str) -> Vec<State> {
-    let entries: Vec<Entry> = rebuilt
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Entry {
-            id: i as i64,
-            action: r.action,
-            resource: None,
-            created_at: r.created_at,
-            duration: r.duration,
-            ending: r
-                .ending
-                .as_ref()
-                .map(|(kind, at, _, _)| Ending { kind: *kind, at: *at }),
-        })
-        .collect();
-    let history = History::new(entries);
+    let history = history(rebuilt);
     history
         .entries()
         .iter()

@@ -14,7 +14,7 @@ use crate::import::model::{self, Ban, Flag, Provider};
 use crate::import::report::{CarriedStanding, KarmaBalance, Report, UnknownLabel};
 use crate::import::staging;
 use crate::import::store::{self, BATCH, NoteRow, SanctionRow};
-use crate::sanctions::model::{Action, Ending, Entry, History, Restriction, Until};
+use crate::sanctions::model::{Action, Restriction, Until};
 
 /// A `Ban` row with its member and the profile's flags; a member whose
 /// profile restricts them and who has no row comes once, without one.
@@ -121,23 +121,7 @@ impl Sanctions<'_> {
                 });
             }
         }
-        let history = History::new(
-            rebuilt
-                .iter()
-                .enumerate()
-                .map(|(i, r)| Entry {
-                    id: i as i64,
-                    action: r.action,
-                    resource: None,
-                    created_at: r.created_at,
-                    duration: r.duration,
-                    ending: r
-                        .ending
-                        .as_ref()
-                        .map(|(kind, at, _, _)| Ending { kind: *kind, at: *at }),
-                })
-                .collect(),
-        );
+        let history = history::history(&rebuilt);
         for (entry, slot) in history.entries().iter().zip(history.schedule()) {
             let Some(r) = usize::try_from(entry.id).ok().and_then(|i| rebuilt.get(i)) else {
                 continue;
