@@ -69,7 +69,7 @@ pub struct Row {
 /// Who ended an imported sanction early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndedBy {
-    /// The moderator of the row that ended it (Django pk; None: unknown).
+    /// The moderator of the row that ended it, as the rows name moderators (None: unknown).
     Row(Option<i64>),
     /// memberd, from the profile's flags.
     Import,

@@ -39,9 +39,9 @@ pub enum ImportError {
     #[error("cannot read {0}: {1}")]
     Open(PathBuf, std::io::Error),
     #[error("{0} (nothing was written)")]
-    Dump(#[from] DumpError),
+    Dump(DumpError),
     #[error("the import failed and was rolled back: {0}")]
-    Write(#[from] AppError),
+    Write(AppError),
 }
 
 /// What the transaction keeps in memory of the file: the groups and banned
@@ -94,29 +94,16 @@ impl Pending {
 /// and whatever Django would not verify (`!…`, an unknown format, costs
 /// beyond any Django setting) as unusable, never as a value memberd would
 /// try to compute or read as its own.
-fn staged_user(user: User, report: &mut Report) -> StagedUser {
-    let password = if crate::auth::password::django::verifiable(&user.password) {
-        user.password
-    } else {
+fn staged_user(mut user: User, report: &mut Report) -> StagedUser {
+    if !crate::auth::password::django::verifiable(&user.password) {
         report.conflicts.unusable_passwords += 1;
-        match user.password.starts_with('!') {
-            true => user.password,
-            false => format!("!{}", user.password),
+        if !user.password.starts_with('!') {
+            user.password.insert(0, '!');
         }
-    };
-    let groups: Vec<String> = user.groups.iter().map(i64::to_string).collect();
+    }
     StagedUser {
-        pk: user.pk,
         email_key: Email::parse(&user.email).ok().map(|email| email.key()),
-        username: user.username,
-        email: user.email,
-        password,
-        is_active: user.is_active,
-        is_staff: user.is_staff,
-        is_superuser: user.is_superuser,
-        date_joined: user.date_joined,
-        last_login: user.last_login,
-        groups: format!("{{{}}}", groups.join(",")),
+        user,
     }
 }
 

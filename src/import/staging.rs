@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 
 use crate::error::AppError;
-use crate::import::model::{Ban, KarmaNote, Profile};
+use crate::import::model::{Ban, KarmaNote, Profile, User};
 
 /// Created in the transaction, gone with it (committed or rolled back).
 pub fn create(conn: &mut PgConnection) -> Result<(), AppError> {
@@ -31,21 +31,11 @@ pub fn create(conn: &mut PgConnection) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A user as staged: the address's key when memberd's syntax check takes
-/// it, the password as it will be stored.
+/// A user as staged: its password as it will be stored, and its address's
+/// key when memberd's syntax check takes it.
 pub struct StagedUser {
-    pub pk: i64,
-    pub username: String,
-    pub email: String,
+    pub user: User,
     pub email_key: Option<String>,
-    pub password: String,
-    pub is_active: bool,
-    pub is_staff: bool,
-    pub is_superuser: bool,
-    pub date_joined: DateTime<Utc>,
-    pub last_login: Option<DateTime<Utc>>,
-    /// Group pks, as a PostgreSQL array literal (`{1,3}`).
-    pub groups: String,
 }
 
 pub fn stage_users(conn: &mut PgConnection, users: &[StagedUser]) -> Result<(), AppError> {
@@ -57,17 +47,28 @@ pub fn stage_users(conn: &mut PgConnection, users: &[StagedUser]) -> Result<(), 
              AS u(pk, username, email, email_key, password, is_active, is_staff, is_superuser, date_joined, \
              last_login, groups)",
     )
-    .bind::<Array<BigInt>, _>(users.iter().map(|u| u.pk).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(users.iter().map(|u| u.user.pk).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(users.iter().map(|u| u.user.username.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(users.iter().map(|u| u.user.email.as_str()).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(users.iter().map(|u| u.email_key.as_deref()).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(users.iter().map(|u| u.password.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Bool>, _>(users.iter().map(|u| u.is_active).collect::<Vec<_>>())
-    .bind::<Array<Bool>, _>(users.iter().map(|u| u.is_staff).collect::<Vec<_>>())
-    .bind::<Array<Bool>, _>(users.iter().map(|u| u.is_superuser).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(users.iter().map(|u| u.date_joined).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Timestamptz>>, _>(users.iter().map(|u| u.last_login).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(users.iter().map(|u| u.groups.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(users.iter().map(|u| u.user.password.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(users.iter().map(|u| u.user.is_active).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(users.iter().map(|u| u.user.is_staff).collect::<Vec<_>>())
+    .bind::<Array<Bool>, _>(users.iter().map(|u| u.user.is_superuser).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(users.iter().map(|u| u.user.date_joined).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Timestamptz>>, _>(users.iter().map(|u| u.user.last_login).collect::<Vec<_>>())
+    // Each user's group pks as an array literal (`{1,3}`): a ragged array does not bind.
+    .bind::<Array<Text>, _>(
+        users
+            .iter()
+            .map(|u| {
+                format!(
+                    "{{{}}}",
+                    u.user.groups.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                )
+            })
+            .collect::<Vec<_>>(),
+    )
     .execute(conn)?;
     Ok(())
 }

@@ -117,8 +117,9 @@ pub(super) fn import_members(
         }
         let identities = accounts::identities(&accounts_in, &mut taken, &mut report.conflicts.accounts);
         store::take_names(conn, &identities)?;
+        let profiled: Vec<bool> = batch.iter().map(|m| m.has_profile).collect();
         let rows: Vec<MemberRow> = batch
-            .iter()
+            .into_iter()
             .zip(identities)
             .map(|(m, identity)| MemberRow {
                 legacy_id: legacy("user", m.pk),
@@ -126,18 +127,18 @@ pub(super) fn import_members(
                 skeleton: identity.skeleton,
                 email: identity.email,
                 email_key: identity.email_key,
-                password_hash: m.password.clone(),
+                password_hash: m.password,
                 is_active: m.is_active,
                 is_staff: m.is_staff,
                 is_superuser: m.is_superuser,
                 date_joined: m.date_joined,
                 last_login_at: m.last_login,
                 last_visit_at: m.last_visit,
-                last_ip: m.last_ip.clone(),
-                biography: m.biography.clone(),
-                website: m.site.clone(),
-                avatar_url: m.avatar_url.clone(),
-                signature: m.sign.clone(),
+                last_ip: m.last_ip,
+                biography: m.biography,
+                website: m.site,
+                avatar_url: m.avatar_url,
+                signature: m.sign,
                 show_email: m.show_email,
                 show_signature: m.show_sign,
                 hover_menus: m.hover_menus,
@@ -145,11 +146,11 @@ pub(super) fn import_members(
             })
             .collect();
         let outcomes = store::upsert_members(conn, &rows, "fr")?;
-        for (row, member) in rows.iter().zip(&batch) {
+        for (row, has_profile) in rows.iter().zip(profiled) {
             let outcome = outcomes.get(&row.legacy_id).copied();
             report.counts(model::USER).wrote(outcome);
             // A profile is part of its member's row: it counts as that row does.
-            if member.has_profile {
+            if has_profile {
                 report.counts(model::PROFILE).wrote(outcome);
             }
         }

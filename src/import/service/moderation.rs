@@ -14,7 +14,8 @@ use crate::import::model::{self, Ban, Flag, Provider};
 use crate::import::report::{CarriedStanding, KarmaBalance, Report, UnknownLabel};
 use crate::import::staging;
 use crate::import::store::{self, BATCH, NoteRow, SanctionRow};
-use crate::sanctions::model::{Action, Restriction, Until};
+use crate::sanctions::model::{Action, Restriction};
+use crate::sanctions::standing::until_to_option;
 
 /// A `Ban` row with its member and the profile's flags; a member whose
 /// profile restricts them and who has no row comes once, without one.
@@ -143,10 +144,7 @@ impl Sanctions<'_> {
                     self.placeholder
                 }
             };
-            let ends_at = match slot.ends_at {
-                Until::At(at) => Some(at),
-                Until::Never => None,
-            };
+            let ends_at = until_to_option(slot.ends_at);
             let running =
                 r.ending.is_none() && matches!(r.action, Action::Impose(_)) && ends_at.is_none_or(|e| e > self.now);
             let (ended_kind, ended_at, ended_by, end_reason) = match &r.ending {
