@@ -229,6 +229,7 @@ fn v1_routes(config: &mut impl Routes) {
     crate::tokens::routes::configure(config);
     crate::sanctions::routes::configure(config);
     crate::karma::routes::configure(config);
+    crate::cases::routes::configure(config);
     crate::staff::routes::configure(config);
     crate::integration::routes::configure(config);
     crate::integration::webhooks::routes::configure(config);

@@ -67,6 +67,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
     pub token_ttl: Duration,
+    /// How long after a sanction its member may appeal it.
+    pub appeal_window: Duration,
     pub access_ttl: Duration,
     /// How long a session lives at most from its login, whatever its refreshes.
     pub session_max_age: Duration,
@@ -89,6 +91,7 @@ pub struct LinkTemplates {
     pub activation: String,
     pub password_reset: String,
     pub email_change: String,
+    pub appeal: String,
 }
 
 /// What an e-mailed link is for.
@@ -97,6 +100,7 @@ pub enum Link {
     Activation,
     PasswordReset,
     EmailChange,
+    Appeal,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +171,7 @@ impl Config {
                 "{frontend}/password-reset/{token}",
             )?,
             email_change: link_template("MEMBERD_EMAIL_CHANGE_URL_TEMPLATE", "{frontend}/email-change/{token}")?,
+            appeal: link_template("MEMBERD_APPEAL_URL_TEMPLATE", "{frontend}/appeal/{token}")?,
         };
 
         let smtp_url = match var("MEMBERD_SMTP_URL") {
@@ -237,6 +242,7 @@ impl Config {
             Duration::parse(&text).map_err(|e| fail(name, e.to_string()))
         };
         let token_ttl = duration("MEMBERD_TOKEN_TTL", "1h")?;
+        let appeal_window = duration("MEMBERD_APPEAL_WINDOW", "30d")?;
         let access_ttl = duration("MEMBERD_ACCESS_TTL", "15m")?;
         let session_max_age = duration("MEMBERD_SESSION_MAX_AGE", "90d")?;
         let status_max_age = duration("MEMBERD_STATUS_MAX_AGE", "5s")?;
@@ -304,6 +310,7 @@ impl Config {
             cors_origins,
             log_format,
             token_ttl,
+            appeal_window,
             access_ttl,
             session_max_age,
             ip_retention_days,
@@ -321,6 +328,7 @@ impl Config {
             Link::Activation => &self.link_templates.activation,
             Link::PasswordReset => &self.link_templates.password_reset,
             Link::EmailChange => &self.link_templates.email_change,
+            Link::Appeal => &self.link_templates.appeal,
         }
     }
 

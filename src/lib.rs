@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod cache;
+pub mod cases;
 pub mod client_ip;
 pub mod clock;
 pub mod config;

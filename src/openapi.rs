@@ -29,6 +29,7 @@ use crate::error::{Answer, ErrorCode, FieldError, Problem, SanctionNotice};
         (name = "tokens", description = "E-mailed single-use tokens"),
         (name = "sanctions", description = "Read-only and bans: queues, forgiveness, reversion, status"),
         (name = "karma", description = "Staff notes about members, with karma"),
+        (name = "cases", description = "The moderation case file: member reports, the staff queue, appeals, a member's standing"),
         (name = "integration", description = "For other services: API keys, batch status, events"),
         (name = "staff", description = "Staff tools: sessions, IPs, roles, groups, forbidden domains, audit log"),
         (name = "operations", description = "Health and the API description")
@@ -178,6 +179,7 @@ fn named_pattern(name: &str) -> Option<String> {
     match name {
         "{filled}" => Some(crate::input::FILLED.to_string()),
         "{web_url_or_empty}" => Some(crate::input::WEB_URL_OR_EMPTY.to_string()),
+        "{web_url}" => Some(crate::input::WEB_URL.to_string()),
         "{duration}" => Some(crate::duration::pattern()),
         "{email}" => Some(crate::members::model::EMAIL_PATTERN.to_string()),
         "{username}" => Some(crate::members::model::username_pattern()),

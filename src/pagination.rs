@@ -40,6 +40,19 @@ impl Page {
         }
     }
 
+    /// The first page of the usual size: what a summary shows of a list.
+    pub fn first() -> Self {
+        Self { page: 1, per_page: 20 }
+    }
+
+    /// Every item at once: for an export, which holds everything.
+    pub fn all() -> Self {
+        Self {
+            page: 1,
+            per_page: i64::MAX,
+        }
+    }
+
     pub fn offset(&self) -> i64 {
         (self.page - 1) * self.per_page
     }

@@ -8,6 +8,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    appeals (id) {
+        id -> Int8,
+        sanction_id -> Int8,
+        member_id -> Int8,
+        text -> Text,
+        created_at -> Timestamptz,
+        outcome -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        decided_by -> Nullable<Int8>,
+        decided_at -> Nullable<Timestamptz>,
+        previous_duration_seconds -> Nullable<Int8>,
+        reduced_duration_seconds -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Int8,
         actor_id -> Int8,
@@ -86,19 +102,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    member_tokens (id) {
-        id -> Int8,
-        member_id -> Int8,
-        kind -> Text,
-        token_hash -> Bytea,
-        payload -> Nullable<Text>,
-        created_at -> Timestamptz,
-        expires_at -> Timestamptz,
-        used_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
     member_factors (id) {
         id -> Uuid,
         member_id -> Int8,
@@ -128,6 +131,19 @@ diesel::table! {
         ip -> Text,
         first_seen_at -> Timestamptz,
         last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    member_tokens (id) {
+        id -> Int8,
+        member_id -> Int8,
+        kind -> Text,
+        token_hash -> Bytea,
+        payload -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -197,6 +213,43 @@ diesel::table! {
         session_id -> Uuid,
         created_at -> Timestamptz,
         rotated_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    report_entries (report_id, reporter_id) {
+        report_id -> Int8,
+        reporter_id -> Int8,
+        reason -> Text,
+        text -> Text,
+        evidence_url -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reporter_tallies (member_id) {
+        member_id -> Int8,
+        actioned -> Int4,
+        dismissed -> Int4,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Int8,
+        member_id -> Int8,
+        resource -> Nullable<Text>,
+        state -> Text,
+        assignee_id -> Nullable<Int8>,
+        claimed_at -> Nullable<Timestamptz>,
+        resolution_note -> Nullable<Text>,
+        resolution_message -> Nullable<Text>,
+        resolved_by -> Nullable<Int8>,
+        resolved_at -> Nullable<Timestamptz>,
+        sanction_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -313,6 +366,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(appeals -> sanctions (sanction_id));
 diesel::joinable!(factor_throttles -> members (member_id));
 diesel::joinable!(member_factors -> members (member_id));
 diesel::joinable!(member_groups -> groups (group_id));
@@ -322,6 +376,10 @@ diesel::joinable!(member_tokens -> members (member_id));
 diesel::joinable!(mfa_challenges -> members (member_id));
 diesel::joinable!(recovery_codes -> members (member_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(report_entries -> members (reporter_id));
+diesel::joinable!(report_entries -> reports (report_id));
+diesel::joinable!(reporter_tallies -> members (member_id));
+diesel::joinable!(reports -> sanctions (sanction_id));
 diesel::joinable!(sanction_counts -> members (member_id));
 diesel::joinable!(service_clients -> members (created_by));
 diesel::joinable!(sessions -> members (member_id));
@@ -332,6 +390,7 @@ diesel::joinable!(webhooks -> members (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
+    appeals,
     audit_log,
     events,
     factor_throttles,
@@ -349,6 +408,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limits,
     recovery_codes,
     refresh_tokens,
+    report_entries,
+    reporter_tallies,
+    reports,
     sanction_counts,
     sanctions,
     service_clients,

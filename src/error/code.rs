@@ -103,12 +103,18 @@ error_codes! {
     CannotChangeOwnRoles = "cannot_change_own_roles",
     /// A superuser removes their own factors as members do, not by a reset.
     CannotResetOwnFactors = "cannot_reset_own_factors",
+    /// The moderator who gave a sanction does not decide its appeal.
+    CannotDecideOwnSanction = "cannot_decide_own_sanction",
     /// No resource at this path.
     NotFound = "not_found",
     /// No such member.
     MemberNotFound = "member_not_found",
     /// No such sanction.
     SanctionNotFound = "sanction_not_found",
+    /// No such report (or not one the caller filed).
+    ReportNotFound = "report_not_found",
+    /// No such appeal.
+    AppealNotFound = "appeal_not_found",
     /// The caller has no live session by this id.
     SessionNotFound = "session_not_found",
     /// The caller has no second factor by this id.
@@ -143,6 +149,22 @@ error_codes! {
     SanctionNotEndable = "sanction_not_endable",
     /// A lift is not itself forgiven or reverted.
     SanctionIsALift = "sanction_is_a_lift",
+    /// Nobody reports themselves.
+    CannotReportSelf = "cannot_report_self",
+    /// Bots are not reported.
+    CannotReportBot = "cannot_report_bot",
+    /// The caller has joined this open report already.
+    AlreadyReported = "already_reported",
+    /// Another member of staff holds the report.
+    ReportClaimed = "report_claimed",
+    /// The report is resolved or dismissed.
+    ReportClosed = "report_closed",
+    /// The sanction has been appealed once already.
+    AlreadyAppealed = "already_appealed",
+    /// The sanction is older than `MEMBERD_APPEAL_WINDOW`.
+    AppealWindowClosed = "appeal_window_closed",
+    /// The appeal has been decided already.
+    AppealDecided = "appeal_decided",
     /// The factor is confirmed already.
     FactorAlreadyConfirmed = "factor_already_confirmed",
     /// The member has no confirmed second factor.
@@ -266,6 +288,12 @@ field_codes! {
     UnknownType = "unknown_type",
     /// A webhook URL that reaches a private or local address.
     UrlNotAllowed = "url_not_allowed",
+    /// Names nothing that exists.
+    NotFound = "not_found",
+    /// Names something about another member.
+    OtherMember = "other_member",
+    /// Not shorter than what it should shorten.
+    NotShorter = "not_shorter",
 }
 
 /// Lets a code be compared with the text a client sees.

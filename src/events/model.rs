@@ -18,10 +18,14 @@ pub enum EventType {
     SanctionReverted,
     SanctionExpired,
     KarmaNoted,
+    ReportCreated,
+    ReportResolved,
+    AppealCreated,
+    AppealDecided,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 19] = [
         Self::MemberRegistered,
         Self::MemberActivated,
         Self::MemberUpdated,
@@ -37,6 +41,10 @@ impl EventType {
         Self::SanctionReverted,
         Self::SanctionExpired,
         Self::KarmaNoted,
+        Self::ReportCreated,
+        Self::ReportResolved,
+        Self::AppealCreated,
+        Self::AppealDecided,
     ];
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -60,6 +68,10 @@ impl EventType {
             Self::SanctionReverted => "sanction.reverted",
             Self::SanctionExpired => "sanction.expired",
             Self::KarmaNoted => "karma.noted",
+            Self::ReportCreated => "report.created",
+            Self::ReportResolved => "report.resolved",
+            Self::AppealCreated => "appeal.created",
+            Self::AppealDecided => "appeal.decided",
         }
     }
 }

@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 
 use serde_path_to_error::Segment;
 
-pub use text::{FILLED, SPACES, WEB_URL_OR_EMPTY, WHITE_SPACE, integer, is_blank, is_web_url};
+pub use text::{
+    FILLED, SPACES, WEB_URL, WEB_URL_OR_EMPTY, WHITE_SPACE, integer, is_blank, is_web_url, optional_integer,
+};
 
 use crate::error::{Answer, Answers, AppError, ErrorCode, FieldCode, FieldError};
 

@@ -31,7 +31,8 @@ macro_rules! web_url {
         r"^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?([/?#][!-~]*)?$"
     };
 }
-const WEB_URL: &str = web_url!();
+/// An http(s) address as [`is_web_url`] takes it.
+pub const WEB_URL: &str = web_url!();
 /// `WEB_URL`, or nothing: what profile address fields take.
 pub const WEB_URL_OR_EMPTY: &str = concat!(r"^$|", web_url!());
 
@@ -82,6 +83,14 @@ pub fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64,
         }
     }
     deserializer.deserialize_any(Integer)
+}
+
+/// [`integer`], for a field that may be absent or null
+/// (`#[serde(default, deserialize_with = "optional_integer")]`).
+pub fn optional_integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Integer(#[serde(deserialize_with = "integer")] i64);
+    Ok(<Option<Integer> as serde::Deserialize>::deserialize(deserializer)?.map(|Integer(value)| value))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! files under `MEMBERD_MAIL_DIR`, so that a developer's first run needs no
 //! mail server.
 
+pub mod moderation;
 pub mod templates;
 
 use std::sync::Arc;

@@ -2,7 +2,6 @@
 
 use crate::mail::OutgoingMail;
 use crate::members::model::{Locale, Member};
-use crate::sanctions::model::{Action, Restriction};
 
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -38,7 +37,7 @@ fn wrap(paragraph: &str) -> String {
 }
 
 /// Wraps paragraphs and one call-to-action link into both parts of a mail.
-fn compose(
+pub(super) fn compose(
     to: &str,
     subject: String,
     greeting: String,
@@ -345,97 +344,6 @@ pub fn factor_change(member: &Member, change: &FactorChange, reset_page: &str) -
             )
         }
     }
-}
-
-/// Tells a member of a sanction or of its lifting: the public reason and the
-/// end, never the moderator's private note.
-#[allow(clippy::too_many_arguments)]
-pub fn sanction(
-    locale: Locale,
-    to: &str,
-    username: &str,
-    action: Action,
-    reason: &str,
-    resource: Option<&str>,
-    ends_at: Option<chrono::DateTime<chrono::Utc>>,
-    frontend: &str,
-) -> OutgoingMail {
-    let end = ends_at.map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string());
-    let (subject, greeting, lines) = match locale {
-        Locale::En => {
-            let scope = resource.map(|r| format!(" in {r}")).unwrap_or_default();
-            let greeting = format!("Hello {username},");
-            match action {
-                Action::Impose(restriction) => {
-                    let what = match restriction {
-                        Restriction::Ban => "banned",
-                        Restriction::ReadOnly => "made read-only",
-                    };
-                    let until = end.map_or("This sanction has no end date.".to_string(), |e| {
-                        format!("It lasts until {e}.")
-                    });
-                    (
-                        format!("Your account was {what}"),
-                        greeting,
-                        vec![
-                            format!("A moderator has {what} your account{scope}. Reason: {reason}"),
-                            until,
-                        ],
-                    )
-                }
-                Action::Lift(restriction) => {
-                    let what = match restriction {
-                        Restriction::Ban => "ban",
-                        Restriction::ReadOnly => "read-only restriction",
-                    };
-                    (
-                        format!("Your {what} was lifted"),
-                        greeting,
-                        vec![format!(
-                            "A moderator has lifted the {what} on your account{scope}. Reason: {reason}"
-                        )],
-                    )
-                }
-            }
-        }
-        Locale::Fr => {
-            let scope = resource.map(|r| format!(" dans {r}")).unwrap_or_default();
-            let greeting = format!("Bonjour {username},");
-            match action {
-                Action::Impose(restriction) => {
-                    let what = match restriction {
-                        Restriction::Ban => "banni",
-                        Restriction::ReadOnly => "mis en lecture seule",
-                    };
-                    let until = end.map_or("Cette sanction n'a pas de date de fin.".to_string(), |e| {
-                        format!("Elle dure jusqu'au {e}.")
-                    });
-                    (
-                        format!("Votre compte a été {what}"),
-                        greeting,
-                        vec![
-                            format!("Un modérateur a {what} votre compte{scope}. Motif : {reason}"),
-                            until,
-                        ],
-                    )
-                }
-                Action::Lift(restriction) => {
-                    let what = match restriction {
-                        Restriction::Ban => "le bannissement",
-                        Restriction::ReadOnly => "la mise en lecture seule",
-                    };
-                    (
-                        "Votre sanction a été levée".to_string(),
-                        greeting,
-                        vec![format!(
-                            "Un modérateur a levé {what} de votre compte{scope}. Motif : {reason}"
-                        )],
-                    )
-                }
-            }
-        }
-    };
-    compose(to, subject, greeting, &lines, None, frontend.trim_end_matches('/'))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::mail::templates::{self, PasswordChanged};
 use crate::members::model::{Email, Member, MemberError, ProfileChanges, Username, check_password};
 use crate::members::records::{self, PersonalRecords};
 use crate::members::store::{self, IpRecord, Rename};
+use crate::pagination::Page;
 use crate::rate_limit;
 use crate::state::AppState;
 use crate::tokens::model::{OpaqueToken, TokenKind};
@@ -110,7 +111,7 @@ pub async fn change_password(
             // A link e-mailed before (a pending address change, a reset) was
             // asked for by whoever knew the old password. Tokens are locked
             // before their member, as a reset locks them.
-            tokens::void_outstanding(conn, member_id, &TokenKind::ALL)?;
+            tokens::void_outstanding(conn, member_id, &TokenKind::ACCOUNT)?;
             let member = store::find_for_update(conn, member_id)?.ok_or(AuthError::AccountGone)?;
             store::set_password(conn, member_id, &hash)?;
             sessions::revoke_member_sessions_except(conn, member_id, session_id, Revocation::PasswordChanged, now)?;
@@ -286,12 +287,15 @@ pub async fn unregister(state: &AppState, member_id: i64, password: String) -> R
             rate_limit::forget_keys(conn, &[email_key, member_id.to_string()])?;
             events::redact_member(conn, member_id)?;
             // What the member wrote as staff stays, under the placeholder;
-            // sanctions and karma notes about them go with their row.
+            // sanctions, karma notes, reports and appeals about them go with
+            // their row; what they said as a reporter goes too.
             let placeholder = store::placeholder_id(conn)?;
             crate::sanctions::store::reattribute(conn, member_id, placeholder)?;
             crate::karma::store::reattribute(conn, member_id, placeholder)?;
             crate::integration::store::reattribute(conn, member_id, placeholder)?;
             crate::integration::webhooks::store::reattribute(conn, member_id, placeholder)?;
+            crate::cases::store::reports::forget_reporter(conn, member_id, placeholder)?;
+            crate::cases::store::appeals::reattribute(conn, member_id, placeholder)?;
             crate::audit::anonymise_member(conn, member_id, placeholder)?;
             store::delete(conn, member_id)?;
             events::record(
@@ -314,6 +318,8 @@ pub struct Export {
     pub unused_recovery_codes: i64,
     pub ips: Vec<IpRecord>,
     pub renames: Vec<Rename>,
+    pub reports: Vec<crate::cases::service::reports::FiledView>,
+    pub appeals: Vec<crate::cases::service::appeals::AppealView>,
 }
 
 pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError> {
@@ -329,6 +335,8 @@ pub async fn export(state: &AppState, member_id: i64) -> Result<Export, AppError
                 unused_recovery_codes: crate::factors::store::unused_recovery_codes(conn, member_id)?,
                 ips: store::ips_of(conn, member_id)?,
                 renames: store::renames_of(conn, member_id)?,
+                reports: crate::cases::service::reports::filed_page(conn, member_id, Page::all())?.items,
+                appeals: crate::cases::service::appeals::all_of_member(conn, member_id, now)?,
             })
         })
         .await

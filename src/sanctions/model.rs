@@ -485,5 +485,8 @@ pub fn may_moderate(
     }
 }
 
+mod reduction;
+pub use reduction::check_reduction;
+
 #[cfg(test)]
 mod tests;

@@ -144,6 +144,13 @@ pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<SanctionRow>, App
         .optional()?)
 }
 
+pub fn find_many(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<SanctionRow>, AppError> {
+    Ok(sanctions::table
+        .filter(sanctions::id.eq_any(ids))
+        .select(SanctionRow::as_select())
+        .load(conn)?)
+}
+
 pub struct NewSanction<'a> {
     pub member_id: i64,
     pub action: Action,
@@ -413,4 +420,13 @@ pub fn stored_slot(row: &SanctionRow) -> Slot {
         starts_at: row.starts_at,
         ends_at: row.ends_at.map_or(Until::Never, Until::At),
     }
+}
+
+/// Gives a sanction a new duration; the caller stores the schedule it makes.
+pub fn set_duration(conn: &mut PgConnection, id: i64, duration: Duration) -> Result<(), AppError> {
+    let seconds = i64::try_from(duration.as_secs()).map_err(|_| AppError::internal("duration out of range"))?;
+    diesel::update(sanctions::table.find(id))
+        .set(sanctions::duration_seconds.eq(seconds))
+        .execute(conn)?;
+    Ok(())
 }

@@ -152,7 +152,7 @@ pub async fn set_roles(state: &AppState, actor: Actor, target: MemberKey, roles:
             if deactivates {
                 sessions::revoke_member_sessions(conn, target.id, Revocation::Deactivated, now)?;
                 // Links sent before no longer open anything.
-                tokens::void_outstanding(conn, target.id, &TokenKind::ALL)?;
+                tokens::void_outstanding(conn, target.id, &TokenKind::ACCOUNT)?;
             }
             let after = Roles { groups: names, staff: roles.staff || roles.superuser, superuser: roles.superuser, active: roles.active };
             let details = serde_json::json!({

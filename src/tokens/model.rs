@@ -17,16 +17,23 @@ pub enum TokenKind {
     Registration,
     PasswordReset,
     EmailChange,
+    /// Lets a sanctioned member appeal one sanction (its id is the payload),
+    /// banned or not.
+    Appeal,
 }
 
 impl TokenKind {
-    pub const ALL: [TokenKind; 3] = [Self::Registration, Self::PasswordReset, Self::EmailChange];
+    /// The links that open or change the account, voided together when what
+    /// they were sent for no longer holds. An appeal link is about a sanction
+    /// and outlives these.
+    pub const ACCOUNT: [TokenKind; 3] = [Self::Registration, Self::PasswordReset, Self::EmailChange];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Registration => "registration",
             Self::PasswordReset => "password_reset",
             Self::EmailChange => "email_change",
+            Self::Appeal => "appeal",
         }
     }
 }

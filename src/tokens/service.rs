@@ -24,7 +24,7 @@ use crate::tokens::model::{OpaqueToken, TokenKind, TokenProblem, check_usable, h
 use crate::tokens::store;
 
 /// Finds a usable token of this kind, locked until the transaction ends.
-fn usable_token(
+pub fn usable_token(
     conn: &mut PgConnection,
     text: &str,
     kind: TokenKind,
@@ -143,7 +143,7 @@ pub async fn reset_password(
             crate::factors::store::forget_challenges(conn, member.id)?;
             // Whatever was asked with the old password (an address change,
             // other reset links) must not outlive it.
-            store::void_outstanding(conn, member.id, &TokenKind::ALL)?;
+            store::void_outstanding(conn, member.id, &TokenKind::ACCOUNT)?;
             sessions::forget_failures(conn, &fold_identifier(&member.username), "", sessions::Commit::Durable)?;
             sessions::forget_failures(conn, &member.email.to_lowercase(), "", sessions::Commit::Durable)?;
             Ok(templates::password_changed(

@@ -35,6 +35,19 @@ pub fn issue(
             .filter(member_tokens::used_at.is_null()),
     )
     .execute(conn)?;
+    add(conn, member_id, kind, token_hash, payload, now, expires_at)
+}
+
+/// Stores a new token of `kind` beside the member's others of that kind.
+pub fn add(
+    conn: &mut PgConnection,
+    member_id: i64,
+    kind: TokenKind,
+    token_hash: &[u8],
+    payload: Option<&str>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), AppError> {
     diesel::insert_into(member_tokens::table)
         .values((
             member_tokens::member_id.eq(member_id),
@@ -82,5 +95,25 @@ pub fn void_outstanding(conn: &mut PgConnection, member_id: i64, kinds: &[TokenK
             .filter(member_tokens::kind.eq_any(kinds))
             .filter(member_tokens::used_at.is_null()),
     )
+    .execute(conn)?)
+}
+
+/// Marks the member's unused tokens of `kind` carrying `payload` used: what
+/// they were sent for is done another way.
+pub fn spend(
+    conn: &mut PgConnection,
+    member_id: i64,
+    kind: TokenKind,
+    payload: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    Ok(diesel::update(
+        member_tokens::table
+            .filter(member_tokens::member_id.eq(member_id))
+            .filter(member_tokens::kind.eq(kind.as_str()))
+            .filter(member_tokens::payload.eq(payload))
+            .filter(member_tokens::used_at.is_null()),
+    )
+    .set(member_tokens::used_at.eq(now))
     .execute(conn)?)
 }

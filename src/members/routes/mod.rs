@@ -1,6 +1,7 @@
 //! HTTP handlers for members: registration, the directory, profiles; the
 //! caller's own account is in `own`.
 
+pub mod export;
 pub mod own;
 
 use actix_web::body::BoxBody;

@@ -1,0 +1,5 @@
+//! The case file's use cases.
+
+pub mod appeals;
+pub mod reports;
+pub mod standing;
