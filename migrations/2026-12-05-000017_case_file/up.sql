@@ -78,3 +78,8 @@ CREATE INDEX appeals_open_idx ON appeals (created_at, id) WHERE outcome IS NULL;
 CREATE INDEX appeals_decided_idx ON appeals (decided_at DESC, id DESC) WHERE outcome IS NOT NULL;
 CREATE INDEX appeals_member_idx ON appeals (member_id, created_at);
 CREATE INDEX appeals_decided_by_idx ON appeals (decided_by) WHERE decided_by IS NOT NULL;
+
+-- Every sanction's e-mail carries a link to appeal it without a session.
+ALTER TABLE member_tokens DROP CONSTRAINT member_tokens_kind_check;
+ALTER TABLE member_tokens ADD CONSTRAINT member_tokens_kind_check
+    CHECK (kind IN ('registration', 'password_reset', 'email_change', 'appeal'));

@@ -1,5 +1,7 @@
 //! Wire types more than one domain's routes answer with.
 
+pub mod case_file;
+
 use actix_web::body::BoxBody;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Responder};

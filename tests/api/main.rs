@@ -8,6 +8,8 @@ mod smtp;
 
 mod access;
 mod account;
+mod appeals;
+mod cases;
 mod contract;
 mod directory;
 mod errors;

@@ -516,6 +516,10 @@ const OPEN_TO_READ_ONLY: &[(&str, &str)] = &[
     ("DELETE", "/v1/members/me"),
     // A read that takes a body.
     ("POST", "/v1/status/batch"),
+    // Reporting is not writing content; appealing is the member's own business.
+    ("POST", "/v1/members/{member}/reports"),
+    ("POST", "/v1/sanctions/{id}/appeals"),
+    ("POST", "/v1/tokens/appeal/{token}"),
 ];
 
 #[tokio::test]
@@ -589,6 +593,16 @@ async fn every_write_route_refuses_a_read_only_member_who_can_still_log_in() {
         (
             ("POST", "/v1/webhooks/{id}/deliveries/{delivery}/redelivery"),
             json!({}),
+        ),
+        (("POST", "/v1/reports/{id}/claim"), json!({})),
+        (("DELETE", "/v1/reports/{id}/claim"), json!({})),
+        (
+            ("POST", "/v1/reports/{id}/resolution"),
+            json!({"outcome": "dismissed", "note": "x"}),
+        ),
+        (
+            ("POST", "/v1/appeals/{id}/decision"),
+            json!({"outcome": "upheld", "reason": "x"}),
         ),
     ]);
     let document = app.get("/v1/openapi.json", None).await.body;

@@ -7,13 +7,14 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::extract::{Caller, Staff};
 use crate::auth::policy::Actor;
 use crate::cases::model::{CaseError, Filing, ReportState, Resolution};
-use crate::cases::routes::{FiledReport, Report, parse_id};
+use crate::cases::routes::{Report, parse_id};
 use crate::cases::service::reports::{self as service, ListQuery};
 use crate::cases::store::reports::ReportFilter;
 use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::{AppError, FieldCode, FieldError};
 use crate::http::mount::Routes;
+use crate::http::wire::case_file::FiledReport;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
@@ -218,6 +219,7 @@ problems!(
 /// One report: staff read all of it; one of its reporters reads their own
 /// entry and the outcome, without the staff fields.
 #[utoipa::path(
+    operation_id = "get_report",
     tag = "cases",
     security(("bearer" = [])),
     params(("id" = i64, Path, description = "Report id.")),

@@ -6,11 +6,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::extract::Caller;
-use crate::cases::routes::{Appeal, FiledReport};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::http::mount::Routes;
 use crate::http::wire::OwnAccount;
+use crate::http::wire::case_file::{Appeal, FiledReport};
 use crate::members::account;
 use crate::openapi::problems;
 use crate::state::AppState;
