@@ -110,7 +110,9 @@ async fn reports_that_break_a_rule_are_refused_and_change_nothing() {
     let robot = app.member("robot").await;
     app.make_bot(robot.id);
     app.member("carl").await;
-    let cases: Vec<(&str, Value, u16, &str, Option<(&str, &str)>)> = vec![
+    // The member reported, the body, and the problem with its field error.
+    type Case<'a> = (&'a str, Value, u16, &'a str, Option<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("ann", spam(), 422, "cannot_report_self", None),
         ("me", spam(), 422, "cannot_report_self", None),
         ("robot", spam(), 422, "cannot_report_bot", None),
@@ -250,10 +252,7 @@ async fn a_report_flood_is_stopped_and_reporters_staff_keep_dismissing_are_slowe
         assert_eq!(dismissed.status, StatusCode::OK, "{}", dismissed.body);
     }
     let queue = app
-        .get(
-            &format!("/v1/reports?reporter=ann&per_page=1"),
-            Some(&cast.moderator.access),
-        )
+        .get("/v1/reports?reporter=ann&per_page=1", Some(&cast.moderator.access))
         .await;
     assert_eq!(
         queue.body["items"][0]["reporters"][0]["tally"],
