@@ -377,4 +377,60 @@ proptest! {
             prop_assert_eq!(history.status_at(None, t(now + 20_000)), Status::default());
         }
     }
+
+    /// An appeal's reduction: the sanction keeps its place with a shorter
+    /// duration; what queues behind it starts no later and runs no later, the
+    /// member is never restricted longer, and no other queue moves.
+    #[test]
+    fn a_reduction_moves_what_queues_behind_it_and_nothing_else(ops in prop::collection::vec(op(), 1..30), pick: usize, shorter in 1u64..500, probe in 0i64..20_000) {
+        let (history, now) = apply(&ops);
+        let slots = history.schedule();
+        let pending: Vec<usize> = (0..history.entries().len())
+            .filter(|&i| matches!(history.entries()[i].state(&slots[i], t(now)), State::Active | State::Queued))
+            .collect();
+        prop_assume!(!pending.is_empty());
+        let k = pending[pick % pending.len()];
+        let reduced_entry = &history.entries()[k];
+        let current = reduced_entry.duration;
+        let secs = match current.map(Duration::as_secs) {
+            None => shorter,
+            Some(d) if d > 1 => 1 + shorter % (d - 1),
+            Some(_) => return Ok(()),
+        };
+        let reduced = Duration::from_secs(secs).unwrap();
+        prop_assert!(check_reduction(current, reduced).is_ok());
+        if let Some(current) = current {
+            prop_assert!(check_reduction(Some(current), current).is_err(), "not shorter");
+        }
+        let mut entries = history.entries().to_vec();
+        entries[k].duration = Some(reduced);
+        let after = History::new(entries);
+        let after_slots = after.schedule();
+        let start = |slot: &Slot| slot.starts_at.map_or(Until::Never, Until::At);
+        let queue = (reduced_entry.action, reduced_entry.resource.clone());
+        for ((entry, before), moved) in history.entries().iter().zip(&slots).zip(&after_slots) {
+            if (entry.action, entry.resource.clone()) == queue {
+                prop_assert!(start(moved) <= start(before), "{entry:?}: {before:?} then {moved:?}");
+                // The end of one that never runs only says where its queue resumes.
+                if moved.starts_at.is_some() {
+                    prop_assert!(moved.ends_at <= before.ends_at, "{entry:?}: {before:?} then {moved:?}");
+                }
+            } else {
+                prop_assert_eq!(moved, before);
+            }
+        }
+        if let Some(began) = after_slots[k].starts_at {
+            prop_assert!(after_slots[k].ends_at <= Until::At(began + reduced.to_chrono()));
+        }
+        for resource in [None, Some("forum:1")] {
+            let (was, is) = (history.status_at(resource, t(now + probe)), after.status_at(resource, t(now + probe)));
+            prop_assert!(is.can_read() >= was.can_read() && is.can_write() >= was.can_write(), "{was:?} then {is:?}");
+            if let Some(until) = is.banned_until {
+                prop_assert!(was.banned_until.is_some_and(|w| until <= w));
+            }
+            if let Some(until) = is.read_only_until {
+                prop_assert!(was.read_only_until.is_some_and(|w| until <= w));
+            }
+        }
+    }
 }
