@@ -69,6 +69,8 @@ pub struct Config {
     pub token_ttl: Duration,
     /// How long after a sanction its member may appeal it.
     pub appeal_window: Duration,
+    /// Reports a member may file in an hour, before dismissals slow them.
+    pub reports_per_hour: u32,
     pub access_ttl: Duration,
     /// How long a session lives at most from its login, whatever its refreshes.
     pub session_max_age: Duration,
@@ -243,6 +245,12 @@ impl Config {
         };
         let token_ttl = duration("MEMBERD_TOKEN_TTL", "1h")?;
         let appeal_window = duration("MEMBERD_APPEAL_WINDOW", "30d")?;
+        let (reports, name) = parsed("MEMBERD_REPORTS_PER_HOUR", "10");
+        let reports_per_hour = reports
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| fail(name, format!("`{reports}` is not a whole number of at least 1")))?;
         let access_ttl = duration("MEMBERD_ACCESS_TTL", "15m")?;
         let session_max_age = duration("MEMBERD_SESSION_MAX_AGE", "90d")?;
         let status_max_age = duration("MEMBERD_STATUS_MAX_AGE", "5s")?;
@@ -311,6 +319,7 @@ impl Config {
             log_format,
             token_ttl,
             appeal_window,
+            reports_per_hour,
             access_ttl,
             session_max_age,
             ip_retention_days,

@@ -275,13 +275,14 @@ impl Decision {
     }
 }
 
-/// How many reports a reporter may file in an hour: ten, halved for every
+/// How many reports a reporter may file in an hour: `base`, halved for every
 /// three more of their reports dismissed than actioned, down to one, so that
 /// a member whose reports staff keep dismissing cannot keep the queue busy.
-pub fn reports_per_hour(actioned: i32, dismissed: i32) -> i32 {
+pub fn reports_per_hour(base: u32, actioned: i32, dismissed: i32) -> i32 {
     let unfounded = dismissed.saturating_sub(actioned).max(0);
-    let halvings = (unfounded / 3).min(4);
-    (10 >> halvings).max(1)
+    let halvings = (unfounded / 3).min(31) as u32;
+    let base = i32::try_from(base).unwrap_or(i32::MAX);
+    (base >> halvings).max(1)
 }
 
 /// Whether `reporter` may report `target`.

@@ -85,14 +85,16 @@ fn only_a_reduction_carries_a_duration() {
 
 #[test]
 fn reporters_whose_reports_are_dismissed_are_slowed() {
-    assert_eq!(reports_per_hour(0, 0), 10);
-    assert_eq!(reports_per_hour(0, 2), 10);
-    assert_eq!(reports_per_hour(0, 3), 5);
-    assert_eq!(reports_per_hour(5, 7), 10, "founded reports offset dismissed ones");
-    assert_eq!(reports_per_hour(0, 6), 2);
-    assert_eq!(reports_per_hour(0, 9), 1);
-    assert_eq!(reports_per_hour(0, i32::MAX), 1);
-    assert_eq!(reports_per_hour(i32::MAX, 0), 10);
+    assert_eq!(reports_per_hour(10, 0, 0), 10);
+    assert_eq!(reports_per_hour(10, 0, 2), 10);
+    assert_eq!(reports_per_hour(10, 0, 3), 5);
+    assert_eq!(reports_per_hour(10, 5, 7), 10, "founded reports offset dismissed ones");
+    assert_eq!(reports_per_hour(10, 0, 6), 2);
+    assert_eq!(reports_per_hour(10, 0, 9), 1);
+    assert_eq!(reports_per_hour(10, 0, i32::MAX), 1);
+    assert_eq!(reports_per_hour(10, i32::MAX, 0), 10);
+    assert_eq!(reports_per_hour(1_000, 0, 6), 250);
+    assert_eq!(reports_per_hour(u32::MAX, 0, 0), i32::MAX);
 }
 
 #[test]

@@ -99,6 +99,7 @@ pub async fn file(
 ) -> Result<ReportView, AppError> {
     let now = state.clock.now();
     let bot_group = state.config.bot_group.clone();
+    let base = state.config.reports_per_hour;
     state
         .db
         .transaction(move |conn| {
@@ -111,7 +112,7 @@ pub async fn file(
                 .unwrap_or_default();
             let limit = Limit {
                 bucket: "reports",
-                max_hits: reports_per_hour(actioned, dismissed),
+                max_hits: reports_per_hour(base, actioned, dismissed),
                 window: chrono::Duration::hours(1),
             };
             rate_limit::enforce(conn, limit, &reporter_id.to_string(), now)?;
