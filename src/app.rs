@@ -119,7 +119,11 @@ impl Application {
         };
         let cache = Arc::new(crate::cache::MemberCache::new(metrics.cache_lookups.clone()));
         let db = db.reporting_changes_to(cache.clone());
-        let notifications = crate::db::notify::start(config.listen_database_url.expose().clone(), cache.clone());
+        let notifications = crate::db::notify::start(
+            config.listen_database_url.expose().clone(),
+            cache.clone(),
+            crate::events::head,
+        );
         let state = web::Data::new(AppState {
             geoip,
             notifications,

@@ -1,7 +1,9 @@
 //! LISTEN/NOTIFY: a dedicated thread holds one connection listening for
-//! memberd's notifications: new events wake whoever waits on them, and
-//! changes to members, sessions, sanctions and keys are reported to the
-//! [`ChangeSink`] (the member cache). diesel's notification iterator does not block, so the thread
+//! memberd's notifications: changes to members, sessions, sanctions and keys
+//! are reported to the [`ChangeSink`] (the member cache). The same thread
+//! watches the event feed's head and wakes whoever waits on events when it
+//! moves: writers of events announce nothing, since a NOTIFY in every one
+//! would serialise their commits (PostgreSQL takes one lock for it). diesel's notification iterator does not block, so the thread
 //! drains it every few milliseconds. While the connection is down the cache
 //! is not trusted; a dropped connection is reopened, the cache starts again
 //! from empty, and waiters are woken so that they re-read rather than trust
@@ -25,8 +27,6 @@ use tokio::sync::watch;
 
 use super::ChangeSink;
 
-/// New events were committed.
-pub const EVENTS_CHANNEL: &str = "memberd_events";
 /// Rows the member cache copies changed (see the `change_notifications` migration).
 pub const CHANGES_CHANNEL: &str = "memberd_changes";
 
@@ -80,14 +80,18 @@ impl EventWaiter {
     }
 }
 
-pub fn start(database_url: String, changes: Arc<dyn ChangeSink>) -> Notifications {
+/// Reads where the event feed ends (any value that changes when it moves):
+/// the listener asks it every few milliseconds.
+pub type FeedHead = fn(&mut PgConnection) -> Result<Option<(i64, i64)>, crate::error::AppError>;
+
+pub fn start(database_url: String, changes: Arc<dyn ChangeSink>, feed_head: FeedHead) -> Notifications {
     let (sender, receiver) = watch::channel(0u64);
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     let spawned = std::thread::Builder::new()
         .name("memberd-listen".into())
         .spawn(move || {
-            listen(&database_url, &sender, &*changes, &stopping);
+            listen(&database_url, &sender, &*changes, feed_head, &stopping);
             changes.distrust();
         });
     let thread = match spawned {
@@ -119,7 +123,13 @@ fn heartbeat_channel() -> String {
     format!("memberd_heartbeat_{}", hex::encode(crate::random::os_bytes::<8>()))
 }
 
-fn listen(database_url: &str, sender: &watch::Sender<u64>, changes: &dyn ChangeSink, stop: &AtomicBool) {
+fn listen(
+    database_url: &str,
+    sender: &watch::Sender<u64>,
+    changes: &dyn ChangeSink,
+    feed_head: FeedHead,
+    stop: &AtomicBool,
+) {
     let heartbeats = heartbeat_channel();
     while !sender.is_closed() && !stop.load(Ordering::Relaxed) {
         let mut conn = match PgConnection::establish(database_url) {
@@ -138,7 +148,6 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, changes: &dyn ChangeS
         let named = format!("SET application_name = '{LISTENER_NAME}'");
         let listened = [
             named,
-            format!("LISTEN {EVENTS_CHANNEL}"),
             format!("LISTEN {CHANGES_CHANNEL}"),
             format!("LISTEN {heartbeats}"),
         ]
@@ -154,6 +163,7 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, changes: &dyn ChangeS
         sender.send_modify(|n| *n += 1);
         let mut last_heard = Instant::now();
         let mut last_sent: Option<Instant> = None;
+        let mut head = None;
         'connected: loop {
             if sender.is_closed() || stop.load(Ordering::Relaxed) {
                 return;
@@ -169,7 +179,6 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, changes: &dyn ChangeS
                     break 'connected;
                 }
             }
-            let mut woke = false;
             for notification in conn.notifications_iter() {
                 match notification {
                     Ok(n) if n.channel == CHANGES_CHANNEL => changes.changed(&n.payload),
@@ -177,15 +186,23 @@ fn listen(database_url: &str, sender: &watch::Sender<u64>, changes: &dyn ChangeS
                         last_heard = Instant::now();
                         changes.heard_heartbeat();
                     }
-                    Ok(_) => woke = true,
+                    Ok(_) => {}
                     Err(error) => {
                         tracing::warn!(%error, "notification connection lost; reconnecting");
                         break 'connected;
                     }
                 }
             }
-            if woke {
-                sender.send_modify(|n| *n += 1);
+            match feed_head(&mut conn) {
+                Ok(now) if now != head => {
+                    head = now;
+                    sender.send_modify(|n| *n += 1);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "notification connection lost; reconnecting");
+                    break 'connected;
+                }
             }
             std::thread::sleep(POLL_EVERY);
         }

@@ -4,23 +4,27 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Text};
+
+use crate::db::prepared;
 
 use crate::error::AppError;
 use crate::schema::events;
 
 pub mod model;
 
-pub use model::EventType;
+pub use model::{Cursor, EventType};
 
 /// How events name a member: id and username at the time of the event.
 pub fn member_data(id: i64, username: &str) -> serde_json::Value {
     serde_json::json!({ "member": { "id": id, "username": username } })
 }
 
-/// Serialises event writers, so that events commit in id order and a reader
-/// following the id cursor never passes an event that commits later.
-const EVENTS_LOCK: i64 = 0x0065_7665_6e74_7321; // "events!"
-
+/// Writes an event in the caller's transaction. Writers take no lock: the
+/// event carries its transaction's id (the column's default), and readers
+/// stop below the oldest transaction still running ([`after`]). Nothing is
+/// announced: each replica's listener polls the feed's head ([`head`]), since
+/// a NOTIFY in every writer would serialise their commits.
 pub fn record(
     conn: &mut PgConnection,
     event_type: EventType,
@@ -28,9 +32,6 @@ pub fn record(
     data: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({EVENTS_LOCK})")).execute(conn)?;
-    // Delivered at commit, and not at all on rollback.
-    diesel::sql_query(format!("NOTIFY {}", crate::db::notify::EVENTS_CHANNEL)).execute(conn)?;
     diesel::insert_into(events::table)
         .values((
             events::event_type.eq(event_type.as_str()),
@@ -51,7 +52,7 @@ pub fn redact_member(conn: &mut PgConnection, member_id: i64) -> Result<usize, A
         .execute(conn)?)
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events)]
 pub struct EventRow {
     pub id: i64,
@@ -60,15 +61,100 @@ pub struct EventRow {
     pub data: serde_json::Value,
 }
 
-/// Events after the cursor, oldest first, optionally of some types only.
-pub fn after(conn: &mut PgConnection, cursor: i64, types: &[EventType], limit: i64) -> Result<Vec<EventRow>, AppError> {
-    let mut query = events::table.filter(events::id.gt(cursor)).into_boxed();
-    if !types.is_empty() {
-        query = query.filter(events::event_type.eq_any(types.iter().map(|t| t.as_str()).collect::<Vec<_>>()));
+/// An event and its place in the feed.
+#[derive(Debug, QueryableByName)]
+pub struct FedEvent {
+    #[diesel(embed)]
+    pub event: EventRow,
+    #[diesel(sql_type = BigInt)]
+    pub txid: i64,
+}
+
+impl FedEvent {
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            txid: self.txid,
+            id: self.event.id,
+        }
     }
-    Ok(query
-        .order(events::id.asc())
-        .limit(limit)
-        .select(EventRow::as_select())
-        .load(conn)?)
+}
+
+/// The bound below which events are settled: transactions older than every
+/// other one still running are all committed (or gone), so nothing can commit
+/// behind a cursor below it. The reader's own transaction does not count (a
+/// worker that locks rows before reading, the webhooks' fan-out, would hold
+/// itself back), nor do transactions of other databases of the cluster,
+/// which cannot write here (an xid is matched on its low 32 bits: two running
+/// at once never share them).
+macro_rules! settled_bound {
+    () => {
+        "(SELECT coalesce(min(running), pg_snapshot_xmax(pg_current_snapshot())) \
+          FROM pg_snapshot_xip(pg_current_snapshot()) AS running \
+          WHERE running::text::bigint % 4294967296 NOT IN ( \
+            SELECT backend_xid::text::bigint FROM pg_stat_activity \
+            WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL))"
+    };
+}
+pub(crate) use settled_bound;
+
+/// Events after the cursor, in feed order, optionally of some types only.
+pub fn after(
+    conn: &mut PgConnection,
+    cursor: Cursor,
+    types: &[EventType],
+    limit: i64,
+) -> Result<Vec<FedEvent>, AppError> {
+    let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+    Ok(prepared(concat!(
+        "SELECT id, event_type, occurred_at, data, txid::text::bigint AS txid FROM events ",
+        "WHERE (txid, id) > ($1::text::xid8, $2) AND txid < ",
+        settled_bound!(),
+        " AND (cardinality($3::text[]) = 0 OR event_type = ANY($3)) ORDER BY txid, id LIMIT $4"
+    ))
+    .bind::<BigInt, _>(cursor.txid)
+    .bind::<BigInt, _>(cursor.id)
+    .bind::<Array<Text>, _>(types)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?)
+}
+
+/// Whether events after the cursor have committed that readers may not take
+/// yet: an older transaction still runs. It usually ends within milliseconds.
+pub fn held(conn: &mut PgConnection, cursor: Cursor, types: &[EventType]) -> Result<bool, AppError> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        held: bool,
+    }
+    let types: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+    let held: Held = prepared(concat!(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE (txid, id) > ($1::text::xid8, $2) AND txid >= ",
+        settled_bound!(),
+        " AND (cardinality($3::text[]) = 0 OR event_type = ANY($3))) AS held"
+    ))
+    .bind::<BigInt, _>(cursor.txid)
+    .bind::<BigInt, _>(cursor.id)
+    .bind::<Array<Text>, _>(types)
+    .get_result(conn)?;
+    Ok(held.held)
+}
+
+/// The last event readers may take now, as (txid, id): when it moves, there
+/// is news (the notification listener watches it).
+pub fn head(conn: &mut PgConnection) -> Result<Option<(i64, i64)>, AppError> {
+    #[derive(QueryableByName)]
+    struct Head {
+        #[diesel(sql_type = BigInt)]
+        txid: i64,
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let head: Option<Head> = prepared(concat!(
+        "SELECT txid::text::bigint AS txid, id FROM events WHERE txid < ",
+        settled_bound!(),
+        " ORDER BY txid DESC, id DESC LIMIT 1"
+    ))
+    .get_result(conn)
+    .optional()?;
+    Ok(head.map(|h| (h.txid, h.id)))
 }

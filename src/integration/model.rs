@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::error::{DomainError, ErrorCode, FieldCode, FieldError, Kind};
-use crate::events::model::EventType;
+use crate::events::model::{Cursor, EventType};
 use crate::input::{SPACES, is_blank};
 use crate::random::os_bytes;
 
@@ -101,8 +101,8 @@ const MAX_WAIT_SECS: u64 = 60;
 
 /// A read of the event feed, checked.
 pub struct EventQuery {
-    /// Events after this id.
-    pub cursor: i64,
+    /// Events after this place in the feed.
+    pub cursor: Cursor,
     /// Only these types; every type when empty.
     pub types: Vec<EventType>,
     /// How long to hold an empty answer for an event to arrive.
@@ -141,17 +141,14 @@ impl EventQuery {
         limit: Option<i64>,
     ) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let cursor = match after {
-            None | Some("") => 0,
-            Some(text) => text.parse::<i64>().ok().filter(|c| *c >= 0).unwrap_or_else(|| {
-                errors.push(FieldError::new(
-                    "after",
-                    FieldCode::Invalid,
-                    "Use a next_cursor from an earlier answer.",
-                ));
-                0
-            }),
-        };
+        let cursor = Cursor::parse(after.unwrap_or_default()).unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "after",
+                FieldCode::Invalid,
+                "Use a next_cursor from an earlier answer.",
+            ));
+            Cursor::default()
+        });
         let mut types = Vec::new();
         for name in type_names
             .unwrap_or_default()

@@ -190,7 +190,7 @@ async fn revoke_client(
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// A `next_cursor` from an earlier answer; absent: from the oldest kept event.
-    #[param(pattern = r"^[0-9]{0,18}$")]
+    #[param(pattern = r"^([0-9]{1,19}-)?[0-9]{0,19}$")]
     pub after: Option<String>,
     /// Comma-separated event types, such as `sanction.applied,member.unregistered`.
     #[param(pattern = "{event_types}")]
@@ -229,10 +229,12 @@ problems!(
 
 /// The event feed: what changed, in order, from a cursor.
 ///
-/// With `wait`, an empty answer is held until an event arrives (woken by
-/// PostgreSQL NOTIFY) or the wait runs out. Events are written in the
-/// transaction of their change and commit in id order, so following
-/// `next_cursor` never skips one.
+/// With `wait`, an empty answer is held until an event arrives (each
+/// replica watches the feed's head every 20 ms) or the wait runs out. Events
+/// are written in the transaction of their change and read in the order of
+/// their transactions, only once every older transaction has ended, so
+/// following `next_cursor` never skips one, and writers never wait on each
+/// other. A transaction that runs long holds the feed back until it ends.
 #[utoipa::path(
     tag = "integration",
     security(("bearer" = [])),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::Actor;
 use crate::error::AppError;
-use crate::events::{self, EventRow};
+use crate::events::{self, Cursor, EventRow};
 use crate::integration::model::{ApiKey, EventQuery, IntegrationError, Scope};
 use crate::integration::store::{self, ClientRow};
 use crate::pagination::{Page, Paged};
@@ -59,24 +59,42 @@ pub async fn revoke_client(state: &AppState, actor: Actor, id: &str) -> Result<(
         .await
 }
 
+/// How long a read waits for events that committed behind a transaction
+/// still running, before answering without them.
+const SETTLING: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Events after the query's cursor, and the cursor to continue from. With a
 /// wait, an empty answer is held until an event commits or the wait runs out.
-pub async fn events_after(state: &AppState, query: EventQuery) -> Result<(Vec<EventRow>, i64), AppError> {
+/// Events that committed while an older transaction still runs are waited
+/// for a moment: a client that just made a change finds its event.
+pub async fn events_after(state: &AppState, query: EventQuery) -> Result<(Vec<EventRow>, Cursor), AppError> {
     let deadline = query.wait.map(|w| tokio::time::Instant::now() + w);
+    let settling = tokio::time::Instant::now() + SETTLING;
     let types = Arc::new(query.types);
     loop {
         // Subscribed before reading, so an event committed in between still wakes us.
         let mut changes = state.notifications.events();
         let types = types.clone();
         let (cursor, limit) = (query.cursor, query.limit);
-        let rows = state
+        let (rows, held) = state
             .db
-            .run(move |conn| events::after(conn, cursor, &types, limit))
+            .read(move |conn| {
+                let rows = events::after(conn, cursor, &types, limit)?;
+                let last = rows.last().map_or(cursor, |r| r.cursor());
+                let held =
+                    rows.len() < usize::try_from(limit).unwrap_or(usize::MAX) && events::held(conn, last, &types)?;
+                Ok((rows, held))
+            })
             .await?;
-        let expired = deadline.is_none_or(|d| tokio::time::Instant::now() >= d);
+        let now = tokio::time::Instant::now();
+        if held && now < settling {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            continue;
+        }
+        let expired = deadline.is_none_or(|d| now >= d);
         if !rows.is_empty() || expired {
-            let next_cursor = rows.last().map_or(query.cursor, |r| r.id);
-            return Ok((rows, next_cursor));
+            let next_cursor = rows.last().map_or(query.cursor, |r| r.cursor());
+            return Ok((rows.into_iter().map(|r| r.event).collect(), next_cursor));
         }
         if let Some(deadline) = deadline {
             let _ = tokio::time::timeout_at(deadline, changes.next()).await;

@@ -666,3 +666,53 @@ async fn every_member_column_but_login_and_visit_times_announces_a_change() {
         assert_eq!(announced, !unannounced, "{column}: {:?}", taken.changed);
     }
 }
+
+/// Writers take no lock: an event whose transaction commits after a later
+/// one's must still come first, and the cursor must not pass it meanwhile.
+#[tokio::test]
+async fn an_event_that_commits_late_is_not_passed_by_the_cursor() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let events_key = key(&app, &boss, json!(["events:read"])).await;
+    let start = app.get("/v1/events", Some(&events_key)).await.body["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let feed = |after: String| {
+        let app = &app;
+        let events_key = &events_key;
+        async move {
+            app.get(&format!("/v1/events?after={after}"), Some(events_key))
+                .await
+                .body
+        }
+    };
+
+    // A transaction writes an event and stays open while a later one commits.
+    let mut slow = app.db();
+    diesel::sql_query("BEGIN").execute(&mut slow).unwrap();
+    diesel::sql_query("INSERT INTO events (event_type, occurred_at, data) VALUES ('karma.noted', now(), '{}')")
+        .execute(&mut slow)
+        .unwrap();
+    assert_eq!(
+        app.register("late", "late@example.com").await.status,
+        StatusCode::ACCEPTED
+    );
+    let held = feed(start.clone()).await;
+    assert_eq!(held["items"], json!([]), "nothing passes the open transaction: {held}");
+    assert_eq!(held["next_cursor"], start.as_str());
+
+    diesel::sql_query("COMMIT").execute(&mut slow).unwrap();
+    let page = feed(start).await;
+    let types: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["karma.noted", "member.registered"], "{page}");
+    let rest = feed(page["next_cursor"].as_str().unwrap().to_string()).await;
+    assert_eq!(rest["items"], json!([]));
+}

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Timestamptz};
 
+use crate::db::prepared;
 use crate::error::AppError;
-use crate::events::EventType;
+use crate::events::{self as feed, Cursor, EventType, FedEvent};
 use crate::integration::webhooks::model::retry_delay;
 use crate::pagination::{Page, Paged};
 use crate::schema::{events, webhook_attempts, webhook_deliveries, webhooks};
@@ -32,18 +33,46 @@ pub fn insert(
     by: i64,
     now: DateTime<Utc>,
 ) -> Result<WebhookRow, AppError> {
-    let latest: Option<i64> = events::table.select(diesel::dsl::max(events::id)).first(conn)?;
-    Ok(diesel::insert_into(webhooks::table)
+    let hook = diesel::insert_into(webhooks::table)
         .values((
             webhooks::url.eq(url),
             webhooks::event_types.eq(types.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
             webhooks::secret.eq(secret),
             webhooks::created_by.eq(by),
             webhooks::created_at.eq(now),
-            webhooks::last_event_id.eq(latest.unwrap_or(0)),
+            webhooks::last_event_id.eq(0),
         ))
         .returning(WebhookRow::as_returning())
-        .get_result(conn)?)
+        .get_result(conn)?;
+    // Every transaction older than the oldest other one still running has
+    // ended: what they wrote is the past.
+    prepared(concat!(
+        "UPDATE webhooks SET last_event_txid = ",
+        crate::events::settled_bound!(),
+        " WHERE id = $1"
+    ))
+    .bind::<BigInt, _>(hook.id)
+    .execute(conn)?;
+    Ok(hook)
+}
+
+/// Where a hook is in the feed.
+fn position(conn: &mut PgConnection, hook: i64) -> Result<Cursor, AppError> {
+    #[derive(QueryableByName)]
+    struct Position {
+        #[diesel(sql_type = BigInt)]
+        txid: i64,
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let at: Position =
+        prepared("SELECT last_event_txid::text::bigint AS txid, last_event_id AS id FROM webhooks WHERE id = $1")
+            .bind::<BigInt, _>(hook)
+            .get_result(conn)?;
+    Ok(Cursor {
+        txid: at.txid,
+        id: at.id,
+    })
 }
 
 /// A page of the webhooks, oldest first, and how many there are.
@@ -83,20 +112,19 @@ pub fn fan_out(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, App
             .load(conn)?;
         let mut created = 0;
         for hook in hooks {
-            let new: Vec<(i64, String)> = events::table
-                .filter(events::id.gt(hook.last_event_id))
-                .order(events::id.asc())
-                .limit(1_000)
-                .select((events::id, events::event_type))
-                .load(conn)?;
-            let Some((last, _)) = new.last() else { continue };
+            let from = position(conn, hook.id)?;
+            let new = feed::after(conn, from, &[], 1_000)?;
+            let Some(last) = new.last().map(FedEvent::cursor) else {
+                continue;
+            };
             let rows: Vec<_> = new
                 .iter()
-                .filter(|(_, kind)| hook.event_types.iter().any(|t| t == kind))
+                .map(|fed| (fed.event.id, &fed.event.event_type))
+                .filter(|(_, kind)| hook.event_types.iter().any(|t| t == *kind))
                 .map(|(event_id, _)| {
                     (
                         webhook_deliveries::webhook_id.eq(hook.id),
-                        webhook_deliveries::event_id.eq(*event_id),
+                        webhook_deliveries::event_id.eq(event_id),
                         webhook_deliveries::state.eq("pending"),
                         webhook_deliveries::next_attempt_at.eq(now),
                         webhook_deliveries::created_at.eq(now),
@@ -107,8 +135,10 @@ pub fn fan_out(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<usize, App
                 .values(rows)
                 .on_conflict_do_nothing()
                 .execute(conn)?;
-            diesel::update(webhooks::table.find(hook.id))
-                .set(webhooks::last_event_id.eq(*last))
+            prepared("UPDATE webhooks SET last_event_txid = $1::text::xid8, last_event_id = $2 WHERE id = $3")
+                .bind::<BigInt, _>(last.txid)
+                .bind::<BigInt, _>(last.id)
+                .bind::<BigInt, _>(hook.id)
                 .execute(conn)?;
         }
         Ok(created)
