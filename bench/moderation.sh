@@ -30,7 +30,7 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 [ -n "${BENCH_BUILT:-}" ] || cargo build --release --quiet --bin memberd
 
-for d in $DB $PGBENCH_DB; do psql "$PG/postgres" -qc "SET client_min_messages = warning; DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null; done
+for d in $DB $PGBENCH_DB; do PGOPTIONS="-c client_min_messages=warning" psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null; done
 psql "$PG/postgres" -qc "CREATE DATABASE $PGBENCH_DB" >/dev/null
 pgbench -q -i -s 16 "$PG/$PGBENCH_DB" >/dev/null 2>&1
 

@@ -81,20 +81,33 @@ pub struct AuditEntry<'a> {
     pub details: serde_json::Value,
 }
 
-pub fn record(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) -> Result<(), AppError> {
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::actor_id.eq(entry.actor_id),
-            audit_log::action.eq(entry.action.as_str()),
-            audit_log::target_member_id.eq(entry.target_member_id),
-            audit_log::target.eq(entry.target),
-            audit_log::reason.eq(entry.reason),
-            audit_log::ip.eq(entry.ip),
-            audit_log::details.eq(entry.details),
-            audit_log::created_at.eq(now),
+macro_rules! new_entry {
+    ($entry:expr, $now:expr) => {
+        diesel::insert_into(audit_log::table).values((
+            audit_log::actor_id.eq($entry.actor_id),
+            audit_log::action.eq($entry.action.as_str()),
+            audit_log::target_member_id.eq($entry.target_member_id),
+            audit_log::target.eq($entry.target),
+            audit_log::reason.eq($entry.reason),
+            audit_log::ip.eq($entry.ip),
+            audit_log::details.eq($entry.details),
+            audit_log::created_at.eq($now),
         ))
-        .execute(conn)?;
+    };
+}
+
+pub fn record(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) -> Result<(), AppError> {
+    new_entry!(entry, now).execute(conn)?;
     Ok(())
+}
+
+/// [`record`] as the last statement of a transaction run by
+/// `Db::transaction_reporting_changes`: it returns what the transaction
+/// changed, saving the round trip that would ask after the commit.
+pub fn record_last(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) -> Result<String, AppError> {
+    Ok(new_entry!(entry, now)
+        .returning(crate::db::memberd_take_changes())
+        .get_result(conn)?)
 }
 
 #[derive(Debug, Queryable, Selectable)]

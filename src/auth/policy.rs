@@ -114,6 +114,18 @@ pub async fn ensure_can_write(state: &AppState, member_id: i64) -> Result<(), Ap
     facts.standing.ensure_can_write(state.clock.now())
 }
 
+/// The write guard, returning the member as memory holds them: a moderator
+/// checked this way needs no query for their own row.
+pub async fn writer(state: &AppState, member_id: i64) -> Result<Member, AppError> {
+    let facts = state
+        .cache
+        .member(&state.db, state.clock.now(), MemberKey::Id(member_id))
+        .await?
+        .ok_or(AuthError::AccountGone)?;
+    facts.standing.ensure_can_write(state.clock.now())?;
+    Ok(facts.member.clone())
+}
+
 pub fn rank_of(member: &Member) -> Rank {
     if member.is_superuser {
         Rank::Superuser
@@ -132,12 +144,17 @@ pub fn check_may_moderate(
     bot_group: &str,
 ) -> Result<(), AppError> {
     let is_bot = !members::bots_among(conn, &[target.id], bot_group)?.is_empty();
+    check_rank(moderator, target, is_bot)
+}
+
+/// [`check_may_moderate`], when whether the target is a bot is known.
+pub fn check_rank(moderator: &Member, target: &Member, target_is_bot: bool) -> Result<(), AppError> {
     Ok(may_moderate(
         moderator.id,
         rank_of(moderator),
         target.id,
         rank_of(target),
-        is_bot,
+        target_is_bot,
     )?)
 }
 

@@ -167,7 +167,9 @@ impl Db {
 
 diesel::define_sql_function! {
     /// What this session's work changed since it last asked (see the
-    /// `change_notifications` migration), forgotten as it is read.
+    /// `change_notifications` migration), forgotten as it is read. Work run
+    /// by [`Db::transaction_reporting_changes`] returns it from its last
+    /// statement (`RETURNING memberd_take_changes()`).
     fn memberd_take_changes() -> diesel::sql_types::Text;
 }
 

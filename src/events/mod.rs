@@ -20,6 +20,17 @@ pub fn member_data(id: i64, username: &str) -> serde_json::Value {
     serde_json::json!({ "member": { "id": id, "username": username } })
 }
 
+macro_rules! new_event {
+    ($event_type:expr, $member_id:expr, $data:expr, $now:expr) => {
+        diesel::insert_into(events::table).values((
+            events::event_type.eq($event_type.as_str()),
+            events::occurred_at.eq($now),
+            events::member_id.eq(Some($member_id)),
+            events::data.eq($data),
+        ))
+    };
+}
+
 /// Writes an event in the caller's transaction. Writers take no lock: the
 /// event carries its transaction's id (the column's default), and readers
 /// stop below the oldest transaction still running ([`after`]). Nothing is
@@ -32,15 +43,23 @@ pub fn record(
     data: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    diesel::insert_into(events::table)
-        .values((
-            events::event_type.eq(event_type.as_str()),
-            events::occurred_at.eq(now),
-            events::member_id.eq(Some(member_id)),
-            events::data.eq(data),
-        ))
-        .execute(conn)?;
+    new_event!(event_type, member_id, data, now).execute(conn)?;
     Ok(())
+}
+
+/// [`record`] as the last statement of a transaction run by
+/// `Db::transaction_reporting_changes`: it returns what the transaction
+/// changed, saving the round trip that would ask after the commit.
+pub fn record_last(
+    conn: &mut PgConnection,
+    event_type: EventType,
+    member_id: i64,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    Ok(new_event!(event_type, member_id, data, now)
+        .returning(crate::db::memberd_take_changes())
+        .get_result(conn)?)
 }
 
 /// Replaces what earlier events said about an unregistered member with its

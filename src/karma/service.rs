@@ -1,7 +1,7 @@
 //! Writing and reading karma notes.
 
 use crate::audit::{self, AuditAction, AuditEntry};
-use crate::auth::policy::{Actor, check_may_moderate};
+use crate::auth::policy::{Actor, check_rank, writer};
 use crate::error::AppError;
 use crate::events::{self, EventType};
 use crate::karma::model::KarmaNote;
@@ -18,22 +18,26 @@ pub struct NoteView {
     pub author_name: Option<String>,
 }
 
+/// Four round trips: the target (with whether it is a bot), the note, its
+/// event, and its audit entry, which also returns what the transaction
+/// changed; the author comes from memory, with the write guard.
 pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaNote) -> Result<NoteView, AppError> {
+    let author = writer(state, actor.member_id).await?;
     let now = state.clock.now();
     let bot_group = state.config.bot_group.clone();
     state
         .db
-        .transaction(move |conn| {
-            let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let author = members::find(conn, actor.member_id)?.ok_or(MemberError::NotFound)?;
-            check_may_moderate(conn, &author, &target, &bot_group)?;
+        .transaction_reporting_changes(move |conn| {
+            let (target, is_bot) =
+                members::find_by_key_with_bot(conn, &target, &bot_group)?.ok_or(MemberError::NotFound)?;
+            check_rank(&author, &target, is_bot)?;
             let row = store::insert(conn, target.id, Some(author.id), &note, now)?;
             let data = serde_json::json!({
                 "member": { "id": target.id, "username": target.username },
                 "karma_note": { "id": row.id, "karma": row.karma },
             });
             events::record(conn, EventType::KarmaNoted, target.id, data, now)?;
-            audit::record(
+            let changed = audit::record_last(
                 conn,
                 AuditEntry {
                     actor_id: author.id,
@@ -46,10 +50,11 @@ pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaN
                 },
                 now,
             )?;
-            Ok(NoteView {
+            let view = NoteView {
                 row,
                 author_name: Some(author.username),
-            })
+            };
+            Ok((view, changed))
         })
         .await
 }

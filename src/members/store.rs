@@ -9,8 +9,10 @@ use crate::members::model::{
     Email, Locale, Member, MemberError, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
     forbidden_entries_matching,
 };
-use crate::pagination::{Page, Paged};
-use crate::schema::{forbidden_email_domains, groups, member_groups, member_ips, members, username_history};
+use crate::schema::{forbidden_email_domains, groups, member_groups, members, username_history};
+
+mod ips;
+pub use ips::{IpRecord, ips_of, ips_page, prune_ips};
 
 #[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = members)]
@@ -188,6 +190,33 @@ pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Me
     Ok(row.map(Into::into))
 }
 
+/// The member a key names, and whether they are in the bot group, in one
+/// query: what moderating or reporting someone needs to know of them.
+pub fn find_by_key_with_bot(
+    conn: &mut PgConnection,
+    key: &MemberKey,
+    bot_group: &str,
+) -> Result<Option<(Member, bool)>, AppError> {
+    let is_bot = diesel::dsl::exists(
+        member_groups::table
+            .inner_join(groups::table)
+            .filter(groups::name.eq(bot_group.to_string()))
+            .filter(member_groups::member_id.eq(members::id)),
+    );
+    let query = members::table
+        .filter(members::is_system.eq(false))
+        .select((MemberRow::as_select(), is_bot));
+    let row: Option<(MemberRow, bool)> = match key {
+        MemberKey::Id(id) => query.filter(members::id.eq(*id)).first(conn).optional()?,
+        MemberKey::Username(name) if !can_be_text(name) => None,
+        MemberKey::Username(name) => query
+            .filter(lower(members::username).eq(name.to_lowercase()))
+            .first(conn)
+            .optional()?,
+    };
+    Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
+}
+
 /// The member a login identifier names: a case-folded username or e-mail.
 pub fn find_by_login(conn: &mut PgConnection, folded: &str) -> Result<Option<Member>, AppError> {
     let query = members::table
@@ -300,49 +329,6 @@ pub fn record_visit(
     .set(members::last_visit_at.eq(now))
     .execute(conn)?;
     Ok(())
-}
-
-/// Deletes IP records last seen before `cutoff`, and blanks the address of a
-/// last login made before it; returns how many rows changed.
-pub fn prune_ips(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
-    let records = diesel::delete(member_ips::table.filter(member_ips::last_seen_at.lt(cutoff))).execute(conn)?;
-    let last = diesel::update(
-        members::table
-            .filter(members::last_ip.is_not_null())
-            .filter(members::last_login_at.is_null().or(members::last_login_at.lt(cutoff))),
-    )
-    .set(members::last_ip.eq(None::<String>))
-    .execute(conn)?;
-    Ok(records + last)
-}
-
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = member_ips)]
-pub struct IpRecord {
-    pub ip: String,
-    pub first_seen_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-}
-
-pub fn ips_of(conn: &mut PgConnection, id: i64) -> Result<Vec<IpRecord>, AppError> {
-    Ok(member_ips::table
-        .filter(member_ips::member_id.eq(id))
-        .order(member_ips::last_seen_at.desc())
-        .select(IpRecord::as_select())
-        .load(conn)?)
-}
-
-/// A page of a member's addresses, most recent first, and how many there are.
-pub fn ips_page(conn: &mut PgConnection, id: i64, page: Page) -> Result<Paged<IpRecord>, AppError> {
-    let of_member = || member_ips::table.filter(member_ips::member_id.eq(id));
-    let total = of_member().count().get_result(conn)?;
-    let rows = of_member()
-        .order((member_ips::last_seen_at.desc(), member_ips::ip.asc()))
-        .offset(page.offset())
-        .limit(page.per_page)
-        .select(IpRecord::as_select())
-        .load(conn)?;
-    Ok(Paged::new(rows, page, total))
 }
 
 #[derive(AsChangeset)]

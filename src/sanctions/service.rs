@@ -6,7 +6,7 @@ use diesel::PgConnection;
 
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::model::Revocation;
-use crate::auth::policy::{Actor, check_may_moderate, ensure_can_write};
+use crate::auth::policy::{Actor, check_rank, writer};
 use crate::auth::store as sessions;
 use crate::cache::MemberFacts;
 use crate::config::{Config, Link};
@@ -137,19 +137,19 @@ pub async fn apply(
     target: MemberKey,
     request: SanctionRequest,
 ) -> Result<SanctionView, AppError> {
-    ensure_can_write(state, actor.member_id).await?;
+    let moderator = writer(state, actor.member_id).await?;
     let now = state.clock.now();
     let bot_group = state.config.bot_group.clone();
     let config = state.config.clone();
     let (view, mail) = state
         .db
-        .transaction(move |conn| {
-            let found = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
+        .transaction_reporting_changes(move |conn| {
+            let (found, is_bot) =
+                members::find_by_key_with_bot(conn, &target, &bot_group)?.ok_or(MemberError::NotFound)?;
+            check_rank(&moderator, &found, is_bot)?;
             // Locking the member serialises moderators acting on them at once,
             // so the queue is always built on the latest history.
             let target = members::find_for_update(conn, found.id)?.ok_or(MemberError::NotFound)?;
-            let moderator = members::find(conn, actor.member_id)?.ok_or(MemberError::NotFound)?;
-            check_may_moderate(conn, &moderator, &target, &bot_group)?;
 
             if let Action::Lift(restriction) = request.action {
                 let standing = Standing::load(conn, target.id)?;
@@ -185,7 +185,7 @@ pub async fn apply(
                 event_data(&row, Some(&target.username)),
                 now,
             )?;
-            audit::record(
+            let changed = audit::record_last(
                 conn,
                 AuditEntry {
                     actor_id: moderator.id,
@@ -217,10 +217,14 @@ pub async fn apply(
                 },
                 config.frontend_url.as_ref(),
             );
-            let view = views(conn, vec![row], now)?
-                .pop()
-                .ok_or_else(|| AppError::internal("no view"))?;
-            Ok((view, mail))
+            let view = SanctionView {
+                state: stored_state(&row, now)?,
+                member_name: target.username,
+                moderator_name: moderator.username,
+                ended_by_name: None,
+                row,
+            };
+            Ok(((view, mail), changed))
         })
         .await?;
     state.mailer.send_later(mail);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::PgConnection;
+use diesel::{PgConnection, RunQueryDsl};
 
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::{Actor, ensure_can_write};
@@ -15,7 +15,7 @@ use crate::mail::moderation::{self, Recipient};
 use crate::members::model::{MemberError, MemberKey};
 use crate::members::store as members;
 use crate::pagination::{Page, Paged};
-use crate::rate_limit::{self, Limit};
+use crate::rate_limit::Limit;
 use crate::sanctions::model::{Action, Refusal};
 use crate::sanctions::store::{self as sanctions, usernames};
 use crate::state::AppState;
@@ -88,9 +88,20 @@ fn view(conn: &mut PgConnection, row: ReportRow) -> Result<ReportView, AppError>
         .ok_or_else(|| AppError::internal("no view"))
 }
 
+/// How many reports a member may file in an hour, before dismissals slow them.
+fn report_limit(base: u32, tally: (i32, i32)) -> Limit {
+    Limit {
+        bucket: "reports",
+        max_hits: reports_per_hour(base, tally.0, tally.1),
+        window: chrono::Duration::hours(1),
+    }
+}
+
 /// Files a report about `target`, or joins the open one about the same
 /// member and resource. Limited per reporter, and more for those whose
-/// reports staff keep dismissing.
+/// reports staff keep dismissing. Five round trips in the transaction: the
+/// target, the count (with the reporter's tally), the report, the
+/// reporter's entry, the event (which returns what the transaction changed).
 pub async fn file(
     state: &AppState,
     reporter_id: i64,
@@ -100,34 +111,50 @@ pub async fn file(
     let now = state.clock.now();
     let bot_group = state.config.bot_group.clone();
     let base = state.config.reports_per_hour;
+    let reporter = state
+        .cache
+        .member(&state.db, now, MemberKey::Id(reporter_id))
+        .await?
+        .ok_or(MemberError::NotFound)?;
+    let reporter_name = reporter.member.username.clone();
     state
         .db
-        .transaction(move |conn| {
-            let target = members::find_by_key(conn, &target)?.ok_or(MemberError::NotFound)?;
-            let is_bot = !members::bots_among(conn, &[target.id], &bot_group)?.is_empty();
+        .transaction_reporting_changes(move |conn| {
+            let (target, is_bot) =
+                members::find_by_key_with_bot(conn, &target, &bot_group)?.ok_or(MemberError::NotFound)?;
             may_report(reporter_id, target.id, is_bot)?;
-            let (actioned, dismissed) = store::tallies(conn, &[reporter_id])?
-                .get(&reporter_id)
-                .copied()
-                .unwrap_or_default();
-            let limit = Limit {
-                bucket: "reports",
-                max_hits: reports_per_hour(base, actioned, dismissed),
-                window: chrono::Duration::hours(1),
-            };
-            rate_limit::enforce(conn, limit, &reporter_id.to_string(), now)?;
+            // The hit counts against the base limit's window; whether it is
+            // admitted depends on the tally read with it.
+            let (window, tally) = store::count_report(conn, report_limit(base, (0, 0)), reporter_id, now)?;
+            window.admits(report_limit(base, tally), now)?;
             let (report, created) = store::open_for(conn, target.id, filing.resource.as_deref(), now)?;
-            if !store::add_entry(conn, report.id, reporter_id, &filing, now)? {
-                return Err(CaseError::AlreadyReported.into());
-            }
-            if created {
+            let entry =
+                store::add_entry(conn, report.id, reporter_id, &filing, now)?.ok_or(CaseError::AlreadyReported)?;
+            // Joining an open report is no news to other services: they heard
+            // of the report when it opened.
+            let changed = if created {
                 let data = serde_json::json!({
                     "report": { "id": report.id, "resource": report.resource, "reason": filing.reason.as_str() },
                     "member": { "id": target.id, "username": target.username },
                 });
-                events::record(conn, EventType::ReportCreated, target.id, data, now)?;
-            }
-            view(conn, report)
+                events::record_last(conn, EventType::ReportCreated, target.id, data, now)?
+            } else {
+                diesel::select(crate::db::memberd_take_changes()).get_result(conn)?
+            };
+            // What the reporter reads: their own entry, nothing of staff's.
+            let view = ReportView {
+                member_name: target.username,
+                assignee_name: None,
+                resolved_by_name: None,
+                entries: vec![EntryView {
+                    row: entry,
+                    reporter_name,
+                    tally,
+                }],
+                sanction_kind: None,
+                row: report,
+            };
+            Ok((view, changed))
         })
         .await
 }

@@ -10,6 +10,7 @@ use crate::cases::model::{Filing, Outcome, ReportReason, ReportState, Resolution
 use crate::cases::store::stored;
 use crate::error::AppError;
 use crate::pagination::{Page, Paged};
+use crate::rate_limit::{self, Limit, Window, count_hit_cte};
 use crate::schema::{report_entries, reporter_tallies, reports};
 
 stored!(StoredState, ReportState);
@@ -75,15 +76,15 @@ pub fn open_for(
     Ok((opened.report, opened.created))
 }
 
-/// Adds what a reporter said to a report; false when they had said something already.
+/// Adds what a reporter said to a report; None when they had said something already.
 pub fn add_entry(
     conn: &mut PgConnection,
     report_id: i64,
     reporter_id: i64,
     filing: &Filing,
     now: DateTime<Utc>,
-) -> Result<bool, AppError> {
-    let added = diesel::insert_into(report_entries::table)
+) -> Result<Option<EntryRow>, AppError> {
+    Ok(diesel::insert_into(report_entries::table)
         .values((
             report_entries::report_id.eq(report_id),
             report_entries::reporter_id.eq(reporter_id),
@@ -93,8 +94,9 @@ pub fn add_entry(
             report_entries::created_at.eq(now),
         ))
         .on_conflict_do_nothing()
-        .execute(conn)?;
-    Ok(added == 1)
+        .returning(EntryRow::as_returning())
+        .get_result(conn)
+        .optional()?)
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<ReportRow>, AppError> {
@@ -182,6 +184,40 @@ pub fn resolve(
     .bind::<diesel::sql_types::Integer, _>(dismissed)
     .execute(conn)?;
     Ok(report)
+}
+
+/// Counts one report against the reporter's hourly window, and reads how
+/// their reports ended so far, in one statement: the limit depends on both.
+pub fn count_report(
+    conn: &mut PgConnection,
+    limit: Limit,
+    reporter_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(Window, (i32, i32)), AppError> {
+    #[derive(QueryableByName)]
+    struct Counted {
+        #[diesel(embed)]
+        window: Window,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        actioned: i32,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        dismissed: i32,
+    }
+    let counted: Counted = rate_limit::counting(
+        concat!(
+            "WITH ",
+            count_hit_cte!(),
+            " SELECT counted.window_start, counted.hits, coalesce(t.actioned, 0) AS actioned, \
+               coalesce(t.dismissed, 0) AS dismissed \
+             FROM counted LEFT JOIN reporter_tallies t ON t.member_id = $5"
+        ),
+        limit,
+        &reporter_id.to_string(),
+        now,
+    )
+    .bind::<BigInt, _>(reporter_id)
+    .get_result(conn)?;
+    Ok((counted.window, (counted.actioned, counted.dismissed)))
 }
 
 /// How many of each reporter's reports were actioned and dismissed.
