@@ -22,10 +22,15 @@ async fn staff(app: &TestApp, name: &str) -> Session {
     session
 }
 
-/// The appeal link of the newest sanction e-mail to `username`.
-async fn appeal_link(app: &TestApp, username: &str, nth: usize) -> String {
-    let mails = app.inbox.wait_for(&format!("{username}@example.com"), nth).await;
-    link_token(&mails[nth - 1].text, "/appeal/")
+/// The appeal link of the sanction e-mail to `username` that gives `reason`,
+/// once `count` mails have come (they may come in any order).
+async fn appeal_link(app: &TestApp, username: &str, count: usize, reason: &str) -> String {
+    let mails = app.inbox.wait_for(&format!("{username}@example.com"), count).await;
+    let mail = mails
+        .iter()
+        .find(|m| m.text.contains(&format!("Reason: {reason}")))
+        .unwrap_or_else(|| panic!("no sanction mail for {reason}"));
+    link_token(&mail.text, "/appeal/")
 }
 
 fn appeals(app: &TestApp) -> i64 {
@@ -52,8 +57,8 @@ async fn a_banned_member_appeals_by_the_link_once_and_for_that_sanction_only() {
         json!({"kind": "ban", "reason": "More spam", "duration": "2d"}),
     )
     .await;
-    let first_link = appeal_link(&app, "dan", 2).await;
-    let second_link = appeal_link(&app, "dan", 3).await;
+    let first_link = appeal_link(&app, "dan", 3, "Spam\n").await;
+    let second_link = appeal_link(&app, "dan", 3, "More spam").await;
     assert_ne!(first_link, second_link);
     assert_eq!(
         app.count("SELECT count(*) FROM member_tokens WHERE kind = 'appeal' AND token_hash IS NOT NULL"),
@@ -174,7 +179,7 @@ async fn appeals_that_break_a_rule_are_refused_and_change_nothing() {
     .await
     .assert_problem(409, "already_appealed");
     // The e-mailed link of an appealed sanction has done its work.
-    let link = appeal_link(&app, "eve", 2).await;
+    let link = appeal_link(&app, "eve", 4, "Insults").await;
     app.post(&format!("/v1/tokens/appeal/{link}"), None, json!({"text": "x"}))
         .await
         .assert_problem(410, "token_used");
@@ -184,7 +189,7 @@ async fn appeals_that_break_a_rule_are_refused_and_change_nothing() {
     app.post(&appeal(&kept.body["id"]), Some(&eve.access), json!({"text": "x"}))
         .await
         .assert_problem(409, "appeal_window_closed");
-    let late = appeal_link(&app, "eve", 4).await;
+    let late = appeal_link(&app, "eve", 4, "Spam links").await;
     app.post(&format!("/v1/tokens/appeal/{late}"), None, json!({"text": "x"}))
         .await
         .assert_problem(410, "token_expired");
