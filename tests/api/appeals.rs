@@ -29,7 +29,12 @@ async fn appeal_link(app: &TestApp, username: &str, count: usize, reason: &str) 
     let mail = mails
         .iter()
         .find(|m| m.text.contains(&format!("Reason: {reason}")))
-        .unwrap_or_else(|| panic!("no sanction mail for {reason}"));
+        .unwrap_or_else(|| {
+            panic!(
+                "no sanction mail for {reason}: {:?}",
+                mails.iter().map(|m| &m.text).collect::<Vec<_>>()
+            )
+        });
     link_token(&mail.text, "/appeal/")
 }
 
@@ -57,7 +62,7 @@ async fn a_banned_member_appeals_by_the_link_once_and_for_that_sanction_only() {
         json!({"kind": "ban", "reason": "More spam", "duration": "2d"}),
     )
     .await;
-    let first_link = appeal_link(&app, "dan", 3, "Spam\n").await;
+    let first_link = appeal_link(&app, "dan", 3, "Spam\r").await;
     let second_link = appeal_link(&app, "dan", 3, "More spam").await;
     assert_ne!(first_link, second_link);
     assert_eq!(
@@ -179,7 +184,7 @@ async fn appeals_that_break_a_rule_are_refused_and_change_nothing() {
     .await
     .assert_problem(409, "already_appealed");
     // The e-mailed link of an appealed sanction has done its work.
-    let link = appeal_link(&app, "eve", 4, "Insults").await;
+    let link = appeal_link(&app, "eve", 4, "Rude\r").await;
     app.post(&format!("/v1/tokens/appeal/{link}"), None, json!({"text": "x"}))
         .await
         .assert_problem(410, "token_used");
@@ -189,7 +194,7 @@ async fn appeals_that_break_a_rule_are_refused_and_change_nothing() {
     app.post(&appeal(&kept.body["id"]), Some(&eve.access), json!({"text": "x"}))
         .await
         .assert_problem(409, "appeal_window_closed");
-    let late = appeal_link(&app, "eve", 4, "Spam links").await;
+    let late = appeal_link(&app, "eve", 4, "Rude again").await;
     app.post(&format!("/v1/tokens/appeal/{late}"), None, json!({"text": "x"}))
         .await
         .assert_problem(410, "token_expired");
