@@ -43,7 +43,7 @@ else
     PGBENCH_URL="$PG/$PGBENCH_DB?sslmode=disable"
 fi
 # Staff act from sessions without a second factor here: the rows measure
-# writing, not logging in. Sixteen reporters may report as fast as they can.
+# writing, not logging in. 128 reporters may report as fast as they can.
 export DATABASE_URL MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_MAIL_DIR=$WORK/mail RUST_LOG=warn \
     MEMBERD_STAFF_MFA=optional MEMBERD_REPORTS_PER_HOUR=1000000
 ./target/release/memberd migrate
@@ -58,7 +58,7 @@ FROM generate_series(1, 100000) AS g;
 INSERT INTO members (username, username_skeleton, email, email_key, password_hash, is_active, locale, date_joined)
 SELECT 'reporter' || g, 'reporterskel' || g, 'reporter' || g || '@bench.example', 'reporter' || g || '@bench.example',
        (SELECT password_hash FROM members WHERE username = 'admin'), TRUE, 'en', now()
-FROM generate_series(1, 16) AS g;
+FROM generate_series(1, 128) AS g;
 -- The staff queue: 100,000 reports over the last 100 days, the oldest
 -- 99,000 closed, the newest 1,000 open, one or two reporters each.
 INSERT INTO reports (member_id, resource, state, resolution_note, resolution_message, resolved_by, resolved_at, created_at, updated_at)
@@ -70,10 +70,10 @@ SELECT u.id, 'forum:' || g, CASE WHEN g > 99000 THEN 'open' ELSE 'dismissed' END
 FROM generate_series(1, 100000) AS g JOIN members u ON u.username = 'user' || (1 + g % 100000);
 INSERT INTO report_entries (report_id, reporter_id, reason, text, created_at)
 SELECT r.id, m.id, 'spam', 'Bench report.', r.created_at
-FROM reports r JOIN members m ON m.username = 'reporter' || (1 + r.id % 16);
+FROM reports r JOIN members m ON m.username = 'reporter' || (1 + r.id % 128);
 INSERT INTO report_entries (report_id, reporter_id, reason, text, created_at)
 SELECT r.id, m.id, 'other', 'Me too.', r.created_at
-FROM reports r JOIN members m ON m.username = 'reporter' || (1 + (r.id + 1) % 16) WHERE r.id % 2 = 0;
+FROM reports r JOIN members m ON m.username = 'reporter' || (1 + (r.id + 1) % 128) WHERE r.id % 2 = 0;
 -- Reporters staff listen to: as many of their reports actioned as dismissed.
 INSERT INTO reporter_tallies (member_id, actioned, dismissed)
 SELECT reporter_id, count(*), count(*) FROM report_entries GROUP BY reporter_id;
@@ -87,7 +87,7 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 login() { curl -sf -X POST "$API/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"login\":\"$1\",\"password\":\"bench admin passphrase\"}" | json '["access_token"]'; }
 TOKEN=$(login admin)
-for n in $(seq 1 16); do login "reporter$n"; done > "$WORK/reporters.txt"
+for n in $(seq 1 128); do login "reporter$n"; done > "$WORK/reporters.txt"
 
 # The staff queue, first page, c=4, before the writes add to it: the 1,000
 # open reports, oldest first.

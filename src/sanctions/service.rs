@@ -40,9 +40,9 @@ pub struct SanctionView {
 
 /// Stores the queue's derived schedule and records expiries that came due.
 fn settle(conn: &mut PgConnection, member_id: i64, now: DateTime<Utc>) -> Result<Standing, AppError> {
-    let standing = Standing::load(conn, member_id)?;
+    let mut standing = Standing::load(conn, member_id)?;
     store::store_schedule(conn, &standing.rows, &standing.slots)?;
-    let standing = Standing::load(conn, member_id)?;
+    standing.adopt_schedule();
     record_expiries(conn, &standing.rows, now)?;
     Ok(standing)
 }
@@ -177,7 +177,12 @@ pub async fn apply(
                 // access tokens are refused from this instant.
                 sessions::revoke_member_sessions(conn, target.id, Revocation::Banned, now)?;
             }
-            let row = store::find(conn, id)?.ok_or_else(|| AppError::internal("sanction vanished"))?;
+            let row = standing
+                .rows
+                .iter()
+                .find(|r| r.id == id)
+                .cloned()
+                .ok_or_else(|| AppError::internal("sanction vanished"))?;
             events::record(
                 conn,
                 EventType::SanctionApplied,

@@ -28,6 +28,18 @@ impl Standing {
         self.history.status_at(resource, at)
     }
 
+    /// Gives each row the slot the schedule derived, as `store_schedule`
+    /// stored it: the rows then read as a fresh load would.
+    pub fn adopt_schedule(&mut self) {
+        let slots: std::collections::HashMap<i64, &Slot> = self.slots.iter().map(|s| (s.id, s)).collect();
+        for row in &mut self.rows {
+            if let Some(slot) = slots.get(&row.id) {
+                row.starts_at = slot.starts_at;
+                row.ends_at = until_to_option(slot.ends_at);
+            }
+        }
+    }
+
     fn slot(&self, id: i64) -> Option<&Slot> {
         self.slots.iter().find(|s| s.id == id)
     }
