@@ -426,6 +426,9 @@ done
 # Imports (a database of their own), and what a check of an imported hash
 # costs beside memberd's own, on one thread while memberd idles.
 IMPORT_ROW=$(BENCH_BUILT=1 bash bench/import.sh)
+# Moderation writes against pgbench -N, the staff queue, the feed (a
+# database of its own; memberd above idles meanwhile).
+MODERATION_ROWS=$(BENCH_BUILT=1 BENCH_SECONDS=$SECONDS_PER_RUN bash bench/moderation.sh)
 LEGACY_HASHES=$(./target/release/examples/bench_legacy_hashes 3 \
     | awk -F'\t' 'NR > 1 { printf "%s%s %s ms (%s×)", sep, $1, $2, $3; sep = "; " } NR == 1 { base = $2 } END { printf " | memberd argon2id %s ms", base }')
 
@@ -452,6 +455,7 @@ $(printf '%s\n' "${PAGING_ROWS[@]}")
 | memberd peak resident memory, with logins saturating hashing | $RSS_PEAK MiB (now $RSS_NOW MiB) | target ≤ 64 MiB, two 19 MiB argon2 blocks included |
 $(printf '%s\n' "${FLOOD_ROWS[@]}")
 $IMPORT_ROW
+$MODERATION_ROWS
 | a password check against an imported Django hash, one thread, ms per check (× memberd's argon2id) | $LEGACY_HASHES; cheaper checks are padded with one argon2id |
 
 Hello, status (but the paced row) and /me: means of two ${HALF_SECONDS}s runs each, in the order H S Z M M Z S H.
