@@ -151,27 +151,35 @@ pub async fn apply(
             // so the queue is always built on the latest history.
             let target = members::find_for_update(conn, found.id)?.ok_or(MemberError::NotFound)?;
 
+            let mut standing = Standing::load(conn, target.id)?;
             if let Action::Lift(restriction) = request.action {
-                let standing = Standing::load(conn, target.id)?;
                 let lifted = standing
                     .history
                     .lifted_by(restriction, request.resource.as_deref(), now);
                 store::end(conn, &lifted, EndingKind::Lifted, moderator.id, &request.reason, now)?;
+                standing = Standing::load(conn, target.id)?;
             }
-            let id = store::insert(
-                conn,
-                &NewSanction {
-                    member_id: target.id,
-                    action: request.action,
-                    resource: request.resource.as_deref(),
-                    reason: &request.reason,
-                    private_note: &request.private_note,
-                    duration: request.duration,
-                    moderator_id: moderator.id,
-                    now,
-                },
-            )?;
-            let standing = settle(conn, target.id, now)?;
+            let new = NewSanction {
+                member_id: target.id,
+                action: request.action,
+                resource: request.resource.as_deref(),
+                reason: &request.reason,
+                private_note: &request.private_note,
+                duration: request.duration,
+                moderator_id: moderator.id,
+                now,
+            };
+            let slot = standing
+                .slot_of_new(new.entry())
+                .ok_or_else(|| AppError::internal("no slot for a new sanction"))?;
+            let row = store::insert(conn, &new, &slot)?;
+            let id = row.id;
+            // Appended at the end of the history, it moves nothing else; if a
+            // clock put it elsewhere, whatever moved is stored here.
+            standing.push(row)?;
+            store::store_schedule(conn, &standing.rows, &standing.slots)?;
+            standing.adopt_schedule();
+            record_expiries(conn, &standing.rows, now)?;
             if standing.status(None, now).banned_until.is_some() {
                 // A ban takes effect at once: refresh tokens stop working and
                 // access tokens are refused from this instant.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::error::{AppError, SanctionNotice};
-use crate::sanctions::model::{Action, History, OpenQueue, Restriction, Slot, State, Status, Until};
+use crate::sanctions::model::{Action, Entry, History, OpenQueue, Restriction, Slot, State, Status, Until};
 use crate::sanctions::store::{self, SanctionRow};
 
 /// A member's history and standing at one instant.
@@ -26,6 +26,22 @@ impl Standing {
 
     pub fn status(&self, resource: Option<&str>, at: DateTime<Utc>) -> Status {
         self.history.status_at(resource, at)
+    }
+
+    /// The slot `entry` would have if it joined this history now.
+    pub fn slot_of_new(&self, entry: Entry) -> Option<Slot> {
+        let id = entry.id;
+        let mut entries = self.history.entries().to_vec();
+        entries.push(entry);
+        History::new(entries).schedule().into_iter().find(|slot| slot.id == id)
+    }
+
+    /// Adds a row just stored, and schedules the history again.
+    pub fn push(&mut self, row: SanctionRow) -> Result<(), AppError> {
+        self.rows.push(row);
+        self.history = store::history_of(&self.rows)?;
+        self.slots = self.history.schedule();
+        Ok(())
     }
 
     /// Gives each row the slot the schedule derived, as `store_schedule`

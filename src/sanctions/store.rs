@@ -162,7 +162,24 @@ pub struct NewSanction<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub fn insert(conn: &mut PgConnection, new: &NewSanction) -> Result<i64, AppError> {
+impl NewSanction<'_> {
+    /// The entry it will be in the history, under an id above every stored
+    /// one (the id it gets will be too), to schedule it before it is stored.
+    pub fn entry(&self) -> Entry {
+        Entry {
+            id: i64::MAX,
+            action: self.action,
+            resource: self.resource.map(String::from),
+            created_at: self.now,
+            duration: self.duration,
+            ending: None,
+        }
+    }
+}
+
+/// Stores a sanction with the slot the queue gives it, so that no second
+/// write follows to store it.
+pub fn insert(conn: &mut PgConnection, new: &NewSanction, slot: &Slot) -> Result<SanctionRow, AppError> {
     Ok(diesel::insert_into(sanctions::table)
         .values((
             sanctions::member_id.eq(new.member_id),
@@ -173,8 +190,13 @@ pub fn insert(conn: &mut PgConnection, new: &NewSanction) -> Result<i64, AppErro
             sanctions::duration_seconds.eq(new.duration.map(|d| d.as_secs() as i64)),
             sanctions::moderator_id.eq(new.moderator_id),
             sanctions::created_at.eq(new.now),
+            sanctions::starts_at.eq(slot.starts_at),
+            sanctions::ends_at.eq(match slot.ends_at {
+                Until::At(at) => Some(at),
+                Until::Never => None,
+            }),
         ))
-        .returning(sanctions::id)
+        .returning(SanctionRow::as_returning())
         .get_result(conn)?)
 }
 
