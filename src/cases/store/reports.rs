@@ -8,6 +8,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 
 use crate::cases::model::{Filing, Outcome, ReportReason, ReportState, Resolution};
 use crate::cases::store::stored;
+use crate::db::prepared;
 use crate::error::AppError;
 use crate::pagination::{Page, Paged};
 use crate::rate_limit::{self, Limit, Window, count_hit_cte};
@@ -63,7 +64,7 @@ pub fn open_for(
         #[diesel(sql_type = Bool)]
         created: bool,
     }
-    let opened: Opened = diesel::sql_query(
+    let opened: Opened = prepared(
         "INSERT INTO reports (member_id, resource, created_at, updated_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (member_id, coalesce(resource, '')) WHERE state IN ('open', 'claimed') \
          DO UPDATE SET updated_at = EXCLUDED.updated_at \
