@@ -240,6 +240,19 @@ async fn get_one(
     Ok(web::Json(Report::seen_by(view, caller.member_id, staff)))
 }
 
+/// Claiming and releasing answer alike: both change who holds the report.
+async fn hold(
+    state: &AppState,
+    caller: &Caller,
+    ip: std::net::IpAddr,
+    id: &str,
+    take: bool,
+) -> Result<web::Json<Report>, AppError> {
+    let id = parse_id(id, CaseError::ReportNotFound)?;
+    let view = service::hold(state, Actor::new(caller, ip), caller.is_superuser, id, take).await?;
+    Ok(web::Json(Report::seen_by(view, caller.member_id, true)))
+}
+
 problems!(
     ClaimProblems: Staff, Db;
     403: MemberReadOnly = "The caller's own standing.", CannotModerateSelf = "A report about the caller.";
@@ -265,9 +278,7 @@ async fn claim(
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<web::Json<Report>, AppError> {
-    let id = parse_id(&id, CaseError::ReportNotFound)?;
-    let view = service::claim(&state, Actor::new(&caller, ip), caller.is_superuser, id).await?;
-    Ok(web::Json(Report::seen_by(view, caller.member_id, true)))
+    hold(&state, &caller, ip, &id, true).await
 }
 
 problems!(
@@ -294,9 +305,7 @@ async fn release(
     ClientIp(ip): ClientIp,
     id: web::Path<String>,
 ) -> Result<web::Json<Report>, AppError> {
-    let id = parse_id(&id, CaseError::ReportNotFound)?;
-    let view = service::release(&state, Actor::new(&caller, ip), caller.is_superuser, id).await?;
-    Ok(web::Json(Report::seen_by(view, caller.member_id, true)))
+    hold(&state, &caller, ip, &id, false).await
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -264,9 +264,17 @@ fn audited(
     )
 }
 
-/// Takes a report: an open one, one the caller holds, or (a superuser) one
-/// another holds.
-pub async fn claim(state: &AppState, actor: Actor, superuser: bool, id: i64) -> Result<ReportView, AppError> {
+/// Takes a report (`take`): an open one, one the caller holds, or (a
+/// superuser) one another holds; or puts a claimed one back in the queue:
+/// its holder, or a superuser. Taking what one holds, or releasing what
+/// nobody holds, changes nothing.
+pub async fn hold(
+    state: &AppState,
+    actor: Actor,
+    superuser: bool,
+    id: i64,
+    take: bool,
+) -> Result<ReportView, AppError> {
     ensure_can_write(state, actor.member_id).await?;
     let now = state.clock.now();
     state
@@ -277,37 +285,24 @@ pub async fn claim(state: &AppState, actor: Actor, superuser: bool, id: i64) -> 
                 state: row.state,
                 assignee: row.assignee_id,
             };
-            hold.may_take(actor.member_id, superuser)?;
-            if row.assignee_id == Some(actor.member_id) {
+            if take {
+                hold.may_take(actor.member_id, superuser)?;
+            } else {
+                hold.may_release(actor.member_id, superuser)?;
+            }
+            let assignee = take.then_some(actor.member_id);
+            if row.assignee_id == assignee {
                 return view(conn, row);
             }
-            let row = store::set_assignee(conn, id, Some(actor.member_id), now)?;
-            let details = serde_json::json!({ "report_id": id, "taken_from": hold.assignee });
-            audited(&actor, AuditAction::ReportClaimed, &row, None, details, conn, now)?;
-            view(conn, row)
-        })
-        .await
-}
-
-/// Puts a claimed report back in the queue: its holder, or a superuser.
-pub async fn release(state: &AppState, actor: Actor, superuser: bool, id: i64) -> Result<ReportView, AppError> {
-    ensure_can_write(state, actor.member_id).await?;
-    let now = state.clock.now();
-    state
-        .db
-        .transaction(move |conn| {
-            let row = lock_for(conn, id, &actor)?;
-            let hold = Hold {
-                state: row.state,
-                assignee: row.assignee_id,
+            let row = store::set_assignee(conn, id, assignee, now)?;
+            let (action, details) = if take {
+                let details = serde_json::json!({ "report_id": id, "taken_from": hold.assignee });
+                (AuditAction::ReportClaimed, details)
+            } else {
+                let details = serde_json::json!({ "report_id": id, "released_from": hold.assignee });
+                (AuditAction::ReportReleased, details)
             };
-            hold.may_release(actor.member_id, superuser)?;
-            if row.assignee_id.is_none() {
-                return view(conn, row);
-            }
-            let row = store::set_assignee(conn, id, None, now)?;
-            let details = serde_json::json!({ "report_id": id, "released_from": hold.assignee });
-            audited(&actor, AuditAction::ReportReleased, &row, None, details, conn, now)?;
+            audited(&actor, action, &row, None, details, conn, now)?;
             view(conn, row)
         })
         .await
