@@ -240,13 +240,14 @@ fn lock_for(conn: &mut PgConnection, id: i64, actor: &Actor) -> Result<ReportRow
     Ok(row)
 }
 
+/// Records a staff step on a report in the audit log, as about its member.
 fn audited(
+    conn: &mut PgConnection,
     actor: &Actor,
     action: AuditAction,
     row: &ReportRow,
     reason: Option<&str>,
     details: serde_json::Value,
-    conn: &mut PgConnection,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     audit::record(
@@ -302,7 +303,7 @@ pub async fn hold(
                 let details = serde_json::json!({ "report_id": id, "released_from": hold.assignee });
                 (AuditAction::ReportReleased, details)
             };
-            audited(&actor, action, &row, None, details, conn, now)?;
+            audited(conn, &actor, action, &row, None, details, now)?;
             view(conn, row)
         })
         .await
@@ -359,12 +360,12 @@ pub async fn resolve(
                 "sanction_id": resolution.sanction_id,
             });
             audited(
+                conn,
                 &actor,
                 AuditAction::ReportResolved,
                 &view.row,
                 Some(&resolution.note),
                 details,
-                conn,
                 now,
             )?;
             let mut mails = Vec::new();
