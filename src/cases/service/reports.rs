@@ -99,8 +99,8 @@ fn report_limit(base: u32, tally: (i32, i32)) -> Limit {
 
 /// Files a report about `target`, or joins the open one about the same
 /// member and resource. Limited per reporter, and more for those whose
-/// reports staff keep dismissing. Five round trips in the transaction: the
-/// target, the count (with the reporter's tally), the report, the
+/// reports staff keep dismissing. Four round trips in the transaction: the
+/// target, the count (with the reporter's tally), the report with the
 /// reporter's entry, the event (which returns what the transaction changed).
 pub async fn file(
     state: &AppState,
@@ -127,9 +127,8 @@ pub async fn file(
             // admitted depends on the tally read with it.
             let (window, tally) = store::count_report(conn, report_limit(base, (0, 0)), reporter_id, now)?;
             window.admits(report_limit(base, tally), now)?;
-            let (report, created) = store::open_for(conn, target.id, filing.resource.as_deref(), now)?;
-            let entry =
-                store::add_entry(conn, report.id, reporter_id, &filing, now)?.ok_or(CaseError::AlreadyReported)?;
+            let store::Filed { report, created, entry } = store::file(conn, target.id, reporter_id, &filing, now)?;
+            let entry = entry.ok_or(CaseError::AlreadyReported)?;
             // Joining an open report is no news to other services: they heard
             // of the report when it opened.
             let changed = if created {

@@ -48,56 +48,68 @@ pub struct EntryRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The open report about this member and resource, created if there is none,
-/// locked until the transaction ends; true when it was created. One statement,
-/// so that two members reporting at once end in the same report.
-pub fn open_for(
+/// What filing a report did: the open report about the member and resource
+/// (created if there was none, locked until the transaction ends), and the
+/// reporter's entry in it.
+pub struct Filed {
+    pub report: ReportRow,
+    pub created: bool,
+    /// None when the reporter had said something in this report already.
+    pub entry: Option<EntryRow>,
+}
+
+/// Files a report in one statement: opens the report about this member and
+/// resource or joins the open one (so that two members reporting at once
+/// end in the same report), and adds what the reporter said.
+pub fn file(
     conn: &mut PgConnection,
     member_id: i64,
-    resource: Option<&str>,
+    reporter_id: i64,
+    filing: &Filing,
     now: DateTime<Utc>,
-) -> Result<(ReportRow, bool), AppError> {
+) -> Result<Filed, AppError> {
     #[derive(QueryableByName)]
     struct Opened {
         #[diesel(embed)]
         report: ReportRow,
         #[diesel(sql_type = Bool)]
         created: bool,
+        #[diesel(sql_type = Bool)]
+        added: bool,
     }
     let opened: Opened = prepared(
-        "INSERT INTO reports (member_id, resource, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-         ON CONFLICT (member_id, coalesce(resource, '')) WHERE state IN ('open', 'claimed') \
-         DO UPDATE SET updated_at = EXCLUDED.updated_at \
-         RETURNING *, (xmax = 0) AS created",
+        "WITH opened AS ( \
+           INSERT INTO reports (member_id, resource, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+           ON CONFLICT (member_id, coalesce(resource, '')) WHERE state IN ('open', 'claimed') \
+           DO UPDATE SET updated_at = EXCLUDED.updated_at \
+           RETURNING *, (xmax = 0) AS created), \
+         entry AS ( \
+           INSERT INTO report_entries (report_id, reporter_id, reason, text, evidence_url, created_at) \
+           SELECT id, $4, $5, $6, $7, $3 FROM opened \
+           ON CONFLICT DO NOTHING RETURNING report_id) \
+         SELECT opened.*, EXISTS (SELECT 1 FROM entry) AS added FROM opened",
     )
     .bind::<BigInt, _>(member_id)
-    .bind::<Nullable<Text>, _>(resource)
+    .bind::<Nullable<Text>, _>(filing.resource.as_deref())
     .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(reporter_id)
+    .bind::<Text, _>(filing.reason.as_str())
+    .bind::<Text, _>(filing.text.as_str())
+    .bind::<Nullable<Text>, _>(filing.evidence_url.as_deref())
     .get_result(conn)?;
-    Ok((opened.report, opened.created))
-}
-
-/// Adds what a reporter said to a report; None when they had said something already.
-pub fn add_entry(
-    conn: &mut PgConnection,
-    report_id: i64,
-    reporter_id: i64,
-    filing: &Filing,
-    now: DateTime<Utc>,
-) -> Result<Option<EntryRow>, AppError> {
-    Ok(diesel::insert_into(report_entries::table)
-        .values((
-            report_entries::report_id.eq(report_id),
-            report_entries::reporter_id.eq(reporter_id),
-            report_entries::reason.eq(filing.reason.as_str()),
-            report_entries::text.eq(&filing.text),
-            report_entries::evidence_url.eq(filing.evidence_url.as_deref()),
-            report_entries::created_at.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .returning(EntryRow::as_returning())
-        .get_result(conn)
-        .optional()?)
+    let entry = opened.added.then(|| EntryRow {
+        report_id: opened.report.id,
+        reporter_id,
+        reason: filing.reason,
+        text: filing.text.clone(),
+        evidence_url: filing.evidence_url.clone(),
+        created_at: now,
+    });
+    Ok(Filed {
+        report: opened.report,
+        created: opened.created,
+        entry,
+    })
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<ReportRow>, AppError> {
