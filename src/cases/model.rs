@@ -261,8 +261,7 @@ impl Decision {
                 ));
                 None
             }
-            (None, None) => None,
-            (Some(_), None) => None,
+            (_, None) => None,
         };
         match (outcome, reason) {
             (Some(outcome), Some(reason)) if errors.is_empty() => Ok(Self {

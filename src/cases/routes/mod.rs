@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::cases::model::ReportState;
 use crate::cases::service::reports::{EntryView, ReportView};
 use crate::error::AppError;
 use crate::http::mount::Routes;
@@ -114,7 +115,7 @@ impl Report {
             .map(entry)
             .collect();
         let resolution = row.resolved_at.map(|resolved_at| ReportResolution {
-            outcome: if row.state == crate::cases::model::ReportState::Resolved {
+            outcome: if row.state == ReportState::Resolved {
                 "actioned".into()
             } else {
                 "dismissed".into()

@@ -16,7 +16,7 @@ use crate::mail::moderation::{self, Recipient};
 use crate::members::model::{Member, MemberError};
 use crate::members::store as members;
 use crate::pagination::{Page, Paged};
-use crate::sanctions::model::{Action, EndingKind, SanctionError};
+use crate::sanctions::model::{Action, EndingKind, SanctionError, State};
 use crate::sanctions::service::{end_sanction, reduce_sanction, sanction_data};
 use crate::sanctions::standing::{Standing, stored_state};
 use crate::sanctions::store::{self as sanctions, SanctionRow, usernames};
@@ -29,7 +29,7 @@ use crate::tokens::store as tokens;
 pub struct AppealView {
     pub row: AppealRow,
     pub sanction: SanctionRow,
-    pub sanction_state: crate::sanctions::model::State,
+    pub sanction_state: State,
     pub member_name: String,
     pub moderator_name: Option<String>,
     pub decided_by_name: Option<String>,
@@ -80,7 +80,7 @@ fn view(conn: &mut PgConnection, row: AppealRow, now: DateTime<Utc>) -> Result<A
 /// Until when a sanction may be appealed, if it may be now.
 pub fn appealable_until(
     row: &SanctionRow,
-    state: crate::sanctions::model::State,
+    state: State,
     appealed: bool,
     window: Duration,
     now: DateTime<Utc>,
