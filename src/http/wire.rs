@@ -11,7 +11,14 @@ use utoipa::ToSchema;
 
 use crate::auth::service::{Grant, Origin};
 use crate::config::Config;
+use crate::error::AppError;
 use crate::members::model::{Locale, Member};
+
+/// A numeric id from a path: anything else names nothing, answered as
+/// `missing` (each resource's own not-found problem).
+pub fn path_id(text: &str, missing: impl Into<AppError>) -> Result<i64, AppError> {
+    text.parse().map_err(|_| missing.into())
+}
 
 /// A member or moderator named in a sanction.
 #[derive(Serialize, ToSchema)]

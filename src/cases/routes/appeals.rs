@@ -8,7 +8,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::extract::{Caller, Staff};
 use crate::auth::policy::Actor;
 use crate::cases::model::{AppealAnswers, CaseError, Decision, parse_text};
-use crate::cases::routes::parse_id;
 use crate::cases::service::appeals as service;
 use crate::cases::service::standing::{self, PendingSanction};
 use crate::client_ip::ClientIp;
@@ -16,6 +15,7 @@ use crate::db::Db;
 use crate::error::{AppError, FieldCode, FieldError};
 use crate::http::mount::Routes;
 use crate::http::wire::case_file::{Appeal, AppealDecision, FiledReport, SanctionSummary};
+use crate::http::wire::path_id;
 use crate::input::{Json, Query};
 use crate::openapi::problems;
 use crate::pagination::{Page, PageParams, Paged};
@@ -71,7 +71,7 @@ async fn appeal(
     id: web::Path<String>,
     Json(body): Json<AppealRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let id = parse_id(&id, SanctionError::NotFound)?;
+    let id = path_id(&id, SanctionError::NotFound)?;
     let text = appeal_text(&body)?;
     let view = service::file(&state, caller.member_id, id, text).await?;
     Ok(HttpResponse::Created().json(Appeal::seen_by(view, false)))
@@ -209,7 +209,7 @@ async fn decide(
     id: web::Path<String>,
     Json(body): Json<DecisionRequest>,
 ) -> Result<web::Json<Appeal>, AppError> {
-    let id = parse_id(&id, CaseError::AppealNotFound)?;
+    let id = path_id(&id, CaseError::AppealNotFound)?;
     let decision =
         Decision::parse(&body.outcome, &body.reason, body.duration.as_deref()).map_err(AppError::Validation)?;
     let view = service::decide(&state, Actor::new(&caller, ip), id, decision).await?;

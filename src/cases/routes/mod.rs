@@ -12,7 +12,6 @@ use utoipa::ToSchema;
 
 use crate::cases::model::ReportState;
 use crate::cases::service::reports::{EntryView, ReportView};
-use crate::error::AppError;
 use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
 use crate::http::wire::case_file::member_ref;
@@ -20,11 +19,6 @@ use crate::http::wire::case_file::member_ref;
 pub fn configure(config: &mut impl Routes) {
     reports::configure(config);
     appeals::configure(config);
-}
-
-/// Ids in paths: anything else names nothing.
-fn parse_id(text: &str, missing: impl Into<AppError>) -> Result<i64, AppError> {
-    text.parse().map_err(|_| missing.into())
 }
 
 /// How a reporter's reports ended so far, for staff to weigh the next one.

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::extract::{Caller, Staff};
 use crate::auth::policy::Actor;
 use crate::cases::model::{CaseError, Filing, ReportState, Resolution};
-use crate::cases::routes::{Report, parse_id};
+use crate::cases::routes::Report;
 use crate::cases::service::reports::{self as service, ListQuery};
 use crate::cases::store::reports::ReportFilter;
 use crate::client_ip::ClientIp;
@@ -15,6 +15,7 @@ use crate::db::Db;
 use crate::error::{AppError, FieldCode, FieldError};
 use crate::http::mount::Routes;
 use crate::http::wire::case_file::FiledReport;
+use crate::http::wire::path_id;
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
@@ -234,7 +235,7 @@ async fn get_one(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<web::Json<Report>, AppError> {
-    let id = parse_id(&id, CaseError::ReportNotFound)?;
+    let id = path_id(&id, CaseError::ReportNotFound)?;
     let staff = caller.acts_as_staff();
     let view = service::get(&state, id, caller.member_id, staff).await?;
     Ok(web::Json(Report::seen_by(view, caller.member_id, staff)))
@@ -248,7 +249,7 @@ async fn hold(
     id: &str,
     take: bool,
 ) -> Result<web::Json<Report>, AppError> {
-    let id = parse_id(id, CaseError::ReportNotFound)?;
+    let id = path_id(id, CaseError::ReportNotFound)?;
     let view = service::hold(state, Actor::new(caller, ip), caller.is_superuser, id, take).await?;
     Ok(web::Json(Report::seen_by(view, caller.member_id, true)))
 }
@@ -355,7 +356,7 @@ async fn resolve(
     id: web::Path<String>,
     Json(body): Json<ResolutionRequest>,
 ) -> Result<web::Json<Report>, AppError> {
-    let id = parse_id(&id, CaseError::ReportNotFound)?;
+    let id = path_id(&id, CaseError::ReportNotFound)?;
     let resolution = Resolution::parse(&body.outcome, &body.note, body.message.as_deref(), body.sanction_id)
         .map_err(AppError::Validation)?;
     let view = service::resolve(&state, Actor::new(&caller, ip), caller.is_superuser, id, resolution).await?;

@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
 use crate::audit::{self, AuditAction, AuditEntry};
-use crate::auth::policy::{Actor, check_may_moderate, ensure_can_write};
+use crate::auth::policy::{Actor, check_may_moderate, writer};
 use crate::cases::model::{AppealOutcome, Appealable, CaseError, Decision, may_decide};
 use crate::cases::store::appeals::{self as store, AppealRow, Decided};
 use crate::duration::Duration;
 use crate::error::AppError;
 use crate::events::{self, EventType};
 use crate::mail::moderation::{self, Recipient};
-use crate::members::model::{Member, MemberError};
+use crate::members::model::MemberError;
 use crate::members::store as members;
 use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{Action, EndingKind, SanctionError, State};
@@ -97,17 +97,16 @@ pub fn appealable_until(
         .map(|()| row.created_at + window.to_chrono())
 }
 
-/// Files `member`'s appeal of their sanction `row`, in the caller's transaction.
+/// Files the appeal of a sanction `row` by its member, in the caller's transaction.
 fn file_in(
     conn: &mut PgConnection,
-    member: &Member,
     row: &SanctionRow,
     text: &str,
     window: Duration,
     now: DateTime<Utc>,
 ) -> Result<AppealView, AppError> {
     // Locked as sanction changes lock it, so the state read is the latest.
-    members::find_for_update(conn, member.id)?.ok_or(MemberError::NotFound)?;
+    let member = members::find_for_update(conn, row.member_id)?.ok_or(MemberError::NotFound)?;
     let standing = Standing::load(conn, member.id)?;
     let state = standing.state(row.id, now).ok_or(SanctionError::NotFound)?;
     Appealable {
@@ -138,8 +137,7 @@ pub async fn file(state: &AppState, member_id: i64, sanction_id: i64, text: Stri
             let row = sanctions::find(conn, sanction_id)?
                 .filter(|row| row.member_id == member_id)
                 .ok_or(SanctionError::NotFound)?;
-            let member = members::find(conn, member_id)?.ok_or(MemberError::NotFound)?;
-            file_in(conn, &member, &row, &text, window, now)
+            file_in(conn, &row, &text, window, now)
         })
         .await
 }
@@ -161,8 +159,7 @@ pub async fn file_by_link(state: &AppState, token: String, text: String) -> Resu
                 .flatten()
                 .filter(|row| row.member_id == stored.member_id)
                 .ok_or(TokenProblem::Unknown)?;
-            let member = members::find(conn, stored.member_id)?.ok_or(TokenProblem::Unknown)?;
-            let appeal = file_in(conn, &member, &row, &text, window, now)?;
+            let appeal = file_in(conn, &row, &text, window, now)?;
             tokens::mark_used(conn, stored.id, now)?;
             Ok(appeal)
         })
@@ -173,7 +170,7 @@ pub async fn file_by_link(state: &AppState, token: String, text: String) -> Resu
 /// the sanction routes do), or reduced to a shorter duration (the queue
 /// behind it moves). The member is e-mailed the outcome and the reason.
 pub async fn decide(state: &AppState, actor: Actor, id: i64, decision: Decision) -> Result<AppealView, AppError> {
-    ensure_can_write(state, actor.member_id).await?;
+    let decider = writer(state, actor.member_id).await?;
     let now = state.clock.now();
     let bot_group = state.config.bot_group.clone();
     let frontend = state.config.frontend_url.to_string();
@@ -184,7 +181,6 @@ pub async fn decide(state: &AppState, actor: Actor, id: i64, decision: Decision)
             let row = sanctions::find(conn, appeal.sanction_id)?.ok_or(CaseError::AppealNotFound)?;
             may_decide(actor.member_id, row.moderator_id, appeal.outcome.is_some())?;
             let target = members::find_for_update(conn, row.member_id)?.ok_or(CaseError::AppealNotFound)?;
-            let decider = members::find(conn, actor.member_id)?.ok_or(MemberError::NotFound)?;
             check_may_moderate(conn, &decider, &target, &bot_group)?;
             let before = row.duration_seconds;
             let reason = decision.reason.as_str();

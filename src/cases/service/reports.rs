@@ -11,6 +11,7 @@ use crate::cases::model::{CaseError, Filing, Hold, Outcome, Resolution, may_repo
 use crate::cases::store::reports::{self as store, EntryRow, ReportFilter, ReportRow};
 use crate::error::{AppError, FieldCode, FieldError};
 use crate::events::{self, EventType};
+use crate::mail::OutgoingMail;
 use crate::mail::moderation::{self, Recipient};
 use crate::members::model::{MemberError, MemberKey};
 use crate::members::store as members;
@@ -367,10 +368,11 @@ pub async fn resolve(
                 details,
                 now,
             )?;
-            let mut mails = Vec::new();
-            for entry in &view.entries {
-                if let Some(reporter) = members::find(conn, entry.row.reporter_id)? {
-                    mails.push(moderation::report_outcome(
+            let reporters: Vec<i64> = view.entries.iter().map(|e| e.row.reporter_id).collect();
+            let mails: Vec<OutgoingMail> = members::find_many_by_key(conn, &reporters, &[])?
+                .iter()
+                .map(|reporter| {
+                    moderation::report_outcome(
                         &Recipient {
                             locale: reporter.locale,
                             to: &reporter.email,
@@ -380,9 +382,9 @@ pub async fn resolve(
                         &view.member_name,
                         &resolution.message,
                         &frontend,
-                    ));
-                }
-            }
+                    )
+                })
+                .collect();
             Ok((view, mails))
         })
         .await?;

@@ -14,7 +14,7 @@ use crate::client_ip::ClientIp;
 use crate::db::Db;
 use crate::error::{AppError, FieldCode, FieldError};
 use crate::http::mount::Routes;
-use crate::http::wire::MemberRef;
+use crate::http::wire::{MemberRef, path_id};
 use crate::input::{Json, Query};
 use crate::members::model::MemberKey;
 use crate::openapi::problems;
@@ -351,15 +351,11 @@ async fn get_one(
     Staff(caller): Staff,
     id: web::Path<String>,
 ) -> Result<web::Json<Sanction>, AppError> {
-    let id = parse_id(&id)?;
+    let id = path_id(&id, SanctionError::NotFound)?;
     Ok(web::Json(Sanction::seen_by(
         service::get(&state, id).await?,
         caller.member_id,
     )))
-}
-
-fn parse_id(text: &str) -> Result<i64, AppError> {
-    text.parse().map_err(|_| SanctionError::NotFound.into())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -378,7 +374,7 @@ async fn end_early(
     kind: EndingKind,
     body: EndRequest,
 ) -> Result<web::Json<Sanction>, AppError> {
-    let id = parse_id(id)?;
+    let id = path_id(id, SanctionError::NotFound)?;
     let reason = parse_reason("reason", &body.reason, REASON_MAX_CHARS).map_err(|e| AppError::Validation(vec![e]))?;
     let actor = Actor {
         member_id: caller.member_id,
