@@ -8,7 +8,9 @@
 # two alternating in the order P K S R R S K P so that the machine's drift
 # favours neither. Then the staff queue's first page with 100,000 reports of
 # which 1,000 are open, and a walk of the event feed checking that it holds
-# every event written, once. Prints markdown rows.
+# every event written, once. memberd sends its mail to an SMTP relay on
+# loopback (bench/smtp_sink.rs, counting what it receives), as in production:
+# the bench checks that every sanction's e-mail arrived. Prints markdown rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,17 +20,19 @@ PGBENCH_DB=memberd_pgbench
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 HALF=$(( SECONDS_PER_RUN / 2 > 4 ? SECONDS_PER_RUN / 2 : 4 ))
 PORT=18082
+SMTP_PORT=18025
 API=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 cleanup() {
     [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null || true
+    [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
     [ -n "${BENCH_KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
     for d in $DB $PGBENCH_DB; do psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-[ -n "${BENCH_BUILT:-}" ] || cargo build --release --quiet --bin memberd
+[ -n "${BENCH_BUILT:-}" ] || cargo build --release --quiet --bin memberd --example bench_smtp_sink
 
 for d in $DB $PGBENCH_DB; do PGOPTIONS="-c client_min_messages=warning" psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null; done
 psql "$PG/postgres" -qc "CREATE DATABASE $PGBENCH_DB" >/dev/null
@@ -44,7 +48,7 @@ else
 fi
 # Staff act from sessions without a second factor here: the rows measure
 # writing, not logging in. 128 reporters may report as fast as they can.
-export DATABASE_URL MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_MAIL_DIR=$WORK/mail RUST_LOG=warn \
+export DATABASE_URL MEMBERD_BIND=127.0.0.1:$PORT MEMBERD_PUBLIC_URL=$API MEMBERD_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT RUST_LOG=warn \
     MEMBERD_STAFF_MFA=optional MEMBERD_REPORTS_PER_HOUR=1000000
 ./target/release/memberd migrate
 MEMBERD_PASSWORD='bench admin passphrase' ./target/release/memberd create-superuser --username admin --email admin@bench.example >/dev/null
@@ -80,6 +84,8 @@ SELECT reporter_id, count(*), count(*) FROM report_entries GROUP BY reporter_id;
 SQL
 psql "$PG/$DB" -qc "VACUUM ANALYZE"
 
+SMTP_SINK_BIND=127.0.0.1:$SMTP_PORT ./target/release/examples/bench_smtp_sink > "$WORK/mails.txt" &
+SINK_PID=$!
 ./target/release/memberd serve &
 MEMBERD_PID=$!
 for _ in $(seq 1 100); do curl -sf "$API/health/ready" >/dev/null && break; sleep 0.2; done
@@ -162,6 +168,12 @@ read -r WALKED DISTINCT < "$WORK/feed.txt"
 STORED=$(psql "$PG/$DB" -Atc "SELECT count(*) FROM events")
 [ "$WALKED" = "$STORED" ] && [ "$DISTINCT" = "$STORED" ] || { echo "the feed walked $WALKED events ($DISTINCT distinct) of $STORED" >&2; echo feed >> "$WORK/failed"; }
 
+# Every sanction's e-mail reached the relay (they leave after the answer).
+SANCTIONS=$(psql "$PG/$DB" -Atc "SELECT count(*) FROM sanctions")
+for _ in $(seq 1 50); do [ "$(tail -n1 "$WORK/mails.txt")" -ge "$SANCTIONS" ] && break; sleep 0.2; done
+MAILS=$(tail -n1 "$WORK/mails.txt")
+[ "$MAILS" -ge "$SANCTIONS" ] || { echo "the relay received $MAILS mails for $SANCTIONS sanctions" >&2; echo mail >> "$WORK/failed"; }
+
 row() {  # $1 label, $2 run
     echo "| $1 (c=16), two runs of ${HALF}s | $(paste -sd/ <(cut -d' ' -f1 "$WORK/$2.txt")) per s, p99 $(worst_p99 "$2") ms | $(ratio "$(mean "$2")" "$PGBENCH") of \`pgbench -N\` at c=16 ($(paste -sd/ <(cut -d' ' -f1 "$WORK/pgbench.txt")) TPS) (target ≥ 50 %) |"
 }
@@ -170,7 +182,8 @@ row "karma notes (each with its event and audit entry)" karma
 row "reports filed (each opens one, with its event and the reporter's limit)" reports
 echo "| staff queue, first page of $OPEN open among 100,000 reports (c=4) | $QUEUE | target p99 ≤ 10 ms |"
 echo "| event feed walked after the writes | $WALKED events, $DISTINCT distinct, of $STORED stored | every event once |"
+echo "| sanction e-mails received by the SMTP relay | $MAILS for $SANCTIONS sanctions | every one |"
 if [ -s "$WORK/failed" ]; then
-    echo "Runs with non-2xx answers or a feed that missed events: $(tr '\n' ' ' < "$WORK/failed")" >&2
+    echo "Runs with non-2xx answers, a feed that missed events or mails that did not arrive: $(tr '\n' ' ' < "$WORK/failed")" >&2
     exit 1
 fi

@@ -27,7 +27,7 @@ WORK=$(mktemp -d)
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 cargo build --release --quiet --bin memberd --example bench_hello --example bench_argon2 --example bench_passkey \
-    --example bench_legacy_hashes
+    --example bench_legacy_hashes --example bench_smtp_sink
 
 cleanup() {
     [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null || true

@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
 
+use crate::db::prepared;
 use crate::error::AppError;
+use crate::events::NewEvent;
 use crate::schema::audit_log;
 
 /// What a staff member did, as the log names it.
@@ -108,6 +111,42 @@ pub fn record_last(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc
     Ok(new_entry!(entry, now)
         .returning(crate::db::memberd_take_changes())
         .get_result(conn)?)
+}
+
+/// [`record_last`] with the event of the same change, both in one
+/// statement: on the paths moderators write at speed, a round trip costs
+/// more than either insert.
+pub fn record_last_with_event(
+    conn: &mut PgConnection,
+    entry: AuditEntry,
+    event: NewEvent,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = Text)]
+        changed: String,
+    }
+    let changed: Changed = prepared(
+        "WITH event AS ( \
+           INSERT INTO events (event_type, occurred_at, member_id, data) VALUES ($1, $2, $3, $4)) \
+         INSERT INTO audit_log (actor_id, action, target_member_id, target, reason, ip, details, created_at) \
+         VALUES ($5, $6, $7, $8, $9, $10, $11, $2) \
+         RETURNING memberd_take_changes() AS changed",
+    )
+    .bind::<Text, _>(event.event_type.as_str())
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(event.member_id)
+    .bind::<Jsonb, _>(event.data)
+    .bind::<BigInt, _>(entry.actor_id)
+    .bind::<Text, _>(entry.action.as_str())
+    .bind::<Nullable<BigInt>, _>(entry.target_member_id)
+    .bind::<Nullable<Text>, _>(entry.target)
+    .bind::<Nullable<Text>, _>(entry.reason)
+    .bind::<Text, _>(entry.ip)
+    .bind::<Jsonb, _>(entry.details)
+    .get_result(conn)?;
+    Ok(changed.changed)
 }
 
 #[derive(Debug, Queryable, Selectable)]

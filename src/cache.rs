@@ -1,18 +1,17 @@
 //! What nearly every request asks about a member — the member row, their
 //! sessions, their unended sanctions — and the service keys, kept in memory.
 //!
-//! PostgreSQL stays the truth. Triggers announce every change to those rows
-//! (migration `change_notifications`): the listener of each replica hears it
-//! through NOTIFY and drops its copy, and the process that made the change
-//! drops it before its write returns (`Db::run` reads the names the triggers
-//! collected). Memory is trusted only while the listener proves it hears:
-//! each heartbeat it hears back through its connection (see
-//! `db::notify`) extends the trust by [`TRUST_PER_HEARTBEAT`], so a
-//! connection that silently stopped delivering (half-open TCP, a pooler that
-//! does not keep LISTEN) is distrusted within seconds, even if the listening
-//! thread is stuck. While memory is not trusted nothing is served from or kept
-//! in it, and trust starts again from empty, since notifications sent
-//! meanwhile may be lost.
+//! PostgreSQL stays the truth. Triggers record every change to those rows
+//! (migrations `change_notifications`, `polled_changes`): the listener of
+//! each replica reads them every few milliseconds and drops its copy, and the
+//! process that made the change drops it before its write returns (`Db::run`
+//! reads the names the triggers collected). Memory is trusted only while the
+//! listener proves it reads: each look that answers (see `db::notify`)
+//! extends the trust by [`TRUST_PER_HEARTBEAT`], so a connection that
+//! silently stopped answering (half-open TCP) is distrusted within seconds,
+//! even if the listening thread is stuck. While memory is not trusted nothing
+//! is served from or kept in it, and trust starts again from empty, since
+//! changes made meanwhile may have been missed.
 //!
 //! A member's login and visit times are the exception: every login writes
 //! them, and announcing that woke every replica (migration
@@ -232,9 +231,8 @@ impl ChangeSink for MemberCache {
         self.clear();
     }
 
-    /// The listener heard its heartbeat: every announcement sent before it has
-    /// been heard too. Trust is extended, or, if it had lapsed, starts again
-    /// from empty.
+    /// The listener looked: every change committed before has been read.
+    /// Trust is extended, or, if it had lapsed, starts again from empty.
     fn heard_heartbeat(&self) {
         if !self.trusted() {
             self.clear();
@@ -244,8 +242,8 @@ impl ChangeSink for MemberCache {
         self.trusted_until.store(until, Ordering::SeqCst);
     }
 
-    /// The listener lost its connection, or stopped hearing: memory is not
-    /// trusted until a heartbeat is heard again.
+    /// The listener lost its connection: memory is not trusted until it
+    /// looks again.
     fn distrust(&self) {
         self.trusted_until.store(0, Ordering::SeqCst);
         self.clear();

@@ -45,7 +45,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: Secret<String>,
-    /// A direct connection, for LISTEN and migrations, so that `database_url`
+    /// A direct connection, for the listener and migrations, so that `database_url`
     /// may go through a pooler in transaction mode.
     pub listen_database_url: Secret<String>,
     pub bind: SocketAddr,

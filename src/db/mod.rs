@@ -31,16 +31,15 @@ pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 /// Whoever keeps copies of rows (the member cache): told what changed, by this
 /// process's own units of work and by the listener, which hears every replica.
 pub trait ChangeSink: Send + Sync {
-    /// One announcement, as the `change_notifications` triggers write it.
+    /// One change, as the `change_notifications` triggers name it.
     fn changed(&self, what: &str);
     /// What changed is unknown: no copy may be kept.
     fn forget_everything(&self);
-    /// The listener heard its own heartbeat back: every announcement sent
-    /// before it has been heard, so copies may be trusted for
-    /// [`notify::HEARTBEAT_DEADLINE`] more.
+    /// The listener looked: every change committed before the look has been
+    /// read, so copies may be trusted for [`notify::HEARTBEAT_DEADLINE`] more.
     fn heard_heartbeat(&self);
-    /// The listener may be missing announcements: copies are not trusted
-    /// until a heartbeat is heard again.
+    /// The listener may be missing changes: copies are not trusted until it
+    /// looks again.
     fn distrust(&self);
 }
 

@@ -1,44 +1,43 @@
-//! LISTEN/NOTIFY: a dedicated thread holds one connection listening for
-//! memberd's notifications: changes to members, sessions, sanctions and keys
-//! are reported to the [`ChangeSink`] (the member cache). The same thread
-//! watches the event feed's head and wakes whoever waits on events when it
-//! moves: writers of events announce nothing, since a NOTIFY in every one
-//! would serialise their commits (PostgreSQL takes one lock for it). diesel's notification iterator does not block, so the thread
-//! drains it every few milliseconds. While the connection is down the cache
-//! is not trusted; a dropped connection is reopened, the cache starts again
-//! from empty, and waiters are woken so that they re-read rather than trust
-//! what they last saw.
+//! The listener: a dedicated thread with a connection of its own looks every
+//! few milliseconds at what changed in the rows replicas keep in memory
+//! (members, sessions, sanctions, keys: the `cache_changes` rows the
+//! triggers write, see the `polled_changes` migration) and reports it to the
+//! [`ChangeSink`] (the member cache). It watches the event feed's head too,
+//! and wakes whoever waits on events when it moves. Nothing is announced by
+//! NOTIFY: a transaction that notifies takes one cluster-wide lock at commit,
+//! which would make every such writer commit one at a time.
 //!
-//! A connection can also stop delivering without failing: a half-open TCP
-//! connection, or a pooler in transaction mode, which runs LISTEN on whatever
-//! server connection it has at hand. So the listener sends itself a heartbeat
-//! through its own connection every second, on a channel only it listens to;
-//! hearing it back proves that every announcement sent before it was heard,
-//! and is what keeps the cache trusted ([`ChangeSink::heard_heartbeat`]). A
-//! heartbeat that does not come back in time is handled as a lost connection.
+//! Each look that answers proves that every change committed before it was
+//! read, and is what keeps the cache trusted
+//! ([`ChangeSink::heard_heartbeat`]); a connection that stops answering (a
+//! half-open TCP connection) lets that trust lapse by itself. While the
+//! connection is down the cache is not trusted; a dropped connection is
+//! reopened, the cache starts again from empty, and waiters are woken so that
+//! they re-read rather than trust what they last saw.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Text};
 use tokio::sync::watch;
 
 use super::ChangeSink;
-
-/// Rows the member cache copies changed (see the `change_notifications` migration).
-pub const CHANGES_CHANNEL: &str = "memberd_changes";
 
 /// The listener's `application_name`.
 pub const LISTENER_NAME: &str = "memberd listener";
 
 const POLL_EVERY: Duration = Duration::from_millis(20);
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
-/// A heartbeat not heard back for this long means the connection no longer
-/// delivers; the cache stops trusting memory by itself at the same point.
+/// Memory stays trusted this long after a look that answered.
 pub const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(5);
+/// Changes are kept this long after their transaction ended: far longer than
+/// a trusted listener goes without looking.
+const KEEP_CHANGES: Duration = Duration::from_secs(60);
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 /// Something changed: the value counts wake-ups, its content does not matter.
 #[derive(Clone)]
@@ -118,9 +117,51 @@ fn pause(duration: Duration, stop: &AtomicBool) {
     }
 }
 
-/// A channel name no other process listens to.
-fn heartbeat_channel() -> String {
-    format!("memberd_heartbeat_{}", hex::encode(crate::random::os_bytes::<8>()))
+/// Where the listener last looked: changes of transactions at or above
+/// `xmax`, or among the `running` ones, had not committed then.
+struct Seen {
+    xmax: i64,
+    running: Vec<i64>,
+}
+
+/// One look at `cache_changes`: the names written by transactions that
+/// committed since the last look, and where this look stands.
+#[derive(QueryableByName)]
+struct Look {
+    #[diesel(sql_type = BigInt)]
+    xmin: i64,
+    #[diesel(sql_type = BigInt)]
+    xmax: i64,
+    #[diesel(sql_type = Array<BigInt>)]
+    running: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    changed: Vec<String>,
+}
+
+/// The statement sees exactly the transactions committed before its
+/// snapshot, which it reports; the next look takes those that were still
+/// running then or began after, so none is read twice or missed, and a long
+/// transaction holds nothing back.
+fn look(conn: &mut PgConnection, seen: &Seen) -> QueryResult<Look> {
+    super::prepared(
+        "SELECT pg_snapshot_xmin(s)::text::bigint AS xmin, pg_snapshot_xmax(s)::text::bigint AS xmax, \
+           ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) AS running, \
+           ARRAY(SELECT what FROM cache_changes \
+                 WHERE txid >= $1::text::xid8 OR txid = ANY($2::text[]::xid8[])) AS changed \
+         FROM pg_current_snapshot() AS s",
+    )
+    .bind::<BigInt, _>(seen.xmax)
+    .bind::<Array<BigInt>, _>(seen.running.clone())
+    .get_result(conn)
+}
+
+/// Forgets the changes of transactions that ended before `xmin`, the oldest
+/// transaction running a while ago: every listener still trusted has read
+/// them since.
+fn prune(conn: &mut PgConnection, xmin: i64) -> QueryResult<usize> {
+    super::prepared("DELETE FROM cache_changes WHERE txid < $1::text::xid8")
+        .bind::<BigInt, _>(xmin)
+        .execute(conn)
 }
 
 fn listen(
@@ -130,78 +171,72 @@ fn listen(
     feed_head: FeedHead,
     stop: &AtomicBool,
 ) {
-    let heartbeats = heartbeat_channel();
     while !sender.is_closed() && !stop.load(Ordering::Relaxed) {
         let mut conn = match PgConnection::establish(database_url) {
             Ok(conn) => conn,
             Err(ConnectionError::BadConnection(message)) if message.contains("does not exist") => {
-                tracing::warn!("the database is gone; the notification listener stops");
+                tracing::warn!("the database is gone; the listener stops");
                 return;
             }
             Err(error) => {
-                tracing::warn!(%error, "notification listener cannot connect; retrying");
+                tracing::warn!(%error, "the listener cannot connect; retrying");
                 pause(RECONNECT_AFTER, stop);
                 continue;
             }
         };
         // Named, so that operators (and tests) can tell it in pg_stat_activity.
         let named = format!("SET application_name = '{LISTENER_NAME}'");
-        let listened = [
-            named,
-            format!("LISTEN {CHANGES_CHANNEL}"),
-            format!("LISTEN {heartbeats}"),
-        ]
-        .into_iter()
-        .try_for_each(|statement| diesel::sql_query(statement).execute(&mut conn).map(drop));
-        if let Err(error) = listened {
-            tracing::warn!(%error, "LISTEN failed; retrying");
+        if let Err(error) = diesel::sql_query(named).execute(&mut conn) {
+            tracing::warn!(%error, "the listener's connection failed; retrying");
             pause(RECONNECT_AFTER, stop);
             continue;
         }
-        // Anything may have happened while we were not listening: memory is
-        // trusted again (from empty) once the first heartbeat is heard.
+        // Anything may have happened while we were not looking: memory is
+        // trusted again (from empty) after the first look, which reads
+        // nothing, only where it stands.
         sender.send_modify(|n| *n += 1);
-        let mut last_heard = Instant::now();
-        let mut last_sent: Option<Instant> = None;
+        let mut seen = Seen {
+            xmax: i64::MAX,
+            running: Vec::new(),
+        };
+        let mut horizons: VecDeque<(Instant, i64)> = VecDeque::new();
         let mut head = None;
-        'connected: loop {
+        loop {
             if sender.is_closed() || stop.load(Ordering::Relaxed) {
                 return;
             }
-            if last_heard.elapsed() > HEARTBEAT_DEADLINE {
-                tracing::warn!("the notification connection stopped delivering; reconnecting");
-                break 'connected;
-            }
-            if last_sent.is_none_or(|sent| sent.elapsed() >= HEARTBEAT_EVERY) {
-                last_sent = Some(Instant::now());
-                if let Err(error) = diesel::sql_query(format!("NOTIFY {heartbeats}")).execute(&mut conn) {
-                    tracing::warn!(%error, "notification connection lost; reconnecting");
-                    break 'connected;
-                }
-            }
-            for notification in conn.notifications_iter() {
-                match notification {
-                    Ok(n) if n.channel == CHANGES_CHANNEL => changes.changed(&n.payload),
-                    Ok(n) if n.channel == heartbeats => {
-                        last_heard = Instant::now();
-                        changes.heard_heartbeat();
+            let looked = look(&mut conn, &seen)
+                .map_err(crate::error::AppError::from)
+                .and_then(|look| {
+                    for what in &look.changed {
+                        changes.changed(what);
                     }
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::warn!(%error, "notification connection lost; reconnecting");
-                        break 'connected;
+                    changes.heard_heartbeat();
+                    if horizons.back().is_none_or(|(at, _)| at.elapsed() >= PRUNE_EVERY) {
+                        horizons.push_back((Instant::now(), look.xmin));
                     }
-                }
-            }
-            match feed_head(&mut conn) {
+                    seen = Seen {
+                        xmax: look.xmax,
+                        running: look.running,
+                    };
+                    feed_head(&mut conn)
+                });
+            match looked {
                 Ok(now) if now != head => {
                     head = now;
                     sender.send_modify(|n| *n += 1);
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%error, "notification connection lost; reconnecting");
-                    break 'connected;
+                    tracing::warn!(%error, "the listener's connection was lost; reconnecting");
+                    break;
+                }
+            }
+            if horizons.len() > 1 && horizons.front().is_some_and(|(at, _)| at.elapsed() >= KEEP_CHANGES) {
+                if let Some((_, xmin)) = horizons.pop_front()
+                    && let Err(error) = prune(&mut conn, xmin)
+                {
+                    tracing::warn!(%error, "could not prune cache_changes");
                 }
             }
             std::thread::sleep(POLL_EVERY);

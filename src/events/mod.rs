@@ -20,6 +20,13 @@ pub fn member_data(id: i64, username: &str) -> serde_json::Value {
     serde_json::json!({ "member": { "id": id, "username": username } })
 }
 
+/// An event about a member, written in the transaction of its change.
+pub struct NewEvent {
+    pub event_type: EventType,
+    pub member_id: i64,
+    pub data: serde_json::Value,
+}
+
 macro_rules! new_event {
     ($event_type:expr, $member_id:expr, $data:expr, $now:expr) => {
         diesel::insert_into(events::table).values((
@@ -128,7 +135,9 @@ pub fn after(
         "SELECT id, event_type, occurred_at, data, txid::text::bigint AS txid FROM events ",
         "WHERE (txid, id) > ($1::text::xid8, $2) AND txid < ",
         settled_bound!(),
-        " AND (cardinality($3::text[]) = 0 OR event_type = ANY($3)) ORDER BY txid, id LIMIT $4"
+        // Qualified, or ORDER BY would name the select list's `txid` (a
+        // bigint no index holds) and sort every event after the cursor.
+        " AND (cardinality($3::text[]) = 0 OR event_type = ANY($3)) ORDER BY events.txid, events.id LIMIT $4"
     ))
     .bind::<BigInt, _>(cursor.txid)
     .bind::<BigInt, _>(cursor.id)
@@ -171,7 +180,8 @@ pub fn head(conn: &mut PgConnection) -> Result<Option<(i64, i64)>, AppError> {
     let head: Option<Head> = prepared(concat!(
         "SELECT txid::text::bigint AS txid, id FROM events WHERE txid < ",
         settled_bound!(),
-        " ORDER BY txid DESC, id DESC LIMIT 1"
+        // Qualified, as in `after`: the head is the index's last entry.
+        " ORDER BY events.txid DESC, events.id DESC LIMIT 1"
     ))
     .get_result(conn)
     .optional()?;

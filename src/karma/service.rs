@@ -3,7 +3,7 @@
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::{Actor, check_rank, writer};
 use crate::error::AppError;
-use crate::events::{self, EventType};
+use crate::events::{EventType, NewEvent};
 use crate::karma::model::KarmaNote;
 use crate::karma::store::{self, NoteRow};
 use crate::members::model::MemberError;
@@ -18,8 +18,8 @@ pub struct NoteView {
     pub author_name: Option<String>,
 }
 
-/// Four round trips: the target (with whether it is a bot), the note, its
-/// event, and its audit entry, which also returns what the transaction
+/// Three round trips: the target (with whether it is a bot), the note, and
+/// its event with its audit entry, which also returns what the transaction
 /// changed; the author comes from memory, with the write guard.
 pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaNote) -> Result<NoteView, AppError> {
     let author = writer(state, actor.member_id).await?;
@@ -36,8 +36,12 @@ pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaN
                 "member": { "id": target.id, "username": target.username },
                 "karma_note": { "id": row.id, "karma": row.karma },
             });
-            events::record(conn, EventType::KarmaNoted, target.id, data, now)?;
-            let changed = audit::record_last(
+            let event = NewEvent {
+                event_type: EventType::KarmaNoted,
+                member_id: target.id,
+                data,
+            };
+            let changed = audit::record_last_with_event(
                 conn,
                 AuditEntry {
                     actor_id: author.id,
@@ -48,6 +52,7 @@ pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaN
                     ip: &actor.ip,
                     details: serde_json::json!({ "karma_note_id": row.id, "karma": row.karma }),
                 },
+                event,
                 now,
             )?;
             let view = NoteView {

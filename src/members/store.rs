@@ -6,13 +6,15 @@ use diesel::prelude::*;
 use crate::db;
 use crate::error::AppError;
 use crate::members::model::{
-    Email, Locale, Member, MemberError, MemberKey, NameClash, Preferences, Profile, ProfileChanges, Username,
+    Email, Locale, Member, MemberError, NameClash, Preferences, Profile, ProfileChanges, Username,
     forbidden_entries_matching,
 };
 use crate::schema::{forbidden_email_domains, groups, member_groups, members, username_history};
 
 mod ips;
+mod keys;
 pub use ips::{IpRecord, ips_of, ips_page, prune_ips};
+pub use keys::{find_by_key, find_by_key_with_bot, find_many_by_key, lock_by_key_with_bot};
 
 #[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = members)]
@@ -166,56 +168,6 @@ pub fn find_by_email(conn: &mut PgConnection, email: &Email) -> Result<Option<Me
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// PostgreSQL text cannot hold U+0000, so no username does, and a query
-/// that names one would fail whole.
-fn can_be_text(name: &str) -> bool {
-    !name.contains('\0')
-}
-
-/// The member a path names, by id or username (in any case). Built-in
-/// members are nobody's business.
-pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Member>, AppError> {
-    let query = members::table
-        .filter(members::is_system.eq(false))
-        .select(MemberRow::as_select());
-    let row = match key {
-        MemberKey::Id(id) => query.filter(members::id.eq(*id)).first(conn).optional()?,
-        MemberKey::Username(name) if !can_be_text(name) => None,
-        MemberKey::Username(name) => query
-            .filter(lower(members::username).eq(name.to_lowercase()))
-            .first(conn)
-            .optional()?,
-    };
-    Ok(row.map(Into::into))
-}
-
-/// The member a key names, and whether they are in the bot group, in one
-/// query: what moderating or reporting someone needs to know of them.
-pub fn find_by_key_with_bot(
-    conn: &mut PgConnection,
-    key: &MemberKey,
-    bot_group: &str,
-) -> Result<Option<(Member, bool)>, AppError> {
-    let is_bot = diesel::dsl::exists(
-        member_groups::table
-            .inner_join(groups::table)
-            .filter(groups::name.eq(bot_group.to_string()))
-            .filter(member_groups::member_id.eq(members::id)),
-    );
-    let query = members::table
-        .filter(members::is_system.eq(false))
-        .select((MemberRow::as_select(), is_bot));
-    let row: Option<(MemberRow, bool)> = match key {
-        MemberKey::Id(id) => query.filter(members::id.eq(*id)).first(conn).optional()?,
-        MemberKey::Username(name) if !can_be_text(name) => None,
-        MemberKey::Username(name) => query
-            .filter(lower(members::username).eq(name.to_lowercase()))
-            .first(conn)
-            .optional()?,
-    };
-    Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
-}
 
 /// The member a login identifier names: a case-folded username or e-mail.
 pub fn find_by_login(conn: &mut PgConnection, folded: &str) -> Result<Option<Member>, AppError> {
@@ -454,26 +406,4 @@ pub fn placeholder_id(conn: &mut PgConnection) -> Result<i64, AppError> {
         .order(members::id.asc())
         .select(members::id)
         .first(conn)?)
-}
-
-/// The members these ids and (case-folded) usernames name; built-in members
-/// are nobody's business.
-pub fn find_many_by_key(
-    conn: &mut PgConnection,
-    ids: &[i64],
-    folded_names: &[String],
-) -> Result<Vec<Member>, AppError> {
-    let folded_names: Vec<&String> = folded_names.iter().filter(|name| can_be_text(name)).collect();
-    Ok(members::table
-        .filter(members::is_system.eq(false))
-        .filter(
-            members::id
-                .eq_any(ids)
-                .or(lower(members::username).eq_any(folded_names)),
-        )
-        .select(MemberRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
 }

@@ -9,9 +9,9 @@ use crate::auth::model::Revocation;
 use crate::auth::policy::{Actor, check_rank, writer};
 use crate::auth::store as sessions;
 use crate::cache::MemberFacts;
-use crate::config::{Config, Link};
+use crate::config::Link;
 use crate::error::AppError;
-use crate::events::{self, EventType};
+use crate::events::{self, EventType, NewEvent};
 use crate::mail::moderation::{self, Recipient, SanctionNews};
 use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
@@ -20,12 +20,11 @@ use crate::pagination::{Page, Paged};
 use crate::sanctions::model::{Action, EndingKind, SanctionError, State};
 use crate::sanctions::request::SanctionRequest;
 use crate::sanctions::standing::{Standing, StatusView, due_expiries, stored_state};
-use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow};
+use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow, StoredLink};
 use crate::state::AppState;
 
 mod changes;
-use crate::tokens::model::{OpaqueToken, TokenKind};
-use crate::tokens::store as tokens;
+use crate::tokens::model::OpaqueToken;
 pub use changes::{end_early, end_sanction, reduce_sanction};
 
 /// A sanction with everything a reader needs: its derived state and the
@@ -131,6 +130,10 @@ fn named(conn: &mut PgConnection, stated: Vec<(SanctionRow, State)>) -> Result<V
         .collect())
 }
 
+/// Five round trips: the member (locked, with whether they are a bot),
+/// their history, the sanction with its appeal link, and its event with its
+/// audit entry (which returns what the transaction changed); the moderator
+/// comes from memory, with the write guard.
 pub async fn apply(
     state: &AppState,
     actor: Actor,
@@ -144,12 +147,11 @@ pub async fn apply(
     let (view, mail) = state
         .db
         .transaction_reporting_changes(move |conn| {
-            let (found, is_bot) =
-                members::find_by_key_with_bot(conn, &target, &bot_group)?.ok_or(MemberError::NotFound)?;
-            check_rank(&moderator, &found, is_bot)?;
             // Locking the member serialises moderators acting on them at once,
             // so the queue is always built on the latest history.
-            let target = members::find_for_update(conn, found.id)?.ok_or(MemberError::NotFound)?;
+            let (target, is_bot) =
+                members::lock_by_key_with_bot(conn, &target, &bot_group)?.ok_or(MemberError::NotFound)?;
+            check_rank(&moderator, &target, is_bot)?;
 
             let mut standing = Standing::load(conn, target.id)?;
             if let Action::Lift(restriction) = request.action {
@@ -159,6 +161,11 @@ pub async fn apply(
                 store::end(conn, &lifted, EndingKind::Lifted, moderator.id, &request.reason, now)?;
                 standing = Standing::load(conn, target.id)?;
             }
+            // A lift has nothing to appeal.
+            let appeal = match request.action {
+                Action::Impose(_) => Some(AppealLink::issue(now + config.appeal_window.to_chrono())),
+                Action::Lift(_) => None,
+            };
             let new = NewSanction {
                 member_id: target.id,
                 action: request.action,
@@ -168,6 +175,7 @@ pub async fn apply(
                 duration: request.duration,
                 moderator_id: moderator.id,
                 now,
+                appeal: appeal.as_ref().map(AppealLink::stored),
             };
             let slot = standing
                 .slot_of_new(new.entry())
@@ -191,14 +199,7 @@ pub async fn apply(
                 .find(|r| r.id == id)
                 .cloned()
                 .ok_or_else(|| AppError::internal("sanction vanished"))?;
-            events::record(
-                conn,
-                EventType::SanctionApplied,
-                target.id,
-                event_data(&row, Some(&target.username)),
-                now,
-            )?;
-            let changed = audit::record_last(
+            let changed = audit::record_last_with_event(
                 conn,
                 AuditEntry {
                     actor_id: moderator.id,
@@ -209,12 +210,13 @@ pub async fn apply(
                     ip: &actor.ip,
                     details: serde_json::json!({ "sanction_id": id, "kind": row.kind.as_str(), "resource": row.resource }),
                 },
+                NewEvent {
+                    event_type: EventType::SanctionApplied,
+                    member_id: target.id,
+                    data: event_data(&row, Some(&target.username)),
+                },
                 now,
             )?;
-            let appeal = match request.action {
-                Action::Impose(_) => Some(appeal_link(conn, &row, &config, now)?),
-                Action::Lift(_) => None,
-            };
             let mail = moderation::sanction(
                 &Recipient {
                     locale: target.locale,
@@ -226,7 +228,7 @@ pub async fn apply(
                     reason: &row.reason,
                     resource: row.resource.as_deref(),
                     ends_at: row.ends_at,
-                    appeal,
+                    appeal: appeal.map(|link| (config.link(Link::Appeal, link.token.text()), link.until)),
                 },
                 config.frontend_url.as_ref(),
             );
@@ -244,27 +246,27 @@ pub async fn apply(
     Ok(view)
 }
 
-/// Issues the link that lets the sanctioned member appeal this sanction
-/// without a session, good for as long as it may be appealed.
-fn appeal_link(
-    conn: &mut PgConnection,
-    row: &SanctionRow,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<(String, DateTime<Utc>), AppError> {
-    let token = OpaqueToken::generate();
-    let until = row.created_at + config.appeal_window.to_chrono();
-    let sanction = row.id.to_string();
-    tokens::add(
-        conn,
-        row.member_id,
-        TokenKind::Appeal,
-        &token.hash(),
-        Some(&sanction),
-        now,
-        until,
-    )?;
-    Ok((config.link(Link::Appeal, token.text()), until))
+/// The link that lets the sanctioned member appeal a sanction without a
+/// session, good for as long as it may be appealed.
+struct AppealLink {
+    token: OpaqueToken,
+    hash: Vec<u8>,
+    until: DateTime<Utc>,
+}
+
+impl AppealLink {
+    fn issue(until: DateTime<Utc>) -> Self {
+        let token = OpaqueToken::generate();
+        let hash = token.hash();
+        Self { token, hash, until }
+    }
+
+    fn stored(&self) -> StoredLink<'_> {
+        StoredLink {
+            token_hash: &self.hash,
+            expires_at: self.until,
+        }
+    }
 }
 
 /// A sanction as events carry it.

@@ -329,8 +329,9 @@ impl TestApp {
     }
 
     /// Waits until every change committed so far has reached the server's
-    /// memory: the listener hears notifications in commit order, so two more
-    /// heartbeats (the first may have been sent before the commit) suffice.
+    /// memory: each look of the listener reads every change committed before
+    /// it, so two more looks (the first may have begun before the commit)
+    /// suffice.
     pub async fn caught_up(&self) {
         let heard = self.state.cache.heartbeats_heard();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

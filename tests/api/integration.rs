@@ -517,6 +517,65 @@ async fn logouts_bans_and_revocations_through_one_replica_are_refused_by_another
     replica_state.notifications.stop();
 }
 
+/// The listener reads what committed since its last look, whatever is still
+/// running: a transaction left open elsewhere holds no change back, and its
+/// own change is read once it commits, however many looks it outlived.
+#[tokio::test]
+async fn a_transaction_left_open_holds_no_replica_back_and_is_read_when_it_commits() {
+    let app = TestApp::spawn().await;
+    let (other, replica_state) = app.replica(&[]).await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let troll = app.member("troll").await;
+    let leaver = app.member("leaver").await;
+    let me_on_other = |access: &str| {
+        app.client
+            .get(format!("{other}/v1/members/me"))
+            .bearer_auth(access)
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(me_on_other(&troll.access).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(me_on_other(&leaver.access).await.unwrap().status(), StatusCode::OK);
+    }
+
+    // Another writer revokes the leaver's session and stays open.
+    let claims = leaver.access.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = {
+        use base64::Engine;
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap()
+    };
+    let mut slow = app.db();
+    diesel::sql_query("BEGIN").execute(&mut slow).unwrap();
+    diesel::sql_query(format!(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = '{}'",
+        claims["sid"].as_str().unwrap()
+    ))
+    .execute(&mut slow)
+    .unwrap();
+
+    ban_troll(&app, &boss).await;
+    within_a_second(
+        || async { me_on_other(&troll.access).await.unwrap() },
+        |r| r.status.as_u16() == 403,
+    )
+    .await
+    .assert_problem(403, "member_banned");
+    // Many looks pass while the revocation is uncommitted…
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(me_on_other(&leaver.access).await.unwrap().status(), StatusCode::OK);
+
+    // …and once it commits, the next look reads it.
+    diesel::sql_query("COMMIT").execute(&mut slow).unwrap();
+    within_a_second(
+        || async { me_on_other(&leaver.access).await.unwrap() },
+        |r| r.status.as_u16() == 401,
+    )
+    .await
+    .assert_problem(401, "session_revoked");
+    replica_state.notifications.stop();
+}
+
 #[tokio::test]
 async fn the_cache_answers_from_memory_and_starts_again_when_its_listener_drops() {
     let app = TestApp::spawn().await;

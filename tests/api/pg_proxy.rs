@@ -1,6 +1,6 @@
-//! A TCP relay in front of PostgreSQL that can make the connection that
-//! LISTENs go silent without closing it, as a half-open TCP connection or a
-//! pooler in transaction mode does.
+//! A TCP relay in front of PostgreSQL that can make memberd's listener
+//! connection go silent without closing it, as a half-open TCP connection
+//! does.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -54,7 +54,7 @@ impl PgProxy {
         Silence(self.silent.clone())
     }
 
-    /// (connections relayed, of which connections that sent LISTEN)
+    /// (connections relayed, of which the listener's)
     pub fn seen(&self) -> (usize, usize) {
         (
             self.connections.load(Ordering::SeqCst),
@@ -70,6 +70,9 @@ impl Drop for Silence {
         self.0.store(false, Ordering::SeqCst);
     }
 }
+
+/// What the listener's connection names itself (`SET application_name`).
+const LISTENER: &[u8] = b"memberd listener";
 
 #[derive(Clone)]
 struct Relay {
@@ -93,7 +96,7 @@ impl Relay {
             }
             let chunk = &buffer[..read];
             if from_client
-                && chunk.windows(7).any(|w| w == b"LISTEN ")
+                && chunk.windows(LISTENER.len()).any(|w| w == LISTENER)
                 && !self.is_listener.swap(true, Ordering::SeqCst)
             {
                 self.listeners.fetch_add(1, Ordering::SeqCst);

@@ -971,9 +971,9 @@ async fn webhooks_to_addresses_that_lead_inside_are_refused() {
     assert_eq!(app.count("SELECT count(*) FROM webhooks"), 0);
 }
 
-// Item 8: a LISTEN connection that silently stops delivering is noticed by
-// its heartbeat, and memory stops being trusted; LISTEN may use a connection
-// of its own (MEMBERD_LISTEN_DATABASE_URL).
+// Item 8: a listener connection that silently stops answering is noticed (no
+// look answers), and memory stops being trusted; the listener may use a
+// connection of its own (MEMBERD_LISTEN_DATABASE_URL).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_listener_that_stops_hearing_is_not_trusted() {
     let database = TestDatabase::create().await;
@@ -1004,7 +1004,7 @@ async fn a_listener_that_stops_hearing_is_not_trusted() {
         use base64::Engine;
         let claims: serde_json::Value =
             serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
-        // By hand, as another replica would: only the notification tells this one.
+        // By hand, as another replica would: only the listener tells this one.
         diesel::RunQueryDsl::execute(
             diesel::sql_query(format!(
                 "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = '{}'",

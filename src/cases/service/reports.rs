@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel::{PgConnection, RunQueryDsl};
+use diesel::PgConnection;
 
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::{Actor, ensure_can_write};
 use crate::cases::model::{CaseError, Filing, Hold, Outcome, Resolution, may_report, reports_per_hour};
 use crate::cases::store::reports::{self as store, EntryRow, ReportFilter, ReportRow};
 use crate::error::{AppError, FieldCode, FieldError};
-use crate::events::{self, EventType};
+use crate::events::{self, EventType, NewEvent};
 use crate::mail::OutgoingMail;
 use crate::mail::moderation::{self, Recipient};
 use crate::members::model::{MemberError, MemberKey};
@@ -100,9 +100,10 @@ fn report_limit(base: u32, tally: (i32, i32)) -> Limit {
 
 /// Files a report about `target`, or joins the open one about the same
 /// member and resource. Limited per reporter, and more for those whose
-/// reports staff keep dismissing. Four round trips in the transaction: the
-/// target, the count (with the reporter's tally), the report with the
-/// reporter's entry, the event (which returns what the transaction changed).
+/// reports staff keep dismissing. Three round trips in the transaction: the
+/// target, the count (with the reporter's tally), and the report with the
+/// reporter's entry and its event (which returns what the transaction
+/// changed).
 pub async fn file(
     state: &AppState,
     reporter_id: i64,
@@ -128,19 +129,18 @@ pub async fn file(
             // admitted depends on the tally read with it.
             let (window, tally) = store::count_report(conn, report_limit(base, (0, 0)), reporter_id, now)?;
             window.admits(report_limit(base, tally), now)?;
-            let store::Filed { report, created, entry } = store::file(conn, target.id, reporter_id, &filing, now)?;
-            let entry = entry.ok_or(CaseError::AlreadyReported)?;
-            // Joining an open report is no news to other services: they heard
-            // of the report when it opened.
-            let changed = if created {
-                let data = serde_json::json!({
-                    "report": { "id": report.id, "resource": report.resource, "reason": filing.reason.as_str() },
+            // The report's id is set in SQL, should the report open.
+            let opened = NewEvent {
+                event_type: EventType::ReportCreated,
+                member_id: target.id,
+                data: serde_json::json!({
+                    "report": { "id": null, "resource": filing.resource, "reason": filing.reason.as_str() },
                     "member": { "id": target.id, "username": target.username },
-                });
-                events::record_last(conn, EventType::ReportCreated, target.id, data, now)?
-            } else {
-                diesel::select(crate::db::memberd_take_changes()).get_result(conn)?
+                }),
             };
+            let store::Filed { report, entry, changed } =
+                store::file(conn, target.id, reporter_id, &filing, opened, now)?;
+            let entry = entry.ok_or(CaseError::AlreadyReported)?;
             // What the reporter reads: their own entry, nothing of staff's.
             let view = ReportView {
                 member_name: target.username,

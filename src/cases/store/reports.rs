@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 
 use crate::cases::model::{Filing, Outcome, ReportReason, ReportState, Resolution};
 use crate::cases::store::stored;
 use crate::db::prepared;
 use crate::error::AppError;
+use crate::events::NewEvent;
 use crate::pagination::{Page, Paged};
 use crate::rate_limit::{self, Limit, Window, count_hit_cte};
 use crate::schema::{report_entries, reporter_tallies, reports};
@@ -49,23 +50,28 @@ pub struct EntryRow {
 }
 
 /// What filing a report did: the open report about the member and resource
-/// (created if there was none, locked until the transaction ends), and the
+/// (opened if there was none, locked until the transaction ends), and the
 /// reporter's entry in it.
 pub struct Filed {
     pub report: ReportRow,
-    pub created: bool,
     /// None when the reporter had said something in this report already.
     pub entry: Option<EntryRow>,
+    /// What the transaction changed (see `Db::transaction_reporting_changes`).
+    pub changed: String,
 }
 
-/// Files a report in one statement: opens the report about this member and
-/// resource or joins the open one (so that two members reporting at once
-/// end in the same report), and adds what the reporter said.
+/// Files a report in one statement, the last of its transaction: opens the
+/// report about this member and resource or joins the open one (so that two
+/// members reporting at once end in the same report), adds what the reporter
+/// said, and writes `opened`, the event of a report that opens, once the
+/// report's id is set in its `report.id`. Joining is no news to other
+/// services: they heard of the report when it opened.
 pub fn file(
     conn: &mut PgConnection,
     member_id: i64,
     reporter_id: i64,
     filing: &Filing,
+    opened: NewEvent,
     now: DateTime<Utc>,
 ) -> Result<Filed, AppError> {
     #[derive(QueryableByName)]
@@ -73,11 +79,11 @@ pub fn file(
         #[diesel(embed)]
         report: ReportRow,
         #[diesel(sql_type = Bool)]
-        created: bool,
-        #[diesel(sql_type = Bool)]
         added: bool,
+        #[diesel(sql_type = Text)]
+        changed: String,
     }
-    let opened: Opened = prepared(
+    let row: Opened = prepared(
         "WITH opened AS ( \
            INSERT INTO reports (member_id, resource, created_at, updated_at) VALUES ($1, $2, $3, $3) \
            ON CONFLICT (member_id, coalesce(resource, '')) WHERE state IN ('open', 'claimed') \
@@ -86,8 +92,11 @@ pub fn file(
          entry AS ( \
            INSERT INTO report_entries (report_id, reporter_id, reason, text, evidence_url, created_at) \
            SELECT id, $4, $5, $6, $7, $3 FROM opened \
-           ON CONFLICT DO NOTHING RETURNING report_id) \
-         SELECT opened.*, EXISTS (SELECT 1 FROM entry) AS added FROM opened",
+           ON CONFLICT DO NOTHING RETURNING report_id), \
+         event AS ( \
+           INSERT INTO events (event_type, occurred_at, member_id, data) \
+           SELECT $8, $3, $9, jsonb_set($10, '{report,id}', to_jsonb(id)) FROM opened WHERE created) \
+         SELECT opened.*, EXISTS (SELECT 1 FROM entry) AS added, memberd_take_changes() AS changed FROM opened",
     )
     .bind::<BigInt, _>(member_id)
     .bind::<Nullable<Text>, _>(filing.resource.as_deref())
@@ -96,9 +105,12 @@ pub fn file(
     .bind::<Text, _>(filing.reason.as_str())
     .bind::<Text, _>(filing.text.as_str())
     .bind::<Nullable<Text>, _>(filing.evidence_url.as_deref())
+    .bind::<Text, _>(opened.event_type.as_str())
+    .bind::<BigInt, _>(opened.member_id)
+    .bind::<Jsonb, _>(opened.data)
     .get_result(conn)?;
-    let entry = opened.added.then(|| EntryRow {
-        report_id: opened.report.id,
+    let entry = row.added.then(|| EntryRow {
+        report_id: row.report.id,
         reporter_id,
         reason: filing.reason,
         text: filing.text.clone(),
@@ -106,9 +118,9 @@ pub fn file(
         created_at: now,
     });
     Ok(Filed {
-        report: opened.report,
-        created: opened.created,
+        report: row.report,
         entry,
+        changed: row.changed,
     })
 }
 

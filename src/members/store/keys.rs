@@ -1,0 +1,108 @@
+//! Finding members by the keys paths and requests name them by.
+
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::Bool;
+
+use super::{MemberRow, lower};
+use crate::error::AppError;
+use crate::members::model::{Member, MemberKey};
+use crate::schema::{groups, member_groups, members};
+
+/// PostgreSQL text cannot hold U+0000, so no username does, and a query
+/// that names one would fail whole.
+fn can_be_text(name: &str) -> bool {
+    !name.contains('\0')
+}
+
+/// Which member a key names, by id or username (in any case), as a filter;
+/// None when it can name nobody.
+fn key_filter(key: &MemberKey) -> Option<Box<dyn BoxableExpression<members::table, Pg, SqlType = Bool>>> {
+    match key {
+        MemberKey::Id(id) => Some(Box::new(members::id.eq(*id))),
+        MemberKey::Username(name) if !can_be_text(name) => None,
+        MemberKey::Username(name) => Some(Box::new(lower(members::username).eq(name.to_lowercase()))),
+    }
+}
+
+/// The member a path names. Built-in members are nobody's business.
+pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Member>, AppError> {
+    let Some(filter) = key_filter(key) else {
+        return Ok(None);
+    };
+    Ok(members::table
+        .filter(members::is_system.eq(false))
+        .filter(filter)
+        .select(MemberRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Into::into))
+}
+
+/// The member a key names with whether they are in the bot group: what
+/// moderating or reporting someone needs to know of them.
+macro_rules! with_bot {
+    ($filter:expr, $bot_group:expr) => {
+        members::table
+            .filter(members::is_system.eq(false))
+            .filter($filter)
+            .select((
+                MemberRow::as_select(),
+                diesel::dsl::exists(
+                    member_groups::table
+                        .inner_join(groups::table)
+                        .filter(groups::name.eq($bot_group.to_string()))
+                        .filter(member_groups::member_id.eq(members::id)),
+                ),
+            ))
+    };
+}
+
+/// The member a key names, and whether they are a bot, in one query.
+pub fn find_by_key_with_bot(
+    conn: &mut PgConnection,
+    key: &MemberKey,
+    bot_group: &str,
+) -> Result<Option<(Member, bool)>, AppError> {
+    let Some(filter) = key_filter(key) else {
+        return Ok(None);
+    };
+    let row: Option<(MemberRow, bool)> = with_bot!(filter, bot_group).first(conn).optional()?;
+    Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
+}
+
+/// [`find_by_key_with_bot`], locking the member's row until the transaction
+/// ends: what serialises moderators acting on one member at once.
+pub fn lock_by_key_with_bot(
+    conn: &mut PgConnection,
+    key: &MemberKey,
+    bot_group: &str,
+) -> Result<Option<(Member, bool)>, AppError> {
+    let Some(filter) = key_filter(key) else {
+        return Ok(None);
+    };
+    let row: Option<(MemberRow, bool)> = with_bot!(filter, bot_group).for_update().first(conn).optional()?;
+    Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
+}
+
+/// The members these ids and (case-folded) usernames name; built-in members
+/// are nobody's business.
+pub fn find_many_by_key(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    folded_names: &[String],
+) -> Result<Vec<Member>, AppError> {
+    let folded_names: Vec<&String> = folded_names.iter().filter(|name| can_be_text(name)).collect();
+    Ok(members::table
+        .filter(members::is_system.eq(false))
+        .filter(
+            members::id
+                .eq_any(ids)
+                .or(lower(members::username).eq_any(folded_names)),
+        )
+        .select(MemberRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
