@@ -5,8 +5,8 @@
 # takes sanctions, karma notes and reports at c=16 (wrk on loopback), each
 # compared with what PostgreSQL itself commits in the same run: `pgbench -N`
 # (its simple-update transaction) at c=16 on a database of its own, the
-# two alternating in the order P K S R R S K P so that the machine's drift
-# favours neither. Then the staff queue's first page with 100,000 reports of
+# two alternating in the order P K S Q R R Q S K P so that the machine's
+# drift favours neither (Q: a sanction's statements replayed by pgbench). Then the staff queue's first page with 100,000 reports of
 # which 1,000 are open, and a walk of the event feed checking that it holds
 # every event written, once. memberd sends its mail to an SMTP relay on
 # loopback (bench/smtp_sink.rs, counting what it receives), as in production:
@@ -96,7 +96,10 @@ TOKEN=$(login admin)
 for n in $(seq 1 128); do login "reporter$n"; done > "$WORK/reporters.txt"
 
 # The staff queue, first page, c=4, before the writes add to it: the 1,000
-# open reports, oldest first.
+# open reports, oldest first. A second's warm-up first (each pooled
+# connection prepares its statements on first use), as for each write below:
+# the rows are a running server's, not its first seconds'.
+wrk -t1 -c4 -d1s -H "authorization: Bearer $TOKEN" "$API/v1/reports" >/dev/null 2>&1
 QUEUE=$(wrk -t1 -c4 -d"${HALF}s" --latency -H "authorization: Bearer $TOKEN" "$API/v1/reports" 2>&1 |
     awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
          /Requests\/sec/ { rps = $2 } $1 == "99%" { p99 = ms($2) } /Non-2xx/ { bad = 1 } END { if (bad) print "FAILED"; else printf "%.0f req/s, p99 %.2f ms", rps, p99 }')
@@ -125,6 +128,22 @@ write_script sanctions /sanctions "'{\"kind\":\"read_only\",\"reason\":\"bench\"
 # A resource of its own for each report (and each run), so that each opens one.
 write_script reports /reports "'{\"reason\":\"spam\",\"text\":\"bench\",\"resource\":\"bench:' .. salt .. ':' .. n .. '\"}'" 66666
 
+# What a sanction costs PostgreSQL alone: the statements `sanctions::service::apply`
+# sends for a read-only (the member locked with their bot flag, their history,
+# the sanction with its appeal link, its event with its audit entry), replayed
+# by pgbench at c=16 with no HTTP, JSON or memberd in the way: the ceiling of
+# the sanctions row, measured beside it.
+ADMIN_ID=$(psql "$PG/$DB" -Atc "SELECT id FROM members WHERE username = 'admin'")
+cat > "$WORK/replay.sql" <<SQL
+\\set m random($ADMIN_ID + 1, $ADMIN_ID + 100000)
+BEGIN;
+SELECT m.*, EXISTS (SELECT 1 FROM member_groups mg JOIN groups g ON g.id = mg.group_id WHERE g.name = 'bots' AND mg.member_id = m.id) AS bot FROM members m WHERE NOT m.is_system AND m.id = :m FOR UPDATE;
+SELECT * FROM sanctions WHERE member_id = :m ORDER BY created_at, id;
+WITH sanction AS (INSERT INTO sanctions (member_id, kind, resource, reason, private_note, duration_seconds, moderator_id, created_at, starts_at, ends_at) VALUES (:m, 'read_only', NULL, 'replayed', '', 60, $ADMIN_ID, now(), now(), now() + interval '1 minute') RETURNING *), link AS (INSERT INTO member_tokens (member_id, kind, token_hash, payload, created_at, expires_at) SELECT member_id, 'appeal', sha256(random()::text::bytea), id::text, created_at, now() + interval '30 days' FROM sanction) SELECT * FROM sanction;
+WITH event AS (INSERT INTO events (event_type, occurred_at, member_id, data) VALUES ('sanction.applied', now(), :m, '{"sanction": {"id": 1, "kind": "read_only", "resource": null, "reason": "replayed", "starts_at": "2026-12-05T16:00:00Z", "ends_at": "2026-12-05T16:01:00Z"}, "member": {"id": 1, "username": "user1"}}')) INSERT INTO audit_log (actor_id, action, target_member_id, target, reason, ip, details, created_at) VALUES ($ADMIN_ID, 'sanction.applied', :m, NULL, 'replayed', '127.0.0.1', '{"sanction_id": 1, "kind": "read_only", "resource": null}', now()) RETURNING memberd_take_changes();
+COMMIT;
+SQL
+
 # wrk → "rate p99_ms"; a run with any answer not 2xx fails the bench.
 wrk_run() {  # $1 script
     local out
@@ -139,9 +158,17 @@ wrk_run() {  # $1 script
 pgbench_run() {
     pgbench -n -N -c16 -j2 -T"$HALF" "$PGBENCH_URL" 2>/dev/null | awk '/^tps/ { printf "%.0f 0\n", $3 }'
 }
-for run in pgbench karma sanctions reports reports sanctions karma pgbench; do
+replay_run() {
+    pgbench -n -M prepared -c16 -j2 -T"$HALF" -f "$WORK/replay.sql" "$DATABASE_URL" 2>/dev/null |
+        awk '/^tps/ { printf "%.0f 0\n", $3 }'
+}
+for run in karma sanctions reports; do
+    wrk -t1 -c16 -d1s -s "$WORK/$run.lua" "$API" >/dev/null 2>&1
+done
+for run in pgbench karma sanctions replay reports reports replay sanctions karma pgbench; do
     case $run in
         pgbench) pgbench_run ;;
+        replay) replay_run ;;
         *) wrk_run "$run" ;;
     esac >> "$WORK/$run.txt"
 done
@@ -169,7 +196,7 @@ STORED=$(psql "$PG/$DB" -Atc "SELECT count(*) FROM events")
 [ "$WALKED" = "$STORED" ] && [ "$DISTINCT" = "$STORED" ] || { echo "the feed walked $WALKED events ($DISTINCT distinct) of $STORED" >&2; echo feed >> "$WORK/failed"; }
 
 # Every sanction's e-mail reached the relay (they leave after the answer).
-SANCTIONS=$(psql "$PG/$DB" -Atc "SELECT count(*) FROM sanctions")
+SANCTIONS=$(psql "$PG/$DB" -Atc "SELECT count(*) FROM sanctions WHERE reason <> 'replayed'")
 for _ in $(seq 1 50); do [ "$(tail -n1 "$WORK/mails.txt")" -ge "$SANCTIONS" ] && break; sleep 0.2; done
 MAILS=$(tail -n1 "$WORK/mails.txt")
 [ "$MAILS" -ge "$SANCTIONS" ] || { echo "the relay received $MAILS mails for $SANCTIONS sanctions" >&2; echo mail >> "$WORK/failed"; }
@@ -178,6 +205,7 @@ row() {  # $1 label, $2 run
     echo "| $1 (c=16), two runs of ${HALF}s | $(paste -sd/ <(cut -d' ' -f1 "$WORK/$2.txt")) per s, p99 $(worst_p99 "$2") ms | $(ratio "$(mean "$2")" "$PGBENCH") of \`pgbench -N\` at c=16 ($(paste -sd/ <(cut -d' ' -f1 "$WORK/pgbench.txt")) TPS) (target ≥ 50 %) |"
 }
 row "sanctions applied (a read-only each: history, queue, event, audit, appeal link, e-mail)" sanctions
+echo "| a sanction's statements replayed by pgbench, no memberd (c=16), two runs of ${HALF}s | $(paste -sd/ <(cut -d' ' -f1 "$WORK/replay.txt")) TPS | $(ratio "$(mean replay)" "$PGBENCH") of \`pgbench -N\`: the sanctions row's ceiling |"
 row "karma notes (each with its event and audit entry)" karma
 row "reports filed (each opens one, with its event and the reporter's limit)" reports
 echo "| staff queue, first page of $OPEN open among 100,000 reports (c=4) | $QUEUE | target p99 ≤ 10 ms |"
