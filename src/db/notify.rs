@@ -232,12 +232,12 @@ fn listen(
                     break;
                 }
             }
-            if horizons.len() > 1 && horizons.front().is_some_and(|(at, _)| at.elapsed() >= KEEP_CHANGES) {
-                if let Some((_, xmin)) = horizons.pop_front()
-                    && let Err(error) = prune(&mut conn, xmin)
-                {
-                    tracing::warn!(%error, "could not prune cache_changes");
-                }
+            if horizons.len() > 1
+                && horizons.front().is_some_and(|(at, _)| at.elapsed() >= KEEP_CHANGES)
+                && let Some((_, xmin)) = horizons.pop_front()
+                && let Err(error) = prune(&mut conn, xmin)
+            {
+                tracing::warn!(%error, "could not prune cache_changes");
             }
             std::thread::sleep(POLL_EVERY);
         }

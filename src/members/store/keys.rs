@@ -39,36 +39,14 @@ pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Me
         .map(Into::into))
 }
 
-/// The member a key names with whether they are in the bot group: what
-/// moderating or reporting someone needs to know of them.
-macro_rules! with_bot {
-    ($filter:expr, $bot_group:expr) => {
-        members::table
-            .filter(members::is_system.eq(false))
-            .filter($filter)
-            .select((
-                MemberRow::as_select(),
-                diesel::dsl::exists(
-                    member_groups::table
-                        .inner_join(groups::table)
-                        .filter(groups::name.eq($bot_group.to_string()))
-                        .filter(member_groups::member_id.eq(members::id)),
-                ),
-            ))
-    };
-}
-
-/// The member a key names, and whether they are a bot, in one query.
+/// The member a key names, and whether they are in the bot group, in one
+/// query: what moderating or reporting someone needs to know of them.
 pub fn find_by_key_with_bot(
     conn: &mut PgConnection,
     key: &MemberKey,
     bot_group: &str,
 ) -> Result<Option<(Member, bool)>, AppError> {
-    let Some(filter) = key_filter(key) else {
-        return Ok(None);
-    };
-    let row: Option<(MemberRow, bool)> = with_bot!(filter, bot_group).first(conn).optional()?;
-    Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
+    by_key_with_bot(conn, key, bot_group, false)
 }
 
 /// [`find_by_key_with_bot`], locking the member's row until the transaction
@@ -78,10 +56,34 @@ pub fn lock_by_key_with_bot(
     key: &MemberKey,
     bot_group: &str,
 ) -> Result<Option<(Member, bool)>, AppError> {
+    by_key_with_bot(conn, key, bot_group, true)
+}
+
+fn by_key_with_bot(
+    conn: &mut PgConnection,
+    key: &MemberKey,
+    bot_group: &str,
+    lock: bool,
+) -> Result<Option<(Member, bool)>, AppError> {
     let Some(filter) = key_filter(key) else {
         return Ok(None);
     };
-    let row: Option<(MemberRow, bool)> = with_bot!(filter, bot_group).for_update().first(conn).optional()?;
+    let is_bot = diesel::dsl::exists(
+        member_groups::table
+            .inner_join(groups::table)
+            .filter(groups::name.eq(bot_group.to_string()))
+            .filter(member_groups::member_id.eq(members::id)),
+    );
+    let query = members::table
+        .filter(members::is_system.eq(false))
+        .filter(filter)
+        .select((MemberRow::as_select(), is_bot));
+    let row: Option<(MemberRow, bool)> = if lock {
+        query.for_update().first(conn)
+    } else {
+        query.first(conn)
+    }
+    .optional()?;
     Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
 }
 
