@@ -104,18 +104,11 @@ pub fn record(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) ->
     Ok(())
 }
 
-/// [`record`] as the last statement of a transaction run by
-/// `Db::transaction_reporting_changes`: it returns what the transaction
-/// changed, saving the round trip that would ask after the commit.
-pub fn record_last(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) -> Result<String, AppError> {
-    Ok(new_entry!(entry, now)
-        .returning(crate::db::memberd_take_changes())
-        .get_result(conn)?)
-}
-
-/// [`record_last`] with the event of the same change, both in one
-/// statement: on the paths moderators write at speed, a round trip costs
-/// more than either insert.
+/// [`record`] with the event of the same change, in one statement, as the
+/// last of a transaction run by `Db::transaction_reporting_changes`: it
+/// returns what the transaction changed, saving the round trip that would
+/// ask after the commit. On the paths moderators write at speed, a round
+/// trip costs more than either insert.
 pub fn record_last_with_event(
     conn: &mut PgConnection,
     entry: AuditEntry,

@@ -54,21 +54,6 @@ pub fn record(
     Ok(())
 }
 
-/// [`record`] as the last statement of a transaction run by
-/// `Db::transaction_reporting_changes`: it returns what the transaction
-/// changed, saving the round trip that would ask after the commit.
-pub fn record_last(
-    conn: &mut PgConnection,
-    event_type: EventType,
-    member_id: i64,
-    data: serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<String, AppError> {
-    Ok(new_event!(event_type, member_id, data, now)
-        .returning(crate::db::memberd_take_changes())
-        .get_result(conn)?)
-}
-
 /// Replaces what earlier events said about an unregistered member with its
 /// id alone: other services learn of the unregistration from its own event,
 /// and no row keeps the member's name.

@@ -39,7 +39,7 @@ pub fn issue(
 }
 
 /// Stores a new token of `kind` beside the member's others of that kind.
-pub fn add(
+fn add(
     conn: &mut PgConnection,
     member_id: i64,
     kind: TokenKind,

@@ -84,6 +84,12 @@ async fn reporters_join_one_open_report_and_nobody_learns_who_else_reported() {
     );
     let event = app.text("SELECT data::text FROM events WHERE event_type = 'report.created' ORDER BY id LIMIT 1");
     assert!(!event.contains("ann") && event.contains("carl"), "{event}");
+    // Each event names its own report (the id is set by the filing statement).
+    let named = app.count(
+        "SELECT count(DISTINCT r.id) FROM events e JOIN reports r ON r.id = (e.data->'report'->>'id')::bigint \
+         WHERE e.event_type = 'report.created' AND r.member_id = (e.data->'member'->>'id')::bigint",
+    );
+    assert_eq!(named, 2, "{event}");
 
     // Each reporter reads their own words; the reported member nothing; staff everything.
     let path = format!("/v1/reports/{id}");
