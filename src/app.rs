@@ -124,7 +124,14 @@ impl Application {
             cache.clone(),
             crate::events::head,
         );
+        let sanctions = {
+            let config = config.clone();
+            crate::db::batch::Batcher::start(db.clone(), 2, 64, move |conn, jobs| {
+                crate::sanctions::service::impose(conn, &config, jobs)
+            })
+        };
         let state = web::Data::new(AppState {
+            sanctions,
             geoip,
             notifications,
             metrics,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
 
 use crate::db::prepared;
 use crate::error::AppError;
@@ -104,42 +104,54 @@ pub fn record(conn: &mut PgConnection, entry: AuditEntry, now: DateTime<Utc>) ->
     Ok(())
 }
 
-/// [`record`] with the event of the same change, in one statement, as the
-/// last of a transaction run by `Db::transaction_reporting_changes`: it
-/// returns what the transaction changed, saving the round trip that would
-/// ask after the commit. On the paths moderators write at speed, a round
-/// trip costs more than either insert.
-pub fn record_last_with_event(
-    conn: &mut PgConnection,
-    entry: AuditEntry,
-    event: NewEvent,
-    now: DateTime<Utc>,
-) -> Result<String, AppError> {
+/// A change as the audit log and the event feed tell it.
+pub struct Logged<'a> {
+    pub entry: AuditEntry<'a>,
+    pub event: NewEvent,
+    pub at: DateTime<Utc>,
+}
+
+/// [`record`] with the event of each change, in one statement, as the last
+/// of a transaction run by `Db::transaction_reporting_changes`: it returns
+/// what the transaction changed, saving the round trip that would ask after
+/// the commit. On the paths moderators write at speed, a round trip costs
+/// more than either insert; a batch of changes (`db::batch`) costs one.
+pub fn record_last_with_events(conn: &mut PgConnection, changes: &[Logged]) -> Result<String, AppError> {
     #[derive(QueryableByName)]
     struct Changed {
         #[diesel(sql_type = Text)]
         changed: String,
     }
-    let changed: Changed = prepared(
-        "WITH event AS ( \
-           INSERT INTO events (event_type, occurred_at, member_id, data) VALUES ($1, $2, $3, $4)) \
+    fn column<'a, T>(changes: &'a [Logged<'a>], value: impl Fn(&'a Logged<'a>) -> T) -> Vec<T> {
+        changes.iter().map(value).collect()
+    }
+    let changed: Vec<Changed> = prepared(
+        "WITH input AS ( \
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], \
+                                $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[]) WITH ORDINALITY \
+             AS i(event_type, member_id, data, actor_id, action, target_member_id, target, reason, ip, details, at, \
+                  n)), \
+         event AS ( \
+           INSERT INTO events (event_type, occurred_at, member_id, data) \
+           SELECT event_type, at, member_id, data FROM input ORDER BY n) \
          INSERT INTO audit_log (actor_id, action, target_member_id, target, reason, ip, details, created_at) \
-         VALUES ($5, $6, $7, $8, $9, $10, $11, $2) \
+         SELECT actor_id, action, target_member_id, target, reason, ip, details, at FROM input ORDER BY n \
          RETURNING memberd_take_changes() AS changed",
     )
-    .bind::<Text, _>(event.event_type.as_str())
-    .bind::<Timestamptz, _>(now)
-    .bind::<BigInt, _>(event.member_id)
-    .bind::<Jsonb, _>(event.data)
-    .bind::<BigInt, _>(entry.actor_id)
-    .bind::<Text, _>(entry.action.as_str())
-    .bind::<Nullable<BigInt>, _>(entry.target_member_id)
-    .bind::<Nullable<Text>, _>(entry.target)
-    .bind::<Nullable<Text>, _>(entry.reason)
-    .bind::<Text, _>(entry.ip)
-    .bind::<Jsonb, _>(entry.details)
-    .get_result(conn)?;
-    Ok(changed.changed)
+    .bind::<Array<Text>, _>(column(changes, |l| l.event.event_type.as_str()))
+    .bind::<Array<BigInt>, _>(column(changes, |l| l.event.member_id))
+    .bind::<Array<Jsonb>, _>(column(changes, |l| &l.event.data))
+    .bind::<Array<BigInt>, _>(column(changes, |l| l.entry.actor_id))
+    .bind::<Array<Text>, _>(column(changes, |l| l.entry.action.as_str()))
+    .bind::<Array<Nullable<BigInt>>, _>(column(changes, |l| l.entry.target_member_id))
+    .bind::<Array<Nullable<Text>>, _>(column(changes, |l| l.entry.target))
+    .bind::<Array<Nullable<Text>>, _>(column(changes, |l| l.entry.reason))
+    .bind::<Array<Text>, _>(column(changes, |l| l.entry.ip))
+    .bind::<Array<Jsonb>, _>(column(changes, |l| &l.entry.details))
+    .bind::<Array<Timestamptz>, _>(column(changes, |l| l.at))
+    .load(conn)?;
+    // The first row takes every change; the others find none left.
+    Ok(changed.into_iter().map(|c| c.changed).collect::<Vec<_>>().join(" "))
 }
 
 #[derive(Debug, Queryable, Selectable)]

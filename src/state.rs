@@ -16,11 +16,14 @@ use crate::mail::Mailer;
 use crate::members::broad_searches::BroadSearches;
 use crate::metrics::Metrics;
 use crate::rate_limit::IpKeys;
+use crate::sanctions::writer::SanctionWriter;
 
 /// What every handler can reach.
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
+    /// Stores sanctions applied at the same moment together.
+    pub sanctions: SanctionWriter,
     pub clock: Clock,
     pub issuer: Arc<TokenIssuer>,
     pub mailer: Mailer,

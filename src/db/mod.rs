@@ -19,6 +19,7 @@ use url::Url;
 
 use crate::error::{Answer, Answers, AppError, ErrorCode};
 
+pub mod batch;
 pub mod notify;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

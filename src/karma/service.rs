@@ -1,6 +1,6 @@
 //! Writing and reading karma notes.
 
-use crate::audit::{self, AuditAction, AuditEntry};
+use crate::audit::{self, AuditAction, AuditEntry, Logged};
 use crate::auth::policy::{Actor, check_rank, writer};
 use crate::error::AppError;
 use crate::events::{EventType, NewEvent};
@@ -41,20 +41,16 @@ pub async fn add(state: &AppState, actor: Actor, target: MemberKey, note: KarmaN
                 member_id: target.id,
                 data,
             };
-            let changed = audit::record_last_with_event(
-                conn,
-                AuditEntry {
-                    actor_id: author.id,
-                    action: AuditAction::KarmaNoted,
-                    target_member_id: Some(target.id),
-                    target: None,
-                    reason: Some(&note.note),
-                    ip: &actor.ip,
-                    details: serde_json::json!({ "karma_note_id": row.id, "karma": row.karma }),
-                },
-                event,
-                now,
-            )?;
+            let entry = AuditEntry {
+                actor_id: author.id,
+                action: AuditAction::KarmaNoted,
+                target_member_id: Some(target.id),
+                target: None,
+                reason: Some(&note.note),
+                ip: &actor.ip,
+                details: serde_json::json!({ "karma_note_id": row.id, "karma": row.karma }),
+            };
+            let changed = audit::record_last_with_events(conn, &[Logged { entry, event, at: now }])?;
             let view = NoteView {
                 row,
                 author_name: Some(author.username),

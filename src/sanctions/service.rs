@@ -4,28 +4,27 @@
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
 
-use crate::audit::{self, AuditAction, AuditEntry};
-use crate::auth::model::Revocation;
-use crate::auth::policy::{Actor, check_rank, writer};
-use crate::auth::store as sessions;
+use crate::auth::policy::{Actor, writer};
 use crate::cache::MemberFacts;
-use crate::config::Link;
 use crate::error::AppError;
-use crate::events::{self, EventType, NewEvent};
-use crate::mail::moderation::{self, Recipient, SanctionNews};
+use crate::events::{self, EventType};
 use crate::members::model::MemberError;
 use crate::members::model::MemberKey;
 use crate::members::store as members;
 use crate::pagination::{Page, Paged};
-use crate::sanctions::model::{Action, EndingKind, SanctionError, State};
+use crate::sanctions::model::{Action, SanctionError, State};
 use crate::sanctions::request::SanctionRequest;
 use crate::sanctions::standing::{Standing, StatusView, due_expiries, stored_state};
-use crate::sanctions::store::{self, NewSanction, SanctionFilter, SanctionRow, StoredLink};
+use crate::sanctions::store::{self, SanctionFilter, SanctionRow, StoredLink};
+use crate::sanctions::writer::Imposition;
 use crate::state::AppState;
 
-mod changes;
 use crate::tokens::model::OpaqueToken;
+
+mod changes;
+mod impose;
 pub use changes::{end_early, end_sanction, reduce_sanction};
+pub use impose::impose;
 
 /// A sanction with everything a reader needs: its derived state and the
 /// names of the people involved.
@@ -130,10 +129,10 @@ fn named(conn: &mut PgConnection, stated: Vec<(SanctionRow, State)>) -> Result<V
         .collect())
 }
 
-/// Five round trips: the member (locked, with whether they are a bot),
-/// their history, the sanction with its appeal link, and its event with its
-/// audit entry (which returns what the transaction changed); the moderator
-/// comes from memory, with the write guard.
+/// Applies a sanction (or a lift) through the sanction writer, which stores
+/// it with whatever others arrive at the same moment (`impose`); the
+/// moderator comes from memory, with the write guard. Its e-mail leaves
+/// once it is stored.
 pub async fn apply(
     state: &AppState,
     actor: Actor,
@@ -141,109 +140,24 @@ pub async fn apply(
     request: SanctionRequest,
 ) -> Result<SanctionView, AppError> {
     let moderator = writer(state, actor.member_id).await?;
-    let now = state.clock.now();
-    let bot_group = state.config.bot_group.clone();
-    let config = state.config.clone();
-    let (view, mail) = state
-        .db
-        .transaction_reporting_changes(move |conn| {
-            // Locking the member serialises moderators acting on them at once,
-            // so the queue is always built on the latest history.
-            let (target, is_bot) =
-                members::lock_by_key_with_bot(conn, &target, &bot_group)?.ok_or(MemberError::NotFound)?;
-            check_rank(&moderator, &target, is_bot)?;
-
-            let mut standing = Standing::load(conn, target.id)?;
-            if let Action::Lift(restriction) = request.action {
-                let lifted = standing
-                    .history
-                    .lifted_by(restriction, request.resource.as_deref(), now);
-                store::end(conn, &lifted, EndingKind::Lifted, moderator.id, &request.reason, now)?;
-                standing = Standing::load(conn, target.id)?;
-            }
-            // A lift has nothing to appeal.
-            let appeal = match request.action {
-                Action::Impose(_) => Some(AppealLink::issue(now + config.appeal_window.to_chrono())),
-                Action::Lift(_) => None,
-            };
-            let new = NewSanction {
-                member_id: target.id,
-                action: request.action,
-                resource: request.resource.as_deref(),
-                reason: &request.reason,
-                private_note: &request.private_note,
-                duration: request.duration,
-                moderator_id: moderator.id,
-                now,
-                appeal: appeal.as_ref().map(AppealLink::stored),
-            };
-            let slot = standing
-                .slot_of_new(new.entry())
-                .ok_or_else(|| AppError::internal("no slot for a new sanction"))?;
-            let row = store::insert(conn, &new, &slot)?;
-            let id = row.id;
-            // Appended at the end of the history, it moves nothing else; if a
-            // clock put it elsewhere, whatever moved is stored here.
-            standing.push(row)?;
-            store::store_schedule(conn, &standing.rows, &standing.slots)?;
-            standing.adopt_schedule();
-            record_expiries(conn, &standing.rows, now)?;
-            if standing.status(None, now).banned_until.is_some() {
-                // A ban takes effect at once: refresh tokens stop working and
-                // access tokens are refused from this instant.
-                sessions::revoke_member_sessions(conn, target.id, Revocation::Banned, now)?;
-            }
-            let row = standing
-                .rows
-                .iter()
-                .find(|r| r.id == id)
-                .cloned()
-                .ok_or_else(|| AppError::internal("sanction vanished"))?;
-            let changed = audit::record_last_with_event(
-                conn,
-                AuditEntry {
-                    actor_id: moderator.id,
-                    action: AuditAction::SanctionApplied,
-                    target_member_id: Some(target.id),
-                    target: None,
-                    reason: Some(&request.reason),
-                    ip: &actor.ip,
-                    details: serde_json::json!({ "sanction_id": id, "kind": row.kind.as_str(), "resource": row.resource }),
-                },
-                NewEvent {
-                    event_type: EventType::SanctionApplied,
-                    member_id: target.id,
-                    data: event_data(&row, Some(&target.username)),
-                },
-                now,
-            )?;
-            let mail = moderation::sanction(
-                &Recipient {
-                    locale: target.locale,
-                    to: &target.email,
-                    username: &target.username,
-                },
-                &SanctionNews {
-                    action: request.action,
-                    reason: &row.reason,
-                    resource: row.resource.as_deref(),
-                    ends_at: row.ends_at,
-                    appeal: appeal.map(|link| (config.link(Link::Appeal, link.token.text()), link.until)),
-                },
-                config.frontend_url.as_ref(),
-            );
-            let view = SanctionView {
-                state: stored_state(&row, now)?,
-                member_name: target.username,
-                moderator_name: moderator.username,
-                ended_by_name: None,
-                row,
-            };
-            Ok(((view, mail), changed))
+    let imposed = state
+        .sanctions
+        .submit(Imposition {
+            moderator,
+            ip: actor.ip,
+            target,
+            request,
+            now: state.clock.now(),
         })
         .await?;
-    state.mailer.send_later(mail);
-    Ok(view)
+    state.mailer.send_later(imposed.mail);
+    Ok(SanctionView {
+        row: imposed.row,
+        state: imposed.state,
+        member_name: imposed.member_name,
+        moderator_name: imposed.moderator_name,
+        ended_by_name: None,
+    })
 }
 
 /// The link that lets the sanctioned member appeal a sanction without a

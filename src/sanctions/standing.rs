@@ -18,7 +18,11 @@ pub struct Standing {
 
 impl Standing {
     pub fn load(conn: &mut PgConnection, member_id: i64) -> Result<Self, AppError> {
-        let rows = store::of_member(conn, member_id)?;
+        Self::of(store::of_member(conn, member_id)?)
+    }
+
+    /// The standing of a history read elsewhere, oldest first.
+    pub fn of(rows: Vec<SanctionRow>) -> Result<Self, AppError> {
         let history = store::history_of(&rows)?;
         let slots = history.schedule();
         Ok(Self { rows, history, slots })

@@ -74,6 +74,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "members::records",
             "sanctions::store",
             "sanctions::standing",
+            "sanctions::writer",
             "factors::store",
             "karma::store",
             "cases::store",

@@ -87,6 +87,68 @@ fn by_key_with_bot(
     Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
 }
 
+/// Locks, in the order of their ids (so that two such locks never wait on
+/// each other), the members these keys name, each with their case-folded
+/// username (to tell which key named whom) and whether they are bots: what
+/// moderating many members in one transaction needs.
+pub fn lock_many_by_keys_with_bot(
+    conn: &mut PgConnection,
+    keys: &[MemberKey],
+    bot_group: &str,
+) -> Result<Vec<KeyedMember>, AppError> {
+    let mut ids = Vec::new();
+    let mut folded_names = Vec::new();
+    for key in keys {
+        match key {
+            MemberKey::Id(id) => ids.push(*id),
+            MemberKey::Username(name) if can_be_text(name) => folded_names.push(name.to_lowercase()),
+            MemberKey::Username(_) => {}
+        }
+    }
+    let is_bot = diesel::dsl::exists(
+        member_groups::table
+            .inner_join(groups::table)
+            .filter(groups::name.eq(bot_group.to_string()))
+            .filter(member_groups::member_id.eq(members::id)),
+    );
+    let rows: Vec<(MemberRow, String, bool)> = members::table
+        .filter(members::is_system.eq(false))
+        .filter(
+            members::id
+                .eq_any(ids)
+                .or(lower(members::username).eq_any(folded_names)),
+        )
+        .order(members::id)
+        .select((MemberRow::as_select(), lower(members::username), is_bot))
+        .for_update()
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, folded_name, is_bot)| KeyedMember {
+            member: row.into(),
+            folded_name,
+            is_bot,
+        })
+        .collect())
+}
+
+/// A member locked by [`lock_many_by_keys_with_bot`].
+pub struct KeyedMember {
+    pub member: Member,
+    folded_name: String,
+    pub is_bot: bool,
+}
+
+impl KeyedMember {
+    /// Whether `key` names this member, as the lock's query compared them.
+    pub fn is_named_by(&self, key: &MemberKey) -> bool {
+        match key {
+            MemberKey::Id(id) => self.member.id == *id,
+            MemberKey::Username(name) => can_be_text(name) && self.folded_name == name.to_lowercase(),
+        }
+    }
+}
+
 /// The members these ids and (case-folded) usernames name; built-in members
 /// are nobody's business.
 pub fn find_many_by_key(

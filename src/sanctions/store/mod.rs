@@ -4,14 +4,15 @@ use chrono::{DateTime, Utc};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Bytea, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Bool, Text, Timestamptz};
 
-use crate::db::prepared;
 use crate::duration::Duration;
 use crate::error::AppError;
 use crate::sanctions::model::{Action, Ending, EndingKind, Entry, History, Slot, Until};
 use crate::schema::{members, sanction_counts, sanctions};
-use crate::tokens::model::TokenKind;
+
+mod many;
+pub use many::{insert_many, of_members};
 
 /// A stored kind, read as the domain's [`Action`]: a kind no version wrote
 /// fails the read rather than reaching the queue model.
@@ -185,38 +186,6 @@ impl NewSanction<'_> {
             ending: None,
         }
     }
-}
-
-/// Stores a sanction with the slot the queue gives it and its appeal link,
-/// in one statement.
-pub fn insert(conn: &mut PgConnection, new: &NewSanction, slot: &Slot) -> Result<SanctionRow, AppError> {
-    Ok(prepared(
-        "WITH sanction AS ( \
-           INSERT INTO sanctions (member_id, kind, resource, reason, private_note, duration_seconds, \
-                                  moderator_id, created_at, starts_at, ends_at) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *), \
-         link AS ( \
-           INSERT INTO member_tokens (member_id, kind, token_hash, payload, created_at, expires_at) \
-           SELECT member_id, $11, $12, id::text, created_at, $13 FROM sanction WHERE $12 IS NOT NULL) \
-         SELECT * FROM sanction",
-    )
-    .bind::<BigInt, _>(new.member_id)
-    .bind::<Text, _>(new.action.as_str())
-    .bind::<Nullable<Text>, _>(new.resource)
-    .bind::<Text, _>(new.reason)
-    .bind::<Text, _>(new.private_note)
-    .bind::<Nullable<BigInt>, _>(new.duration.map(|d| d.as_secs() as i64))
-    .bind::<BigInt, _>(new.moderator_id)
-    .bind::<Timestamptz, _>(new.now)
-    .bind::<Nullable<Timestamptz>, _>(slot.starts_at)
-    .bind::<Nullable<Timestamptz>, _>(match slot.ends_at {
-        Until::At(at) => Some(at),
-        Until::Never => None,
-    })
-    .bind::<Text, _>(TokenKind::Appeal.as_str())
-    .bind::<Nullable<Bytea>, _>(new.appeal.as_ref().map(|link| link.token_hash))
-    .bind::<Nullable<Timestamptz>, _>(new.appeal.as_ref().map(|link| link.expires_at))
-    .get_result(conn)?)
 }
 
 pub fn end(

@@ -1,0 +1,137 @@
+//! Write combining: requests of one kind that arrive while earlier ones are
+//! being written are written together, in one transaction, by statements
+//! that each take the whole batch.
+//!
+//! A one-row transaction spends most of its time on what every transaction
+//! pays whatever it writes: round trips, statement start-up, the commit. A
+//! batch pays it once. Nothing waits for a batch to fill: a writer takes
+//! whatever is queued when it is free, so under light load a batch holds one
+//! request and costs what a lone transaction does.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use diesel::PgConnection;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::Db;
+use crate::error::AppError;
+
+/// What a batch's writer returns: an answer for each job, in the jobs'
+/// order, and what the transaction changed (the `memberd_take_changes()` of
+/// its last statement). A job answered with an error must have written
+/// nothing: the others' writes commit.
+pub struct Written<R> {
+    pub answers: Vec<Result<R, AppError>>,
+    pub changed: String,
+}
+
+type Queued<J, R> = (J, oneshot::Sender<Result<R, AppError>>);
+
+/// Takes jobs and hands them, batched, to its writers.
+pub struct Batcher<J, R> {
+    queue: mpsc::Sender<Queued<J, R>>,
+}
+
+impl<J, R> Clone for Batcher<J, R> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<J, R> Batcher<J, R>
+where
+    J: Send + Sync + 'static,
+    R: Send + 'static,
+{
+    /// Starts `writers` tasks, each writing up to `most` jobs at a time with
+    /// `write`. Two writers keep the database busy while one of them waits
+    /// for its commit; more would only make smaller batches.
+    pub fn start<W>(db: Db, writers: usize, most: usize, write: W) -> Self
+    where
+        W: Fn(&mut PgConnection, &[J]) -> Result<Written<R>, AppError> + Send + Sync + 'static,
+    {
+        let (queue, jobs) = mpsc::channel(most * writers.max(1) * 4);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let write = Arc::new(write);
+        for _ in 0..writers.max(1) {
+            tokio::spawn(run(db.clone(), jobs.clone(), write.clone(), most.max(1)));
+        }
+        Self { queue }
+    }
+
+    /// Queues `job` and waits for its answer.
+    pub async fn submit(&self, job: J) -> Result<R, AppError> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send((job, answer))
+            .await
+            .map_err(|_| AppError::Unavailable("the writer has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| AppError::internal("the writer dropped a job"))?
+    }
+}
+
+async fn run<J, R, W>(db: Db, jobs: Arc<Mutex<mpsc::Receiver<Queued<J, R>>>>, write: Arc<W>, most: usize)
+where
+    J: Send + Sync + 'static,
+    R: Send + 'static,
+    W: Fn(&mut PgConnection, &[J]) -> Result<Written<R>, AppError> + Send + Sync + 'static,
+{
+    loop {
+        let mut batch = Vec::with_capacity(most);
+        // One writer waits for jobs at a time; the other is writing.
+        if jobs.lock().await.recv_many(&mut batch, most).await == 0 {
+            return;
+        }
+        let (batch, answers): (Vec<J>, Vec<_>) = batch.into_iter().unzip();
+        let batch: Arc<[J]> = batch.into();
+        let results = match write_range(&db, &write, &batch, 0..batch.len()).await {
+            Ok(results) => results,
+            // One job must not fail the others: each is written again alone,
+            // and gets its own answer.
+            Err(_) if batch.len() > 1 => {
+                let mut results = Vec::with_capacity(batch.len());
+                for i in 0..batch.len() {
+                    results.push(match write_range(&db, &write, &batch, i..i + 1).await {
+                        Ok(mut alone) => alone.pop().unwrap_or_else(|| Err(AppError::internal("no answer"))),
+                        Err(error) => Err(error),
+                    });
+                }
+                results
+            }
+            Err(error) => vec![Err(error)],
+        };
+        for (answer, result) in answers.into_iter().zip(results) {
+            // The requester may have gone; its write stands.
+            let _ = answer.send(result);
+        }
+    }
+}
+
+/// Writes `range` of the batch in one transaction.
+async fn write_range<J, R, W>(
+    db: &Db,
+    write: &Arc<W>,
+    batch: &Arc<[J]>,
+    range: Range<usize>,
+) -> Result<Vec<Result<R, AppError>>, AppError>
+where
+    J: Send + Sync + 'static,
+    R: Send + 'static,
+    W: Fn(&mut PgConnection, &[J]) -> Result<Written<R>, AppError> + Send + Sync + 'static,
+{
+    let (write, batch) = (write.clone(), batch.clone());
+    let expected = range.len();
+    db.transaction_reporting_changes(move |conn| {
+        let written = write(conn, &batch[range])?;
+        if written.answers.len() != expected {
+            return Err(AppError::internal("a batch writer answered the wrong number of jobs"));
+        }
+        Ok((written.answers, written.changed))
+    })
+    .await
+}
