@@ -126,12 +126,19 @@ impl Application {
         );
         let sanctions = {
             let config = config.clone();
-            crate::db::batch::Batcher::start(db.clone(), 2, 64, move |conn, jobs| {
+            crate::db::batch::Batcher::start(db.clone(), move |conn, jobs| {
                 crate::sanctions::service::impose(conn, &config, jobs)
+            })
+        };
+        let karma = {
+            let bot_group = config.bot_group.clone();
+            crate::db::batch::Batcher::start(db.clone(), move |conn, jobs| {
+                crate::karma::service::note(conn, &bot_group, jobs)
             })
         };
         let state = web::Data::new(AppState {
             sanctions,
+            karma,
             geoip,
             notifications,
             metrics,

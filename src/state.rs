@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::db::notify::Notifications;
 use crate::factors::ceremony::CeremonySeal;
 use crate::geoip::CityLookup;
+use crate::karma::writer::KarmaWriter;
 use crate::mail::Mailer;
 use crate::members::broad_searches::BroadSearches;
 use crate::metrics::Metrics;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub db: Db,
     /// Stores sanctions applied at the same moment together.
     pub sanctions: SanctionWriter,
+    /// Stores karma notes written at the same moment together.
+    pub karma: KarmaWriter,
     pub clock: Clock,
     pub issuer: Arc<TokenIssuer>,
     pub mailer: Mailer,

@@ -26,6 +26,14 @@ pub struct Written<R> {
     pub changed: String,
 }
 
+/// Writers per kind of job: while one waits for its round trips and its
+/// commit, the others write. Two, three and four wrote sanctions at the
+/// same rate (c=16); fewer writers make larger batches.
+pub const WRITERS: usize = 3;
+
+/// Jobs in one batch at most: what one transaction may hold locked.
+const MOST: usize = 64;
+
 type Queued<J, R> = (J, oneshot::Sender<Result<R, AppError>>);
 
 /// Takes jobs and hands them, batched, to its writers.
@@ -46,18 +54,17 @@ where
     J: Send + Sync + 'static,
     R: Send + 'static,
 {
-    /// Starts `writers` tasks, each writing up to `most` jobs at a time with
-    /// `write`. Two writers keep the database busy while one of them waits
-    /// for its commit; more would only make smaller batches.
-    pub fn start<W>(db: Db, writers: usize, most: usize, write: W) -> Self
+    /// Starts [`WRITERS`] tasks, each writing up to [`MOST`] jobs at a time
+    /// with `write`.
+    pub fn start<W>(db: Db, write: W) -> Self
     where
         W: Fn(&mut PgConnection, &[J]) -> Result<Written<R>, AppError> + Send + Sync + 'static,
     {
-        let (queue, jobs) = mpsc::channel(most * writers.max(1) * 4);
+        let (queue, jobs) = mpsc::channel(MOST * WRITERS * 4);
         let jobs = Arc::new(Mutex::new(jobs));
         let write = Arc::new(write);
-        for _ in 0..writers.max(1) {
-            tokio::spawn(run(db.clone(), jobs.clone(), write.clone(), most.max(1)));
+        for _ in 0..WRITERS {
+            tokio::spawn(run(db.clone(), jobs.clone(), write.clone()));
         }
         Self { queue }
     }
@@ -75,16 +82,16 @@ where
     }
 }
 
-async fn run<J, R, W>(db: Db, jobs: Arc<Mutex<mpsc::Receiver<Queued<J, R>>>>, write: Arc<W>, most: usize)
+async fn run<J, R, W>(db: Db, jobs: Arc<Mutex<mpsc::Receiver<Queued<J, R>>>>, write: Arc<W>)
 where
     J: Send + Sync + 'static,
     R: Send + 'static,
     W: Fn(&mut PgConnection, &[J]) -> Result<Written<R>, AppError> + Send + Sync + 'static,
 {
     loop {
-        let mut batch = Vec::with_capacity(most);
-        // One writer waits for jobs at a time; the other is writing.
-        if jobs.lock().await.recv_many(&mut batch, most).await == 0 {
+        let mut batch = Vec::with_capacity(MOST);
+        // One writer waits for jobs at a time; the others are writing.
+        if jobs.lock().await.recv_many(&mut batch, MOST).await == 0 {
             return;
         }
         let (batch, answers): (Vec<J>, Vec<_>) = batch.into_iter().unzip();

@@ -2,13 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
 
+use crate::db::prepared;
 use crate::error::AppError;
 use crate::karma::model::KarmaNote;
 use crate::pagination::{Page, Paged};
 use crate::schema::karma_notes;
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = karma_notes)]
 pub struct NoteRow {
     pub id: i64,
@@ -17,6 +19,20 @@ pub struct NoteRow {
     pub note: String,
     pub karma: i32,
     pub created_at: DateTime<Utc>,
+}
+
+/// A note with its author's name, as readers see it.
+pub struct NoteView {
+    pub row: NoteRow,
+    pub author_name: Option<String>,
+}
+
+/// A note to store among others (`insert_many`).
+pub struct NewNote<'a> {
+    pub member_id: i64,
+    pub author_id: i64,
+    pub note: &'a KarmaNote,
+    pub now: DateTime<Utc>,
 }
 
 /// Adds a note; `author_id` None means memberd itself wrote it.
@@ -37,6 +53,29 @@ pub fn insert(
         ))
         .returning(NoteRow::as_returning())
         .get_result(conn)?)
+}
+
+/// Adds notes in one statement; the stored rows come back in the order
+/// given.
+pub fn insert_many(conn: &mut PgConnection, notes: &[NewNote]) -> Result<Vec<NoteRow>, AppError> {
+    let mut rows: Vec<NoteRow> = prepared(
+        "INSERT INTO karma_notes (member_id, author_id, note, karma, created_at) \
+         SELECT member_id, author_id, note, karma, created_at \
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[]) WITH ORDINALITY \
+           AS i(member_id, author_id, note, karma, created_at, n) \
+         ORDER BY n \
+         RETURNING id, member_id, author_id, note, karma, created_at",
+    )
+    .bind::<Array<BigInt>, _>(notes.iter().map(|n| n.member_id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(notes.iter().map(|n| n.author_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(notes.iter().map(|n| n.note.note.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(notes.iter().map(|n| n.note.karma).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(notes.iter().map(|n| n.now).collect::<Vec<_>>())
+    .load(conn)?;
+    // Rows are inserted, and take their ids, in the order given; RETURNING
+    // promises no order, the ids do.
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
 }
 
 /// A page of a member's notes, newest first, and how many there are.

@@ -421,6 +421,15 @@ impl TestApp {
             .n
     }
 
+    /// Waits until `sql` counts `n`.
+    pub async fn until_counted(&self, sql: &str, n: i64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.count(sql) != n {
+            assert!(std::time::Instant::now() < deadline, "{sql} never counted {n}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Runs a query that returns one value, as text.
     pub fn text(&self, sql: &str) -> String {
         #[derive(QueryableByName)]

@@ -77,6 +77,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "sanctions::writer",
             "factors::store",
             "karma::store",
+            "karma::writer",
             "cases::store",
             "staff::store",
             "tokens::store",

@@ -9,6 +9,7 @@ mod smtp;
 mod access;
 mod account;
 mod appeals;
+mod batch;
 mod cases;
 mod contract;
 mod directory;

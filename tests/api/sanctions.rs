@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp};
+use memberd::db::batch::WRITERS;
+
+use crate::helpers::{PASSWORD, Response, Session, TestApp};
 
 /// A moderator (staff) and a member to moderate.
 async fn cast(app: &TestApp) -> (Session, Session) {
@@ -459,6 +461,185 @@ async fn concurrent_sanctions_build_one_consistent_queue() {
         assert_eq!(pair[0].1, pair[1].0, "the queue has a gap or an overlap: {slots:?}");
     }
     assert_eq!(slots[5].1 - slots[0].0, chrono::Duration::hours(6));
+}
+
+/// A request on its way.
+type Sent<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + 'a>>;
+
+/// What `requests` answer when they reach memberd while every writer of
+/// their kind is busy: `block` (run in a transaction of the test's own) holds
+/// what `blocker` needs, so that each writer waits on it with one blocker of
+/// its own, and `requests` queue behind them until the transaction ends.
+async fn sent_while_writers_wait<'a, B, R>(app: &TestApp, block: &str, blocker: B, requests: R) -> Vec<Response>
+where
+    B: Fn() -> Sent<'a>,
+    R: std::future::Future<Output = Vec<Response>>,
+{
+    use diesel::connection::SimpleConnection;
+    let waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut held = app.db();
+    held.batch_execute(&format!("BEGIN; {block}")).unwrap();
+    let blockers = (0..WRITERS).map(|k| {
+        let blocker = &blocker;
+        async move {
+            // One at a time, so that each writer takes one.
+            app.until_counted(waiting, k as i64).await;
+            blocker().await
+        }
+    });
+    let queued = async {
+        app.until_counted(waiting, WRITERS as i64).await;
+        let release = async {
+            // Time for every request to reach the queue.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            held.batch_execute("COMMIT").unwrap();
+        };
+        futures_util::future::join(requests, release).await.0
+    };
+    let (blocked, queued) = futures_util::future::join(futures_util::future::join_all(blockers), queued).await;
+    for answer in blocked {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    queued
+}
+
+/// Sanctions that arrive while the writers are busy are stored together, in
+/// one transaction, and each gets its own answer: a refusal among them fails
+/// nobody else and writes nothing, and three about one member queue one
+/// after the other as if they had come alone.
+#[tokio::test]
+async fn sanctions_stored_together_answer_each_on_its_own() {
+    let app = TestApp::spawn().await;
+    let (moderator, _) = cast(&app).await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    for name in ["blocker", "alice", "bob", "carol"] {
+        app.member(name).await;
+    }
+    let read_only = json!({"kind": "read_only", "reason": "Cool down", "duration": "1h"});
+    let targets = ["alice", "nobody", "carol", "boss", "bob", "carol", "carol"];
+    let queued = sent_while_writers_wait(
+        &app,
+        "SELECT 1 FROM members WHERE username = 'blocker' FOR UPDATE",
+        || Box::pin(sanction(&app, &moderator, "blocker", read_only.clone())),
+        futures_util::future::join_all(
+            targets
+                .iter()
+                .map(|target| sanction(&app, &moderator, target, read_only.clone())),
+        ),
+    )
+    .await;
+    for (i, answer) in queued.iter().enumerate() {
+        match i {
+            1 => answer.assert_problem(404, "member_not_found"),
+            3 => answer.assert_problem(403, "cannot_moderate_superuser"),
+            _ => {
+                assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+                assert_eq!(answer.body["member"]["username"], targets[i]);
+            }
+        }
+    }
+
+    let of = |names: &str| format!("(SELECT id FROM members WHERE username IN ({names}))");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(DISTINCT txid) FROM events WHERE event_type = 'sanction.applied' AND member_id IN {}",
+            of("'alice', 'bob', 'carol'")
+        )),
+        1,
+        "the queued sanctions were not stored together"
+    );
+    for written in [
+        "sanctions WHERE member_id",
+        "events WHERE event_type = 'sanction.applied' AND member_id",
+        "audit_log WHERE action = 'sanction.applied' AND target_member_id",
+    ] {
+        assert_eq!(
+            app.count(&format!("SELECT count(*) FROM {written} IN {}", of("'boss'"))),
+            0,
+            "a refused sanction wrote to {written}"
+        );
+    }
+    let mut slots: Vec<_> = queued
+        .iter()
+        .filter(|answer| answer.body["member"]["username"] == "carol")
+        .map(|answer| (time(&answer.body["starts_at"]), time(&answer.body["ends_at"])))
+        .collect();
+    slots.sort();
+    assert_eq!(slots.len(), 3);
+    for pair in slots.windows(2) {
+        assert_eq!(pair[0].1, pair[1].0, "carol's queue has a gap or an overlap: {slots:?}");
+    }
+    assert_eq!(slots[2].1 - slots[0].0, chrono::Duration::hours(3));
+    // Each sanction, the writers' too, has its own appeal link.
+    assert_eq!(
+        app.count("SELECT count(*) FROM member_tokens WHERE kind = 'appeal'"),
+        5 + WRITERS as i64
+    );
+}
+
+/// Karma notes that arrive while the writers are busy are stored together,
+/// each answered with its own note; refused ones write nothing.
+#[tokio::test]
+async fn karma_notes_stored_together_answer_each_on_its_own() {
+    let app = TestApp::spawn().await;
+    let (moderator, _) = cast(&app).await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    for name in ["blocker", "alice", "bob"] {
+        app.member(name).await;
+    }
+    let note = |target: &str, text: &str| {
+        let (path, body) = (
+            format!("/v1/members/{target}/karma-notes"),
+            json!({"note": text, "karma": -1}),
+        );
+        let (app, token) = (&app, &moderator.access);
+        async move { app.post(&path, Some(token), body).await }
+    };
+    let notes = [
+        ("alice", "first"),
+        ("nobody", "lost"),
+        ("bob", "second"),
+        ("boss", "refused"),
+        ("alice", "third"),
+    ];
+    let queued = sent_while_writers_wait(
+        &app,
+        "LOCK TABLE karma_notes IN SHARE MODE",
+        || Box::pin(note("blocker", "waits")),
+        futures_util::future::join_all(notes.iter().map(|(target, text)| note(target, text))),
+    )
+    .await;
+    for (answer, (target, text)) in queued.iter().zip(notes) {
+        match target {
+            "nobody" => answer.assert_problem(404, "member_not_found"),
+            "boss" => answer.assert_problem(403, "cannot_moderate_superuser"),
+            _ => {
+                assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+                assert_eq!(answer.body["note"], text);
+                let stored = app.text(&format!(
+                    "SELECT m.username || ' ' || k.note FROM karma_notes k JOIN members m ON m.id = k.member_id WHERE k.id = {}",
+                    answer.body["id"]
+                ));
+                assert_eq!(stored, format!("{target} {text}"));
+            }
+        }
+    }
+    assert_eq!(
+        app.count(
+            "SELECT count(DISTINCT txid) FROM events WHERE event_type = 'karma.noted' \
+             AND member_id IN (SELECT id FROM members WHERE username IN ('alice', 'bob'))"
+        ),
+        1,
+        "the queued notes were not stored together"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit_log WHERE action = 'karma.noted' AND reason = 'refused'"),
+        0
+    );
+    assert_eq!(app.count("SELECT count(*) FROM karma_notes WHERE note = 'refused'"), 0);
 }
 
 #[tokio::test]

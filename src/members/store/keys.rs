@@ -87,14 +87,16 @@ fn by_key_with_bot(
     Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
 }
 
-/// Locks, in the order of their ids (so that two such locks never wait on
-/// each other), the members these keys name, each with their case-folded
-/// username (to tell which key named whom) and whether they are bots: what
-/// moderating many members in one transaction needs.
-pub fn lock_many_by_keys_with_bot(
+/// The members these keys name, each with their case-folded username (to
+/// tell which key named whom) and whether they are bots: what moderating
+/// many members in one transaction needs. With `lock`, their rows are locked
+/// until the transaction ends, in the order of their ids, so that two such
+/// locks never wait on each other.
+pub fn many_by_keys_with_bot(
     conn: &mut PgConnection,
     keys: &[MemberKey],
     bot_group: &str,
+    lock: bool,
 ) -> Result<Vec<KeyedMember>, AppError> {
     let mut ids = Vec::new();
     let mut folded_names = Vec::new();
@@ -111,7 +113,7 @@ pub fn lock_many_by_keys_with_bot(
             .filter(groups::name.eq(bot_group.to_string()))
             .filter(member_groups::member_id.eq(members::id)),
     );
-    let rows: Vec<(MemberRow, String, bool)> = members::table
+    let query = members::table
         .filter(members::is_system.eq(false))
         .filter(
             members::id
@@ -119,9 +121,12 @@ pub fn lock_many_by_keys_with_bot(
                 .or(lower(members::username).eq_any(folded_names)),
         )
         .order(members::id)
-        .select((MemberRow::as_select(), lower(members::username), is_bot))
-        .for_update()
-        .load(conn)?;
+        .select((MemberRow::as_select(), lower(members::username), is_bot));
+    let rows: Vec<(MemberRow, String, bool)> = if lock {
+        query.for_update().load(conn)?
+    } else {
+        query.load(conn)?
+    };
     Ok(rows
         .into_iter()
         .map(|(row, folded_name, is_bot)| KeyedMember {
@@ -132,7 +137,7 @@ pub fn lock_many_by_keys_with_bot(
         .collect())
 }
 
-/// A member locked by [`lock_many_by_keys_with_bot`].
+/// A member found by [`many_by_keys_with_bot`].
 pub struct KeyedMember {
     pub member: Member,
     folded_name: String,

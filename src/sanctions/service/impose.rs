@@ -31,7 +31,7 @@ use crate::sanctions::writer::{Imposed, Imposition};
 /// taking a member at most once.
 pub fn impose(conn: &mut PgConnection, config: &Config, jobs: &[Imposition]) -> Result<Written<Imposed>, AppError> {
     let keys: Vec<_> = jobs.iter().map(|job| job.target.clone()).collect();
-    let locked = members::lock_many_by_keys_with_bot(conn, &keys, &config.bot_group)?;
+    let locked = members::many_by_keys_with_bot(conn, &keys, &config.bot_group, true)?;
     let targets: Vec<Option<&KeyedMember>> = jobs
         .iter()
         .map(|job| locked.iter().find(|member| member.is_named_by(&job.target)))
