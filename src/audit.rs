@@ -117,6 +117,10 @@ pub struct Logged<'a> {
 /// the commit. On the paths moderators write at speed, a round trip costs
 /// more than either insert; a batch of changes (`db::batch`) costs one.
 pub fn record_last_with_events(conn: &mut PgConnection, changes: &[Logged]) -> Result<String, AppError> {
+    if changes.is_empty() {
+        // Nothing was written: nothing changed.
+        return Ok(String::new());
+    }
     #[derive(QueryableByName)]
     struct Changed {
         #[diesel(sql_type = Text)]

@@ -35,6 +35,18 @@ pub const WRITERS: usize = 3;
 /// Jobs in one batch at most: what one transaction may hold locked.
 const MOST: usize = 64;
 
+impl<R> Written<R> {
+    /// A batch's answers as its writer gathered them, one slot per job; a
+    /// slot left empty is a writer's bug, answered as such.
+    pub fn of(answers: Vec<Option<Result<R, AppError>>>, changed: String) -> Self {
+        let answers = answers
+            .into_iter()
+            .map(|answer| answer.unwrap_or_else(|| Err(AppError::internal("a batch writer left a job unanswered"))))
+            .collect();
+        Self { answers, changed }
+    }
+}
+
 type Queued<J, R> = (J, oneshot::Sender<Result<R, AppError>>);
 
 /// Takes jobs and hands them, batched, to its writers.

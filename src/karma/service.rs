@@ -97,16 +97,8 @@ pub fn note(conn: &mut PgConnection, bot_group: &str, jobs: &[Noting]) -> Result
             author_name: Some(job.author.username.clone()),
         }));
     }
-    let changed = if logged.is_empty() {
-        String::new()
-    } else {
-        audit::record_last_with_events(conn, &logged)?
-    };
-    let answers = answers
-        .into_iter()
-        .map(|answer| answer.unwrap_or_else(|| Err(AppError::internal("a note without an answer"))))
-        .collect();
-    Ok(Written { answers, changed })
+    let changed = audit::record_last_with_events(conn, &logged)?;
+    Ok(Written::of(answers, changed))
 }
 
 /// A page of a member's notes, and their karma (the sum of all notes).

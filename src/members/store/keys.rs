@@ -25,6 +25,17 @@ fn key_filter(key: &MemberKey) -> Option<Box<dyn BoxableExpression<members::tabl
     }
 }
 
+/// Whether the member of the row is in `group`, as a selectable column.
+#[diesel::dsl::auto_type]
+fn in_group(group: String) -> _ {
+    diesel::dsl::exists(
+        member_groups::table
+            .inner_join(groups::table)
+            .filter(groups::name.eq(group))
+            .filter(member_groups::member_id.eq(members::id)),
+    )
+}
+
 /// The member a path names. Built-in members are nobody's business.
 pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Member>, AppError> {
     let Some(filter) = key_filter(key) else {
@@ -68,12 +79,7 @@ fn by_key_with_bot(
     let Some(filter) = key_filter(key) else {
         return Ok(None);
     };
-    let is_bot = diesel::dsl::exists(
-        member_groups::table
-            .inner_join(groups::table)
-            .filter(groups::name.eq(bot_group.to_string()))
-            .filter(member_groups::member_id.eq(members::id)),
-    );
+    let is_bot = in_group(bot_group.to_string());
     let query = members::table
         .filter(members::is_system.eq(false))
         .filter(filter)
@@ -107,12 +113,7 @@ pub fn many_by_keys_with_bot(
             MemberKey::Username(_) => {}
         }
     }
-    let is_bot = diesel::dsl::exists(
-        member_groups::table
-            .inner_join(groups::table)
-            .filter(groups::name.eq(bot_group.to_string()))
-            .filter(member_groups::member_id.eq(members::id)),
-    );
+    let is_bot = in_group(bot_group.to_string());
     let query = members::table
         .filter(members::is_system.eq(false))
         .filter(

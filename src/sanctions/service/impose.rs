@@ -177,14 +177,6 @@ pub fn impose(conn: &mut PgConnection, config: &Config, jobs: &[Imposition]) -> 
             }));
         }
     }
-    let changed = if logged.is_empty() {
-        String::new()
-    } else {
-        audit::record_last_with_events(conn, &logged)?
-    };
-    let answers = answers
-        .into_iter()
-        .map(|answer| answer.unwrap_or_else(|| Err(AppError::internal("a job without an answer"))))
-        .collect();
-    Ok(Written { answers, changed })
+    let changed = audit::record_last_with_events(conn, &logged)?;
+    Ok(Written::of(answers, changed))
 }
