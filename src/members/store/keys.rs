@@ -97,7 +97,7 @@ fn by_key_with_bot(
 /// tell which key named whom) and whether they are bots: what moderating
 /// many members in one transaction needs. With `lock`, their rows are locked
 /// until the transaction ends, in the order of their ids, so that two such
-/// locks never wait on each other.
+/// locks never deadlock.
 pub fn many_by_keys_with_bot(
     conn: &mut PgConnection,
     keys: &[MemberKey],
