@@ -51,45 +51,21 @@ pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Me
 }
 
 /// The member a key names, and whether they are in the bot group, in one
-/// query: what moderating or reporting someone needs to know of them.
+/// query: what reporting someone needs to know of them.
 pub fn find_by_key_with_bot(
     conn: &mut PgConnection,
     key: &MemberKey,
     bot_group: &str,
 ) -> Result<Option<(Member, bool)>, AppError> {
-    by_key_with_bot(conn, key, bot_group, false)
-}
-
-/// [`find_by_key_with_bot`], locking the member's row until the transaction
-/// ends: what serialises moderators acting on one member at once.
-pub fn lock_by_key_with_bot(
-    conn: &mut PgConnection,
-    key: &MemberKey,
-    bot_group: &str,
-) -> Result<Option<(Member, bool)>, AppError> {
-    by_key_with_bot(conn, key, bot_group, true)
-}
-
-fn by_key_with_bot(
-    conn: &mut PgConnection,
-    key: &MemberKey,
-    bot_group: &str,
-    lock: bool,
-) -> Result<Option<(Member, bool)>, AppError> {
     let Some(filter) = key_filter(key) else {
         return Ok(None);
     };
-    let is_bot = in_group(bot_group.to_string());
-    let query = members::table
+    let row: Option<(MemberRow, bool)> = members::table
         .filter(members::is_system.eq(false))
         .filter(filter)
-        .select((MemberRow::as_select(), is_bot));
-    let row: Option<(MemberRow, bool)> = if lock {
-        query.for_update().first(conn)
-    } else {
-        query.first(conn)
-    }
-    .optional()?;
+        .select((MemberRow::as_select(), in_group(bot_group.to_string())))
+        .first(conn)
+        .optional()?;
     Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
 }
 
