@@ -136,9 +136,16 @@ impl Application {
                 crate::karma::service::note(conn, &bot_group, jobs)
             })
         };
+        let reports = {
+            let (bot_group, base) = (config.bot_group.clone(), config.reports_per_hour);
+            crate::db::batch::Batcher::start(db.clone(), move |conn, jobs| {
+                crate::cases::service::filing::file(conn, &bot_group, base, jobs)
+            })
+        };
         let state = web::Data::new(AppState {
             sanctions,
             karma,
+            reports,
             geoip,
             notifications,
             metrics,

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Text, Timestamptz};
+use diesel::sql_types::{Array, Integer, Text, Timestamptz};
 use ipnet::Ipv6Net;
 use sha2::{Digest, Sha256};
 
@@ -115,20 +115,44 @@ pub const PASSWORD_CONFIRMATION_PER_MEMBER: Limit = Limit {
     window: Duration::minutes(15),
 };
 
+/// How a counted hit updates a window that exists: a window past its end
+/// (opened at or before $4) starts again at $3 with this hit.
+macro_rules! on_hit {
+    () => {
+        "ON CONFLICT (bucket, key) DO UPDATE SET \
+           hits = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.hits + 1 END, \
+           window_start = CASE WHEN rate_limits.window_start <= $4 THEN $3 ELSE rate_limits.window_start END "
+    };
+}
+
 /// [`hit`]'s count, for a statement written by hand that counts a hit beside
 /// its own work: a common table expression named `counted` (`window_start`,
 /// `hits`) over the parameters $1–$4 that [`counting`] binds.
 macro_rules! count_hit_cte {
     () => {
-        "counted AS ( \
-             INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1) \
-             ON CONFLICT (bucket, key) DO UPDATE SET \
-               hits = CASE WHEN rate_limits.window_start <= $4 THEN 1 ELSE rate_limits.hits + 1 END, \
-               window_start = CASE WHEN rate_limits.window_start <= $4 THEN $3 ELSE rate_limits.window_start END \
-             RETURNING window_start, hits)"
+        concat!(
+            "counted AS (INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1) ",
+            $crate::rate_limit::on_hit!(),
+            "RETURNING window_start, hits)"
+        )
     };
 }
-pub(crate) use count_hit_cte;
+
+/// [`count_hit_cte`] for many keys at once, each counted one hit: `counted`
+/// (`key`, `window_start`, `hits`) over the parameters $1–$4 that
+/// [`counting_many`] binds. The keys' rows are locked in the keys' order,
+/// so that two such counts never deadlock.
+macro_rules! count_hits_cte {
+    () => {
+        concat!(
+            "counted AS (INSERT INTO rate_limits (bucket, key, window_start, hits) \
+               SELECT $1, key, $3, 1 FROM unnest($2::text[]) AS k(key) ORDER BY key ",
+            $crate::rate_limit::on_hit!(),
+            "RETURNING key, window_start, hits)"
+        )
+    };
+}
+pub(crate) use {count_hit_cte, count_hits_cte, on_hit};
 
 /// `sql`, a statement that counts a hit with [`count_hit_cte`], with that
 /// count's parameters bound; the caller binds its own from $5.
@@ -138,6 +162,34 @@ pub fn counting(sql: &'static str, limit: Limit, key: &str, now: DateTime<Utc>) 
         .bind::<Text, _>(key.to_string())
         .bind::<Timestamptz, _>(now)
         .bind::<Timestamptz, _>(now - limit.window)
+}
+
+/// `sql`, a statement that counts a hit for each of `keys` (distinct) with
+/// [`count_hits_cte`], with that count's parameters bound; the caller binds
+/// its own from $5.
+pub fn counting_many(sql: &'static str, limit: Limit, keys: Vec<String>, now: DateTime<Utc>) -> db::Prepared<'static> {
+    db::prepared(sql)
+        .bind::<Text, _>(limit.bucket)
+        .bind::<Array<Text>, _>(keys)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(now - limit.window)
+}
+
+/// Takes back a hit counted for each of `keys` earlier in this transaction,
+/// for requests refused after all. The count's row lock is held until the
+/// commit, so nobody counted in between; and a refused hit never started a
+/// window again (a window's first hit is admitted by any limit of one hit or
+/// more), so this leaves the window as it was.
+pub fn take_back(conn: &mut PgConnection, bucket: &str, keys: &[String]) -> Result<(), AppError> {
+    use crate::schema::rate_limits;
+    diesel::update(
+        rate_limits::table
+            .filter(rate_limits::bucket.eq(bucket))
+            .filter(rate_limits::key.eq_any(keys)),
+    )
+    .set(rate_limits::hits.eq(rate_limits::hits - 1))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// A window as a hit left it.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::TokenIssuer;
 use crate::auth::password::PasswordHasher;
 use crate::cache::MemberCache;
+use crate::cases::writer::ReportWriter;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub sanctions: SanctionWriter,
     /// Stores karma notes written at the same moment together.
     pub karma: KarmaWriter,
+    /// Stores reports filed at the same moment together.
+    pub reports: ReportWriter,
     pub clock: Clock,
     pub issuer: Arc<TokenIssuer>,
     pub mailer: Mailer,

@@ -14,7 +14,7 @@ use crate::schema::{forbidden_email_domains, groups, member_groups, members, use
 mod ips;
 mod keys;
 pub use ips::{IpRecord, ips_of, ips_page, prune_ips};
-pub use keys::{KeyedMember, find_by_key, find_by_key_with_bot, find_many_by_key, many_by_keys_with_bot};
+pub use keys::{KeyedMember, find_by_key, find_many_by_key, many_by_keys_with_bot};
 
 #[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = members)]

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp};
+use crate::helpers::{PASSWORD, Session, TestApp, sent_while_writers_wait};
 use crate::sanctions::sanction;
 
 struct Cast {
@@ -215,6 +215,168 @@ async fn a_read_only_member_reports_a_banned_one_cannot() {
         .await
         .assert_problem(403, "member_banned");
     assert_eq!(app.count("SELECT count(*) FROM report_entries"), 1);
+}
+
+fn about(resource: &str) -> Value {
+    json!({"reason": "spam", "text": "Selling watches.", "resource": resource})
+}
+
+/// What the writers' blockers need: a lock on what a filing writes last.
+const FILINGS_WAIT: &str = "LOCK TABLE report_entries IN SHARE MODE";
+
+/// Hits counted against a reporter's hourly window.
+fn hits(app: &TestApp, reporter: &Session) -> i64 {
+    app.count(&format!(
+        "SELECT coalesce(sum(hits), 0) FROM rate_limits WHERE bucket = 'reports' AND key = '{}'",
+        reporter.id
+    ))
+}
+
+/// Reports that arrive while the writers are busy are stored together, in
+/// one transaction, each answered on its own: refusals among them (oneself,
+/// a bot, nobody, past the limit, reported already) write nothing and count
+/// no hit; two reporters of one thing join one report; a reporter's reports
+/// count one after the other.
+#[tokio::test]
+async fn reports_stored_together_answer_each_on_its_own() {
+    let app = TestApp::spawn().await;
+    let mut people = Vec::new();
+    for name in ["rita", "ann", "ben", "cal", "dan", "flo"] {
+        people.push(app.member(name).await);
+    }
+    let [rita, ann, ben, cal, dan, flo] = &people[..] else {
+        unreachable!()
+    };
+    app.member("tom").await;
+    let robot = app.member("robot").await;
+    app.make_bot(robot.id);
+    // Cal has reported forum:3 already; Flo may file one more this hour.
+    assert_eq!(
+        report(&app, cal, "tom", about("forum:3")).await.status,
+        StatusCode::CREATED
+    );
+    for n in 1..=9 {
+        let filed = report(&app, flo, "tom", about(&format!("old:{n}"))).await;
+        assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.body);
+    }
+    let requests = [
+        (ann, "tom", "forum:1"),
+        (ben, "tom", "forum:1"),
+        (ann, "tom", "forum:2"),
+        (ann, "ann", "forum:1"),
+        (ben, "nobody", "forum:1"),
+        (ben, "robot", "forum:1"),
+        (cal, "tom", "forum:3"),
+        (dan, "tom", "forum:6"),
+        (dan, "tom", "forum:6"),
+        (flo, "tom", "forum:4"),
+        (flo, "tom", "forum:5"),
+    ];
+    let blockers = std::cell::Cell::new(0);
+    let (blocked, queued) = sent_while_writers_wait(
+        &app,
+        FILINGS_WAIT,
+        || {
+            blockers.set(blockers.get() + 1);
+            Box::pin(report(&app, rita, "tom", about(&format!("blocker:{}", blockers.get()))))
+        },
+        futures_util::future::join_all(
+            requests
+                .iter()
+                .map(|(reporter, member, resource)| report(&app, reporter, member, about(resource))),
+        ),
+    )
+    .await;
+    for answer in blocked {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    for (i, answer) in queued.iter().enumerate().take(7) {
+        match i {
+            3 => answer.assert_problem(422, "cannot_report_self"),
+            4 => answer.assert_problem(404, "member_not_found"),
+            5 => answer.assert_problem(422, "cannot_report_bot"),
+            6 => answer.assert_problem(409, "already_reported"),
+            _ => {
+                assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+                assert_eq!(answer.body["member"]["username"], "tom");
+                assert_eq!(answer.body["resource"], requests[i].2);
+            }
+        }
+    }
+    assert_eq!(
+        queued[0].body["id"], queued[1].body["id"],
+        "two reporters of one thing, two reports"
+    );
+    assert_ne!(queued[0].body["id"], queued[2].body["id"]);
+    // Of a reporter's twin requests, one is filed and the other refused.
+    for (twins, refused) in [
+        (&queued[7..9], (409, "already_reported")),
+        (&queued[9..11], (429, "rate_limited")),
+    ] {
+        let filed = twins
+            .iter()
+            .filter(|answer| answer.status == StatusCode::CREATED)
+            .count();
+        assert_eq!(filed, 1, "{:?}", twins.iter().map(|a| &a.body).collect::<Vec<_>>());
+        let other = twins
+            .iter()
+            .find(|answer| answer.status != StatusCode::CREATED)
+            .unwrap();
+        other.assert_problem(refused.0, refused.1);
+    }
+
+    // Opened in the batch: forum:1, forum:2, forum:6, and forum:4 or 5.
+    let opened = "event_type = 'report.created' \
+                  AND data->'report'->>'resource' IN ('forum:1', 'forum:2', 'forum:4', 'forum:5', 'forum:6')";
+    assert_eq!(app.count(&format!("SELECT count(*) FROM events WHERE {opened}")), 4);
+    assert_eq!(
+        app.count(&format!("SELECT count(DISTINCT txid) FROM events WHERE {opened}")),
+        1,
+        "the queued reports were not stored together"
+    );
+    for (reporter, counted, entries) in [(ann, 2, 2), (ben, 1, 1), (cal, 1, 1), (dan, 1, 1), (flo, 10, 10)] {
+        assert_eq!(hits(&app, reporter), counted, "hits of reporter {}", reporter.id);
+        let said = app.count(&format!(
+            "SELECT count(*) FROM report_entries WHERE reporter_id = {}",
+            reporter.id
+        ));
+        assert_eq!(said, entries, "entries of reporter {}", reporter.id);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM reports r JOIN members m ON m.id = r.member_id WHERE m.username <> 'tom'"),
+        0
+    );
+}
+
+/// A reporter's two requests about one thing, each in a batch of its own at
+/// the same moment: the later finds the earlier's entry only as it files,
+/// and is refused with nothing written, not even its hit.
+#[tokio::test]
+async fn a_report_raced_by_its_twin_is_refused_and_counts_nothing() {
+    let app = TestApp::spawn().await;
+    let dan = app.member("dan").await;
+    app.member("tom").await;
+    let (twins, _) = sent_while_writers_wait(
+        &app,
+        FILINGS_WAIT,
+        || Box::pin(report(&app, &dan, "tom", about("forum:1"))),
+        async { Vec::new() },
+    )
+    .await;
+    let mut statuses: Vec<u16> = twins.iter().map(|answer| answer.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [201, 409],
+        "{:?}",
+        twins.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    assert_eq!(hits(&app, &dan), 1);
+    assert_eq!(app.count("SELECT count(*) FROM report_entries"), 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'report.created'"),
+        1
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use memberd::app::{Application, Options};
 use memberd::clock::Clock;
 use memberd::config::Config;
+use memberd::db::batch::WRITERS;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -692,4 +693,47 @@ pub fn listed_codes(response: &Value) -> Vec<&str> {
         .lines()
         .filter_map(|line| line.strip_prefix("- `")?.split('`').next())
         .collect()
+}
+
+/// A request on its way.
+pub type Sent<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + 'a>>;
+
+/// What `requests` answer when they reach memberd while every writer of
+/// their kind is busy: `block` (run in a transaction of the test's own) holds
+/// what `blocker` needs, so that each writer waits on it with one blocker of
+/// its own, and `requests` queue behind them until the transaction ends.
+/// Answers the blockers' requests, then the queued ones.
+pub async fn sent_while_writers_wait<'a, B, R>(
+    app: &TestApp,
+    block: &str,
+    blocker: B,
+    requests: R,
+) -> (Vec<Response>, Vec<Response>)
+where
+    B: Fn() -> Sent<'a>,
+    R: std::future::Future<Output = Vec<Response>>,
+{
+    use diesel::connection::SimpleConnection;
+    let waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut held = app.db();
+    held.batch_execute(&format!("BEGIN; {block}")).unwrap();
+    let blockers = (0..WRITERS).map(|k| {
+        let blocker = &blocker;
+        async move {
+            // One at a time, so that each writer takes one.
+            app.until_counted(waiting, k as i64).await;
+            blocker().await
+        }
+    });
+    let queued = async {
+        app.until_counted(waiting, WRITERS as i64).await;
+        let release = async {
+            // Time for every request to reach the queue.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            held.batch_execute("COMMIT").unwrap();
+        };
+        futures_util::future::join(requests, release).await.0
+    };
+    futures_util::future::join(futures_util::future::join_all(blockers), queued).await
 }

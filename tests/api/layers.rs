@@ -79,6 +79,7 @@ const LADDER: &[(&str, &[&str])] = &[
             "karma::store",
             "karma::writer",
             "cases::store",
+            "cases::writer",
             "staff::store",
             "tokens::store",
             "integration::store",

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use memberd::db::batch::WRITERS;
 
-use crate::helpers::{PASSWORD, Response, Session, TestApp};
+use crate::helpers::{PASSWORD, Session, TestApp, sent_while_writers_wait};
 
 /// A moderator (staff) and a member to moderate.
 async fn cast(app: &TestApp) -> (Session, Session) {
@@ -463,47 +463,6 @@ async fn concurrent_sanctions_build_one_consistent_queue() {
     assert_eq!(slots[5].1 - slots[0].0, chrono::Duration::hours(6));
 }
 
-/// A request on its way.
-type Sent<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + 'a>>;
-
-/// What `requests` answer when they reach memberd while every writer of
-/// their kind is busy: `block` (run in a transaction of the test's own) holds
-/// what `blocker` needs, so that each writer waits on it with one blocker of
-/// its own, and `requests` queue behind them until the transaction ends.
-async fn sent_while_writers_wait<'a, B, R>(app: &TestApp, block: &str, blocker: B, requests: R) -> Vec<Response>
-where
-    B: Fn() -> Sent<'a>,
-    R: std::future::Future<Output = Vec<Response>>,
-{
-    use diesel::connection::SimpleConnection;
-    let waiting =
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    let mut held = app.db();
-    held.batch_execute(&format!("BEGIN; {block}")).unwrap();
-    let blockers = (0..WRITERS).map(|k| {
-        let blocker = &blocker;
-        async move {
-            // One at a time, so that each writer takes one.
-            app.until_counted(waiting, k as i64).await;
-            blocker().await
-        }
-    });
-    let queued = async {
-        app.until_counted(waiting, WRITERS as i64).await;
-        let release = async {
-            // Time for every request to reach the queue.
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            held.batch_execute("COMMIT").unwrap();
-        };
-        futures_util::future::join(requests, release).await.0
-    };
-    let (blocked, queued) = futures_util::future::join(futures_util::future::join_all(blockers), queued).await;
-    for answer in blocked {
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-    }
-    queued
-}
-
 /// Sanctions that arrive while the writers are busy are stored together, in
 /// one transaction, and each gets its own answer: a refusal among them fails
 /// nobody else and writes nothing, and three about one member queue one
@@ -519,7 +478,7 @@ async fn sanctions_stored_together_answer_each_on_its_own() {
     }
     let read_only = json!({"kind": "read_only", "reason": "Cool down", "duration": "1h"});
     let targets = ["alice", "nobody", "carol", "boss", "bob", "carol", "carol"];
-    let queued = sent_while_writers_wait(
+    let (blocked, queued) = sent_while_writers_wait(
         &app,
         "SELECT 1 FROM members WHERE username = 'blocker' FOR UPDATE",
         || Box::pin(sanction(&app, &moderator, "blocker", read_only.clone())),
@@ -530,6 +489,9 @@ async fn sanctions_stored_together_answer_each_on_its_own() {
         ),
     )
     .await;
+    for answer in blocked {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
     for (i, answer) in queued.iter().enumerate() {
         match i {
             1 => answer.assert_problem(404, "member_not_found"),
@@ -605,13 +567,16 @@ async fn karma_notes_stored_together_answer_each_on_its_own() {
         ("boss", "refused"),
         ("alice", "third"),
     ];
-    let queued = sent_while_writers_wait(
+    let (blocked, queued) = sent_while_writers_wait(
         &app,
         "LOCK TABLE karma_notes IN SHARE MODE",
         || Box::pin(note("blocker", "waits")),
         futures_util::future::join_all(notes.iter().map(|(target, text)| note(target, text))),
     )
     .await;
+    for answer in blocked {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
     for (answer, (target, text)) in queued.iter().zip(notes) {
         match target {
             "nobody" => answer.assert_problem(404, "member_not_found"),

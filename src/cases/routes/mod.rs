@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::cases::model::ReportState;
-use crate::cases::service::reports::{EntryView, ReportView};
+use crate::cases::store::reports::{EntryView, ReportView};
 use crate::http::mount::Routes;
 use crate::http::wire::MemberRef;
 use crate::http::wire::case_file::member_ref;

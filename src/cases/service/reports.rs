@@ -7,39 +7,19 @@ use diesel::PgConnection;
 
 use crate::audit::{self, AuditAction, AuditEntry};
 use crate::auth::policy::{Actor, ensure_can_write};
-use crate::cases::model::{CaseError, Filing, Hold, Outcome, Resolution, may_report, reports_per_hour};
-use crate::cases::store::reports::{self as store, EntryRow, ReportFilter, ReportRow};
+use crate::cases::model::{CaseError, Filing, Hold, Outcome, Resolution};
+use crate::cases::store::reports::{self as store, EntryRow, EntryView, ReportFilter, ReportRow, ReportView};
+use crate::cases::writer::Reporting;
 use crate::error::{AppError, FieldCode, FieldError};
-use crate::events::{self, EventType, NewEvent};
+use crate::events::{self, EventType};
 use crate::mail::OutgoingMail;
 use crate::mail::moderation::{self, Recipient};
 use crate::members::model::{MemberError, MemberKey};
 use crate::members::store as members;
 use crate::pagination::{Page, Paged};
-use crate::rate_limit::Limit;
 use crate::sanctions::model::{Action, Refusal};
 use crate::sanctions::store::{self as sanctions, usernames};
 use crate::state::AppState;
-
-/// What one reporter said, with how their earlier reports ended.
-pub struct EntryView {
-    pub row: EntryRow,
-    pub reporter_name: String,
-    /// Their reports actioned and dismissed so far.
-    pub tally: (i32, i32),
-}
-
-/// A report with the names of the people in it. Who may read which part is
-/// the HTTP layer's view of it.
-pub struct ReportView {
-    pub row: ReportRow,
-    pub member_name: String,
-    pub assignee_name: Option<String>,
-    pub resolved_by_name: Option<String>,
-    pub entries: Vec<EntryView>,
-    /// The kind of the sanction it led to.
-    pub sanction_kind: Option<Action>,
-}
 
 /// Reports with their entries, names and reporters' tallies, in a few queries.
 fn views(conn: &mut PgConnection, rows: Vec<ReportRow>) -> Result<Vec<ReportView>, AppError> {
@@ -89,21 +69,10 @@ fn view(conn: &mut PgConnection, row: ReportRow) -> Result<ReportView, AppError>
         .ok_or_else(|| AppError::internal("no view"))
 }
 
-/// How many reports a member may file in an hour, before dismissals slow them.
-fn report_limit(base: u32, tally: (i32, i32)) -> Limit {
-    Limit {
-        bucket: "reports",
-        max_hits: reports_per_hour(base, tally.0, tally.1),
-        window: chrono::Duration::hours(1),
-    }
-}
-
 /// Files a report about `target`, or joins the open one about the same
-/// member and resource. Limited per reporter, and more for those whose
-/// reports staff keep dismissing. Three round trips in the transaction: the
-/// target, the count (with the reporter's tally), and the report with the
-/// reporter's entry and its event (which returns what the transaction
-/// changed).
+/// member and resource, through the report writer, which stores it with
+/// whatever others arrive at the same moment (`filing::file`). Limited per
+/// reporter, and more for those whose reports staff keep dismissing.
 pub async fn file(
     state: &AppState,
     reporter_id: i64,
@@ -111,50 +80,20 @@ pub async fn file(
     filing: Filing,
 ) -> Result<ReportView, AppError> {
     let now = state.clock.now();
-    let bot_group = state.config.bot_group.clone();
-    let base = state.config.reports_per_hour;
     let reporter = state
         .cache
         .member(&state.db, now, MemberKey::Id(reporter_id))
         .await?
-        .ok_or(MemberError::NotFound)?;
-    let reporter_name = reporter.member.username.clone();
+        .ok_or(MemberError::NotFound)?
+        .member
+        .clone();
     state
-        .db
-        .transaction_reporting_changes(move |conn| {
-            let (target, is_bot) =
-                members::find_by_key_with_bot(conn, &target, &bot_group)?.ok_or(MemberError::NotFound)?;
-            may_report(reporter_id, target.id, is_bot)?;
-            // The hit counts against the base limit's window; whether it is
-            // admitted depends on the tally read with it.
-            let (window, tally) = store::count_report(conn, report_limit(base, (0, 0)), reporter_id, now)?;
-            window.admits(report_limit(base, tally), now)?;
-            // The report's id is set in SQL, should the report open.
-            let opened = NewEvent {
-                event_type: EventType::ReportCreated,
-                member_id: target.id,
-                data: serde_json::json!({
-                    "report": { "id": null, "resource": filing.resource, "reason": filing.reason.as_str() },
-                    "member": { "id": target.id, "username": target.username },
-                }),
-            };
-            let store::Filed { report, entry, changed } =
-                store::file(conn, target.id, reporter_id, &filing, opened, now)?;
-            let entry = entry.ok_or(CaseError::AlreadyReported)?;
-            // What the reporter reads: their own entry, nothing of staff's.
-            let view = ReportView {
-                member_name: target.username,
-                assignee_name: None,
-                resolved_by_name: None,
-                entries: vec![EntryView {
-                    row: entry,
-                    reporter_name,
-                    tally,
-                }],
-                sanction_kind: None,
-                row: report,
-            };
-            Ok((view, changed))
+        .reports
+        .submit(Reporting {
+            reporter,
+            target,
+            filing,
+            now,
         })
         .await
 }

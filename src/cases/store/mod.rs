@@ -1,6 +1,8 @@
-//! Queries on the case file: reports in `reports`, appeals in `appeals`.
+//! Queries on the case file: reports in `reports` (filed in `filing`),
+//! appeals in `appeals`.
 
 pub mod appeals;
+pub mod filing;
 pub mod reports;
 
 /// A stored name read as one of the domain's enums: a name no version wrote

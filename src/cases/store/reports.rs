@@ -4,15 +4,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::BigInt;
 
-use crate::cases::model::{Filing, Outcome, ReportReason, ReportState, Resolution};
+use crate::cases::model::{Outcome, ReportReason, ReportState, Resolution};
 use crate::cases::store::stored;
-use crate::db::prepared;
 use crate::error::AppError;
-use crate::events::NewEvent;
 use crate::pagination::{Page, Paged};
-use crate::rate_limit::{self, Limit, Window, count_hit_cte};
+use crate::sanctions::model::Action;
 use crate::schema::{report_entries, reporter_tallies, reports};
 
 stored!(StoredState, ReportState);
@@ -49,79 +47,24 @@ pub struct EntryRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// What filing a report did: the open report about the member and resource
-/// (opened if there was none, locked until the transaction ends), and the
-/// reporter's entry in it.
-pub struct Filed {
-    pub report: ReportRow,
-    /// None when the reporter had said something in this report already.
-    pub entry: Option<EntryRow>,
-    /// What the transaction changed (see `Db::transaction_reporting_changes`).
-    pub changed: String,
+/// What one reporter said, with how their earlier reports ended.
+pub struct EntryView {
+    pub row: EntryRow,
+    pub reporter_name: String,
+    /// Their reports actioned and dismissed so far.
+    pub tally: (i32, i32),
 }
 
-/// Files a report in one statement, the last of its transaction: opens the
-/// report about this member and resource or joins the open one (so that two
-/// members reporting at once end in the same report), adds what the reporter
-/// said, and writes `opened`, the event of a report that opens, once the
-/// report's id is set in its `report.id`. Joining is no news to other
-/// services: they heard of the report when it opened.
-pub fn file(
-    conn: &mut PgConnection,
-    member_id: i64,
-    reporter_id: i64,
-    filing: &Filing,
-    opened: NewEvent,
-    now: DateTime<Utc>,
-) -> Result<Filed, AppError> {
-    #[derive(QueryableByName)]
-    struct Opened {
-        #[diesel(embed)]
-        report: ReportRow,
-        #[diesel(sql_type = Bool)]
-        added: bool,
-        #[diesel(sql_type = Text)]
-        changed: String,
-    }
-    let row: Opened = prepared(
-        "WITH opened AS ( \
-           INSERT INTO reports (member_id, resource, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-           ON CONFLICT (member_id, coalesce(resource, '')) WHERE state IN ('open', 'claimed') \
-           DO UPDATE SET updated_at = EXCLUDED.updated_at \
-           RETURNING *, (xmax = 0) AS created), \
-         entry AS ( \
-           INSERT INTO report_entries (report_id, reporter_id, reason, text, evidence_url, created_at) \
-           SELECT id, $4, $5, $6, $7, $3 FROM opened \
-           ON CONFLICT DO NOTHING RETURNING report_id), \
-         event AS ( \
-           INSERT INTO events (event_type, occurred_at, member_id, data) \
-           SELECT $8, $3, $9, jsonb_set($10, '{report,id}', to_jsonb(id)) FROM opened WHERE created) \
-         SELECT opened.*, EXISTS (SELECT 1 FROM entry) AS added, memberd_take_changes() AS changed FROM opened",
-    )
-    .bind::<BigInt, _>(member_id)
-    .bind::<Nullable<Text>, _>(filing.resource.as_deref())
-    .bind::<Timestamptz, _>(now)
-    .bind::<BigInt, _>(reporter_id)
-    .bind::<Text, _>(filing.reason.as_str())
-    .bind::<Text, _>(filing.text.as_str())
-    .bind::<Nullable<Text>, _>(filing.evidence_url.as_deref())
-    .bind::<Text, _>(opened.event_type.as_str())
-    .bind::<BigInt, _>(opened.member_id)
-    .bind::<Jsonb, _>(opened.data)
-    .get_result(conn)?;
-    let entry = row.added.then(|| EntryRow {
-        report_id: row.report.id,
-        reporter_id,
-        reason: filing.reason,
-        text: filing.text.clone(),
-        evidence_url: filing.evidence_url.clone(),
-        created_at: now,
-    });
-    Ok(Filed {
-        report: row.report,
-        entry,
-        changed: row.changed,
-    })
+/// A report with the names of the people in it. Who may read which part is
+/// the HTTP layer's view of it.
+pub struct ReportView {
+    pub row: ReportRow,
+    pub member_name: String,
+    pub assignee_name: Option<String>,
+    pub resolved_by_name: Option<String>,
+    pub entries: Vec<EntryView>,
+    /// The kind of the sanction it led to.
+    pub sanction_kind: Option<Action>,
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> Result<Option<ReportRow>, AppError> {
@@ -209,40 +152,6 @@ pub fn resolve(
     .bind::<diesel::sql_types::Integer, _>(dismissed)
     .execute(conn)?;
     Ok(report)
-}
-
-/// Counts one report against the reporter's hourly window, and reads how
-/// their reports ended so far, in one statement: the limit depends on both.
-pub fn count_report(
-    conn: &mut PgConnection,
-    limit: Limit,
-    reporter_id: i64,
-    now: DateTime<Utc>,
-) -> Result<(Window, (i32, i32)), AppError> {
-    #[derive(QueryableByName)]
-    struct Counted {
-        #[diesel(embed)]
-        window: Window,
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        actioned: i32,
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        dismissed: i32,
-    }
-    let counted: Counted = rate_limit::counting(
-        concat!(
-            "WITH ",
-            count_hit_cte!(),
-            " SELECT counted.window_start, counted.hits, coalesce(t.actioned, 0) AS actioned, \
-               coalesce(t.dismissed, 0) AS dismissed \
-             FROM counted LEFT JOIN reporter_tallies t ON t.member_id = $5"
-        ),
-        limit,
-        &reporter_id.to_string(),
-        now,
-    )
-    .bind::<BigInt, _>(reporter_id)
-    .get_result(conn)?;
-    Ok((counted.window, (counted.actioned, counted.dismissed)))
 }
 
 /// How many of each reporter's reports were actioned and dismissed.

@@ -50,25 +50,6 @@ pub fn find_by_key(conn: &mut PgConnection, key: &MemberKey) -> Result<Option<Me
         .map(Into::into))
 }
 
-/// The member a key names, and whether they are in the bot group, in one
-/// query: what reporting someone needs to know of them.
-pub fn find_by_key_with_bot(
-    conn: &mut PgConnection,
-    key: &MemberKey,
-    bot_group: &str,
-) -> Result<Option<(Member, bool)>, AppError> {
-    let Some(filter) = key_filter(key) else {
-        return Ok(None);
-    };
-    let row: Option<(MemberRow, bool)> = members::table
-        .filter(members::is_system.eq(false))
-        .filter(filter)
-        .select((MemberRow::as_select(), in_group(bot_group.to_string())))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(row, is_bot)| (row.into(), is_bot)))
-}
-
 /// The members these keys name, each with their case-folded username (to
 /// tell which key named whom) and whether they are bots: what moderating
 /// many members in one transaction needs. With `lock`, their rows are locked
