@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
 
-use crate::db::prepared;
+use crate::db::{column, prepared};
 use crate::error::AppError;
 use crate::events::NewEvent;
 use crate::schema::audit_log;
@@ -125,9 +125,6 @@ pub fn record_last_with_events(conn: &mut PgConnection, changes: &[Logged]) -> R
     struct Changed {
         #[diesel(sql_type = Text)]
         changed: String,
-    }
-    fn column<'a, T>(changes: &'a [Logged<'a>], value: impl Fn(&'a Logged<'a>) -> T) -> Vec<T> {
-        changes.iter().map(value).collect()
     }
     let changed: Vec<Changed> = prepared(
         "WITH input AS ( \

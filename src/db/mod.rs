@@ -212,6 +212,12 @@ pub fn prepared(sql: &'static str) -> Prepared<'static> {
     Prepared { sql, binds: Vec::new() }
 }
 
+/// One column of a batch's rows, bound as an array parameter of a prepared
+/// statement that `unnest`s its columns back into rows.
+pub fn column<'a, S, T>(rows: &'a [S], value: impl Fn(&'a S) -> T) -> Vec<T> {
+    rows.iter().map(value).collect()
+}
+
 impl<'a> Prepared<'a> {
     pub fn bind<ST, T>(self, value: T) -> Prepared<'a>
     where

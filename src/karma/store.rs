@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
 
-use crate::db::prepared;
+use crate::db::{column, prepared};
 use crate::error::AppError;
 use crate::karma::model::KarmaNote;
 use crate::pagination::{Page, Paged};
@@ -66,11 +66,11 @@ pub fn insert_many(conn: &mut PgConnection, notes: &[NewNote]) -> Result<Vec<Not
          ORDER BY n \
          RETURNING id, member_id, author_id, note, karma, created_at",
     )
-    .bind::<Array<BigInt>, _>(notes.iter().map(|n| n.member_id).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(notes.iter().map(|n| n.author_id).collect::<Vec<_>>())
-    .bind::<Array<Text>, _>(notes.iter().map(|n| n.note.note.as_str()).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(notes.iter().map(|n| n.note.karma).collect::<Vec<_>>())
-    .bind::<Array<Timestamptz>, _>(notes.iter().map(|n| n.now).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(column(notes, |n| n.member_id))
+    .bind::<Array<BigInt>, _>(column(notes, |n| n.author_id))
+    .bind::<Array<Text>, _>(column(notes, |n| n.note.note.as_str()))
+    .bind::<Array<Integer>, _>(column(notes, |n| n.note.karma))
+    .bind::<Array<Timestamptz>, _>(column(notes, |n| n.now))
     .load(conn)?;
     // Rows are inserted, and take their ids, in the order given; RETURNING
     // promises no order, the ids do.

@@ -10,6 +10,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Tim
 
 use crate::cases::model::Filing;
 use crate::cases::store::reports::{EntryRow, ReportRow};
+use crate::db::{column, prepared};
 use crate::error::AppError;
 use crate::events::NewEvent;
 use crate::rate_limit::{self, Limit, Window, count_hits_cte};
@@ -73,12 +74,12 @@ pub fn count(
              LEFT JOIN reporter_tallies t ON t.member_id = input.reporter_id"
         ),
         limit,
-        filings.iter().map(|f| f.reporter_id.to_string()).collect(),
+        column(filings, |f| f.reporter_id.to_string()),
         now,
     )
-    .bind::<Array<BigInt>, _>(filings.iter().map(|f| f.reporter_id).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(filings.iter().map(|f| f.member_id).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(filings.iter().map(|f| f.filing.resource.as_deref()).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(column(filings, |f| f.reporter_id))
+    .bind::<Array<BigInt>, _>(column(filings, |f| f.member_id))
+    .bind::<Array<Nullable<Text>>, _>(column(filings, |f| f.filing.resource.as_deref()))
     .load(conn)?;
     Ok(rows
         .into_iter()
@@ -120,10 +121,7 @@ pub fn file(conn: &mut PgConnection, filings: &[&NewFiling]) -> Result<(Vec<File
         #[diesel(sql_type = Text)]
         changed: String,
     }
-    fn column<'a, T>(filings: &[&'a NewFiling<'a>], value: impl Fn(&'a NewFiling<'a>) -> T) -> Vec<T> {
-        filings.iter().map(|&filing| value(filing)).collect()
-    }
-    let rows: Vec<Row> = crate::db::prepared(
+    let rows: Vec<Row> = prepared(
         "WITH input AS ( \
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
                                 $7::timestamptz[], $8::text[], $9::jsonb[]) WITH ORDINALITY \

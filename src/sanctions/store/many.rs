@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bytea, Nullable, Text, Timestamptz};
 
 use super::{NewSanction, SanctionRow};
-use crate::db::prepared;
+use crate::db::{column, prepared};
 use crate::error::AppError;
 use crate::sanctions::model::{Slot, Until};
 use crate::schema::sanctions;
@@ -25,11 +25,6 @@ pub fn of_members(conn: &mut PgConnection, member_ids: &[i64]) -> Result<HashMap
         by_member.entry(row.member_id).or_default().push(row);
     }
     Ok(by_member)
-}
-
-/// One column of the batch, as an array parameter.
-fn column<'a, T>(new: &'a [(NewSanction<'a>, Slot)], value: impl Fn(&'a NewSanction<'a>, &'a Slot) -> T) -> Vec<T> {
-    new.iter().map(|(n, s)| value(n, s)).collect()
 }
 
 /// Stores sanctions, each with the slot the queue gives it and its appeal
@@ -60,20 +55,20 @@ pub fn insert_many<'a>(
          SELECT * FROM sanction",
     )
     .bind::<Array<BigInt>, _>(member_ids)
-    .bind::<Array<Text>, _>(column(new, |n, _| n.action.as_str()))
-    .bind::<Array<Nullable<Text>>, _>(column(new, |n, _| n.resource))
-    .bind::<Array<Text>, _>(column(new, |n, _| n.reason))
-    .bind::<Array<Text>, _>(column(new, |n, _| n.private_note))
-    .bind::<Array<Nullable<BigInt>>, _>(column(new, |n, _| n.duration.map(|d| d.as_secs() as i64)))
-    .bind::<Array<BigInt>, _>(column(new, |n, _| n.moderator_id))
-    .bind::<Array<Timestamptz>, _>(column(new, |n, _| n.now))
-    .bind::<Array<Nullable<Timestamptz>>, _>(column(new, |_, s| s.starts_at))
-    .bind::<Array<Nullable<Timestamptz>>, _>(column(new, |_, s| match s.ends_at {
+    .bind::<Array<Text>, _>(column(new, |(n, _)| n.action.as_str()))
+    .bind::<Array<Nullable<Text>>, _>(column(new, |(n, _)| n.resource))
+    .bind::<Array<Text>, _>(column(new, |(n, _)| n.reason))
+    .bind::<Array<Text>, _>(column(new, |(n, _)| n.private_note))
+    .bind::<Array<Nullable<BigInt>>, _>(column(new, |(n, _)| n.duration.map(|d| d.as_secs() as i64)))
+    .bind::<Array<BigInt>, _>(column(new, |(n, _)| n.moderator_id))
+    .bind::<Array<Timestamptz>, _>(column(new, |(n, _)| n.now))
+    .bind::<Array<Nullable<Timestamptz>>, _>(column(new, |(_, s)| s.starts_at))
+    .bind::<Array<Nullable<Timestamptz>>, _>(column(new, |(_, s)| match s.ends_at {
         Until::At(at) => Some(at),
         Until::Never => None,
     }))
-    .bind::<Array<Nullable<Bytea>>, _>(column(new, |n, _| n.appeal.as_ref().map(|link| link.token_hash)))
-    .bind::<Array<Nullable<Timestamptz>>, _>(column(new, |n, _| n.appeal.as_ref().map(|link| link.expires_at)))
+    .bind::<Array<Nullable<Bytea>>, _>(column(new, |(n, _)| n.appeal.as_ref().map(|link| link.token_hash)))
+    .bind::<Array<Nullable<Timestamptz>>, _>(column(new, |(n, _)| n.appeal.as_ref().map(|link| link.expires_at)))
     .bind::<Text, _>(TokenKind::Appeal.as_str())
     .load(conn)?;
     // RETURNING promises no order: each row is found by its member.
