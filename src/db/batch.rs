@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use diesel::PgConnection;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::Db;
@@ -133,6 +133,12 @@ where
     }
 }
 
+/// Opens a batch's transaction, in one round trip. A batch's statements take
+/// arrays, and PostgreSQL, finding the generic plan of `= ANY($1)` dearer
+/// than a custom one, planned them anew on every execution: a fifth of its
+/// time under sanctions at c=16. Their generic plans use the same indexes.
+const BEGIN: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
+
 /// Writes `range` of the batch in one transaction.
 async fn write_range<J, R, W>(
     db: &Db,
@@ -145,19 +151,45 @@ where
     R: Send + 'static,
     W: Fn(&mut PgConnection, &[J]) -> Result<Written<R>, AppError> + Send + Sync + 'static,
 {
-    let (write, batch) = (write.clone(), batch.clone());
+    let (write, batch, changes) = (write.clone(), batch.clone(), db.changes.clone());
     let expected = range.len();
-    db.transaction_reporting_changes(move |conn| {
-        // A batch's statements take arrays, and PostgreSQL, finding the
-        // generic plan of `= ANY($1)` dearer than a custom one, planned them
-        // anew on every execution: a fifth of its time under sanctions at
-        // c=16. Their generic plans use the same indexes.
-        conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
-        let written = write(conn, &batch[range])?;
+    db.read(move |conn| {
+        let written = in_transaction(conn, |conn| write(conn, &batch[range]))?;
         if written.answers.len() != expected {
             return Err(AppError::internal("a batch writer answered the wrong number of jobs"));
         }
-        Ok((written.answers, written.changed))
+        // The transaction's last statement said what it changed: no round
+        // trip to ask after the commit.
+        if let Some(changes) = changes {
+            super::report(&*changes, &written.changed);
+        }
+        Ok(written.answers)
     })
     .await
+}
+
+/// What diesel's `transaction` does, begun by [`BEGIN`].
+fn in_transaction<T>(
+    conn: &mut PgConnection,
+    work: impl FnOnce(&mut PgConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(conn, BEGIN) {
+        // BEGIN may have run before what follows it failed: a connection
+        // that may be inside a transaction goes back to the pool as broken,
+        // to be dropped rather than handed out again.
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        return Err(error.into());
+    }
+    match work(conn) {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The work's error is the answer; a rollback that fails leaves
+            // the connection marked broken, which the pool drops.
+            let _ = AnsiTransactionManager::rollback_transaction(conn);
+            Err(error)
+        }
+    }
 }

@@ -534,6 +534,21 @@ async fn sanctions_stored_together_answer_each_on_its_own() {
         assert_eq!(pair[0].1, pair[1].0, "carol's queue has a gap or an overlap: {slots:?}");
     }
     assert_eq!(slots[2].1 - slots[0].0, chrono::Duration::hours(3));
+    // Each member's count, kept by a trigger per statement, is their history's length.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT sanctions FROM sanction_counts WHERE member_id IN {}",
+            of("'carol'")
+        )),
+        3
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM sanction_counts c \
+             WHERE c.sanctions <> (SELECT count(*) FROM sanctions s WHERE s.member_id = c.member_id)"
+        ),
+        0
+    );
     // Each sanction, the writers' too, has its own appeal link.
     assert_eq!(
         app.count("SELECT count(*) FROM member_tokens WHERE kind = 'appeal'"),
