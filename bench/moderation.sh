@@ -25,7 +25,8 @@ SMTP_PORT=18025
 API=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
 cleanup() {
-    [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null || true
+    # memberd gone before its database is dropped: no warnings about lost connections.
+    [ -n "${MEMBERD_PID:-}" ] && kill "$MEMBERD_PID" 2>/dev/null && wait "$MEMBERD_PID" 2>/dev/null || true
     [ -n "${SINK_PID:-}" ] && kill "$SINK_PID" 2>/dev/null || true
     [ -n "${BENCH_KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
     for d in $DB $PGBENCH_DB; do psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done

@@ -12,6 +12,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use diesel::PgConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -107,18 +108,47 @@ struct Pace {
     finished: Notify,
 }
 
+impl Pace {
+    /// Counts `jobs` as being written until the guard is dropped, however
+    /// their writer ends.
+    fn writing(&self, jobs: usize) -> Writing<'_> {
+        self.writing.fetch_add(jobs, Ordering::AcqRel);
+        Writing { pace: self, jobs }
+    }
+}
+
+struct Writing<'a> {
+    pace: &'a Pace,
+    jobs: usize,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.pace.writing.fetch_sub(self.jobs, Ordering::AcqRel);
+        self.pace.finished.notify_waiters();
+    }
+}
+
+/// How long a batch waits beside a busy writer at most. A batch takes 1–3
+/// ms to write here under load; one that takes longer is waiting on a lock,
+/// and the next batch does not wait with it.
+const PATIENCE: Duration = Duration::from_millis(5);
+
 /// Takes the next batch: at once when no other writer is busy, so that a
 /// lone request waits for nobody; while one is, as many jobs as it is
-/// writing, or what has come by the time it is done. A transaction costs
-/// PostgreSQL about as much as six of the rows it writes, so batches that
-/// two busy writers split into ones and twos cost twice what they need to:
-/// sanctions at c=16 took 560 µs of the machine's time each with two
-/// writers taking whatever was queued, 410 with one writer alone.
+/// writing, or what has come by the time it is done or [`PATIENCE`] has
+/// passed. A transaction costs PostgreSQL about as much as six of the rows
+/// it writes, so batches that two busy writers split into ones and twos cost
+/// twice what they need to: sanctions at c=16 took 560 µs of the machine's
+/// time each with two writers taking whatever was queued, 410 with one
+/// writer alone.
 async fn take<J, R>(jobs: &mut mpsc::Receiver<Queued<J, R>>, pace: &Pace) -> Vec<Queued<J, R>> {
     let mut batch = Vec::with_capacity(MOST);
     if jobs.recv_many(&mut batch, MOST).await == 0 {
         return batch;
     }
+    let patience = tokio::time::sleep(PATIENCE);
+    tokio::pin!(patience);
     loop {
         let finished = pace.finished.notified();
         tokio::pin!(finished);
@@ -133,17 +163,17 @@ async fn take<J, R>(jobs: &mut mpsc::Receiver<Queued<J, R>>, pace: &Pace) -> Vec
             received = jobs.recv_many(&mut batch, room) => if received == 0 {
                 return batch;
             },
-            () = &mut finished => {
-                while batch.len() < MOST {
-                    match jobs.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                return batch;
-            }
+            () = &mut finished => break,
+            () = &mut patience => break,
         }
     }
+    while batch.len() < MOST {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
 }
 
 async fn run<J, R, W>(db: Db, jobs: Arc<Mutex<mpsc::Receiver<Queued<J, R>>>>, write: Arc<W>, pace: Arc<Pace>)
@@ -154,17 +184,16 @@ where
 {
     loop {
         // One writer waits for jobs at a time; the others are writing.
-        let batch = {
+        let (batch, writing) = {
             let mut jobs = jobs.lock().await;
             let batch = take(&mut jobs, &pace).await;
             // Counted before the next writer may look.
-            pace.writing.fetch_add(batch.len(), Ordering::AcqRel);
-            batch
+            let writing = pace.writing(batch.len());
+            (batch, writing)
         };
         if batch.is_empty() {
             return;
         }
-        let taken = batch.len();
         let (batch, answers): (Vec<J>, Vec<_>) = batch.into_iter().unzip();
         let batch: Arc<[J]> = batch.into();
         let results = match write_range(&db, &write, &batch, 0..batch.len()).await {
@@ -183,8 +212,7 @@ where
             }
             Err(error) => vec![Err(error)],
         };
-        pace.writing.fetch_sub(taken, Ordering::AcqRel);
-        pace.finished.notify_waiters();
+        drop(writing);
         for (answer, result) in answers.into_iter().zip(results) {
             // The requester may have gone; its write stands.
             let _ = answer.send(result);
@@ -271,42 +299,65 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_writer_alone_takes_what_is_queued_at_once() {
+    enum Step {
+        Queue(u32),
+        Finish,
+    }
+
+    /// Queues job 1 beside a writer writing `busy` jobs, then polls `take`
+    /// once, and again after each step: what each poll gave.
+    fn taking(busy: usize, steps: &[Step]) -> Vec<Option<Vec<u32>>> {
+        // A runtime for `take`'s timer, never driven: polls alone move it.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
         let (queue, mut jobs) = mpsc::channel(8);
         let pace = Pace::default();
+        pace.writing.store(busy, Ordering::Release);
         queue.try_send(job(1)).unwrap();
         let mut next = pin!(take(&mut jobs, &pace));
         let mut cx = Context::from_waker(Waker::noop());
-        assert_eq!(taken(next.as_mut().poll(&mut cx)), Some(vec![1]));
+        let mut polls = vec![taken(next.as_mut().poll(&mut cx))];
+        for step in steps {
+            match step {
+                Step::Queue(n) => queue.try_send(job(*n)).unwrap(),
+                Step::Finish => {
+                    pace.writing.store(0, Ordering::Release);
+                    pace.finished.notify_waiters();
+                }
+            }
+            polls.push(taken(next.as_mut().poll(&mut cx)));
+        }
+        polls
+    }
+
+    #[test]
+    fn a_writer_alone_takes_what_is_queued_at_once() {
+        assert_eq!(taking(0, &[]), [Some(vec![1])]);
     }
 
     #[test]
     fn beside_a_busy_writer_a_batch_waits_for_as_many_jobs() {
+        assert_eq!(
+            taking(3, &[Step::Queue(2), Step::Queue(3)]),
+            [None, None, Some(vec![1, 2, 3])]
+        );
+    }
+
+    #[tokio::test]
+    async fn beside_a_writer_that_stays_busy_a_batch_goes_when_patience_runs_out() {
         let (queue, mut jobs) = mpsc::channel(8);
         let pace = Pace::default();
-        pace.writing.store(3, Ordering::Release);
+        let _stuck = pace.writing(3);
         queue.try_send(job(1)).unwrap();
-        let mut next = pin!(take(&mut jobs, &pace));
-        let mut cx = Context::from_waker(Waker::noop());
-        assert_eq!(taken(next.as_mut().poll(&mut cx)), None);
-        queue.try_send(job(2)).unwrap();
-        assert_eq!(taken(next.as_mut().poll(&mut cx)), None);
-        queue.try_send(job(3)).unwrap();
-        assert_eq!(taken(next.as_mut().poll(&mut cx)), Some(vec![1, 2, 3]));
+        let next = tokio::time::timeout(Duration::from_secs(5), take(&mut jobs, &pace)).await;
+        assert_eq!(next.ok().map(|batch| batch.len()), Some(1));
     }
 
     #[test]
     fn beside_a_busy_writer_a_batch_goes_when_that_writer_is_done() {
-        let (queue, mut jobs) = mpsc::channel(8);
-        let pace = Pace::default();
-        pace.writing.store(3, Ordering::Release);
-        queue.try_send(job(1)).unwrap();
-        let mut next = pin!(take(&mut jobs, &pace));
-        let mut cx = Context::from_waker(Waker::noop());
-        assert_eq!(taken(next.as_mut().poll(&mut cx)), None);
-        pace.writing.store(0, Ordering::Release);
-        pace.finished.notify_waiters();
-        assert_eq!(taken(next.as_mut().poll(&mut cx)), Some(vec![1]));
+        assert_eq!(taking(3, &[Step::Finish]), [None, Some(vec![1])]);
     }
 }
