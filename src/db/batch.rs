@@ -111,7 +111,7 @@ struct Pace {
 impl Pace {
     /// Counts `jobs` as being written until the guard is dropped, however
     /// their writer ends.
-    fn writing(&self, jobs: usize) -> Writing<'_> {
+    fn busy_with(&self, jobs: usize) -> Writing<'_> {
         self.writing.fetch_add(jobs, Ordering::AcqRel);
         Writing { pace: self, jobs }
     }
@@ -188,7 +188,7 @@ where
             let mut jobs = jobs.lock().await;
             let batch = take(&mut jobs, &pace).await;
             // Counted before the next writer may look.
-            let writing = pace.writing(batch.len());
+            let writing = pace.busy_with(batch.len());
             (batch, writing)
         };
         if batch.is_empty() {
@@ -350,7 +350,7 @@ mod tests {
     async fn beside_a_writer_that_stays_busy_a_batch_goes_when_patience_runs_out() {
         let (queue, mut jobs) = mpsc::channel(8);
         let pace = Pace::default();
-        let _stuck = pace.writing(3);
+        let _stuck = pace.busy_with(3);
         queue.try_send(job(1)).unwrap();
         let next = tokio::time::timeout(Duration::from_secs(5), take(&mut jobs, &pace)).await;
         assert_eq!(next.ok().map(|batch| batch.len()), Some(1));
