@@ -147,8 +147,8 @@ async fn take<J, R>(jobs: &mut mpsc::Receiver<Queued<J, R>>, pace: &Pace) -> Vec
     if jobs.recv_many(&mut batch, MOST).await == 0 {
         return batch;
     }
-    let patience = tokio::time::sleep(PATIENCE);
-    tokio::pin!(patience);
+    // Set only once there is a reason to wait: most batches have none.
+    let mut patience = None;
     loop {
         let finished = pace.finished.notified();
         tokio::pin!(finished);
@@ -159,12 +159,13 @@ async fn take<J, R>(jobs: &mut mpsc::Receiver<Queued<J, R>>, pace: &Pace) -> Vec
             return batch;
         }
         let room = MOST - batch.len();
+        let patience = patience.get_or_insert_with(|| Box::pin(tokio::time::sleep(PATIENCE)));
         tokio::select! {
             received = jobs.recv_many(&mut batch, room) => if received == 0 {
                 return batch;
             },
             () = &mut finished => break,
-            () = &mut patience => break,
+            () = patience.as_mut() => break,
         }
     }
     while batch.len() < MOST {

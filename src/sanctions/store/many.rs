@@ -34,7 +34,6 @@ pub fn insert_many<'a>(
     conn: &mut PgConnection,
     new: &'a [(NewSanction<'a>, Slot)],
 ) -> Result<Vec<SanctionRow>, AppError> {
-    let member_ids: Vec<i64> = new.iter().map(|(n, _)| n.member_id).collect();
     let rows: Vec<SanctionRow> = prepared(
         "WITH input AS ( \
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], \
@@ -54,7 +53,7 @@ pub fn insert_many<'a>(
            FROM sanction s JOIN input i ON i.member_id = s.member_id WHERE i.token_hash IS NOT NULL) \
          SELECT * FROM sanction",
     )
-    .bind::<Array<BigInt>, _>(member_ids)
+    .bind::<Array<BigInt>, _>(column(new, |(n, _)| n.member_id))
     .bind::<Array<Text>, _>(column(new, |(n, _)| n.action.as_str()))
     .bind::<Array<Nullable<Text>>, _>(column(new, |(n, _)| n.resource))
     .bind::<Array<Text>, _>(column(new, |(n, _)| n.reason))
