@@ -12,7 +12,9 @@ WORKDIR /build
 
 # Build the dependency graph against dummy sources first so that this layer
 # is cached until Cargo.toml / Cargo.lock change.
+# .cargo/config.toml holds the linker flags, which every crate's build sees.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo/ .cargo/
 RUN mkdir -p src tests/api \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
