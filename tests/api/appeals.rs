@@ -519,3 +519,196 @@ async fn unregistering_takes_what_the_reporter_said_and_keeps_decisions() {
     assert_eq!(kept.body["reporters"].as_array().unwrap().len(), 1);
     assert_eq!(kept.body["reporters"][0]["member"]["username"], "bob");
 }
+
+#[tokio::test]
+async fn upheld_keeps_the_sanction_forgiven_ends_it_and_the_member_reads_each_outcome() {
+    let app = TestApp::spawn().await;
+    let moderator = staff(&app, "moderator").await;
+    let second = staff(&app, "second").await;
+    let eve = app.member("eve").await;
+    app.member("fay").await;
+    let kept = sanction(
+        &app,
+        &moderator,
+        "eve",
+        json!({"kind": "read_only", "reason": "Rude", "duration": "1d"}),
+    )
+    .await;
+    let queued = sanction(
+        &app,
+        &moderator,
+        "eve",
+        json!({"kind": "read_only", "reason": "Rude again", "duration": "1d"}),
+    )
+    .await;
+    let (app, eve, second) = (&app, &eve, &second);
+    let appeal = |sanction: &Value| {
+        let path = format!("/v1/sanctions/{}/appeals", sanction["id"]);
+        async move { app.post(&path, Some(&eve.access), json!({"text": "Please."})).await }
+    };
+    let upheld_appeal = appeal(&kept.body).await.body["id"].clone();
+    let forgiven_appeal = appeal(&queued.body).await.body["id"].clone();
+    let decide = |id: &Value, body: Value| {
+        let path = format!("/v1/appeals/{id}/decision");
+        async move { app.post(&path, Some(&second.access), body).await }
+    };
+
+    let upheld = decide(&upheld_appeal, json!({"outcome": "upheld", "reason": "Rude is rude."})).await;
+    assert_eq!(upheld.status, StatusCode::OK, "{}", upheld.body);
+    assert_eq!(upheld.body["decision"]["outcome"], "upheld");
+    assert_eq!(upheld.body["sanction"]["state"], "active");
+    assert_eq!(
+        upheld.body["sanction"]["ends_at"], kept.body["ends_at"],
+        "upheld changes nothing"
+    );
+    let forgiven = decide(
+        &forgiven_appeal,
+        json!({"outcome": "forgiven", "reason": "First time."}),
+    )
+    .await;
+    assert_eq!(forgiven.status, StatusCode::OK, "{}", forgiven.body);
+    assert_eq!(forgiven.body["sanction"]["state"], "forgiven");
+    assert_eq!(
+        app.count("SELECT count(*) FROM events WHERE event_type = 'sanction.forgiven'"),
+        1
+    );
+    let status = app.get("/v1/members/me/standing", Some(&eve.access)).await.body;
+    assert_eq!(
+        status["read_only_until"], kept.body["ends_at"],
+        "the queue behind is gone"
+    );
+
+    // Activation, two sanctions, two outcomes.
+    let mails = app.inbox.wait_for("eve@example.com", 5).await;
+    for reason in ["Rude is rude.", "First time."] {
+        assert!(mails.iter().any(|m| m.text.contains(reason)), "no mail with {reason}");
+    }
+
+    // The member reads each outcome and its reason, never who decided.
+    app.post(
+        "/v1/members/fay/reports",
+        Some(&eve.access),
+        json!({"reason": "spam", "text": "Ads."}),
+    )
+    .await;
+    let report = app.get("/v1/reports", Some(&second.access)).await.body["items"][0]["id"].clone();
+    app.post(
+        &format!("/v1/reports/{report}/resolution"),
+        Some(&second.access),
+        json!({"outcome": "dismissed", "note": "Eve cries wolf.", "message": "We found nothing against the rules."}),
+    )
+    .await;
+    let standing = app.get("/v1/members/me/standing", Some(&eve.access)).await.body;
+    let sanctions = standing["sanctions"].as_array().unwrap();
+    assert_eq!(sanctions.len(), 1, "{standing}");
+    assert_eq!(sanctions[0]["reason"], "Rude");
+    assert_eq!(sanctions[0]["ends_at"], kept.body["ends_at"]);
+    assert_eq!(sanctions[0]["appeal"]["state"], "decided");
+    assert_eq!(sanctions[0]["appeal"]["decision"]["outcome"], "upheld");
+    assert_eq!(sanctions[0]["appeal"]["decision"]["reason"], "Rude is rude.");
+    let outcomes: Vec<(Value, Value)> = standing["appeals"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["decision"]["outcome"].clone(), a["decision"]["reason"].clone()))
+        .collect();
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes.contains(&(json!("forgiven"), json!("First time."))),
+        "{outcomes:?}"
+    );
+    assert_eq!(standing["reports"]["items"][0]["state"], "dismissed");
+    assert_eq!(
+        standing["reports"]["items"][0]["message"],
+        "We found nothing against the rules."
+    );
+    let text = standing.to_string();
+    for secret in ["cries wolf", "\"username\":\"second\"", "\"username\":\"moderator\""] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn staff_who_leave_hand_back_their_claims_and_keep_their_decisions_anonymised() {
+    let app = TestApp::spawn().await;
+    let moderator = staff(&app, "moderator").await;
+    let leaver = staff(&app, "leaver").await;
+    let boss = app.member("boss").await;
+    app.make_superuser(boss.id);
+    let ann = app.member("ann").await;
+    let eve = app.member("eve").await;
+    app.member("carl").await;
+    let mut reports = Vec::new();
+    for resource in ["forum:1", "forum:2"] {
+        let filed = app
+            .post(
+                "/v1/members/carl/reports",
+                Some(&ann.access),
+                json!({"reason": "spam", "text": "Ads.", "resource": resource}),
+            )
+            .await;
+        reports.push(filed.body["id"].clone());
+    }
+    let (held, resolved) = (&reports[0], &reports[1]);
+    app.post(&format!("/v1/reports/{held}/claim"), Some(&leaver.access), json!({}))
+        .await;
+    app.post(
+        &format!("/v1/reports/{resolved}/resolution"),
+        Some(&leaver.access),
+        json!({"outcome": "dismissed", "note": "Nothing there."}),
+    )
+    .await;
+    let given = sanction(
+        &app,
+        &moderator,
+        "eve",
+        json!({"kind": "read_only", "reason": "Rude", "duration": "1d"}),
+    )
+    .await;
+    let appeal = app
+        .post(
+            &format!("/v1/sanctions/{}/appeals", given.body["id"]),
+            Some(&eve.access),
+            json!({"text": "Please."}),
+        )
+        .await;
+    let decided = app
+        .post(
+            &format!("/v1/appeals/{}/decision", appeal.body["id"]),
+            Some(&leaver.access),
+            json!({"outcome": "upheld", "reason": "Rude is rude."}),
+        )
+        .await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+
+    let gone = app
+        .request(
+            Method::DELETE,
+            "/v1/members/me",
+            Some(&leaver.access),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.body);
+
+    let back = app.get(&format!("/v1/reports/{held}"), Some(&boss.access)).await.body;
+    assert_eq!(
+        (back["state"].clone(), back["assignee"].clone()),
+        (json!("open"), Value::Null)
+    );
+    let closed = app
+        .get(&format!("/v1/reports/{resolved}"), Some(&boss.access))
+        .await
+        .body;
+    assert_eq!(closed["state"], "dismissed");
+    assert_eq!(closed["resolution"]["note"], "Nothing there.");
+    assert_eq!(closed["resolution"]["resolved_by"]["username"], "[deleted]");
+    let appeals = app.get("/v1/appeals?state=decided", Some(&boss.access)).await.body;
+    assert_eq!(appeals["items"][0]["decision"]["reason"], "Rude is rude.");
+    assert_eq!(appeals["items"][0]["decision"]["decided_by"]["username"], "[deleted]");
+    assert!(
+        app.places_holding("leaver").is_empty(),
+        "{:?}",
+        app.places_holding("leaver")
+    );
+}

@@ -609,3 +609,181 @@ async fn nobody_handles_a_report_about_themselves() {
         .await;
     assert_eq!(claimed.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_queue_lists_oldest_open_first_and_filters_each_way() {
+    let app = TestApp::spawn().await;
+    let cast = staff(&app).await;
+    let ann = app.member("ann").await;
+    let bob = app.member("bob").await;
+    app.member("carl").await;
+    app.member("dave").await;
+    let mut filed = Vec::new();
+    for (reporter, member, body) in [
+        (&ann, "carl", spam()),
+        (&bob, "dave", about("forum:42")),
+        (&ann, "dave", spam()),
+        (&bob, "carl", about("forum:7")),
+    ] {
+        let created = report(&app, reporter, member, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        filed.push(created.body["id"].as_i64().unwrap());
+    }
+    let [carl, dave_42, dave, carl_7] = filed[..] else {
+        unreachable!()
+    };
+    // Joining does not make a report younger: bob's word on carl joins the first.
+    assert_eq!(report(&app, &bob, "carl", spam()).await.body["id"], carl);
+    app.post(
+        &format!("/v1/reports/{dave_42}/claim"),
+        Some(&cast.moderator.access),
+        json!({}),
+    )
+    .await;
+    app.post(
+        &format!("/v1/reports/{dave}/resolution"),
+        Some(&cast.second.access),
+        json!({"outcome": "dismissed", "note": "x"}),
+    )
+    .await;
+    app.post(
+        &format!("/v1/reports/{carl_7}/resolution"),
+        Some(&cast.second.access),
+        json!({"outcome": "dismissed", "note": "x"}),
+    )
+    .await;
+
+    let listed = |query: &'static str, who: &'static str| {
+        let app = &app;
+        let session = match who {
+            "moderator" => &cast.moderator,
+            "second" => &cast.second,
+            _ => &cast.boss,
+        };
+        async move {
+            let page = app.get(&format!("/v1/reports{query}"), Some(&session.access)).await;
+            assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
+            let ids: Vec<i64> = page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(page.body["total"], ids.len(), "{query}");
+            ids
+        }
+    };
+    assert_eq!(
+        listed("", "boss").await,
+        [carl, dave_42],
+        "the queue: open and claimed, oldest first"
+    );
+    assert_eq!(listed("?state=open", "boss").await, [carl]);
+    assert_eq!(listed("?state=claimed", "boss").await, [dave_42]);
+    assert_eq!(
+        listed("?state=dismissed", "boss").await,
+        [carl_7, dave],
+        "latest closed first"
+    );
+    assert_eq!(listed("?state=resolved", "boss").await, Vec::<i64>::new());
+    assert_eq!(listed("?member=dave", "boss").await, [dave_42]);
+    assert_eq!(listed("?member=dave&state=dismissed", "boss").await, [dave]);
+    assert_eq!(listed("?reporter=bob", "boss").await, [carl, dave_42]);
+    assert_eq!(listed("?reporter=ann&state=dismissed", "boss").await, [dave]);
+    assert_eq!(listed("?resource=forum:42", "boss").await, [dave_42]);
+    assert_eq!(listed("?assignee=me", "moderator").await, [dave_42]);
+    assert_eq!(listed("?assignee=me", "second").await, Vec::<i64>::new());
+    assert_eq!(listed("?assignee=moderator", "boss").await, [dave_42]);
+    assert_eq!(listed("?member=nobody", "boss").await, Vec::<i64>::new());
+    for (query, field) in [("?state=pending", "state"), ("?resource=a%01b", "resource")] {
+        let refused = app.get(&format!("/v1/reports{query}"), Some(&cast.boss.access)).await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(refused.field_codes()[0].0, field, "{query}");
+    }
+}
+
+/// Beside the ranks the access matrix checks (`access.rs`), a case has
+/// parties: its reporter, the member reported and sanctioned, the sanction's
+/// moderator, other staff. Each reaches its own part and nothing more.
+#[tokio::test]
+async fn each_party_to_a_case_reaches_its_own_part_and_no_more() {
+    let app = TestApp::spawn().await;
+    let cast = staff(&app).await;
+    let ann = app.member("ann").await;
+    let carl = app.member("carl").await;
+    let dave = app.member("dave").await;
+    let id = report(&app, &ann, "carl", spam()).await.body["id"].as_i64().unwrap();
+    let given = sanction(
+        &app,
+        &cast.moderator,
+        "carl",
+        json!({"kind": "read_only", "reason": "Spam", "duration": "1d"}),
+    )
+    .await;
+    let appeal = format!("/v1/sanctions/{}/appeals", given.body["id"]);
+
+    for (who, name, status) in [
+        (&ann, "the reporter", 200),
+        (&carl, "the reported member", 404),
+        (&dave, "another member", 404),
+        (&cast.second, "staff", 200),
+    ] {
+        let read = app.get(&format!("/v1/reports/{id}"), Some(&who.access)).await;
+        assert_eq!(read.status.as_u16(), status, "{name}: {}", read.body);
+    }
+    for who in [&ann, &carl, &dave] {
+        app.get("/v1/reports", Some(&who.access))
+            .await
+            .assert_problem(403, "staff_only");
+        app.post(&format!("/v1/reports/{id}/claim"), Some(&who.access), json!({}))
+            .await
+            .assert_problem(403, "staff_only");
+        app.post(
+            &format!("/v1/reports/{id}/resolution"),
+            Some(&who.access),
+            json!({"outcome": "dismissed", "note": "x"}),
+        )
+        .await
+        .assert_problem(403, "staff_only");
+        app.get("/v1/appeals", Some(&who.access))
+            .await
+            .assert_problem(403, "staff_only");
+    }
+    // Only the sanctioned member appeals; to anyone else the sanction is not theirs to see.
+    for who in [&ann, &dave, &cast.moderator, &cast.boss] {
+        app.post(&appeal, Some(&who.access), json!({"text": "Mine?"}))
+            .await
+            .assert_problem(404, "sanction_not_found");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM appeals"), 0);
+    let filed = app.post(&appeal, Some(&carl.access), json!({"text": "Please."})).await;
+    assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.body);
+    let decision = format!("/v1/appeals/{}/decision", filed.body["id"]);
+    for (who, status, code) in [
+        (&carl, 403, "staff_only"),
+        (&ann, 403, "staff_only"),
+        (&cast.moderator, 403, "cannot_decide_own_sanction"),
+    ] {
+        app.post(
+            &decision,
+            Some(&who.access),
+            json!({"outcome": "forgiven", "reason": "x"}),
+        )
+        .await
+        .assert_problem(status, code);
+    }
+    assert_eq!(app.count("SELECT count(*) FROM appeals WHERE outcome IS NULL"), 1);
+    let decided = app
+        .post(
+            &decision,
+            Some(&cast.second.access),
+            json!({"outcome": "upheld", "reason": "Spam."}),
+        )
+        .await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+    // The sanctioned member reads their appeal; nobody else reads it as theirs.
+    for (who, total) in [(&carl, 1), (&ann, 0), (&dave, 0)] {
+        let own = app.get("/v1/members/me/appeals", Some(&who.access)).await;
+        assert_eq!(own.body["total"], total);
+    }
+}

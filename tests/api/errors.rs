@@ -222,6 +222,10 @@ fn digest(conn: &mut diesel::PgConnection) -> String {
         "events",
         "groups",
         "karma_notes",
+        "appeals",
+        "report_entries",
+        "reporter_tallies",
+        "reports",
         "member_groups",
         "member_tokens",
         "members",
@@ -318,7 +322,42 @@ async fn every_operation_refuses_hostile_input_with_a_documented_problem_and_wri
     let app = TestApp::spawn().await;
     let boss = app.member("boss").await;
     app.make_superuser(boss.id);
-    app.member("target").await;
+    let target = app.member("target").await;
+    // A report, a sanction and its appeal under the id the other path
+    // parameters name, so that what is sent to their routes is refused for
+    // itself, not because nothing is there.
+    let moderator = app.member("moderator").await;
+    app.make_staff(moderator.id);
+    let reporter = app.member("reporter").await;
+    for table in ["reports", "sanctions", "appeals"] {
+        app.execute(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), 424241)"
+        ));
+    }
+    let filed = app
+        .post(
+            "/v1/members/target/reports",
+            Some(&reporter.access),
+            json!({"reason": "spam", "text": "Ads."}),
+        )
+        .await;
+    let given = app
+        .post(
+            "/v1/members/target/sanctions",
+            Some(&moderator.access),
+            json!({"kind": "read_only", "reason": "Rude", "duration": "1d"}),
+        )
+        .await;
+    let appealed = app
+        .post(
+            "/v1/sanctions/424242/appeals",
+            Some(&target.access),
+            json!({"text": "Please."}),
+        )
+        .await;
+    for created in [&filed, &given, &appealed] {
+        assert_eq!(created.body["id"], 424_242, "{}", created.body);
+    }
     let document = committed();
     let path_values = [
         "0",
