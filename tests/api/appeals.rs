@@ -338,7 +338,7 @@ async fn a_decision_acts_through_the_queue_and_the_member_hears_why() {
     let event = app.text("SELECT data::text FROM events WHERE event_type = 'appeal.decided'");
     assert!(event.contains("reduced") && !event.contains("Watch her"), "{event}");
 
-    // Forgiving through an appeal is forgiving: the member may write again.
+    // Reverting through an appeal is reverting: the sanction never counted.
     let appealed = app
         .post(
             &format!("/v1/sanctions/{}/appeals", behind.body["id"]),
@@ -346,15 +346,15 @@ async fn a_decision_acts_through_the_queue_and_the_member_hears_why() {
             json!({"text": "And this?"}),
         )
         .await;
-    let forgiven = app
+    let reverted = app
         .post(
             &format!("/v1/appeals/{}/decision", appealed.body["id"]),
             Some(&boss.access),
             json!({"outcome": "reverted", "reason": "Not rude."}),
         )
         .await;
-    assert_eq!(forgiven.status, StatusCode::OK, "{}", forgiven.body);
-    assert_eq!(forgiven.body["sanction"]["state"], "reverted");
+    assert_eq!(reverted.status, StatusCode::OK, "{}", reverted.body);
+    assert_eq!(reverted.body["sanction"]["state"], "reverted");
     assert_eq!(
         app.count("SELECT count(*) FROM events WHERE event_type = 'sanction.reverted'"),
         1
