@@ -653,15 +653,10 @@ async fn the_queue_lists_oldest_open_first_and_filters_each_way() {
     )
     .await;
 
-    let listed = |query: &'static str, who: &'static str| {
-        let app = &app;
-        let session = match who {
-            "moderator" => &cast.moderator,
-            "second" => &cast.second,
-            _ => &cast.boss,
-        };
+    let listed = |query: &'static str, who: &Session| {
+        let (app, access) = (&app, who.access.clone());
         async move {
-            let page = app.get(&format!("/v1/reports{query}"), Some(&session.access)).await;
+            let page = app.get(&format!("/v1/reports{query}"), Some(&access)).await;
             assert_eq!(page.status, StatusCode::OK, "{query}: {}", page.body);
             let ids: Vec<i64> = page.body["items"]
                 .as_array()
@@ -674,27 +669,27 @@ async fn the_queue_lists_oldest_open_first_and_filters_each_way() {
         }
     };
     assert_eq!(
-        listed("", "boss").await,
+        listed("", &cast.boss).await,
         [carl, dave_42],
         "the queue: open and claimed, oldest first"
     );
-    assert_eq!(listed("?state=open", "boss").await, [carl]);
-    assert_eq!(listed("?state=claimed", "boss").await, [dave_42]);
+    assert_eq!(listed("?state=open", &cast.boss).await, [carl]);
+    assert_eq!(listed("?state=claimed", &cast.boss).await, [dave_42]);
     assert_eq!(
-        listed("?state=dismissed", "boss").await,
+        listed("?state=dismissed", &cast.boss).await,
         [carl_7, dave],
         "latest closed first"
     );
-    assert_eq!(listed("?state=resolved", "boss").await, Vec::<i64>::new());
-    assert_eq!(listed("?member=dave", "boss").await, [dave_42]);
-    assert_eq!(listed("?member=dave&state=dismissed", "boss").await, [dave]);
-    assert_eq!(listed("?reporter=bob", "boss").await, [carl, dave_42]);
-    assert_eq!(listed("?reporter=ann&state=dismissed", "boss").await, [dave]);
-    assert_eq!(listed("?resource=forum:42", "boss").await, [dave_42]);
-    assert_eq!(listed("?assignee=me", "moderator").await, [dave_42]);
-    assert_eq!(listed("?assignee=me", "second").await, Vec::<i64>::new());
-    assert_eq!(listed("?assignee=moderator", "boss").await, [dave_42]);
-    assert_eq!(listed("?member=nobody", "boss").await, Vec::<i64>::new());
+    assert_eq!(listed("?state=resolved", &cast.boss).await, Vec::<i64>::new());
+    assert_eq!(listed("?member=dave", &cast.boss).await, [dave_42]);
+    assert_eq!(listed("?member=dave&state=dismissed", &cast.boss).await, [dave]);
+    assert_eq!(listed("?reporter=bob", &cast.boss).await, [carl, dave_42]);
+    assert_eq!(listed("?reporter=ann&state=dismissed", &cast.boss).await, [dave]);
+    assert_eq!(listed("?resource=forum:42", &cast.boss).await, [dave_42]);
+    assert_eq!(listed("?assignee=me", &cast.moderator).await, [dave_42]);
+    assert_eq!(listed("?assignee=me", &cast.second).await, Vec::<i64>::new());
+    assert_eq!(listed("?assignee=moderator", &cast.boss).await, [dave_42]);
+    assert_eq!(listed("?member=nobody", &cast.boss).await, Vec::<i64>::new());
     for (query, field) in [("?state=pending", "state"), ("?resource=a%01b", "resource")] {
         let refused = app.get(&format!("/v1/reports{query}"), Some(&cast.boss.access)).await;
         refused.assert_problem(422, "validation_failed");
@@ -730,6 +725,9 @@ async fn each_party_to_a_case_reaches_its_own_part_and_no_more() {
     ] {
         let read = app.get(&format!("/v1/reports/{id}"), Some(&who.access)).await;
         assert_eq!(read.status.as_u16(), status, "{name}: {}", read.body);
+        if status == 404 {
+            read.assert_problem(404, "report_not_found");
+        }
     }
     for who in [&ann, &carl, &dave] {
         app.get("/v1/reports", Some(&who.access))
