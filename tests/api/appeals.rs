@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp, link_token};
+use crate::helpers::{PASSWORD, Response, Session, TestApp, link_token};
 use crate::sanctions::sanction;
 
 fn time(value: &Value) -> chrono::DateTime<chrono::Utc> {
@@ -40,6 +40,26 @@ async fn appeal_link(app: &TestApp, username: &str, count: usize, reason: &str) 
 
 fn appeals(app: &TestApp) -> i64 {
     app.count("SELECT count(*) FROM appeals")
+}
+
+/// `member` appeals `sanction` (a sanction's body) by session.
+async fn appeal(app: &TestApp, member: &Session, sanction: &Value, text: &str) -> Response {
+    app.post(
+        &format!("/v1/sanctions/{}/appeals", sanction["id"]),
+        Some(&member.access),
+        json!({"text": text}),
+    )
+    .await
+}
+
+/// `staff` decides `appeal` (an appeal's body).
+async fn decide(app: &TestApp, staff: &Session, appeal: &Value, body: Value) -> Response {
+    app.post(
+        &format!("/v1/appeals/{}/decision", appeal["id"]),
+        Some(&staff.access),
+        body,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -339,20 +359,14 @@ async fn a_decision_acts_through_the_queue_and_the_member_hears_why() {
     assert!(event.contains("reduced") && !event.contains("Watch her"), "{event}");
 
     // Reverting through an appeal is reverting: the sanction never counted.
-    let appealed = app
-        .post(
-            &format!("/v1/sanctions/{}/appeals", behind.body["id"]),
-            Some(&eve.access),
-            json!({"text": "And this?"}),
-        )
-        .await;
-    let reverted = app
-        .post(
-            &format!("/v1/appeals/{}/decision", appealed.body["id"]),
-            Some(&boss.access),
-            json!({"outcome": "reverted", "reason": "Not rude."}),
-        )
-        .await;
+    let appealed = appeal(&app, &eve, &behind.body, "And this?").await;
+    let reverted = decide(
+        &app,
+        &boss,
+        &appealed.body,
+        json!({"outcome": "reverted", "reason": "Not rude."}),
+    )
+    .await;
     assert_eq!(reverted.status, StatusCode::OK, "{}", reverted.body);
     assert_eq!(reverted.body["sanction"]["state"], "reverted");
     assert_eq!(
@@ -541,19 +555,16 @@ async fn upheld_keeps_the_sanction_forgiven_ends_it_and_the_member_reads_each_ou
         json!({"kind": "read_only", "reason": "Rude again", "duration": "1d"}),
     )
     .await;
-    let (app, eve, second) = (&app, &eve, &second);
-    let appeal = |sanction: &Value| {
-        let path = format!("/v1/sanctions/{}/appeals", sanction["id"]);
-        async move { app.post(&path, Some(&eve.access), json!({"text": "Please."})).await }
-    };
-    let upheld_appeal = appeal(&kept.body).await.body["id"].clone();
-    let forgiven_appeal = appeal(&queued.body).await.body["id"].clone();
-    let decide = |id: &Value, body: Value| {
-        let path = format!("/v1/appeals/{id}/decision");
-        async move { app.post(&path, Some(&second.access), body).await }
-    };
+    let upheld_appeal = appeal(&app, &eve, &kept.body, "Please.").await.body;
+    let forgiven_appeal = appeal(&app, &eve, &queued.body, "Please.").await.body;
 
-    let upheld = decide(&upheld_appeal, json!({"outcome": "upheld", "reason": "Rude is rude."})).await;
+    let upheld = decide(
+        &app,
+        &second,
+        &upheld_appeal,
+        json!({"outcome": "upheld", "reason": "Rude is rude."}),
+    )
+    .await;
     assert_eq!(upheld.status, StatusCode::OK, "{}", upheld.body);
     assert_eq!(upheld.body["decision"]["outcome"], "upheld");
     assert_eq!(upheld.body["sanction"]["state"], "active");
@@ -562,6 +573,8 @@ async fn upheld_keeps_the_sanction_forgiven_ends_it_and_the_member_reads_each_ou
         "upheld changes nothing"
     );
     let forgiven = decide(
+        &app,
+        &second,
         &forgiven_appeal,
         json!({"outcome": "forgiven", "reason": "First time."}),
     )
@@ -665,20 +678,14 @@ async fn staff_who_leave_hand_back_their_claims_and_keep_their_decisions_anonymi
         json!({"kind": "read_only", "reason": "Rude", "duration": "1d"}),
     )
     .await;
-    let appeal = app
-        .post(
-            &format!("/v1/sanctions/{}/appeals", given.body["id"]),
-            Some(&eve.access),
-            json!({"text": "Please."}),
-        )
-        .await;
-    let decided = app
-        .post(
-            &format!("/v1/appeals/{}/decision", appeal.body["id"]),
-            Some(&leaver.access),
-            json!({"outcome": "upheld", "reason": "Rude is rude."}),
-        )
-        .await;
+    let appealed = appeal(&app, &eve, &given.body, "Please.").await;
+    let decided = decide(
+        &app,
+        &leaver,
+        &appealed.body,
+        json!({"outcome": "upheld", "reason": "Rude is rude."}),
+    )
+    .await;
     assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
 
     let gone = app
