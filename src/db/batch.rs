@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::PgConnection;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use super::Db;
@@ -239,47 +238,16 @@ where
     R: Send + 'static,
     W: Fn(&mut PgConnection, &[J]) -> Result<Written<R>, AppError> + Send + Sync + 'static,
 {
-    let (write, batch, changes) = (write.clone(), batch.clone(), db.changes.clone());
+    let (write, batch) = (write.clone(), batch.clone());
     let expected = range.len();
-    db.read(move |conn| {
-        let written = in_transaction(conn, |conn| write(conn, &batch[range]))?;
+    db.transaction_begun_by(BEGIN, move |conn| {
+        let written = write(conn, &batch[range])?;
         if written.answers.len() != expected {
             return Err(AppError::internal("a batch writer answered the wrong number of jobs"));
         }
-        // The transaction's last statement said what it changed: no round
-        // trip to ask after the commit.
-        if let Some(changes) = changes {
-            super::report(&*changes, &written.changed);
-        }
-        Ok(written.answers)
+        Ok((written.answers, written.changed))
     })
     .await
-}
-
-/// What diesel's `transaction` does, begun by [`BEGIN`].
-fn in_transaction<T>(
-    conn: &mut PgConnection,
-    work: impl FnOnce(&mut PgConnection) -> Result<T, AppError>,
-) -> Result<T, AppError> {
-    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(conn, BEGIN) {
-        // BEGIN may have run before what follows it failed: a connection
-        // that may be inside a transaction goes back to the pool as broken,
-        // to be dropped rather than handed out again.
-        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
-        return Err(error.into());
-    }
-    match work(conn) {
-        Ok(value) => {
-            AnsiTransactionManager::commit_transaction(conn)?;
-            Ok(value)
-        }
-        Err(error) => {
-            // The work's error is the answer; a rollback that fails leaves
-            // the connection marked broken, which the pool drops.
-            let _ = AnsiTransactionManager::rollback_transaction(conn);
-            Err(error)
-        }
-    }
 }
 
 #[cfg(test)]

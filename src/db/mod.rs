@@ -149,9 +149,19 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> Result<(T, String), AppError> + Send + 'static,
         T: Send + 'static,
     {
+        self.transaction_begun_by("BEGIN", work).await
+    }
+
+    /// [`Db::transaction_reporting_changes`] with the transaction opened by
+    /// `begin`: `BEGIN` and the `SET LOCAL`s it needs, in one round trip.
+    pub async fn transaction_begun_by<T, F>(&self, begin: &'static str, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<(T, String), AppError> + Send + 'static,
+        T: Send + 'static,
+    {
         let changes = self.changes.clone();
         self.read(move |conn| {
-            let (result, changed) = conn.transaction(work)?;
+            let (result, changed) = in_transaction(conn, begin, work)?;
             if let Some(changes) = changes {
                 report(&*changes, &changed);
             }
@@ -186,6 +196,33 @@ fn report_changes(conn: &mut PgConnection, changes: &dyn ChangeSink) {
 }
 
 /// Reports each change `memberd_take_changes()` named.
+/// What diesel's `transaction` does, begun by `begin`.
+fn in_transaction<T>(
+    conn: &mut PgConnection,
+    begin: &str,
+    work: impl FnOnce(&mut PgConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    if let Err(error) = AnsiTransactionManager::begin_transaction_sql(conn, begin) {
+        // BEGIN may have run before what follows it failed: a connection
+        // that may be inside a transaction goes back to the pool as broken,
+        // to be dropped rather than handed out again.
+        AnsiTransactionManager::transaction_manager_status_mut(conn).set_in_error();
+        return Err(error.into());
+    }
+    match work(conn) {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The work's error is the answer; a rollback that fails leaves
+            // the connection marked broken, which the pool drops.
+            let _ = AnsiTransactionManager::rollback_transaction(conn);
+            Err(error)
+        }
+    }
+}
+
 fn report(changes: &dyn ChangeSink, changed: &str) {
     for what in changed.split_whitespace() {
         changes.changed(what);
